@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make dev` (local stack + API) and `make test` (all tests).
+# Both set everything up from a fresh clone: Python 3.11, Java 17 and npm are all they need.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEPS   := $(VENV)/.deps-installed
+NODE   := node_modules/.deps-installed
+
+.PHONY: dev test unit integration e2e lint typecheck bench setup clean check-tools
+
+setup: $(DEPS) $(NODE)
+
+$(DEPS): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(NODE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (it installs DynamoDB Local)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+check-tools:
+	@command -v java >/dev/null || { echo "Java 17+ is required for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@java -version 2>&1 | head -n 1
+
+## make dev: start the local stack (DynamoDB Local, moto, localstripe, the API, the event pump)
+dev: setup check-tools
+	$(PY) -m devstack
+
+## make test: unit, integration and e2e tests (the e2e stack starts on free ports of its own)
+test: setup check-tools
+	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+integration: setup check-tools
+	$(PY) -m pytest tests/integration
+
+e2e: setup check-tools
+	$(PY) -m pytest tests/e2e
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+bench: setup check-tools
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,30 @@
+"""The Chalice app: blueprints and event handlers wired to services. No logic lives here."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib.api import auth, events, system, webhooks
+from chalicelib.container import get_container
+
+app = Chalice(app_name="ewallet")
+app.api.cors = False
+
+auth.install(app, lambda: get_container().access_tokens)
+app.register_blueprint(system.bp)
+app.register_blueprint(webhooks.bp)
+system.add_fallback_routes(app)  # last: it covers the paths registered above
+
+
+@app.on_sqs_message(queue=os.environ.get("STRIPE_EVENTS_QUEUE_NAME", "ewallet-stripe-events"),
+                    batch_size=10, name="stripe_events")
+def stripe_events(event: Any) -> dict[str, Any]:
+    return events.process_stripe_events([r.to_dict() for r in event])
+
+
+@app.lambda_function(name="notifications")
+def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
+    # Wired to the DynamoDB stream by the deployment template (DESIGN.md section 4).
+    return {"handled": events.process_stream(event.get("Records", []))}

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one line of figures, as ratios against a baseline of the same run."""

@@ -1,0 +1,7 @@
+"""`python -m bench` (make bench): run every benchmark, one line of figures each."""
+from __future__ import annotations
+
+from bench import cold_start
+
+if __name__ == "__main__":
+    cold_start.main()

@@ -1,0 +1,47 @@
+"""Cold start: importing the API handler (`app.py`) vs `import boto3`, in fresh interpreters.
+
+A Lambda cold start imports the handler module; this compares that with the cost of boto3 alone
+(which every Python Lambda touching AWS pays), median of N fresh processes each.
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 7
+
+
+def _time_import(stmt: str) -> float:
+    code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def _first_request() -> float:
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "import app\n"
+        "from chalice.test import Client\n"
+        "with Client(app.app) as c: r = c.http.get('/health')\n"
+        "assert r.status_code == 200\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main() -> None:
+    _time_import("import app")  # warm the OS file cache and bytecode so runs compare fairly
+    app = statistics.median(_time_import("import app") for _ in range(RUNS))
+    boto = statistics.median(_time_import("import boto3") for _ in range(RUNS))
+    first = statistics.median(_first_request() for _ in range(RUNS))
+    print(f"cold_start: import app {app * 1000:.0f} ms, import boto3 {boto * 1000:.0f} ms, "
+          f"ratio app/boto3 {app / boto:.2f}; import+first GET /health {first * 1000:.0f} ms "
+          f"(median of {RUNS} fresh interpreters)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The e-wallet application code (everything but the thin `app.py`)."""

@@ -1,0 +1,1 @@
+"""HTTP layer: blueprints that parse a request, call one service and serialize the answer."""

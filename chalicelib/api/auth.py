@@ -1,0 +1,82 @@
+"""Authentication and response hygiene for every HTTP request, in one middleware.
+
+Default deny: every route requires a valid access token unless its view was declared
+`public=True` with `api.routing.route`, so a route added without thought is protected, not
+open. The token is verified in-app rather than by an API Gateway authorizer so that a missing,
+forged or expired token gets the contract's 401 body both under `chalice local` and in AWS, and no
+authorizer Lambda adds a cold start (DESIGN.md section 5).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from chalice import Chalice, Response
+from chalice.app import Request
+
+from chalicelib.api.errors import error_response, internal_error_response, translate_chalice_error
+from chalicelib.domain.errors import DomainError, Unauthorized
+from chalicelib.domain.principal import Principal
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    # Responses carry tokens and personal data: never let a proxy or browser keep them.
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class AccessTokenVerifier(Protocol):
+    def verify_access(self, token: str) -> Principal:
+        """The token's principal, or raise `Unauthorized`."""
+
+
+def is_public(app: Chalice, request: Request) -> bool:
+    path = (request.context or {}).get("resourcePath")
+    views = app.routes.get(path or "", {})
+    entry = views.get(request.method)
+    if entry is None:
+        # No view for this method (Chalice answers 405 or 404 itself): it reveals nothing a
+        # public view on the same path would not.
+        return any(getattr(e.view_function, "public", False) for e in views.values())
+    return bool(getattr(entry.view_function, "public", False))
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthorized()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return token.strip()
+
+
+def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier]) -> None:
+    """Register the middleware on `app`; `verifier` is called only when a token must be checked."""
+
+    @app.middleware("http")
+    def authenticate(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        try:
+            if not is_public(app, request):
+                token = bearer_token(request.headers.get("authorization"))
+                request.context["principal"] = verifier().verify_access(token)
+            response = get_response(request)
+        except DomainError as err:
+            response = error_response(err)
+        except Exception:
+            log.exception("unhandled error before the view")
+            response = internal_error_response()
+        response = translate_chalice_error(response)
+        _secure(response)
+        return response
+
+
+def _secure(response: Response) -> None:
+    headers: dict[str, Any] = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)

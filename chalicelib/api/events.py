@@ -1,0 +1,31 @@
+"""Bodies of the non-HTTP Lambdas (SQS, DynamoDB streams), so `app.py` only wires them."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib.container import get_container
+from chalicelib.domain.errors import InvalidWebhook
+from chalicelib.services import notifications, stripe_events
+
+log = logging.getLogger(__name__)
+
+
+def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Apply each queued event; report the failed ones so only they are retried (then DLQ)."""
+    failures = []
+    log_ = get_container().stripe_event_log
+    for record in records:
+        try:
+            stripe_events.apply_event(record["body"], log_)
+        except InvalidWebhook:
+            # Verified before queueing, so unparseable means corrupt: retrying cannot help.
+            log.error("unparseable stripe event dropped", extra={"message_id": record.get("messageId")})
+        except Exception:
+            log.exception("stripe event failed", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def process_stream(records: list[dict[str, Any]]) -> int:
+    return notifications.handle_records(records, get_container().notifiers)

@@ -1,0 +1,175 @@
+"""`route`: how every endpoint is declared.
+
+One decorator gives each view the same treatment: the JSON body and query string are parsed and
+validated against pydantic models (400 `invalid_request` naming the fields), domain errors become
+contract responses (via `api.errors`), and the route's schemas are recorded on the view
+(`endpoint.spec`) so `/openapi.json` is generated from the routes rather than written by hand.
+Whether a route is public is recorded on the view too, and the authentication middleware
+(`api.auth`) denies every route that is not.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from chalice import Blueprint, Chalice, Response
+from chalice.app import Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api.errors import error_response, internal_error_response
+from chalicelib.domain.errors import DomainError, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """What `/openapi.json` says about one route."""
+
+    path: str
+    method: str
+    summary: str
+    status: int
+    public: bool
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    errors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    hidden: bool = False
+    headers: tuple[str, ...] = ()
+
+
+@dataclass
+class Reply:
+    """A view's answer when it needs a status or headers other than the route's defaults."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """The parsed request handed to a view."""
+
+    app: Chalice
+    request: Request
+    body: Any = None
+    query: Any = None
+
+    @property
+    def user_id(self) -> str:
+        principal = (self.request.context or {}).get("principal")
+        if principal is None:  # unreachable behind the auth middleware; refuse rather than guess
+            raise DomainError("no principal on an authenticated route")
+        return str(principal.user_id)
+
+    @property
+    def headers(self) -> Any:
+        return self.request.headers
+
+    @property
+    def raw_body(self) -> bytes:
+        raw = self.request.raw_body or b""
+        return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        out.append({"field": loc, "message": err["msg"]})
+    return out
+
+
+def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if raw.strip():
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidRequest("The body is not valid JSON.") from None
+    else:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest("Some fields are missing or invalid.", details=_field_errors(exc)) from None
+
+
+def _parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query_params or {}))
+    except ValidationError as exc:
+        raise InvalidRequest("Some query parameters are invalid.", details=_field_errors(exc)) from None
+
+
+def _serialize(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def route(
+    bp: Blueprint | Chalice,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    status: int = 200,
+    public: bool = False,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    errors: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    hidden: bool = False,
+    headers: tuple[str, ...] = (),
+    content_types: tuple[str, ...] = (JSON,),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare an endpoint; see the module docstring for what it adds to the view."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def endpoint(**path_params: str) -> Response:
+            app = bp.current_app if isinstance(bp, Blueprint) else bp
+            request = app.current_request
+            assert request is not None  # Chalice sets it before calling any view
+            try:
+                call = Call(app=app, request=request)
+                if body is not None:
+                    call.body = _parse_body(request, body)
+                if query is not None:
+                    call.query = _parse_query(request, query)
+                result = view(call, **path_params)
+            except DomainError as err:
+                return error_response(err)
+            except Exception:
+                # Log the traceback for us, answer the client without it.
+                log.exception("unhandled error in %s %s", method, path)
+                return internal_error_response()
+            if isinstance(result, Response):
+                return result
+            if isinstance(result, Reply):
+                code = result.status or status
+                return Response(body=_serialize(result.body) if code != 204 else None,
+                                status_code=code, headers=result.headers)
+            return Response(body=_serialize(result) if status != 204 else None, status_code=status)
+
+        endpoint.public = public  # type: ignore[attr-defined]  # read by api.auth
+        endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi
+            path=path, method=method, summary=summary, status=status, public=public, body=body,
+            query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers)
+        bp.route(path, methods=[method], content_types=list(content_types))(endpoint)
+        return endpoint
+
+    return decorate

@@ -1,0 +1,89 @@
+"""The one error hierarchy of the product.
+
+Every error a client can see is a `DomainError` with a stable snake_case `code` (the contract's
+error code). The HTTP status for each code lives in exactly one place, `chalicelib.api.errors`, so
+the domain stays free of transport concerns.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error that is part of the API contract."""
+
+    code = "internal_error"
+    default_message = "An internal error occurred."
+
+    def __init__(self, message: str | None = None, *, details: Any = None) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class InvalidRequest(DomainError):
+    """The request is malformed or a field is missing or invalid; `details` names the fields."""
+
+    code = "invalid_request"
+    default_message = "The request is invalid."
+
+
+class Unauthorized(DomainError):
+    """No valid access token was presented (missing, forged, expired, revoked)."""
+
+    code = "unauthorized"
+    default_message = "A valid access token is required."
+
+
+class NotFound(DomainError):
+    """The resource does not exist, or belongs to someone else (guarantee 9: 404, never 403)."""
+
+    code = "not_found"
+    default_message = "The resource was not found."
+
+
+class MethodNotAllowed(DomainError):
+    """The path exists but not with this HTTP method."""
+
+    code = "method_not_allowed"
+    default_message = "This method is not allowed on this path."
+
+
+class UnsupportedMediaType(DomainError):
+    """The request body is not JSON."""
+
+    code = "unsupported_media_type"
+    default_message = "The request body must be application/json."
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state of a resource."""
+
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts; the client should wait `retry_after` seconds."""
+
+    code = "too_many_requests"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60,
+                 details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (database, queue, payment provider) could not be reached; safe to retry."""
+
+    code = "service_unavailable"
+    default_message = "A dependency is unavailable; try again."
+
+
+class InvalidWebhook(DomainError):
+    """A webhook whose signature is missing, forged, stale or does not match its body."""
+
+    code = "invalid_signature"
+    default_message = "The webhook signature is invalid."

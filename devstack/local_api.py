@@ -1,0 +1,72 @@
+"""Serve the app like `chalice local --stage local`, but safe under concurrent clients.
+
+Chalice's local server is threaded while the app object keeps one `current_request`, so two
+simultaneous requests could read each other's body or token. Here each worker process handles
+one request at a time (as one Lambda container does) and several workers share the port through
+SO_REUSEPORT, so concurrency tests reach DynamoDB concurrently, like several Lambda containers.
+Config and app loading are Chalice's own (`CLIFactory`), as `chalice local` does them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+from typing import Any
+
+from chalice import local
+from chalice.cli.factory import CLIFactory
+
+from devstack import greedy_routes
+
+
+class ReusePortServer(local.ThreadedHTTPServer):  # type: ignore[misc]
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def _serialize_gateway() -> None:
+    lock = threading.Lock()
+    original = local.LocalGateway.handle_request
+
+    def handle_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("API_WORKERS", "3")))
+    args = parser.parse_args()
+
+    greedy_routes.install()
+    _serialize_gateway()
+    factory = CLIFactory(project_dir=os.getcwd(), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=args.stage)
+    app = config.chalice_app  # loads app.py with the stage's environment variables applied
+    from chalice.deploy.validate import validate_routes
+
+    validate_routes(app.routes)
+    for _ in range(args.workers - 1):
+        if os.fork() == 0:
+            break  # the child serves too
+    server = local.LocalDevServer(app, config, args.host, args.port, server_cls=ReusePortServer)
+    print(f"API worker {os.getpid()} serving on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

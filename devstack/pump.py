@@ -1,0 +1,152 @@
+"""The event pump: what AWS's event-source mappings do, for the local stack.
+
+It polls the local SQS queue and hands batches to the `stripe_events` handler exactly as Lambda
+would (partial batch failures honoured: failed messages become visible again and, after the
+queue's maxReceiveCount, land in the dead-letter queue), and it reads the DynamoDB streams of
+the tables that have one and hands their records to the `notifications` handler.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("pump")
+
+
+class LambdaContext:
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 512
+        self._deadline = time.time() + 60
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.time()) * 1000)
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {},
+        "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": region,
+    } for m in messages]}
+
+
+@dataclass
+class SqsSource:
+    sqs: Any
+    queue_url: str
+    handler: Any
+    region: str
+    queue_arn: str = ""
+
+    def __post_init__(self) -> None:
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+        self.queue_arn = attrs["Attributes"]["QueueArn"]
+
+    def poll(self) -> int:
+        # No long polling: the local moto server handles one request at a time.
+        got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=0, AttributeNames=["All"])
+        messages = got.get("Messages", [])
+        if not messages:
+            return 0
+        try:
+            result = self.handler(sqs_event(messages, self.queue_arn, self.region),
+                                  LambdaContext("stripe_events")) or {}
+        except Exception:
+            log.exception("stripe_events handler failed; the batch will be retried")
+            return len(messages)
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages) if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+        return len(messages)
+
+
+@dataclass
+class StreamSource:
+    ddb: Any
+    streams: Any
+    handler: Any
+    table_prefix: str
+    iterators: dict[str, str] = field(default_factory=dict)  # shard id -> iterator
+    arns: dict[str, str] = field(default_factory=dict)  # shard id -> stream arn
+    _last_refresh: float = 0.0
+
+    def refresh(self) -> None:
+        self._last_refresh = time.time()
+        for name in self.ddb.list_tables().get("TableNames", []):
+            if not name.startswith(self.table_prefix):
+                continue
+            arn = self.ddb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+            if not arn:
+                continue
+            shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                sid = shard["ShardId"]
+                if sid in self.arns:
+                    continue
+                it = self.streams.get_shard_iterator(StreamArn=arn, ShardId=sid,
+                                                     ShardIteratorType="TRIM_HORIZON")
+                self.iterators[sid], self.arns[sid] = it["ShardIterator"], arn
+
+    def poll(self) -> int:
+        if time.time() - self._last_refresh > 5:
+            self.refresh()
+        total = 0
+        for sid, iterator in list(self.iterators.items()):
+            if not iterator:
+                continue
+            got = self.streams.get_records(ShardIterator=iterator, Limit=100)
+            records = got.get("Records", [])
+            if records:
+                for r in records:
+                    r["eventSourceARN"] = self.arns[sid]
+                try:
+                    self.handler({"Records": records}, LambdaContext("notifications"))
+                except Exception:
+                    # Like Lambda, retry the same records (keep the old iterator).
+                    log.exception("notifications handler failed; retrying")
+                    continue
+                total += len(records)
+            self.iterators[sid] = got.get("NextShardIterator") or ""
+        return total
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="pump: %(message)s")
+    import app as chalice_app
+    from chalicelib.adapters.aws import client
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    sources: list[Any] = [
+        SqsSource(client("sqs", settings), os.environ["STRIPE_EVENTS_QUEUE_URL"],
+                  chalice_app.stripe_events, settings.region),
+        StreamSource(client("dynamodb", settings), client("dynamodbstreams", settings),
+                     chalice_app.notifications, settings.table_prefix),
+    ]
+    running = [True]
+    signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+    print("event pump running", flush=True)
+    while running[0]:
+        busy = 0
+        for source in sources:
+            try:
+                busy += source.poll()
+            except Exception:
+                log.exception("poll failed")
+        if not busy:
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

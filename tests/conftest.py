@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+Unit tests need nothing running. Integration and e2e tests share ONE local stack started by the
+`stack` fixture on free ports of its own (so a `make dev` running beside them never clashes),
+exactly as `make dev` starts it, and stopped after the session.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Unit tests build the app in-process; dummy credentials keep boto3 from probing the (absent)
+# instance metadata service if anything ever reached for AWS.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("STAGE", "test")
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The running local stack's settings (the keys of `.local/stack.env`)."""
+    state = tmp_path_factory.mktemp("stack")
+    api, ddb, moto, stripe = free_ports(4)
+    cmd = [sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
+           "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe)]
+    out = open(state / "launcher.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    env_file = state / "stack.env"
+    deadline = time.time() + 120
+    try:
+        while not env_file.exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the local stack did not start:\n" +
+                                   (state / "launcher.log").read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        env = read_env_file(env_file)
+        env["STACK_DIR"] = str(state)
+        yield env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        out.close()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack: dict[str, str]):  # type: ignore[no-untyped-def]
+    from chalicelib.config import Settings
+
+    return Settings.from_env(stack)

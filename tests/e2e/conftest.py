@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+REQUIRED_ENV = ["API_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "STRIPE_API_BASE", "STRIPE_API_KEY",
+                "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID", "OIDC_AUDIENCE",
+                "GOOGLE_ISSUER", "FACEBOOK_ISSUER"]
+
+
+class Api:
+    def __init__(self, base: str, token: str | None = None) -> None:
+        self.base, self.token, self.s = base.rstrip("/"), token, requests.Session()
+
+    def request(self, method: str, path: str, json: Any = None, *, data: Any = None,
+                headers: dict[str, str] | None = None) -> requests.Response:
+        h = {"Content-Type": "application/json"}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        h.update(headers or {})
+        return self.s.request(method, self.base + path, json=json, data=data, headers=h, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def api(stack) -> Api:
+    return Api(stack["API_URL"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stack_credentials(stack):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        os.environ[key] = stack[key]
+
+
+def wait_for(fn: Callable[[], Any], timeout: float = 30, every: float = 0.3) -> Any:
+    end = time.time() + timeout
+    while True:
+        result = fn()
+        if result or time.time() > end:
+            return result
+        time.sleep(every)

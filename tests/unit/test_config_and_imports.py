@@ -1,0 +1,38 @@
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.config import Settings
+
+
+def test_defaults():
+    s = Settings.from_env({})
+    assert s.currencies == ("USD", "EUR", "GBP", "SGD", "JPY") and s.default_currency == "USD"
+    assert s.dynamodb_endpoint is None and s.table_prefix == "ewallet-local-"
+
+
+def test_currencies_from_env():
+    s = Settings.from_env({"CURRENCIES": "eur, JPY".upper(), "STAGE": "prod"})
+    assert s.currencies == ("EUR", "JPY") and s.default_currency == "EUR"
+    assert s.table_prefix == "ewallet-prod-"
+
+
+@pytest.mark.parametrize("env", [{"CURRENCIES": "USD,XXX"}, {"DEFAULT_CURRENCY": "CHF"}])
+def test_bad_currency_config_fails_loudly(env):
+    with pytest.raises(ValueError):
+        Settings.from_env(env)
+
+
+def test_importing_the_app_touches_no_aws_and_no_heavy_library():
+    # A fresh interpreter with no stack and no credentials: the import must succeed and must
+    # not pull in boto3/botocore, PynamoDB, Stripe or the Encryption SDK (cold start).
+    code = (
+        "import sys, app\n"
+        "heavy = ['boto3', 'botocore', 'pynamodb', 'stripe', 'aws_encryption_sdk', 'bcrypt']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "", "AWS_EC2_METADATA_DISABLED": "true"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

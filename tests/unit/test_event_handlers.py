@@ -1,0 +1,57 @@
+"""The SQS and stream Lambdas, invoked the way Lambda invokes them (chalice.test.Client)."""
+from __future__ import annotations
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.container import Container, set_container
+from tests.fakes import FakeStripeEventLog
+from tests.stripe_signing import event
+
+
+class FlakyLog(FakeStripeEventLog):
+    def record_received(self, event_id, type_, object_id):
+        if event_id == "evt_fail":
+            raise ConnectionError("dynamodb unreachable")
+        return super().record_received(event_id, type_, object_id)
+
+
+@pytest.fixture
+def container():
+    c = Container()
+    c.__dict__["stripe_event_log"] = FlakyLog()  # cached_property override
+    c.__dict__["notifiers"] = {}
+    set_container(c)
+    yield c
+    set_container(None)
+
+
+def test_partial_batch_failure_reports_only_the_failed_message(container):
+    import app
+
+    with Client(app.app) as client:
+        sqs = client.events.generate_sqs_event(
+            message_bodies=[event("customer.created", {"id": "cus_1"}, "evt_ok"),
+                            event("customer.created", {"id": "cus_2"}, "evt_fail"),
+                            "not json at all"],
+            queue_name="ewallet-stripe-events")
+        ids = [r["messageId"] for r in sqs["Records"]]
+        result = client.lambda_.invoke("stripe_events", sqs).payload
+    assert result == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
+    assert set(container.stripe_event_log.events) == {"evt_ok"}
+
+
+def test_stream_records_go_to_their_tables_notifier(container):
+    import app
+
+    seen = []
+    container.__dict__["notifiers"] = {"ewallet-test-transfers": seen.append}
+    records = [
+        {"eventName": "INSERT", "eventSourceARN":
+            "arn:aws:dynamodb:us-east-1:1:table/ewallet-test-transfers/stream/2026-01-01T00:00:00.000"},
+        {"eventName": "INSERT", "eventSourceARN":
+            "arn:aws:dynamodb:us-east-1:1:table/ewallet-test-other/stream/2026-01-01T00:00:00.000"},
+    ]
+    with Client(app.app) as client:
+        result = client.lambda_.invoke("notifications", {"Records": records}).payload
+    assert result == {"handled": 1} and seen == [records[0]]

@@ -1,0 +1,142 @@
+"""The `route` decorator on a small app of its own: validation, errors, auth, OpenAPI."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pytest
+from chalice import Chalice
+from chalice.test import Client
+from openapi_spec_validator import validate
+from pydantic import BaseModel, Field
+
+from chalicelib.api import auth, system
+from chalicelib.api.openapi import build_document
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.domain.errors import NotFound, TooManyRequests, Unauthorized
+from chalicelib.domain.principal import Principal
+
+
+class PayIn(BaseModel):
+    amount: Annotated[int, Field(strict=True, gt=0)]
+    currency: str
+
+
+class PayOut(BaseModel):
+    amount: int
+    user: str
+
+
+class Page(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class Verifier:
+    def verify_access(self, token: str) -> Principal:
+        if token != "good":
+            raise Unauthorized()
+        return Principal(user_id="u1")
+
+
+def build_app() -> Chalice:
+    app = Chalice("routing-test")
+    auth.install(app, Verifier)
+
+    @route(app, "/pay", "POST", summary="pay", body=PayIn, response=PayOut, status=201)
+    def pay(call: Call) -> PayOut:
+        return PayOut(amount=call.body.amount, user=call.user_id)
+
+    @route(app, "/things/{thing_id}", "GET", summary="thing", query=Page, errors=("not_found",))
+    def thing(call: Call, thing_id: str) -> dict:
+        if thing_id == "missing":
+            raise NotFound()
+        if thing_id == "boom":
+            raise RuntimeError("secret internals")
+        if thing_id == "slow":
+            raise TooManyRequests(retry_after=7)
+        return {"id": thing_id, "limit": call.query.limit}
+
+    @route(app, "/open", "DELETE", summary="public", public=True, status=204)
+    def open_(call: Call) -> Reply:
+        return Reply(status=204)
+
+    system.add_fallback_routes(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def client():
+    with Client(build_app()) as c:
+        yield c
+
+
+def call(client, method, path, raw=None, token="good", ctype="application/json"):
+    headers = {"Content-Type": ctype}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    r = client.http.request(method, path, body=raw, headers=headers)
+    return r.status_code, (json.loads(r.body) if r.body else None), r.headers
+
+
+def test_valid_body_reaches_the_view_with_the_principal(client):
+    assert call(client, "POST", "/pay", '{"amount": 5, "currency": "USD"}')[:2] == (
+        201, {"amount": 5, "user": "u1"})
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"str"', "\xff"])
+def test_malformed_bodies_are_invalid_request(client, raw):
+    status, body, _ = call(client, "POST", "/pay", raw)
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("amount", [12.5, 10.0, True, "100", 0, -1, None])
+def test_bad_amounts_name_the_field(client, amount):
+    status, body, _ = call(client, "POST", "/pay", json.dumps({"amount": amount, "currency": "USD"}))
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    assert [d["field"] for d in body["error"]["details"]] == ["amount"]
+
+
+def test_empty_body_lists_every_missing_field(client):
+    status, body, _ = call(client, "POST", "/pay", "")
+    assert status == 400
+    assert sorted(d["field"] for d in body["error"]["details"]) == ["amount", "currency"]
+
+
+def test_query_is_validated(client):
+    assert call(client, "GET", "/things/a?limit=5")[:2] == (200, {"id": "a", "limit": 5})
+    status, body, _ = call(client, "GET", "/things/a?limit=500")
+    assert status == 400 and body["error"]["details"][0]["field"] == "limit"
+
+
+def test_domain_errors_and_crashes_map_once(client):
+    assert call(client, "GET", "/things/missing")[1]["error"]["code"] == "not_found"
+    status, body, _ = call(client, "GET", "/things/boom")
+    assert status == 500 and body == {"error": {"code": "internal_error", "message": "An internal error occurred."}}
+    status, _, headers = call(client, "GET", "/things/slow")
+    assert status == 429 and headers["Retry-After"] == "7"
+
+
+def test_auth_is_default_deny_and_public_routes_are_open(client):
+    assert call(client, "POST", "/pay", '{"amount": 5, "currency": "USD"}', token=None)[0] == 401
+    assert call(client, "POST", "/pay", '{"amount": 5, "currency": "USD"}', token="forged")[0] == 401
+    status, body, _ = call(client, "DELETE", "/open", token=None)
+    assert (status, body) == (204, None)
+
+
+def test_unknown_paths_are_404_with_a_token(client):
+    for path in ["/nope", "/nope/deeper/still", "/"]:
+        status, body, _ = call(client, "GET", path)
+        assert status == 404 and body["error"]["code"] == "not_found", path
+
+
+def test_openapi_describes_bodies_queries_and_errors():
+    doc = build_document(build_app())
+    validate(doc)
+    pay = doc["paths"]["/pay"]["post"]
+    assert set(pay["responses"]) == {"201", "400", "401"}
+    schema_name = pay["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert doc["components"]["schemas"][schema_name]["properties"]["amount"]["exclusiveMinimum"] == 0
+    thing = doc["paths"]["/things/{thing_id}"]["get"]
+    assert {p["name"] for p in thing["parameters"]} == {"thing_id", "limit"}
+    assert "404" in thing["responses"]
+    assert doc["paths"]["/open"]["delete"]["security"] == []
