@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import auth, events, system, webhooks
+from chalicelib.api import auth, events, identity, system, webhooks
 from chalicelib.container import get_container
 
 app = Chalice(app_name="ewallet")
@@ -14,6 +14,7 @@ app.api.cors = False
 
 auth.install(app, lambda: get_container().access_tokens)
 app.register_blueprint(system.bp)
+app.register_blueprint(identity.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 

@@ -18,6 +18,29 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = int(env.get(name, default))
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return value
+
+
+_OIDC_DEFAULTS = {
+    "google": ("https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs"),
+    "facebook": ("https://www.facebook.com", "https://limited.facebook.com/.well-known/oauth/openid/jwks/"),
+}
+
+
+def _oidc(env: Mapping[str, str]) -> dict[str, tuple[str, str, str]]:
+    out = {}
+    for provider, (issuer, jwks) in _OIDC_DEFAULTS.items():
+        p = provider.upper()
+        audience = env.get(f"{p}_AUDIENCE") or env.get("OIDC_AUDIENCE")
+        if audience:
+            out[provider] = (env.get(f"{p}_ISSUER", issuer), audience, env.get(f"{p}_JWKS_URL", jwks))
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "local"
@@ -28,13 +51,21 @@ class Settings:
     aws_endpoint: str | None = None
     table_prefix: str = "ewallet-local-"
     stripe_events_queue_url: str | None = None
-    stripe_webhook_secret: str | None = None
+    data_key_id: str = "kek-1"
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     currencies: tuple[str, ...] = ("USD", "EUR", "GBP", "SGD", "JPY")
     default_currency: str = "USD"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "INFO"
+    jwt_issuer: str = "ewallet-local"
+    jwt_audience: str = "ewallet-api"
+    access_token_ttl: int = 900
+    bcrypt_rounds: int = 12
+    lockout_max_failures: int = 5
+    lockout_window_seconds: int = 900
+    # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
+    oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,13 +85,21 @@ class Settings:
             aws_endpoint=env.get("AWS_ENDPOINT") or None,
             table_prefix=env.get("TABLE_PREFIX", f"ewallet-{stage}-"),
             stripe_events_queue_url=env.get("STRIPE_EVENTS_QUEUE_URL") or None,
-            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            data_key_id=env.get("DATA_KEY_ID", "kek-1"),
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             currencies=currencies,
             default_currency=default_currency,
             cors_origins=_csv(env.get("CORS_ORIGINS", "")),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            jwt_issuer=env.get("JWT_ISSUER", f"ewallet-{stage}"),
+            jwt_audience=env.get("JWT_AUDIENCE", "ewallet-api"),
+            access_token_ttl=_bounded(env, "ACCESS_TOKEN_TTL", 900, 60, 900),
+            # bcrypt below 12 only for the unit-test stage (DESIGN.md guarantee 7).
+            bcrypt_rounds=_bounded(env, "BCRYPT_ROUNDS", 12, 4 if stage == "test" else 12, 16),
+            lockout_max_failures=_bounded(env, "LOCKOUT_MAX_FAILURES", 5, 1, 100),
+            lockout_window_seconds=_bounded(env, "LOCKOUT_WINDOW_SECONDS", 900, 1, 86400),
+            oidc=_oidc(env),
         )
 
 

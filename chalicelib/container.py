@@ -10,15 +10,6 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain.errors import Unauthorized
-from chalicelib.domain.principal import Principal
-
-
-class _NoAccessTokens:
-    """Until token issuing exists, no token is valid: protected routes answer 401."""
-
-    def verify_access(self, token: str) -> Principal:
-        raise Unauthorized()
 
 
 class Container:
@@ -42,14 +33,95 @@ class Container:
         return True
 
     @cached_property
+    def secrets(self) -> Any:
+        from chalicelib.adapters.secrets import Secrets
+
+        return Secrets(lambda: self.client("ssm"))
+
+    @cached_property
     def access_tokens(self) -> Any:
-        return _NoAccessTokens()
+        """What the auth middleware verifies tokens with."""
+        return self.identity
 
     @cached_property
     def webhook_verifier(self) -> Any:
         from chalicelib.adapters.stripe_webhooks import StripeWebhookVerifier
 
-        return StripeWebhookVerifier(self.settings.stripe_webhook_secret or "")
+        return StripeWebhookVerifier(self.secrets.get("STRIPE_WEBHOOK_SECRET"))
+
+    # -- identity -------------------------------------------------------------------------------
+    @cached_property
+    def cipher(self) -> Any:
+        from chalicelib.adapters.crypto import FieldCipher
+
+        return FieldCipher(self.secrets.get("DATA_KEY"), kek_id=self.settings.data_key_id)
+
+    @cached_property
+    def blind_index(self) -> Any:
+        from chalicelib.adapters.crypto import BlindIndex
+
+        return BlindIndex(self.secrets.get("BLIND_INDEX_KEY"))
+
+    @cached_property
+    def jwt_keys(self) -> Any:
+        from chalicelib.adapters.tokens import JwtKeys
+
+        return JwtKeys(self.secrets.get("JWT_PRIVATE_KEY"))
+
+    @cached_property
+    def users(self) -> Any:
+        from chalicelib.adapters.dynamodb.users import DynamoUsers
+
+        assert self.tables_bound
+        return DynamoUsers()
+
+    @cached_property
+    def sessions(self) -> Any:
+        from chalicelib.adapters.dynamodb.sessions import DynamoSessions
+
+        assert self.tables_bound
+        return DynamoSessions()
+
+    @cached_property
+    def counters(self) -> Any:
+        from chalicelib.adapters.dynamodb.counters import DynamoCounters
+
+        assert self.tables_bound
+        return DynamoCounters()
+
+    @cached_property
+    def lockout(self) -> Any:
+        from chalicelib.services.lockout import Lockout
+
+        s = self.settings
+        return Lockout(self.counters, s.lockout_max_failures, s.lockout_window_seconds)
+
+    @cached_property
+    def mfa(self) -> Any:
+        from chalicelib.services.mfa import Mfa
+
+        return Mfa(users=self.users, cipher=self.cipher, lockout=self.lockout, code_hash=self.blind_index)
+
+    @cached_property
+    def identity(self) -> Any:
+        from chalicelib.adapters.passwords import BcryptHasher
+        from chalicelib.services.identity import Identity, TokenPolicy
+
+        s = self.settings
+        return Identity(users=self.users, sessions=self.sessions, hasher=BcryptHasher(s.bcrypt_rounds),
+                        cipher=self.cipher, blind_index=self.blind_index, jwt=self.jwt_keys,
+                        policy=TokenPolicy(s.jwt_issuer, s.jwt_audience, s.access_token_ttl),
+                        login_lockout=self.lockout, mfa=self.mfa, default_currency=s.default_currency)
+
+    def id_token_verifier(self, provider: str) -> Any:
+        """The OIDC verifier of a configured provider, or None."""
+        from chalicelib.adapters.oidc import OidcVerifier
+
+        cache = self.__dict__.setdefault("_oidc", {})
+        if provider not in cache:
+            conf = self.settings.oidc.get(provider)
+            cache[provider] = OidcVerifier(*conf) if conf else None
+        return cache[provider]
 
     @cached_property
     def event_queue(self) -> Any:

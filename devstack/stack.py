@@ -1,6 +1,7 @@
 """Start, bootstrap and stop the local stack (DESIGN.md section 5)."""
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import os
@@ -178,6 +179,7 @@ class Stack:
         return self.env
 
     def _app_env(self) -> dict[str, str]:
+        sys.path.insert(0, str(ROOT))
         from devstack import oidc
 
         keys = oidc.ensure_keys(self.state)
@@ -200,6 +202,9 @@ class Stack:
             "STRIPE_API_BASE": f"http://localhost:{self.ports.stripe}",
             "STRIPE_API_KEY": local_secrets["stripe_api_key"],
             "STRIPE_WEBHOOK_SECRET": local_secrets["stripe_webhook_secret"],
+            "JWT_PRIVATE_KEY": local_secrets["jwt_private_key"],
+            "DATA_KEY": local_secrets["data_key"],
+            "BLIND_INDEX_KEY": local_secrets["blind_index_key"],
             **keys,
         })
         return env
@@ -208,9 +213,14 @@ class Stack:
         """Dev-only secrets, generated once per state folder and kept across restarts."""
         path = self.state / "secrets.json"
         data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        from chalicelib.adapters.tokens import generate_private_pem
+
         wanted = {
             "stripe_api_key": lambda: "sk_test_local_" + secrets.token_hex(12),
             "stripe_webhook_secret": lambda: "whsec_local_" + secrets.token_hex(16),
+            "jwt_private_key": generate_private_pem,
+            "data_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+            "blind_index_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
         }
         changed = False
         for key, make in wanted.items():
@@ -225,7 +235,6 @@ class Stack:
         """Tables from the PynamoDB models, the queues, and the Stripe webhook."""
         env = self.env
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")})
-        sys.path.insert(0, str(ROOT))
         from chalicelib.adapters.aws import client
         from chalicelib.adapters.dynamodb.tables import create_tables
         from chalicelib.config import Settings

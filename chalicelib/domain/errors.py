@@ -87,3 +87,52 @@ class InvalidWebhook(DomainError):
 
     code = "invalid_signature"
     default_message = "The webhook signature is invalid."
+
+
+class InvalidCredentials(DomainError):
+    """Login failed. Unknown account and wrong password are deliberately indistinguishable."""
+
+    code = "invalid_credentials"
+    default_message = "The credentials are not valid."
+
+
+class EmailTaken(DomainError):
+    """Another account already uses this e-mail address."""
+
+    code = "email_taken"
+    default_message = "An account with this e-mail address already exists."
+
+
+class PhoneTaken(DomainError):
+    """Another account already uses this phone number."""
+
+    code = "phone_taken"
+    default_message = "An account with this phone number already exists."
+
+
+class MfaRequired(DomainError):
+    """A sensitive action was requested without the `otp` field."""
+
+    code = "mfa_required"
+    default_message = "This action needs a one-time code (otp)."
+
+
+class MfaInvalid(DomainError):
+    """The one-time code is wrong, expired or was already used."""
+
+    code = "mfa_invalid"
+    default_message = "The one-time code is not valid."
+
+
+class MfaNotEnrolled(DomainError):
+    """The action needs two-factor authentication, which the account has not turned on."""
+
+    code = "mfa_not_enrolled"
+    default_message = "Two-factor authentication is not enabled for this account."
+
+
+class MfaAlreadyEnabled(DomainError):
+    """Enrollment was requested while two-factor authentication is already on."""
+
+    code = "mfa_already_enabled"
+    default_message = "Two-factor authentication is already enabled."

@@ -17,3 +17,20 @@ class EventQueue(Protocol):
 class StripeEventLog(Protocol):
     def record_received(self, event_id: str, type_: str, object_id: str | None) -> bool:
         """Record an event id; False if it had been recorded before."""
+
+
+class Counters(Protocol):
+    def current(self, key: str, now: int) -> tuple[int, int]:
+        """(failures in the live window, end of that window)."""
+
+    def hit(self, key: str, now: int, window: int) -> tuple[int, int]:
+        """Count one failure; the window's new count and end."""
+
+    def clear(self, key: str) -> None:
+        """Forget the failures (after a success)."""
+
+
+class FieldCipher(Protocol):
+    def encrypt(self, plaintext: str, owner: str, field: str) -> str: ...
+
+    def decrypt(self, ciphertext: str, owner: str, field: str) -> str: ...

@@ -29,7 +29,21 @@ class HttpClient:
 
 
 @pytest.fixture
-def http() -> Iterator[HttpClient]:
+def env():
+    """The identity service on fakes, installed in the app's container."""
+    from chalicelib.container import Container, set_container
+    from tests.unit.identity_env import make_env
+
+    e = make_env()
+    c = Container()
+    c.__dict__.update(identity=e.identity, mfa=e.mfa, jwt_keys=e.jwt, access_tokens=e.identity)
+    set_container(c)
+    yield e
+    set_container(None)
+
+
+@pytest.fixture
+def http(env) -> Iterator[HttpClient]:
     import app
 
     with Client(app.app) as client:

@@ -57,3 +57,34 @@ def test_security_headers_on_every_response(http):
         _, _, headers = http.request(method, path)
         for name, value in SECURITY_HEADERS.items():
             assert headers.get(name) == value, (method, path, name)
+
+
+def test_identity_routes_over_http(http, env):
+    from tests.token_attacks import forgeries
+    from tests.unit.identity_env import PASSWORD
+
+    status, body, _ = http.request("POST", "/auth/register", {"email": "A@Example.com", "password": PASSWORD})
+    assert status == 201 and body["user"]["email"] == "A@example.com"
+    status, tokens, headers = http.request("POST", "/auth/login", {"email": "a@example.com", "password": PASSWORD})
+    assert status == 200 and tokens["token_type"] == "Bearer" and headers["Cache-Control"] == "no-store"
+    status, me, _ = http.request("GET", "/me", token=tokens["access_token"])
+    assert status == 200 and me["user_id"] == body["user"]["user_id"]
+    jwks = http.request("GET", "/.well-known/jwks.json")[1]
+    for name, forged in forgeries(tokens["access_token"], jwks).items():
+        status, err, _ = http.request("GET", "/me", token=forged)
+        assert (status, err["error"]["code"]) == (401, "unauthorized"), name
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"password": "correct horse battery staple"}, "email"),
+    ({"email": "a@example.com"}, "password"),
+    ({"email": 5, "password": "correct horse battery staple"}, "email"),
+    ({"email": "nope", "password": "correct horse battery staple"}, "email"),
+    ({"email": "a@example.com", "password": "short"}, "password"),
+    ({"email": "a@example.com", "password": "password1234"}, "password"),
+    ({"email": "a@example.com", "password": "correct horse battery staple", "phone": "123"}, "phone"),
+])
+def test_register_validation(http, body, field):
+    status, err, _ = http.request("POST", "/auth/register", body)
+    assert status == 400 and err["error"]["code"] == "invalid_request"
+    assert field in [d["field"] for d in err["error"]["details"]]

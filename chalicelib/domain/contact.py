@@ -1,0 +1,42 @@
+"""E-mail addresses and phone numbers: validated and normalized before anything stores them.
+
+Normalization decides identity: the look-up key (`lookup_key`) of an e-mail is case-insensitive
+as people expect, while the address shown back keeps the local part as it was typed.
+"""
+from __future__ import annotations
+
+from chalicelib.domain.errors import InvalidRequest
+
+
+def normalize_email(raw: str, field: str = "email") -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        # No deliverability (DNS) check: no network at request time, and a typo'd domain is
+        # caught by the user never receiving mail, not by us.
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidRequest("The e-mail address is not valid.",
+                             details=[{"field": field, "message": str(exc)}]) from None
+
+
+def normalize_phone(raw: str, field: str = "phone") -> str:
+    """E.164 (+6591234567); the number must be in international form and valid for its region."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(raw.strip(), None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidRequest("The phone number is not valid.", details=[
+            {"field": field, "message": "must be a valid number in international form, e.g. +6591234567"}])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_lookup_key(normalized: str) -> str:
+    return "email:" + normalized.casefold()
+
+
+def phone_lookup_key(e164: str) -> str:
+    return "phone:" + e164

@@ -1,0 +1,45 @@
+"""The user account as the services see it. Sensitive fields stay ciphertext here; only the
+identity service decrypts them, for the owner."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class User:
+    user_id: str
+    created_at: str
+    email_ct: str | None = None
+    phone_ct: str | None = None
+    first_name_ct: str | None = None
+    last_name_ct: str | None = None
+    password_hash: str | None = None
+    mfa_enabled: bool = False
+    totp_secret_ct: str | None = None
+    totp_pending_ct: str | None = None
+    totp_last_step: int = 0
+    recovery_codes: set[str] = field(default_factory=set)  # hashes of the unused codes
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class NewWallet:
+    wallet_id: str
+    owner_id: str
+    currency: str
+    name: str
+    created_at: str
+    is_default: bool = True
+
+
+@dataclass
+class Session:
+    """One login: a family of rotating refresh tokens."""
+
+    session_id: str
+    user_id: str
+    current_hash: str
+    generation: int
+    status: str  # active | revoked
+    expires_at: int
+    used_hashes: set[str] = field(default_factory=set)

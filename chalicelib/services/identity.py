@@ -1,0 +1,238 @@
+"""Accounts and sessions: register, log in, refresh, log out, social sign-in, profile, password.
+
+Access tokens are short-lived JWTs naming the session (`sid`); every authenticated request also
+checks that session is still active, so logout, password change and refresh-token reuse end
+the login's access tokens too, not only its refresh tokens.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.contact import email_lookup_key, normalize_email, normalize_phone, phone_lookup_key
+from chalicelib.domain.errors import Conflict, EmailTaken, InvalidCredentials, NotFound, Unauthorized
+from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.passwords import check_password
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.user import NewWallet, Session, User
+from chalicelib.services.lockout import Lockout
+from chalicelib.services.mfa import Mfa
+from chalicelib.services.ports import FieldCipher
+
+PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    issuer: str
+    audience: str
+    access_ttl: int = 900  # 15 minutes: the most DESIGN.md allows
+    refresh_ttl: int = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    mfa_enabled: bool
+    created_at: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Identity:
+    users: Any
+    sessions: Any
+    hasher: Any
+    cipher: FieldCipher
+    blind_index: Callable[[str], str]
+    jwt: Any
+    policy: TokenPolicy
+    login_lockout: Lockout
+    mfa: Mfa
+    default_currency: str
+    now: Callable[[], float] = time.time
+
+    # -- registration -------------------------------------------------------------------------
+    def register(self, email: str, password: str, phone: str | None = None,
+                 first_name: str | None = None, last_name: str | None = None) -> Profile:
+        email = normalize_email(email)
+        phone = normalize_phone(phone) if phone else None
+        check_password(password)
+        user_id = new_id("usr")
+        created = rfc3339(self.now())
+        user = User(user_id=user_id, created_at=created, password_hash=self.hasher.hash(password))
+        values = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name}
+        for name, value in values.items():
+            if value:
+                setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
+        identities = [self._identity_key(email_lookup_key(email))]
+        if phone:
+            identities.append(self._identity_key(phone_lookup_key(phone)))
+        self.users.create(user, identities, self._default_wallet(user_id, created))
+        return Profile(user_id=user_id, mfa_enabled=False, created_at=created, **values)
+
+    def _identity_key(self, lookup_key: str) -> str:
+        kind, _, _ = lookup_key.partition(":")
+        return f"{kind}#{self.blind_index(lookup_key)}"
+
+    def _default_wallet(self, user_id: str, created: str) -> NewWallet:
+        return NewWallet(wallet_id=new_id("wal"), owner_id=user_id, currency=self.default_currency,
+                         name="Main", created_at=created)
+
+    # -- login and tokens ---------------------------------------------------------------------
+    def login(self, password: str, email: str | None = None, phone: str | None = None) -> TokenPair:
+        if email:
+            lookup = email_lookup_key(normalize_email(email))
+        elif phone:
+            lookup = phone_lookup_key(normalize_phone(phone))
+        else:
+            raise InvalidCredentials()
+        # Lock by the identifier, known account or not, so the lockout reveals nothing either.
+        key, now = f"login#{self.blind_index(lookup)}", int(self.now())
+        self.login_lockout.check(key, now)
+        user_id = self.users.user_id_for(self._identity_key(lookup))
+        user = self.users.get(user_id) if user_id else None
+        # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
+        ok = self.hasher.verify(password, user.password_hash if user else None)
+        if not ok or user is None or user.status != "active":
+            self.login_lockout.failed(key, now)
+            raise InvalidCredentials()
+        self.login_lockout.succeeded(key)
+        return self._start_session(user.user_id)
+
+    def _start_session(self, user_id: str) -> TokenPair:
+        now = int(self.now())
+        session_id = new_id("ses")
+        refresh = self._new_refresh(session_id)
+        self.sessions.create(Session(session_id=session_id, user_id=user_id, current_hash=_token_hash(refresh),
+                                     generation=0, status="active", expires_at=now + self.policy.refresh_ttl),
+                             rfc3339(now))
+        return TokenPair(self._access_token(user_id, session_id, now), refresh, self.policy.access_ttl)
+
+    @staticmethod
+    def _new_refresh(session_id: str) -> str:
+        return f"rt.{session_id}.{secrets.token_urlsafe(32)}"
+
+    def _access_token(self, user_id: str, session_id: str, now: int) -> str:
+        return str(self.jwt.sign({
+            "iss": self.policy.issuer, "aud": self.policy.audience, "sub": user_id, "sid": session_id,
+            "iat": now, "nbf": now, "exp": now + self.policy.access_ttl, "jti": secrets.token_hex(12),
+            "token_use": "access",
+        }))
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: the presented token dies. A used token presented again revokes the whole login."""
+        session = self._session_of(refresh_token)
+        now = int(self.now())
+        presented = _token_hash(refresh_token)
+        new = self._new_refresh(session.session_id)
+        if self.sessions.rotate(session.session_id, presented, _token_hash(new), now):
+            return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
+                             self.policy.access_ttl)
+        latest = self.sessions.get(session.session_id)
+        if latest is not None and presented in latest.used_hashes:
+            # Reuse: the token was stolen or replayed. End the login for everyone holding it.
+            self.sessions.revoke(session.session_id)
+        raise Unauthorized("The refresh token is not valid.")
+
+    def logout(self, refresh_token: str) -> None:
+        session = self._session_of(refresh_token)
+        presented = _token_hash(refresh_token)
+        # Only a token of this family may end it (the id alone is not a credential).
+        if presented != session.current_hash and presented not in session.used_hashes:
+            raise Unauthorized("The refresh token is not valid.")
+        self.sessions.revoke(session.session_id)
+
+    def _session_of(self, refresh_token: str) -> Session:
+        parts = refresh_token.split(".") if isinstance(refresh_token, str) else []
+        session = self.sessions.get(parts[1]) if len(parts) == 3 and parts[0] == "rt" and parts[1] else None
+        if session is None:
+            raise Unauthorized("The refresh token is not valid.")
+        return session
+
+    def verify_access(self, token: str) -> Principal:
+        claims = self.jwt.verify(token, audience=self.policy.audience, issuer=self.policy.issuer)
+        session_id = str(claims.get("sid", ""))
+        if not session_id or not self.sessions.is_active(session_id, int(self.now())):
+            raise Unauthorized()
+        return Principal(user_id=str(claims["sub"]), session_id=session_id)
+
+    # -- profile and password -----------------------------------------------------------------
+    def profile(self, user_id: str) -> Profile:
+        user = self.users.get(user_id)
+        if user is None:
+            raise NotFound()
+        values = {name: self.cipher.decrypt(ct, user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
+                  for name in PROFILE_FIELDS}
+        return Profile(user_id=user_id, mfa_enabled=user.mfa_enabled, created_at=user.created_at, **values)
+
+    def change_password(self, user_id: str, current: str, new: str, otp: Any = None) -> None:
+        user = self.users.get(user_id)
+        if user is None:
+            raise NotFound()
+        key, now = f"password#{user_id}", int(self.now())
+        self.login_lockout.check(key, now)
+        if not self.hasher.verify(current, user.password_hash):
+            self.login_lockout.failed(key, now)
+            raise InvalidCredentials("The current password is not correct.")
+        if user.mfa_enabled:
+            self.mfa.require(user_id, otp)
+        check_password(new, field="new_password")
+        self.users.set_password(user_id, self.hasher.hash(new))
+        self.login_lockout.succeeded(key)
+        self.sessions.revoke_all(user_id)
+
+    # -- social sign-in -----------------------------------------------------------------------
+    def social_sign_in(self, provider: str, claims: dict[str, Any]) -> tuple[TokenPair, bool]:
+        """Sign in with verified ID-token claims: (tokens, whether the account was created).
+
+        A verified e-mail that matches an existing account links the provider to that account.
+        """
+        subject_key = f"{provider}#{claims['sub']}"
+        email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
+        email = normalize_email(email) if isinstance(email, str) else None
+        for _ in range(3):  # a concurrent first sign-in may win a race: then we link to its user
+            user_id = self.users.user_id_for(subject_key)
+            if user_id:
+                return self._start_session(user_id), False
+            if email:
+                existing = self.users.user_id_for(self._identity_key(email_lookup_key(email)))
+                if existing:
+                    owner = self.users.link(subject_key, existing, rfc3339(self.now()))
+                    return self._start_session(owner), False
+            try:
+                return self._start_session(self._create_social_user(subject_key, email, claims)), True
+            except (EmailTaken, Conflict):
+                continue
+        raise Conflict("The account changed concurrently; try again.")
+
+    def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> str:
+        user_id = new_id("usr")
+        created = rfc3339(self.now())
+        user = User(user_id=user_id, created_at=created)
+        names = {"email": email, "first_name": claims.get("given_name"), "last_name": claims.get("family_name")}
+        for name, value in names.items():
+            if isinstance(value, str) and value:
+                setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
+        identities = [subject_key] + ([self._identity_key(email_lookup_key(email))] if email else [])
+        self.users.create(user, identities, self._default_wallet(user_id, created))
+        return user_id

@@ -1,0 +1,144 @@
+"""TOTP two-factor authentication, and `require`, the check every sensitive action calls.
+
+A code is accepted at most once: the time step it belongs to is recorded with a conditional write
+(`totp_last_step < step`), so a replay, even a concurrent one, fails. Recovery codes are stored as
+keyed hashes and removed, conditionally, when used.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import (
+    Conflict,
+    MfaAlreadyEnabled,
+    MfaInvalid,
+    MfaNotEnrolled,
+    MfaRequired,
+    NotFound,
+)
+from chalicelib.domain.user import User
+from chalicelib.services.lockout import Lockout
+from chalicelib.services.ports import FieldCipher
+
+ISSUER = "E-wallet"
+STEP = 30
+RECOVERY_CODES = 10
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud and typed by people
+_TOTP = re.compile(r"^\d{6}$")
+
+
+def _normalize_otp(otp: Any) -> str | None:
+    if otp is None:
+        return None
+    value = f"{otp:06d}" if isinstance(otp, int) and not isinstance(otp, bool) else str(otp)
+    return value.strip().replace(" ", "") or None
+
+
+@dataclass
+class Enrollment:
+    secret: str
+    otpauth_uri: str
+
+
+@dataclass
+class Mfa:
+    users: Any
+    cipher: FieldCipher
+    lockout: Lockout
+    code_hash: Callable[[str], str]  # keyed hash for recovery codes (the blind index)
+    now: Callable[[], float] = time.time
+
+    def _user(self, user_id: str) -> User:
+        user = self.users.get(user_id)
+        if user is None:
+            raise NotFound()
+        return user
+
+    def enroll(self, user_id: str) -> Enrollment:
+        import pyotp
+
+        user = self._user(user_id)
+        if user.mfa_enabled:
+            raise MfaAlreadyEnabled()
+        secret = pyotp.random_base32()
+        if not self.users.set_pending_totp(user_id, self.cipher.encrypt(secret, user_id, "totp_secret")):
+            raise MfaAlreadyEnabled()
+        label = self.cipher.decrypt(user.email_ct, user_id, "email") if user.email_ct else user_id
+        return Enrollment(secret, pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=ISSUER))
+
+    def confirm(self, user_id: str, otp: Any) -> list[str]:
+        """Turn 2FA on with a valid code for the pending secret; the new recovery codes."""
+        user = self._user(user_id)
+        if user.mfa_enabled:
+            raise MfaAlreadyEnabled()
+        if not user.totp_pending_ct:
+            raise MfaNotEnrolled("Start enrollment with POST /me/mfa/totp first.")
+        code = _normalize_otp(otp)
+        if code is None:
+            raise MfaRequired()
+        key, now = f"otp#{user_id}", int(self.now())
+        self.lockout.check(key, now)
+        secret = self.cipher.decrypt(user.totp_pending_ct, user_id, "totp_secret")
+        step = self._matching_step(secret, code, now)
+        if step is None:
+            self.lockout.failed(key, now)
+            raise MfaInvalid()
+        codes = [self._recovery_code() for _ in range(RECOVERY_CODES)]
+        hashes = {self._hash_code(user_id, c) for c in codes}
+        if not self.users.enable_totp(user_id, user.totp_pending_ct, step, hashes):
+            raise Conflict("Enrollment changed meanwhile; start again.")
+        self.lockout.succeeded(key)
+        return codes
+
+    def disable(self, user_id: str, otp: Any) -> None:
+        self.require(user_id, otp)
+        if not self.users.disable_totp(user_id):
+            raise MfaNotEnrolled()
+
+    def require(self, user_id: str, otp: Any) -> None:
+        """The second-factor check of a sensitive action: a fresh TOTP code or an unused recovery code."""
+        user = self._user(user_id)
+        if not user.mfa_enabled or not user.totp_secret_ct:
+            raise MfaNotEnrolled()
+        code = _normalize_otp(otp)
+        if code is None:
+            raise MfaRequired()
+        key, now = f"otp#{user_id}", int(self.now())
+        self.lockout.check(key, now)
+        if self._accept(user, code, now):
+            self.lockout.succeeded(key)
+            return
+        self.lockout.failed(key, now)
+        raise MfaInvalid()
+
+    def _accept(self, user: User, code: str, now: int) -> bool:
+        if _TOTP.match(code):
+            secret = self.cipher.decrypt(user.totp_secret_ct or "", user.user_id, "totp_secret")
+            step = self._matching_step(secret, code, now)
+            return step is not None and self.users.use_totp_step(user.user_id, step)
+        return self.users.use_recovery_code(user.user_id, self._hash_code(user.user_id, code))
+
+    @staticmethod
+    def _matching_step(secret: str, code: str, now: int) -> int | None:
+        import pyotp
+
+        totp, current = pyotp.TOTP(secret), now // STEP
+        # One step of clock drift either way, as RFC 6238 recommends.
+        for step in (current - 1, current, current + 1):
+            if hmac.compare_digest(totp.generate_otp(step), code):
+                return step
+        return None
+
+    def _hash_code(self, user_id: str, code: str) -> str:
+        return self.code_hash(f"recovery:{user_id}:{code.lower().replace('-', '')}")
+
+    @staticmethod
+    def _recovery_code() -> str:
+        raw = "".join(secrets.choice(_ALPHABET) for _ in range(10))
+        return f"{raw[:5]}-{raw[5:]}"
