@@ -12,7 +12,7 @@ from chalicelib.container import get_container
 app = Chalice(app_name="ewallet")
 app.api.cors = False
 
-auth.install(app, lambda: get_container().access_tokens)
+auth.install(app, lambda: get_container().access_tokens, lambda: get_container().settings.cors_origins)
 app.register_blueprint(system.bp)
 app.register_blueprint(identity.bp)
 app.register_blueprint(webhooks.bp)

@@ -197,6 +197,7 @@ class Stack:
             "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{self.ports.dynamodb}",
             "AWS_ENDPOINT": moto,
             "TABLE_PREFIX": self.prefix,
+            "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
             "STRIPE_EVENTS_QUEUE_NAME": queue,
             "STRIPE_EVENTS_QUEUE_URL": f"{moto}/{ACCOUNT}/{queue}",
             "STRIPE_API_BASE": f"http://localhost:{self.ports.stripe}",

@@ -56,7 +56,21 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier]) -> None:
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+CORS_EXPOSE_HEADERS = "Idempotent-Replayed, Retry-After"
+
+
+def cors_headers(request: Request, allowed_origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS headers for a configured origin only; none for any other (the browser then blocks)."""
+    origin = request.headers.get("origin")
+    if not origin or origin not in allowed_origins:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS}
+
+
+def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
+            cors_origins: Callable[[], tuple[str, ...]] = tuple) -> None:
     """Register the middleware on `app`; `verifier` is called only when a token must be checked."""
 
     @app.middleware("http")
@@ -72,11 +86,12 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier]) -> None:
             log.exception("unhandled error before the view")
             response = internal_error_response()
         response = translate_chalice_error(response)
-        _secure(response)
+        _add_headers(response, SECURITY_HEADERS)
+        _add_headers(response, cors_headers(request, cors_origins()))
         return response
 
 
-def _secure(response: Response) -> None:
+def _add_headers(response: Response, extra: dict[str, str]) -> None:
     headers: dict[str, Any] = response.headers
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in extra.items():
         headers.setdefault(name, value)

@@ -159,11 +159,12 @@ def route(
                 return internal_error_response()
             if isinstance(result, Response):
                 return result
-            if isinstance(result, Reply):
-                code = result.status or status
-                return Response(body=_serialize(result.body) if code != 204 else None,
-                                status_code=code, headers=result.headers)
-            return Response(body=_serialize(result) if status != 204 else None, status_code=status)
+            reply = result if isinstance(result, Reply) else Reply(body=result)
+            code = reply.status or status
+            if code == 204:
+                # An empty string, not None: Chalice would send the JSON `null` as a 204's body.
+                return Response(body="", status_code=204, headers=reply.headers)
+            return Response(body=_serialize(reply.body), status_code=code, headers=reply.headers)
 
         endpoint.public = public  # type: ignore[attr-defined]  # read by api.auth
         endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi

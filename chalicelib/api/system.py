@@ -5,8 +5,9 @@ from typing import Any
 
 from chalice import Blueprint, Chalice
 
+from chalicelib.api import auth
 from chalicelib.api.errors import error_response
-from chalicelib.api.routing import Call, route
+from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Health
 from chalicelib.domain.errors import MethodNotAllowed, NotFound
 
@@ -49,6 +50,20 @@ def add_fallback_routes(app: Chalice) -> None:
         for method in missing:
             route(app, path, method, summary="Method not allowed", public=public,
                   hidden=True)(_named(not_allowed, f"{name}_{method.lower()}"))
+
+    for path, views in list(app.routes.items()):
+        if "OPTIONS" in views:
+            continue
+        methods = ", ".join(sorted({*views, "OPTIONS"}))
+
+        def preflight(call: Call, _methods: str = methods, **_: str) -> Any:
+            # CORS preflight; the middleware adds Allow-Origin for configured origins only.
+            return Reply(status=204, headers={"Access-Control-Allow-Methods": _methods,
+                                              "Access-Control-Allow-Headers": auth.CORS_ALLOW_HEADERS,
+                                              "Access-Control-Max-Age": "600"})
+
+        route(app, path, "OPTIONS", summary="CORS preflight", public=True, hidden=True, content_types=("*/*",))(
+            _named(preflight, "preflight_" + "".join(c if c.isalnum() else "_" for c in path)))
 
     def not_found(call: Call, **_: str) -> Any:
         raise NotFound("No such route.")

@@ -44,3 +44,37 @@ def wait_for(fn: Callable[[], Any], timeout: float = 30, every: float = 0.3) -> 
         if result or time.time() > end:
             return result
         time.sleep(every)
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def uniq_email(tag: str = "e2e") -> str:
+    import uuid
+
+    return f"{tag}.{uuid.uuid4().hex[:10]}@Example.COM"
+
+
+def uniq_phone() -> str:
+    import secrets
+
+    return f"+659{secrets.randbelow(8) + 1}{secrets.randbelow(10**6):06d}"
+
+
+class User:
+    def __init__(self, api: Api, email: str, tokens: dict, user: dict) -> None:
+        self.email, self.tokens, self.user = email, tokens, user
+        self.api = Api(api.base, tokens["access_token"])
+
+
+@pytest.fixture
+def new_user(api) -> Callable[..., User]:
+    def make(**extra: Any) -> User:
+        email = extra.pop("email", None) or uniq_email()
+        r = api.request("POST", "/auth/register", {"email": email, "password": PASSWORD, **extra})
+        assert r.status_code == 201, r.text
+        t = api.request("POST", "/auth/login", {"email": email, "password": PASSWORD})
+        assert t.status_code == 200, t.text
+        return User(api, email, t.json(), r.json()["user"])
+
+    return make

@@ -88,3 +88,19 @@ def test_register_validation(http, body, field):
     status, err, _ = http.request("POST", "/auth/register", body)
     assert status == 400 and err["error"]["code"] == "invalid_request"
     assert field in [d["field"] for d in err["error"]["details"]]
+
+
+def test_cors_only_for_configured_origins(http):
+    from chalicelib.container import get_container
+
+    get_container().__dict__["settings"] = __import__("chalicelib.config", fromlist=["Settings"]).Settings(
+        cors_origins=("https://app.example",))
+    _, _, headers = http.request("GET", "/health", headers={"Origin": "https://app.example"})
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example" and headers["Vary"] == "Origin"
+    _, _, headers = http.request("GET", "/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+    status, _, headers = http.request("OPTIONS", "/auth/login", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert status == 204 and "POST" in headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    assert headers["Access-Control-Allow-Origin"] == "https://app.example"
