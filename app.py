@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib.api import auth, events, identity, system, webhooks
+from chalicelib.api import auth, events, identity, system, wallets, webhooks
 from chalicelib.container import get_container
 
 app = Chalice(app_name="ewallet")
@@ -15,6 +15,7 @@ app.api.cors = False
 auth.install(app, lambda: get_container().access_tokens, lambda: get_container().settings.cors_origins)
 app.register_blueprint(system.bp)
 app.register_blueprint(identity.bp)
+app.register_blueprint(wallets.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 
@@ -29,3 +30,8 @@ def stripe_events(event: Any) -> dict[str, Any]:
 def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Wired to the DynamoDB stream by the deployment template (DESIGN.md section 4).
     return {"handled": events.process_stream(event.get("Records", []))}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
+def reconcile(event: Any) -> dict[str, Any]:
+    return events.reconcile_ledger()

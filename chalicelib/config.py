@@ -64,6 +64,8 @@ class Settings:
     bcrypt_rounds: int = 12
     lockout_max_failures: int = 5
     lockout_window_seconds: int = 900
+    max_transfer_major: int = 1_000_000
+    daily_limit_major: int = 1_000_000
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
@@ -99,6 +101,8 @@ class Settings:
             bcrypt_rounds=_bounded(env, "BCRYPT_ROUNDS", 12, 4 if stage == "test" else 12, 16),
             lockout_max_failures=_bounded(env, "LOCKOUT_MAX_FAILURES", 5, 1, 100),
             lockout_window_seconds=_bounded(env, "LOCKOUT_WINDOW_SECONDS", 900, 1, 86400),
+            max_transfer_major=_bounded(env, "MAX_TRANSFER_MAJOR", 1_000_000, 1, 10**12),
+            daily_limit_major=_bounded(env, "DAILY_LIMIT_MAJOR", 1_000_000, 1, 10**12),
             oidc=_oidc(env),
         )
 

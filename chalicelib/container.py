@@ -113,6 +113,23 @@ class Container:
                         policy=TokenPolicy(s.jwt_issuer, s.jwt_audience, s.access_token_ttl),
                         login_lockout=self.lockout, mfa=self.mfa, default_currency=s.default_currency)
 
+    # -- ledger ---------------------------------------------------------------------------------
+    @cached_property
+    def ledger_store(self) -> Any:
+        from chalicelib.adapters.dynamodb.ledger import DynamoLedger
+
+        assert self.tables_bound
+        return DynamoLedger(self.settings, self.client("dynamodb"))
+
+    @cached_property
+    def ledger(self) -> Any:
+        from chalicelib.services.ledger import Ledger, LedgerPolicy
+
+        s = self.settings
+        return Ledger(store=self.ledger_store, users=self.users, blind_index=self.blind_index, cipher=self.cipher,
+                      policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
+                                          s.daily_limit_major))
+
     def id_token_verifier(self, provider: str) -> Any:
         """The OIDC verifier of a configured provider, or None."""
         from chalicelib.adapters.oidc import OidcVerifier

@@ -29,3 +29,11 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def process_stream(records: list[dict[str, Any]]) -> int:
     return notifications.handle_records(records, get_container().notifiers)
+
+
+def reconcile_ledger() -> dict[str, Any]:
+    from chalicelib.services.reconcile import reconcile, report_drift
+
+    report = reconcile(get_container().ledger_store)
+    report_drift(report)
+    return {"ok": report.ok, "drift": len(report.drift), "wallets": report.wallets, "transfers": report.transfers}

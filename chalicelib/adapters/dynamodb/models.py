@@ -69,7 +69,8 @@ class UserRecord(BaseModel):
 
 
 class IdentityRecord(BaseModel):
-    """Uniqueness and look-up: "email#<hmac>", "phone#<hmac>", "google#<sub>" -> user id."""
+    """Uniqueness and look-up: "email#<hmac>", "phone#<hmac>", "google#<sub>" -> user id;
+    "wallet#<user>#<currency>" -> the user's default wallet of that currency."""
 
     table = "identities"
 
@@ -80,6 +81,7 @@ class IdentityRecord(BaseModel):
     key = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    wallet_id = UnicodeAttribute(null=True)
 
 
 class WalletsByOwner(GlobalSecondaryIndex["WalletRecord"]):
@@ -102,8 +104,11 @@ class WalletRecord(BaseModel):
     owner_id = UnicodeAttribute()
     currency = UnicodeAttribute()
     name = UnicodeAttribute()
+    # available = balance - held, kept explicitly because a DynamoDB condition cannot do
+    # arithmetic: the no-overdraft check is `available >= :amount` inside the transaction.
     balance = NumberAttribute(default=0)
     held = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
     status = UnicodeAttribute(default="active")
     kind = UnicodeAttribute(default="user")  # user | system
     is_default = BooleanAttribute(default=False)
@@ -156,5 +161,91 @@ class CounterRecord(BaseModel):
     expires_at = NumberAttribute()
 
 
+class TransferRecord(BaseModel):
+    """One money movement; its two legs are entries. Written in the same transaction as the
+    balances it changes."""
+
+    table = "transfers"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "transfers"
+
+    transfer_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()  # transfer | topup | withdrawal | refund | reversal
+    status = UnicodeAttribute()  # posted | pending | voided
+    from_wallet_id = UnicodeAttribute()
+    to_wallet_id = UnicodeAttribute()
+    from_owner = UnicodeAttribute()
+    to_owner = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    memo_ct = UnicodeAttribute(null=True)
+    request_hash = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    resolved_at = UnicodeAttribute(null=True)
+    debit_sk = UnicodeAttribute(null=True)  # the debit entry's sort key, to resolve a hold
+
+
+class EntryRecord(BaseModel):
+    """One leg of a transfer on one wallet: the wallet statement, newest first by `sk`."""
+
+    table = "entries"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "entries"
+        stream_view_type = "NEW_IMAGE"  # notifications (money received) read this stream
+
+    wallet_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # <ms timestamp>#<transfer id>#<d|c>: time-ordered, unique
+    transfer_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    direction = UnicodeAttribute()  # debit | credit
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # posted | pending | voided
+    counterparty_wallet_id = UnicodeAttribute(null=True)
+    owner_id = UnicodeAttribute(null=True)
+    memo_ct = UnicodeAttribute(null=True)  # the transfer's encrypted memo, so a statement needs no join
+    created_at = UnicodeAttribute()
+
+
+class IdempotencyRecord(BaseModel):
+    """(user, Idempotency-Key) -> the request's hash and the original response, written in the
+    same transaction as the money it moved."""
+
+    table = "idempotency"
+    ttl_attribute = "expires_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "idempotency"
+
+    key = UnicodeAttribute(hash_key=True)  # <user id>#<sha256 of the client's key>
+    request_hash = UnicodeAttribute()
+    status_code = NumberAttribute()
+    response_ct = UnicodeAttribute()  # encrypted: it may hold a memo or a client secret
+    resource_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+class DailyTotalRecord(BaseModel):
+    """Outgoing total of one user in one currency on one UTC day (the daily limit)."""
+
+    table = "daily_totals"
+    ttl_attribute = "expires_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "daily_totals"
+
+    key = UnicodeAttribute(hash_key=True)  # <user id>#<currency>#<yyyy-mm-dd>
+    total = NumberAttribute(default=0)
+    expires_at = NumberAttribute()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
-    StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord)
+    StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
+    TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord)

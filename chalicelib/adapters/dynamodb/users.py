@@ -9,6 +9,25 @@ from chalicelib.domain.errors import Conflict, EmailTaken, PhoneTaken
 from chalicelib.domain.user import NewWallet, User
 
 _TAKEN = {"email": EmailTaken, "phone": PhoneTaken}
+
+
+def default_wallet_key(owner_id: str, currency: str) -> str:
+    return f"wallet#{owner_id}#{currency}"
+
+
+def wallet_puts(wallet: NewWallet) -> list[tuple[Any, Any]]:
+    """The items that open a wallet: the wallet and, for a default one, its uniqueness marker
+    (so two concurrent "open if missing" never make two default wallets of one currency)."""
+    puts: list[tuple[Any, Any]] = [(
+        WalletRecord(wallet_id=wallet.wallet_id, owner_id=wallet.owner_id, currency=wallet.currency,
+                     name=wallet.name, balance=0, held=0, available=0, status="active", kind="user",
+                     is_default=wallet.is_default, created_at=wallet.created_at),
+        WalletRecord.wallet_id.does_not_exist())]
+    if wallet.is_default:
+        puts.append((IdentityRecord(key=default_wallet_key(wallet.owner_id, wallet.currency),
+                                    user_id=wallet.owner_id, wallet_id=wallet.wallet_id, created_at=wallet.created_at),
+                     IdentityRecord.key.does_not_exist()))
+    return puts
 _FIELDS = ("user_id", "created_at", "status", "email_ct", "phone_ct", "first_name_ct", "last_name_ct",
            "password_hash", "mfa_enabled", "totp_secret_ct", "totp_pending_ct", "totp_last_step")
 
@@ -37,10 +56,8 @@ class DynamoUsers:
                 for key in identities:
                     tx.save(IdentityRecord(key=key, user_id=user.user_id, created_at=user.created_at),
                             condition=IdentityRecord.key.does_not_exist())
-                tx.save(WalletRecord(wallet_id=wallet.wallet_id, owner_id=wallet.owner_id, currency=wallet.currency,
-                                     name=wallet.name, balance=0, held=0, status="active", kind="user",
-                                     is_default=wallet.is_default, created_at=wallet.created_at),
-                        condition=WalletRecord.wallet_id.does_not_exist())
+                for model, condition in wallet_puts(wallet):
+                    tx.save(model, condition=condition)
         except TransactWriteError as exc:
             codes = reason_codes(exc)
             for key, code in zip(identities, codes[1:1 + len(identities)], strict=False):

@@ -1,0 +1,411 @@
+"""The ledger on DynamoDB: every movement of money is ONE TransactWriteItems.
+
+A movement's transaction holds the conditional debit, the conditional credit, the transfer
+record, its two entries (legs), the idempotency record and the daily-limit counter, so either all
+of it happens or none (DESIGN.md section 4). Conditions do the checking (no read-then-write):
+`available >= :amount` on the debit, `attribute_not_exists` on the transfer and idempotency
+records, `total <= :room` on the daily counter. Cancellation reasons are read per item and
+mapped to the domain error they mean; `TransactionConflict` is retried with jittered backoff.
+
+Low-level boto3 is used here rather than PynamoDB's TransactWrite for full control over the
+expressions and to read `ConsumedCapacity` (bench/).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.dynamodb.models import (
+    DailyTotalRecord,
+    EntryRecord,
+    IdempotencyRecord,
+    IdentityRecord,
+    TransferRecord,
+    WalletRecord,
+)
+from chalicelib.adapters.dynamodb.tables import table_name
+from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
+from chalicelib.config import Settings
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.domain.ledger import CurrencyMismatch, InsufficientFunds, LimitExceeded, Movement, RecipientNotFound
+from chalicelib.domain.user import NewWallet
+from chalicelib.domain.wallet import (
+    SYSTEM_OWNER,
+    Entry,
+    IdempotentResponse,
+    Transfer,
+    Wallet,
+    is_system_wallet,
+)
+
+MAX_ATTEMPTS = 8
+
+
+class DuplicateRequest(Exception):
+    """The transfer or idempotency record already exists: a concurrent retry won the race."""
+
+
+@dataclass(frozen=True)
+class IdempotencyPut:
+    key: str
+    request_hash: str
+    status_code: int
+    response_ct: str
+    resource_id: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class DailyLimit:
+    key: str
+    limit: int  # minor units
+    expires_at: int
+
+
+def _s(v: str) -> dict[str, str]:
+    return {"S": v}
+
+
+def _n(v: int) -> dict[str, str]:
+    return {"N": str(v)}
+
+
+def _wallet(r: WalletRecord) -> Wallet:
+    return Wallet(wallet_id=r.wallet_id, owner_id=r.owner_id, currency=r.currency, name=r.name,
+                  balance=int(r.balance), held=int(r.held or 0), available=int(r.available or 0),
+                  status=r.status, kind=r.kind, is_default=bool(r.is_default), created_at=r.created_at)
+
+
+def _transfer(r: TransferRecord) -> Transfer:
+    return Transfer(transfer_id=r.transfer_id, type=r.type, status=r.status, from_wallet_id=r.from_wallet_id,
+                    to_wallet_id=r.to_wallet_id, from_owner=r.from_owner, to_owner=r.to_owner,
+                    amount=int(r.amount), currency=r.currency, memo_ct=r.memo_ct, created_at=r.created_at,
+                    debit_sk=r.debit_sk)
+
+
+def _entry(r: EntryRecord) -> Entry:
+    return Entry(wallet_id=r.wallet_id, sk=r.sk, transfer_id=r.transfer_id, type=r.type, direction=r.direction,
+                 amount=int(r.amount), currency=r.currency, status=r.status,
+                 counterparty_wallet_id=r.counterparty_wallet_id, created_at=r.created_at, memo_ct=r.memo_ct)
+
+
+def encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
+        if not isinstance(sk, str) or not sk:
+            raise ValueError
+        return sk
+    except (ValueError, KeyError, TypeError):
+        raise InvalidRequest("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}]) from None
+
+
+class DynamoLedger:
+    def __init__(self, settings: Settings, client: Any, *, shards: int = 8,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._ddb = client
+        self._shards = shards
+        self._sleep = sleep
+        self.t = {m: table_name(settings, m) for m in
+                  (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord)}
+        self.last_consumed: list[dict[str, Any]] = []  # ConsumedCapacity of the last transaction
+        self.last_attempts = 0
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get_wallet(self, wallet_id: str) -> Wallet | None:
+        try:
+            return _wallet(WalletRecord.get(wallet_id, consistent_read=True))
+        except WalletRecord.DoesNotExist:
+            return None
+
+    def wallets_of(self, owner_id: str) -> list[Wallet]:
+        return [_wallet(r) for r in WalletRecord.by_owner.query(owner_id)]
+
+    def default_wallet_id(self, owner_id: str, currency: str) -> str | None:
+        try:
+            return IdentityRecord.get(default_wallet_key(owner_id, currency), consistent_read=True).wallet_id
+        except IdentityRecord.DoesNotExist:
+            return None
+
+    def get_transfer(self, transfer_id: str) -> Transfer | None:
+        try:
+            return _transfer(TransferRecord.get(transfer_id, consistent_read=True))
+        except TransferRecord.DoesNotExist:
+            return None
+
+    def get_idempotency(self, key: str) -> IdempotentResponse | None:
+        try:
+            r = IdempotencyRecord.get(key, consistent_read=True)
+        except IdempotencyRecord.DoesNotExist:
+            return None
+        return IdempotentResponse(r.request_hash, int(r.status_code), r.response_ct, r.resource_id)
+
+    def entries(self, wallet_id: str, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
+        """A page of the statement, newest first; the cursor is the last entry's sort key."""
+        # One more than asked tells whether a next page exists, without an empty last page.
+        kwargs: dict[str, Any] = {"scan_index_forward": False, "limit": limit + 1, "consistent_read": True}
+        if cursor:
+            kwargs["range_key_condition"] = EntryRecord.sk < decode_cursor(cursor)
+        items = [_entry(r) for r in EntryRecord.query(wallet_id, **kwargs)]
+        more = len(items) > limit
+        items = items[:limit]
+        return items, (encode_cursor(items[-1].sk) if more else None)
+
+    def all_entries(self, wallet_id: str) -> Iterator[Entry]:
+        for r in EntryRecord.query(wallet_id, consistent_read=True):
+            yield _entry(r)
+
+    def scan_wallets(self) -> Iterator[Wallet]:
+        for r in WalletRecord.scan(consistent_read=True):
+            yield _wallet(r)
+
+    def scan_transfers(self) -> Iterator[Transfer]:
+        for r in TransferRecord.scan(consistent_read=True):
+            yield _transfer(r)
+
+    def scan_entries(self) -> Iterator[Entry]:
+        for r in EntryRecord.scan(consistent_read=True):
+            yield _entry(r)
+
+    # -- wallets --------------------------------------------------------------------------------
+    def open_wallet(self, wallet: NewWallet) -> str:
+        """Open a wallet; for a default one that exists already (a race), the existing id."""
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        from chalicelib.adapters.dynamodb.connection import connection
+
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                for model, condition in wallet_puts(wallet):
+                    tx.save(model, condition=condition)
+        except TransactWriteError:
+            if wallet.is_default:
+                existing = self.default_wallet_id(wallet.owner_id, wallet.currency)
+                if existing:
+                    return existing
+            raise
+        return wallet.wallet_id
+
+    def system_shard(self, account: str, currency: str) -> str:
+        from chalicelib.domain.wallet import system_wallet_id
+
+        return system_wallet_id(account, currency, random.randrange(self._shards))
+
+    # -- movements ------------------------------------------------------------------------------
+    def _debit(self, wallet_id: str, amount: int, currency: str, now: str, hold: bool = False) -> dict[str, Any]:
+        if is_system_wallet(wallet_id):
+            return self._system_update(wallet_id, -amount, currency, now)
+        expr = ("SET held = held + :a, available = available - :a" if hold
+                else "SET balance = balance - :a, available = available - :a")
+        return {"Update": {
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)}, "UpdateExpression": expr,
+            "ConditionExpression": "#st = :active AND currency = :cur AND kind = :user AND available >= :a",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
+                                          ":user": _s("user")}}}
+
+    def _credit(self, wallet_id: str, amount: int, currency: str, now: str) -> dict[str, Any]:
+        if is_system_wallet(wallet_id):
+            return self._system_update(wallet_id, amount, currency, now)
+        return {"Update": {
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)},
+            "UpdateExpression": "SET balance = balance + :a, available = available + :a",
+            "ConditionExpression": "#st = :active AND currency = :cur AND kind = :user",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
+                                          ":user": _s("user")}}}
+
+    def _system_update(self, wallet_id: str, delta: int, currency: str, now: str) -> dict[str, Any]:
+        # System shards are created on first use and may go negative (they mirror money outside).
+        return {"Update": {
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)},
+            "UpdateExpression": (
+                "SET balance = if_not_exists(balance, :zero) + :d, available = if_not_exists(available, :zero) + :d,"
+                " held = if_not_exists(held, :zero), currency = :cur, kind = :system, owner_id = :owner,"
+                " #st = :active, #nm = if_not_exists(#nm, :id), is_default = :false,"
+                " created_at = if_not_exists(created_at, :now)"),
+            "ConditionExpression": "attribute_not_exists(wallet_id) OR currency = :cur",
+            "ExpressionAttributeNames": {"#st": "status", "#nm": "name"},
+            "ExpressionAttributeValues": {":d": _n(delta), ":zero": _n(0), ":cur": _s(currency),
+                                          ":system": _s("system"), ":owner": _s(SYSTEM_OWNER),
+                                          ":active": _s("active"), ":id": _s(wallet_id),
+                                          ":false": {"BOOL": False}, ":now": _s(now)}}}
+
+    def _transfer_put(self, m: Movement, status: str, now: str, memo_ct: str | None, req_hash: str | None,
+                      debit_sk: str) -> dict[str, Any]:
+        item = {"transfer_id": _s(m.transfer_id), "type": _s(m.type), "status": _s(status),
+                "from_wallet_id": _s(m.from_wallet), "to_wallet_id": _s(m.to_wallet), "from_owner": _s(m.from_owner),
+                "to_owner": _s(m.to_owner), "amount": _n(m.amount.amount), "currency": _s(m.amount.currency),
+                "created_at": _s(now), "debit_sk": _s(debit_sk)}
+        if memo_ct:
+            item["memo_ct"] = _s(memo_ct)
+        if req_hash:
+            item["request_hash"] = _s(req_hash)
+        return {"Put": {"TableName": self.t[TransferRecord], "Item": item,
+                        "ConditionExpression": "attribute_not_exists(transfer_id)"}}
+
+    def _entry_put(self, wallet_id: str, sk: str, m: Movement, direction: str, status: str, counterparty: str,
+                   owner: str, now: str, memo_ct: str | None = None) -> dict[str, Any]:
+        item = {"wallet_id": _s(wallet_id), "sk": _s(sk), "transfer_id": _s(m.transfer_id), "type": _s(m.type),
+                "direction": _s(direction), "amount": _n(m.amount.amount), "currency": _s(m.amount.currency),
+                "status": _s(status), "counterparty_wallet_id": _s(counterparty), "owner_id": _s(owner),
+                "created_at": _s(now)}
+        if memo_ct:
+            item["memo_ct"] = _s(memo_ct)
+        return {"Put": {"TableName": self.t[EntryRecord], "Item": item}}
+
+    def _idempotency_put(self, idem: IdempotencyPut, now: str) -> dict[str, Any]:
+        return {"Put": {"TableName": self.t[IdempotencyRecord], "Item": {
+            "key": _s(idem.key), "request_hash": _s(idem.request_hash), "status_code": _n(idem.status_code),
+            "response_ct": _s(idem.response_ct), "resource_id": _s(idem.resource_id), "created_at": _s(now),
+            "expires_at": _n(idem.expires_at)}, "ConditionExpression": "attribute_not_exists(#k)",
+            "ExpressionAttributeNames": {"#k": "key"}}}
+
+    def _daily_update(self, daily: DailyLimit, amount: int) -> dict[str, Any]:
+        return {"Update": {
+            "TableName": self.t[DailyTotalRecord], "Key": {"key": _s(daily.key)},
+            "UpdateExpression": "SET #t = if_not_exists(#t, :zero) + :a, expires_at = :exp",
+            "ConditionExpression": "attribute_not_exists(#t) OR #t <= :room",
+            "ExpressionAttributeNames": {"#t": "total"},  # a reserved word in DynamoDB expressions
+            "ExpressionAttributeValues": {":a": _n(amount), ":zero": _n(0), ":exp": _n(daily.expires_at),
+                                          ":room": _n(daily.limit - amount)}}}
+
+    @staticmethod
+    def _sk(ms: int, transfer_id: str, leg: str) -> str:
+        return f"{ms:013d}#{transfer_id}#{leg}"
+
+    def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
+             request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
+             daily: DailyLimit | None = None) -> None:
+        """Post a movement at once: debit, credit, transfer, two entries (+ idempotency, daily)."""
+        amount, currency = m.amount.amount, m.amount.currency
+        debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
+        items = [
+            self._debit(m.from_wallet, amount, currency, now),
+            self._credit(m.to_wallet, amount, currency, now),
+            self._transfer_put(m, "posted", now, memo_ct, request_hash, debit_sk),
+            self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now, memo_ct),
+            self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct),
+        ]
+        roles = ["debit", "credit", "transfer", "entry", "entry"]
+        if idempotency:
+            items.append(self._idempotency_put(idempotency, now))
+            roles.append("idempotency")
+        if daily:
+            items.append(self._daily_update(daily, amount))
+            roles.append("daily")
+        self._transact(items, roles, m)
+
+    def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
+             daily: DailyLimit | None = None) -> None:
+        """First phase of a two-phase movement: `held` rises and `available` falls, `balance` stays."""
+        amount, currency = m.amount.amount, m.amount.currency
+        debit_sk = self._sk(now_ms, m.transfer_id, "d")
+        items = [
+            self._debit(m.from_wallet, amount, currency, now, hold=True),
+            self._transfer_put(m, "pending", now, None, None, debit_sk),
+            self._entry_put(m.from_wallet, debit_sk, m, "debit", "pending", m.to_wallet, m.from_owner, now),
+        ]
+        roles = ["debit", "transfer", "entry"]
+        if idempotency:
+            items.append(self._idempotency_put(idempotency, now))
+            roles.append("idempotency")
+        if daily:
+            items.append(self._daily_update(daily, amount))
+            roles.append("daily")
+        self._transact(items, roles, m)
+
+    def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int) -> bool:
+        """Post or void a pending hold, exactly once: False if it was resolved already."""
+        a, cur = _n(transfer.amount), _s(transfer.currency)
+        items: list[dict[str, Any]] = [{"Update": {
+            "TableName": self.t[TransferRecord], "Key": {"transfer_id": _s(transfer.transfer_id)},
+            "UpdateExpression": "SET #st = :new, resolved_at = :now", "ConditionExpression": "#st = :pending",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending"),
+                                          ":now": _s(now)}}}]
+        wallet_expr = ("SET held = held - :a, balance = balance - :a" if post
+                       else "SET held = held - :a, available = available + :a")
+        items.append({"Update": {
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(transfer.from_wallet_id)},
+            "UpdateExpression": wallet_expr, "ConditionExpression": "held >= :a AND currency = :cur",
+            "ExpressionAttributeValues": {":a": a, ":cur": cur}}})
+        items.append({"Update": {
+            "TableName": self.t[EntryRecord],
+            "Key": {"wallet_id": _s(transfer.from_wallet_id), "sk": _s(transfer.debit_sk or "")},
+            "UpdateExpression": "SET #st = :new", "ConditionExpression": "#st = :pending",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending")}}})
+        roles = ["resolve", "wallet", "entry"]
+        if post:
+            m = Movement(transfer.transfer_id, transfer.type, transfer.from_wallet_id, transfer.to_wallet_id,
+                         _money(transfer.amount, transfer.currency), transfer.from_owner, transfer.to_owner)
+            items.append(self._credit(transfer.to_wallet_id, transfer.amount, transfer.currency, now))
+            items.append(self._entry_put(transfer.to_wallet_id, self._sk(now_ms, transfer.transfer_id, "c"), m,
+                                         "credit", "posted", transfer.from_wallet_id, transfer.to_owner, now))
+            roles += ["credit", "entry"]
+        try:
+            self._transact(items, roles, None)
+        except DuplicateRequest:
+            return False
+        return True
+
+    def _transact(self, items: list[dict[str, Any]], roles: list[str], m: Movement | None) -> None:
+        from botocore.exceptions import ClientError
+
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.last_attempts = attempt
+            try:
+                out = self._ddb.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+                self.last_consumed = out.get("ConsumedCapacity", [])
+                return
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "TransactionCanceledException":
+                    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                    failed = [(roles[i], c) for i, c in enumerate(reasons) if c not in ("None", "")]
+                    if any(c == "ConditionalCheckFailed" for _, c in failed):
+                        self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m)
+                    if not all(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
+                               for _, c in failed):
+                        raise
+                elif code not in ("TransactionInProgressException", "ThrottlingException",
+                                  "ProvisionedThroughputExceededException", "InternalServerError"):
+                    raise
+            # Contention on a hot item: back off with full jitter, then try again.
+            self._sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
+        raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
+
+    def _raise_for(self, roles: list[str], m: Movement | None) -> None:
+        if "transfer" in roles or "idempotency" in roles or "resolve" in roles:
+            raise DuplicateRequest()
+        if "daily" in roles:
+            raise LimitExceeded()
+        if "debit" in roles and m is not None:
+            w = self.get_wallet(m.from_wallet)
+            if w is None or w.status != "active":
+                raise NotFound("The wallet was not found.")
+            if w.currency != m.amount.currency:
+                raise CurrencyMismatch()
+            raise InsufficientFunds()
+        if "credit" in roles and m is not None:
+            w = self.get_wallet(m.to_wallet)
+            if w is not None and w.currency != m.amount.currency:
+                raise CurrencyMismatch()
+            raise RecipientNotFound()
+        raise Conflict("The ledger changed concurrently.")
+
+
+def _money(amount: int, currency: str) -> Any:
+    from chalicelib.domain.money import Money
+
+    return Money(amount, currency)

@@ -1,0 +1,132 @@
+"""Wallets, statements and transfers."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field, model_validator
+
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.schemas import Body
+from chalicelib.container import get_container
+from chalicelib.services.ledger import wallet_view
+
+bp = Blueprint(__name__)
+
+Amount = Annotated[int, Field(strict=True, gt=0, description="Integer minor units (1250 = 12.50 USD)")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Upper-case ISO 4217")]
+
+
+class WalletOut(BaseModel):
+    wallet_id: str
+    currency: str
+    name: str
+    balance: int
+    held: int
+    available: int
+    is_default: bool
+    created_at: str
+
+
+class WalletList(BaseModel):
+    items: list[WalletOut]
+
+
+class OpenWalletIn(Body):
+    currency: Currency
+    name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Annotated[str, Field(max_length=512)] | None = None
+
+
+class EntryOut(BaseModel):
+    transfer_id: str
+    type: str
+    direction: Literal["debit", "credit"]
+    amount: int
+    currency: str
+    status: Literal["posted", "pending", "voided"]
+    counterparty: str | None = None
+    memo: str | None = None
+    created_at: str
+
+
+class EntryPage(BaseModel):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class Recipient(Body):
+    wallet_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> Recipient:
+        if sum(v is not None for v in (self.wallet_id, self.email, self.phone)) != 1:
+            raise ValueError("give exactly one of wallet_id, email, phone")
+        return self
+
+
+class TransferIn(Body):
+    from_wallet_id: Annotated[str, Field(min_length=1, max_length=100)]
+    to: Recipient
+    amount: Amount
+    currency: Currency
+    memo: Annotated[str, Field(max_length=280)] | None = None
+
+
+class TransferOut(BaseModel):
+    transfer_id: str
+    type: str
+    status: Literal["posted", "pending", "voided"]
+    from_wallet_id: str
+    to_wallet_id: str
+    amount: int
+    currency: str
+    memo: str | None
+    created_at: str
+
+
+@route(bp, "/wallets", "GET", summary="The caller's wallets", response=WalletList, tags=("wallets",))
+def list_wallets(call: Call) -> dict:
+    return {"items": [wallet_view(w) for w in get_container().ledger.wallets(call.user_id)]}
+
+
+@route(bp, "/wallets", "POST", summary="Open a wallet in a currency", body=OpenWalletIn, response=WalletOut,
+       status=201, tags=("wallets",))
+def open_wallet(call: Call) -> dict:
+    return wallet_view(get_container().ledger.open_wallet(call.user_id, call.body.currency, call.body.name))
+
+
+@route(bp, "/wallets/{wallet_id}", "GET", summary="One wallet", response=WalletOut, errors=("not_found",),
+       tags=("wallets",))
+def get_wallet(call: Call, wallet_id: str) -> dict:
+    return wallet_view(get_container().ledger.wallet(call.user_id, wallet_id))
+
+
+@route(bp, "/wallets/{wallet_id}/transactions", "GET", summary="The wallet's statement, newest first",
+       query=PageQuery, response=EntryPage, errors=("not_found",), tags=("wallets",))
+def statement(call: Call, wallet_id: str) -> dict:
+    items, cursor = get_container().ledger.statement(call.user_id, wallet_id, call.query.limit, call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@route(bp, "/transfers", "POST", summary="Pay a wallet, or a person by e-mail or phone", body=TransferIn,
+       response=TransferOut, status=201, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "recipient_not_found",
+               "currency_mismatch", "same_wallet", "insufficient_funds", "limit_exceeded"), tags=("transfers",))
+def create_transfer(call: Call) -> Reply:
+    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"),
+                                              call.body.model_dump(exclude_none=True))
+    headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Reply(body=outcome.body, status=outcome.status, headers=headers)
+
+
+@route(bp, "/transfers/{transfer_id}", "GET", summary="A transfer, for its sender or recipient",
+       response=TransferOut, errors=("not_found",), tags=("transfers",))
+def get_transfer(call: Call, transfer_id: str) -> dict:
+    return get_container().ledger.get_transfer(call.user_id, transfer_id)

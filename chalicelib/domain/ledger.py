@@ -1,0 +1,104 @@
+"""Ledger rules: errors, transfer types, and the checks that need no database.
+
+Everything that depends on the current balance (no overdraft, daily limit) is a condition
+inside the DynamoDB transaction, never a read-then-decide here (DESIGN.md guarantee 3).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.money import Money
+
+
+class InsufficientFunds(DomainError):
+    """The wallet's available balance (balance - held) is below the amount."""
+
+    code = "insufficient_funds"
+    default_message = "The wallet does not have enough available funds."
+
+
+class CurrencyMismatch(DomainError):
+    """The currency of the request and of the wallets differ."""
+
+    code = "currency_mismatch"
+    default_message = "The currency does not match the wallet."
+
+
+class SameWallet(DomainError):
+    """A transfer from a wallet to itself."""
+
+    code = "same_wallet"
+    default_message = "The source and destination wallets are the same."
+
+
+class LimitExceeded(DomainError):
+    """The transfer would take the day's outgoing total above the configured limit."""
+
+    code = "limit_exceeded"
+    default_message = "The daily outgoing limit would be exceeded."
+
+
+class RecipientNotFound(DomainError):
+    """No account (or wallet) matches the recipient."""
+
+    code = "recipient_not_found"
+    default_message = "The recipient was not found."
+
+
+class IdempotencyKeyRequired(DomainError):
+    """A money-moving request without an Idempotency-Key header."""
+
+    code = "idempotency_key_required"
+    default_message = "The Idempotency-Key header is required (1 to 255 characters)."
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute")
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One balanced movement: `amount` leaves `from_wallet` and reaches `to_wallet` (two legs)."""
+
+    transfer_id: str
+    type: str
+    from_wallet: str
+    to_wallet: str
+    amount: Money
+    from_owner: str
+    to_owner: str
+
+    def __post_init__(self) -> None:
+        if self.type not in TRANSFER_TYPES:
+            raise ValueError(f"unknown transfer type {self.type}")
+        if not self.amount.is_positive:
+            raise ValueError("a movement moves a positive amount")
+        if self.from_wallet == self.to_wallet:
+            raise SameWallet()
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """A stable hash of a request body: same key + same hash is a replay, another hash a misuse."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def deterministic_id(prefix: str, *parts: str) -> str:
+    """An id derived from (user, idempotency key, ...): a retry can only ever create the same id."""
+    return f"{prefix}_{hashlib.sha256('|'.join(parts).encode('utf-8')).hexdigest()[:32]}"
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if key is None or not 1 <= len(key) <= 255:
+        raise IdempotencyKeyRequired()
+    return key

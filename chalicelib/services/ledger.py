@@ -1,0 +1,228 @@
+"""Wallets and transfers: the one service through which money moves.
+
+P2P payments, own-wallet transfers and (from the funding issue) top-ups, refunds and withdrawals
+all become a `Movement` handed to the store, which writes it in one DynamoDB transaction.
+Idempotency is atomic with the money: the (user, key) record is put in that same transaction,
+with the original response (encrypted), so a retry returns exactly what the first call returned.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.domain.contact import email_lookup_key, normalize_email, normalize_phone, phone_lookup_key
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.ledger import (
+    CurrencyMismatch,
+    IdempotencyKeyReused,
+    Movement,
+    RecipientNotFound,
+    SameWallet,
+    check_idempotency_key,
+    deterministic_id,
+    request_hash,
+)
+from chalicelib.domain.money import Money, currency_exponent
+from chalicelib.domain.user import NewWallet
+from chalicelib.domain.wallet import Entry, Transfer, Wallet, is_system_wallet
+from chalicelib.services.ports import FieldCipher
+
+IDEMPOTENCY_TTL = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class LedgerPolicy:
+    currencies: tuple[str, ...]
+    default_currency: str
+    max_transfer_major: int = 1_000_000
+    daily_limit_major: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a money-moving call answers: a replay carries the original status and body."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def wallet_view(w: Wallet) -> dict[str, Any]:
+    return {"wallet_id": w.wallet_id, "currency": w.currency, "name": w.name, "balance": w.balance,
+            "held": w.held, "available": w.available, "is_default": w.is_default, "created_at": w.created_at}
+
+
+@dataclass
+class Ledger:
+    store: Any
+    users: Any
+    blind_index: Callable[[str], str]
+    cipher: FieldCipher
+    policy: LedgerPolicy
+    now: Callable[[], float] = time.time
+
+    # -- wallets --------------------------------------------------------------------------------
+    def wallets(self, user_id: str) -> list[Wallet]:
+        return sorted(self.store.wallets_of(user_id), key=lambda w: (w.created_at, w.wallet_id))
+
+    def wallet(self, user_id: str, wallet_id: str) -> Wallet:
+        w = self.store.get_wallet(wallet_id)
+        if w is None or w.owner_id != user_id or w.kind != "user":
+            raise NotFound("The wallet was not found.")  # someone else's is "not found" too
+        return w
+
+    def open_wallet(self, user_id: str, currency: str, name: str | None = None) -> Wallet:
+        self._check_currency(currency)
+        created = rfc3339(self.now())
+        name = name or f"{currency} wallet"
+        # The first wallet of a currency becomes its default (where payments by e-mail land).
+        first = self.store.default_wallet_id(user_id, currency) is None
+        wallet = NewWallet(new_id("wal"), user_id, currency, name, created, is_default=first)
+        if self.store.open_wallet(wallet) != wallet.wallet_id:  # lost a race for the default
+            wallet = NewWallet(new_id("wal"), user_id, currency, name, created, is_default=False)
+            self.store.open_wallet(wallet)
+        return self.wallet(user_id, wallet.wallet_id)
+
+    def _default_wallet(self, user_id: str, currency: str) -> str:
+        existing = self.store.default_wallet_id(user_id, currency)
+        if existing:
+            return str(existing)
+        created = rfc3339(self.now())
+        return str(self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, f"{currency} wallet",
+                                                    created, is_default=True)))
+
+    def _check_currency(self, currency: str) -> None:
+        if currency not in self.policy.currencies:
+            raise InvalidRequest("This currency is not supported.", details=[
+                {"field": "currency", "message": f"must be one of {', '.join(self.policy.currencies)}"}])
+
+    # -- statements -----------------------------------------------------------------------------
+    def statement(self, user_id: str, wallet_id: str, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        self.wallet(user_id, wallet_id)
+        entries, next_cursor = self.store.entries(wallet_id, limit, cursor)
+        return [self._entry_view(e) for e in entries], next_cursor
+
+    def _entry_view(self, e: Entry) -> dict[str, Any]:
+        view: dict[str, Any] = {"transfer_id": e.transfer_id, "type": e.type, "direction": e.direction,
+                                "amount": e.amount, "currency": e.currency, "status": e.status,
+                                "created_at": e.created_at}
+        if e.counterparty_wallet_id:
+            cp = e.counterparty_wallet_id
+            view["counterparty"] = cp.split(":")[1] if is_system_wallet(cp) else cp
+        if e.memo_ct:
+            view["memo"] = self.cipher.decrypt(e.memo_ct, e.transfer_id, "memo")
+        return view
+
+    # -- transfers ------------------------------------------------------------------------------
+    def transfer(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
+        """POST /transfers: validate, then move the money and record the key in one transaction."""
+        key = check_idempotency_key(idempotency_key)
+        idem_key = f"{user_id}#{hashlib.sha256(key.encode()).hexdigest()}"
+        req_hash = request_hash(request)
+        previous = self.store.get_idempotency(idem_key)
+        if previous is not None:
+            return self._replay(previous, req_hash, user_id)
+
+        amount = Money(request["amount"], request["currency"])
+        self._check_currency(amount.currency)
+        if amount > Money.of_major(self.policy.max_transfer_major, amount.currency):
+            raise InvalidRequest("The amount is above the per-transfer maximum.", details=[
+                {"field": "amount", "message": f"at most {self.policy.max_transfer_major} {amount.currency}"}])
+        source = self.wallet(user_id, request["from_wallet_id"])
+        if source.currency != amount.currency:
+            raise CurrencyMismatch()
+        to_wallet, to_owner = self._recipient(request["to"], amount.currency)
+        if to_wallet == source.wallet_id:
+            raise SameWallet()
+
+        now = self.now()
+        created = rfc3339(now)
+        transfer_id = deterministic_id("tr", user_id, key)
+        memo = request.get("memo")
+        memo_ct = self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
+        body = {"transfer_id": transfer_id, "type": "transfer", "status": "posted",
+                "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
+                "currency": amount.currency, "memo": memo, "created_at": created}
+        from chalicelib.adapters.dynamodb.ledger import DailyLimit, DuplicateRequest, IdempotencyPut
+
+        day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
+        daily = DailyLimit(key=f"{user_id}#{amount.currency}#{day}",
+                           limit=self.policy.daily_limit_major * 10 ** currency_exponent(amount.currency),
+                           expires_at=int(now) + 3 * 86400)
+        idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
+                              response_ct=self.cipher.encrypt(json.dumps(body), user_id, "idempotent_response"),
+                              resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
+        movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
+        try:
+            self.store.move(movement, now=created, now_ms=int(now * 1000), memo_ct=memo_ct,
+                            request_hash=req_hash, idempotency=idem, daily=daily)
+        except DuplicateRequest:
+            # A concurrent request with the same key won the race: answer as its replay.
+            previous = self.store.get_idempotency(idem_key)
+            if previous is None:
+                raise Conflict("A request with this Idempotency-Key is in progress.") from None
+            return self._replay(previous, req_hash, user_id)
+        return Outcome(201, body)
+
+    def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome:
+        if previous.request_hash != req_hash:
+            raise IdempotencyKeyReused()
+        body = json.loads(self.cipher.decrypt(previous.response_ct, user_id, "idempotent_response"))
+        return Outcome(previous.status_code, body, replayed=True)
+
+    def _recipient(self, to: dict[str, Any], currency: str) -> tuple[str, str]:
+        """(wallet id, owner) of the recipient: a wallet, or a person's default wallet of the currency."""
+        if "wallet_id" in to:
+            w = self.store.get_wallet(to["wallet_id"])
+            if w is None or w.kind != "user" or w.status != "active":
+                raise RecipientNotFound()
+            if w.currency != currency:
+                raise CurrencyMismatch()
+            return w.wallet_id, w.owner_id
+        if "email" in to:
+            lookup = email_lookup_key(normalize_email(to["email"], field="to.email"))
+        else:
+            lookup = phone_lookup_key(normalize_phone(to["phone"], field="to.phone"))
+        kind = lookup.split(":", 1)[0]
+        owner = self.users.user_id_for(f"{kind}#{self.blind_index(lookup)}")
+        if owner is None:
+            raise RecipientNotFound()
+        return self._default_wallet(owner, currency), owner
+
+    def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
+        t = self.store.get_transfer(transfer_id)
+        if t is None or user_id not in (t.from_owner, t.to_owner):
+            raise NotFound("The transfer was not found.")
+        return self.transfer_view(t)
+
+    def transfer_view(self, t: Transfer) -> dict[str, Any]:
+        return {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,
+                "from_wallet_id": t.from_wallet_id, "to_wallet_id": t.to_wallet_id, "amount": t.amount,
+                "currency": t.currency,
+                "memo": self.cipher.decrypt(t.memo_ct, t.transfer_id, "memo") if t.memo_ct else None,
+                "created_at": t.created_at}
+
+    # -- system movements (top-ups, refunds, tests) ---------------------------------------------
+    def credit_from_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str,
+                           type_: str = "topup") -> bool:
+        """Move money from a system account (e.g. Stripe clearing) into a wallet, once per
+        `transfer_id`: False if that transfer happened already."""
+        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest
+
+        w = self.store.get_wallet(wallet_id)
+        if w is None:
+            raise NotFound("The wallet was not found.")
+        now = self.now()
+        movement = Movement(transfer_id, type_, self.store.system_shard(account, amount.currency), wallet_id,
+                            amount, "system", w.owner_id)
+        try:
+            self.store.move(movement, now=rfc3339(now), now_ms=int(now * 1000))
+        except DuplicateRequest:
+            return False
+        return True

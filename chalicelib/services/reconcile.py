@@ -1,0 +1,91 @@
+"""Reconciliation: check every ledger invariant and report drift (log line + metric).
+
+Invariants (DESIGN.md section 2): per currency the balances of all wallets, system shards
+included, sum to zero; each wallet's posted entries sum to its balance and its pending debits
+to its held amount, with available = balance - held; no user wallet is negative; each transfer
+has exactly the legs its status calls for, of its amount.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    wallets: int = 0
+    transfers: int = 0
+    entries: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+    drift: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift
+
+
+def reconcile(store: Any) -> Report:
+    report = Report()
+    wallets = list(store.scan_wallets())
+    entries = list(store.scan_entries())
+    transfers = list(store.scan_transfers())
+    report.wallets, report.entries, report.transfers = len(wallets), len(entries), len(transfers)
+
+    totals: dict[str, int] = defaultdict(int)
+    posted: dict[str, int] = defaultdict(int)
+    pending: dict[str, int] = defaultdict(int)
+    legs: dict[str, list[Any]] = defaultdict(list)
+    for e in entries:
+        legs[e.transfer_id].append(e)
+        sign = 1 if e.direction == "credit" else -1
+        if e.status == "posted":
+            posted[e.wallet_id] += sign * e.amount
+        elif e.status == "pending" and e.direction == "debit":
+            pending[e.wallet_id] += e.amount
+    for w in wallets:
+        totals[w.currency] += w.balance
+        if posted[w.wallet_id] != w.balance:
+            report.drift.append(f"wallet {w.wallet_id}: balance {w.balance} != posted entries {posted[w.wallet_id]}")
+        if pending[w.wallet_id] != w.held:
+            report.drift.append(f"wallet {w.wallet_id}: held {w.held} != pending debits {pending[w.wallet_id]}")
+        if w.available != w.balance - w.held:
+            report.drift.append(f"wallet {w.wallet_id}: available {w.available} != balance - held")
+        if w.kind == "user" and (w.balance < 0 or w.available < 0):
+            report.drift.append(f"wallet {w.wallet_id}: negative ({w.balance}, available {w.available})")
+    for currency, total in totals.items():
+        if total != 0:
+            report.drift.append(f"currency {currency}: balances sum to {total}, not 0")
+    report.totals = dict(totals)
+
+    expected = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
+                "voided": {("debit", "voided")}}
+    for t in transfers:
+        got = legs.pop(t.transfer_id, [])
+        shape = {(e.direction, e.status) for e in got}
+        wallets_ok = all(e.wallet_id == (t.from_wallet_id if e.direction == "debit" else t.to_wallet_id) for e in got)
+        if (shape != expected.get(t.status) or len(got) != len(expected.get(t.status, ()))
+                or any(e.amount != t.amount or e.currency != t.currency for e in got) or not wallets_ok):
+            report.drift.append(f"transfer {t.transfer_id} ({t.status}): legs {sorted(shape)} do not match")
+    for transfer_id in legs:
+        report.drift.append(f"entries of unknown transfer {transfer_id}")
+    return report
+
+
+def report_drift(report: Report) -> None:
+    """One structured log line plus a CloudWatch metric in Embedded Metric Format."""
+    metric = {"_aws": {"CloudWatchMetrics": [{"Namespace": "ewallet", "Dimensions": [[]],
+                                              "Metrics": [{"Name": "ReconciliationDrift", "Unit": "Count"}]}],
+                       "Timestamp": int(time.time() * 1000)},
+              "ReconciliationDrift": len(report.drift)}
+    print(json.dumps(metric))  # EMF: CloudWatch turns this stdout line into the metric
+    if report.drift:
+        log.error("ledger drift: %s", json.dumps({"drift": report.drift[:50], "count": len(report.drift)}))
+    else:
+        log.info("ledger reconciled: %s", json.dumps({"wallets": report.wallets, "transfers": report.transfers,
+                                                      "entries": report.entries}))
