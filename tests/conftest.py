@@ -6,6 +6,7 @@ exactly as `make dev` starts it, and stopped after the session.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -67,6 +68,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             time.sleep(0.2)
         env = read_env_file(env_file)
         env["STACK_DIR"] = str(state)
+        # The stack's dev-only keys, so tests can build the same services the API runs.
+        keys = json.loads((state / "secrets.json").read_text())
+        env["DATA_KEY"], env["BLIND_INDEX_KEY"] = keys["data_key"], keys["blind_index_key"]
         yield env
     finally:
         proc.terminate()
@@ -82,3 +86,21 @@ def stack_settings(stack: dict[str, str]):  # type: ignore[no-untyped-def]
     from chalicelib.config import Settings
 
     return Settings.from_env(stack)
+
+
+@pytest.fixture
+def stack_container(stack: dict[str, str], stack_settings):  # type: ignore[no-untyped-def]
+    """The API's own services, built in the test process against the stack's DynamoDB Local.
+
+    Tests fund wallets through `ledger.credit_from_system` this way: the product has no route
+    that mints money.
+    """
+    from chalicelib.adapters.secrets import Secrets
+    from chalicelib.container import Container
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        os.environ[key] = stack[key]
+    c = Container(stack_settings)
+    c.__dict__["secrets"] = Secrets(lambda: None, env=stack)
+    assert c.tables_bound
+    return c

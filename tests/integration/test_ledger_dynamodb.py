@@ -1,0 +1,174 @@
+"""The ledger's transactions and conditions on DynamoDB Local."""
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from chalicelib.adapters.dynamodb.models import IdempotencyRecord, TransferRecord
+from chalicelib.domain.errors import InvalidRequest, NotFound
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.ledger import (
+    CurrencyMismatch,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    LimitExceeded,
+    Movement,
+    RecipientNotFound,
+    SameWallet,
+)
+from chalicelib.domain.money import Money
+from chalicelib.domain.user import NewWallet, User
+from chalicelib.services.ledger import Ledger, LedgerPolicy
+from chalicelib.services.reconcile import reconcile
+
+
+@pytest.fixture
+def ledger(stack_container):
+    return stack_container.ledger
+
+
+def person(c, currency: str = "USD") -> tuple[str, str, str]:
+    """(user id, e-mail, default wallet id), made straight through the repositories."""
+    from chalicelib.domain.contact import email_lookup_key
+
+    user_id, email = new_id("usr"), f"it.{uuid.uuid4().hex[:8]}@example.com"
+    wallet = NewWallet(new_id("wal"), user_id, currency, "Main", "2026-01-01T00:00:00.000Z")
+    key = "email#" + c.blind_index(email_lookup_key(email))
+    c.users.create(User(user_id=user_id, created_at="2026-01-01T00:00:00.000Z"), [key], wallet)
+    return user_id, email, wallet.wallet_id
+
+
+def fund(ledger, wallet_id: str, amount: int, currency: str = "USD") -> None:
+    assert ledger.credit_from_system("stripe_clearing", wallet_id, Money(amount, currency), new_id("tp"))
+
+
+def pay(ledger, user_id, wallet_id, to, amount, currency="USD", key=None, memo=None):
+    body = {"from_wallet_id": wallet_id, "to": to, "amount": amount, "currency": currency}
+    if memo:
+        body["memo"] = memo
+    return ledger.transfer(user_id, key or uuid.uuid4().hex, body)
+
+
+def test_transfer_by_email_moves_money_with_two_legs(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    _, b_email, wb = person(stack_container)
+    fund(ledger, wa, 5000)
+    out = pay(ledger, a, wa, {"email": b_email.upper()}, 1250, memo="lunch")
+    assert out.status == 201 and out.body["to_wallet_id"] == wb and out.body["memo"] == "lunch"
+    assert ledger.store.get_wallet(wa).balance == 3750 and ledger.store.get_wallet(wb).balance == 1250
+    legs = {(e.wallet_id, e.direction, e.amount) for e in ledger.store.scan_entries()
+            if e.transfer_id == out.body["transfer_id"]}
+    assert legs == {(wa, "debit", 1250), (wb, "credit", 1250)}
+    record = TransferRecord.get(out.body["transfer_id"])
+    assert record.memo_ct and "lunch" not in record.memo_ct
+
+
+def test_rejections_change_nothing(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    _, _, weur = person(stack_container, "EUR")
+    fund(ledger, wa, 1000)
+    cases = [
+        (InsufficientFunds, {"wallet_id": wb}, 1001, "USD"),
+        (CurrencyMismatch, {"wallet_id": weur}, 10, "USD"),
+        (CurrencyMismatch, {"wallet_id": wb}, 10, "EUR"),
+        (SameWallet, {"wallet_id": wa}, 10, "USD"),
+        (RecipientNotFound, {"wallet_id": "wal_nope"}, 10, "USD"),
+        (RecipientNotFound, {"email": "nobody.at.all@example.com"}, 10, "USD"),
+        (InvalidRequest, {"wallet_id": wb}, 100_000_001, "USD"),  # above 1,000,000.00 USD
+        (InvalidRequest, {"wallet_id": wb}, 10, "CHF"),  # not a supported currency
+    ]
+    for error, to, amount, currency in cases:
+        key = uuid.uuid4().hex
+        with pytest.raises(error):
+            pay(ledger, a, wa, to, amount, currency, key=key)
+        with pytest.raises(IdempotencyRecord.DoesNotExist):
+            IdempotencyRecord.get(f"{a}#" + __import__("hashlib").sha256(key.encode()).hexdigest())
+    assert ledger.store.get_wallet(wa).balance == 1000 and ledger.store.get_wallet(wb).balance == 0
+    with pytest.raises(NotFound):  # someone else's wallet as the source
+        pay(ledger, a, wb, {"wallet_id": wa}, 1)
+
+
+def test_daily_limit(stack_container):
+    c = stack_container
+    small = Ledger(store=c.ledger_store, users=c.users, blind_index=c.blind_index, cipher=c.cipher,
+                   policy=LedgerPolicy(("USD",), "USD", max_transfer_major=100, daily_limit_major=100))
+    a, _, wa = person(c)
+    _, _, wb = person(c)
+    fund(small, wa, 50_000)
+    pay(small, a, wa, {"wallet_id": wb}, 6000)
+    pay(small, a, wa, {"wallet_id": wb}, 4000)  # exactly 100.00 USD today
+    with pytest.raises(LimitExceeded):
+        pay(small, a, wa, {"wallet_id": wb}, 1)
+    assert c.ledger_store.get_wallet(wa).balance == 40_000
+
+
+def test_idempotent_replay_and_reuse(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    fund(ledger, wa, 1000)
+    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1")
+    again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1")
+    assert again.replayed and (again.status, again.body) == (first.status, first.body)
+    with pytest.raises(IdempotencyKeyReused):
+        pay(ledger, a, wa, {"wallet_id": wb}, 101, key="k-1")
+    assert ledger.store.get_wallet(wa).balance == 900
+    # Keys are per user: another user's identical key is a different request.
+    b, _, wb2 = person(stack_container)
+    fund(ledger, wb2, 100)
+    assert not pay(ledger, b, wb2, {"wallet_id": wa}, 100, key="k-1").replayed
+
+
+def test_concurrent_retries_of_one_key_move_money_once(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    fund(ledger, wa, 1000)
+    with ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda _: pay(ledger, a, wa, {"wallet_id": wb}, 300, key="same"), range(8)))
+    assert len({o.body["transfer_id"] for o in outs}) == 1
+    assert sum(not o.replayed for o in outs) == 1
+    assert ledger.store.get_wallet(wa).balance == 700 and ledger.store.get_wallet(wb).balance == 300
+
+
+def test_holds_post_or_void_exactly_once(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    fund(ledger, wa, 1000)
+    store = ledger.store
+    for post in (True, False):
+        tid = new_id("wd")
+        store.hold(Movement(tid, "withdrawal", wa, store.system_shard("payouts", "USD"), Money(400, "USD"), a,
+                            "system"), now="2026-01-01T00:00:00.000Z", now_ms=1)
+        w = store.get_wallet(wa)
+        assert (w.held, w.available) == (400, w.balance - 400)
+        with pytest.raises(InsufficientFunds):  # the hold is not available to spend
+            pay(ledger, a, wa, {"wallet_id": person(stack_container)[2]}, w.available + 1)
+        transfer = store.get_transfer(tid)
+        assert store.resolve_hold(transfer, post=post, now="2026-01-01T00:00:01.000Z", now_ms=2) is True
+        assert store.resolve_hold(transfer, post=post, now="2026-01-01T00:00:02.000Z", now_ms=3) is False
+        assert store.resolve_hold(transfer, post=not post, now="2026-01-01T00:00:02.000Z", now_ms=3) is False
+        w = store.get_wallet(wa)
+        assert w.held == 0 and w.available == w.balance
+    assert store.get_wallet(wa).balance == 600  # one posted, one voided
+
+
+def test_statement_pages_newest_first_without_gaps(stack_container, ledger):
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    fund(ledger, wa, 10_000)
+    ids = [pay(ledger, a, wa, {"wallet_id": wb}, i + 1).body["transfer_id"] for i in range(23)]
+    seen, cursor = [], None
+    while True:
+        page, cursor = ledger.statement(a, wa, 10, cursor)
+        seen += page
+        if cursor is None:
+            break
+    assert [e["transfer_id"] for e in seen if e["type"] == "transfer"] == ids[::-1]
+    assert len(seen) == 24 and seen[-1]["type"] == "topup"
+
+
+def test_reconciliation_finds_no_drift(stack_container):
+    report = reconcile(stack_container.ledger_store)
+    assert report.ok, report.drift[:5]
+    assert report.wallets > 0 and report.transfers > 0
