@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,8 +117,17 @@ class DynamoLedger:
         self._sleep = sleep
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord)}
-        self.last_consumed: list[dict[str, Any]] = []  # ConsumedCapacity of the last transaction
-        self.last_attempts = 0
+        # Per thread (benchmarks run many clients on one store): the last transaction's
+        # ConsumedCapacity and how many attempts it took.
+        self._last = threading.local()
+
+    @property
+    def last_consumed(self) -> list[dict[str, Any]]:
+        return getattr(self._last, "consumed", [])
+
+    @property
+    def last_attempts(self) -> int:
+        return getattr(self._last, "attempts", 0)
 
     # -- reads ----------------------------------------------------------------------------------
     def get_wallet(self, wallet_id: str) -> Wallet | None:
@@ -363,10 +373,10 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            self.last_attempts = attempt
+            self._last.attempts = attempt
             try:
                 out = self._ddb.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
-                self.last_consumed = out.get("ConsumedCapacity", [])
+                self._last.consumed = out.get("ConsumedCapacity", [])
                 return
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")

@@ -1,0 +1,51 @@
+"""Start the local stack for a benchmark (free ports, temporary folder), like the tests do."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@contextmanager
+def local_stack() -> Iterator[dict[str, str]]:
+    """Yield the stack's settings, with its dev-only keys, and put them in os.environ."""
+    state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    api, ddb, moto, stripe = _free_ports(4)
+    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
+                             "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (state / "stack.env").exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"stack did not start; see {state}/logs")
+            time.sleep(0.2)
+        env = dict(line.split("=", 1) for line in (state / "stack.env").read_text().splitlines()
+                   if line and not line.startswith("#"))
+        keys = json.loads((state / "secrets.json").read_text())
+        env.update(DATA_KEY=keys["data_key"], BLIND_INDEX_KEY=keys["blind_index_key"],
+                   JWT_PRIVATE_KEY=keys["jwt_private_key"], STRIPE_WEBHOOK_SECRET=keys["stripe_webhook_secret"])
+        os.environ.update(env)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(20)
