@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import auth, events, identity, system, wallets, webhooks
+from chalicelib.api import auth, events, funding, identity, system, wallets, webhooks
 from chalicelib.container import get_container
 
 app = Chalice(app_name="ewallet")
@@ -16,6 +16,7 @@ auth.install(app, lambda: get_container().access_tokens, lambda: get_container()
 app.register_blueprint(system.bp)
 app.register_blueprint(identity.bp)
 app.register_blueprint(wallets.bp)
+app.register_blueprint(funding.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 

@@ -52,8 +52,10 @@ class Settings:
     table_prefix: str = "ewallet-local-"
     stripe_events_queue_url: str | None = None
     data_key_id: str = "kek-1"
-    stripe_api_key: str | None = None
     stripe_api_base: str | None = None
+    # "connect": pay out to each user's Stripe Connect account (AWS); "platform": from the
+    # platform balance (the local stand-in has no Connect).
+    payout_mode: str = "connect"
     currencies: tuple[str, ...] = ("USD", "EUR", "GBP", "SGD", "JPY")
     default_currency: str = "USD"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -88,8 +90,8 @@ class Settings:
             table_prefix=env.get("TABLE_PREFIX", f"ewallet-{stage}-"),
             stripe_events_queue_url=env.get("STRIPE_EVENTS_QUEUE_URL") or None,
             data_key_id=env.get("DATA_KEY_ID", "kek-1"),
-            stripe_api_key=env.get("STRIPE_API_KEY") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            payout_mode=env.get("PAYOUT_MODE", "platform" if stage == "local" else "connect"),
             currencies=currencies,
             default_currency=default_currency,
             cors_origins=_csv(env.get("CORS_ORIGINS", "")),

@@ -130,6 +130,23 @@ class Container:
                       policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
                                           s.daily_limit_major))
 
+    # -- funding --------------------------------------------------------------------------------
+    @cached_property
+    def stripe(self) -> Any:
+        from chalicelib.adapters.stripe_gateway import StripeGateway
+
+        return StripeGateway(self.secrets.get("STRIPE_API_KEY"), self.settings.stripe_api_base,
+                             platform_payouts=self.settings.payout_mode == "platform")
+
+    @cached_property
+    def funding(self) -> Any:
+        from chalicelib.adapters.dynamodb.funding import DynamoFunding
+        from chalicelib.services.funding import Funding
+
+        assert self.tables_bound
+        return Funding(repo=DynamoFunding(self.settings), gateway=self.stripe, ledger=self.ledger, mfa=self.mfa,
+                       cipher=self.cipher)
+
     def id_token_verifier(self, provider: str) -> Any:
         """The OIDC verifier of a configured provider, or None."""
         from chalicelib.adapters.oidc import OidcVerifier

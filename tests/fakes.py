@@ -31,6 +31,16 @@ class FakeStripeEventLog:
         self.events[event_id] = (type_, object_id)
         return True
 
+    applied: dict[str, str]
+
+    def status_of(self, event_id: str) -> str | None:
+        if event_id in getattr(self, "applied", {}):
+            return "applied"
+        return "received" if event_id in self.events else None
+
+    def mark_applied(self, event_id: str, outcome: str) -> None:
+        self.__dict__.setdefault("applied", {})[event_id] = outcome
+
 
 # -- identity -----------------------------------------------------------------------------------
 import copy  # noqa: E402

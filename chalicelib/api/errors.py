@@ -20,6 +20,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency_key_required": 400,
     "invalid_signature": 400,
     "unauthorized": 401,
+    "card_declined": 402,
     "invalid_credentials": 401,
     "mfa_required": 403,
     "mfa_invalid": 403,
@@ -32,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "phone_taken": 409,
     "idempotency_key_reused": 409,
     "mfa_already_enabled": 409,
+    "payout_account_required": 409,
     "unsupported_media_type": 415,
     "insufficient_funds": 422,
     "currency_mismatch": 422,
@@ -39,6 +41,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "limit_exceeded": 422,
     "too_many_requests": 429,
     "internal_error": 500,
+    "payment_provider_error": 502,
     "service_unavailable": 503,
 }
 

@@ -14,10 +14,10 @@ log = logging.getLogger(__name__)
 def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply each queued event; report the failed ones so only they are retried (then DLQ)."""
     failures = []
-    log_ = get_container().stripe_event_log
+    c = get_container()
     for record in records:
         try:
-            stripe_events.apply_event(record["body"], log_)
+            stripe_events.apply_event(record["body"], c.stripe_event_log, c.funding)
         except InvalidWebhook:
             # Verified before queueing, so unparseable means corrupt: retrying cannot help.
             log.error("unparseable stripe event dropped", extra={"message_id": record.get("messageId")})

@@ -136,3 +136,10 @@ class MfaAlreadyEnabled(DomainError):
 
     code = "mfa_already_enabled"
     default_message = "Two-factor authentication is already enabled."
+
+
+class PayoutAccountRequired(DomainError):
+    """A withdrawal needs the user's payout account (POST /payout-account) first."""
+
+    code = "payout_account_required"
+    default_message = "Set up a payout account first (POST /payout-account)."

@@ -97,6 +97,12 @@ class Ledger:
         return str(self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, f"{currency} wallet",
                                                     created, is_default=True)))
 
+    def check_maximum(self, amount: Money) -> None:
+        """The per-movement maximum of the configuration (400 above it)."""
+        if amount > Money.of_major(self.policy.max_transfer_major, amount.currency):
+            raise InvalidRequest("The amount is above the per-transfer maximum.", details=[
+                {"field": "amount", "message": f"at most {self.policy.max_transfer_major} {amount.currency}"}])
+
     def _check_currency(self, currency: str) -> None:
         if currency not in self.policy.currencies:
             raise InvalidRequest("This currency is not supported.", details=[
@@ -131,9 +137,7 @@ class Ledger:
 
         amount = Money(request["amount"], request["currency"])
         self._check_currency(amount.currency)
-        if amount > Money.of_major(self.policy.max_transfer_major, amount.currency):
-            raise InvalidRequest("The amount is above the per-transfer maximum.", details=[
-                {"field": "amount", "message": f"at most {self.policy.max_transfer_major} {amount.currency}"}])
+        self.check_maximum(amount)
         source = self.wallet(user_id, request["from_wallet_id"])
         if source.currency != amount.currency:
             raise CurrencyMismatch()
@@ -210,19 +214,45 @@ class Ledger:
 
     # -- system movements (top-ups, refunds, tests) ---------------------------------------------
     def credit_from_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str,
-                           type_: str = "topup") -> bool:
+                           type_: str = "topup", record: dict[str, Any] | None = None) -> bool:
         """Move money from a system account (e.g. Stripe clearing) into a wallet, once per
-        `transfer_id`: False if that transfer happened already."""
-        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest
+        `transfer_id`: False if that transfer (or `record`'s claim) happened already."""
+        w = self._existing(wallet_id)
+        return self._system_move(Movement(transfer_id, type_, self.store.system_shard(account, amount.currency),
+                                          wallet_id, amount, "system", w.owner_id), record=record)
 
+    def debit_to_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str, type_: str,
+                        *, hold: bool = False, record: dict[str, Any] | None = None) -> bool:
+        """Move money (or, with `hold`, hold it) from a wallet to a system account, once per
+        `transfer_id`; InsufficientFunds if the wallet cannot cover it (it never goes negative)."""
+        w = self._existing(wallet_id)
+        movement = Movement(transfer_id, type_, wallet_id, self.store.system_shard(account, amount.currency),
+                            amount, w.owner_id, "system")
+        return self._system_move(movement, hold=hold, record=record)
+
+    def resolve_hold(self, transfer_id: str, *, post: bool) -> bool:
+        """Post or void a pending hold exactly once; False if it was resolved already."""
+        t = self.store.get_transfer(transfer_id)
+        if t is None:
+            raise NotFound("The transfer was not found.")
+        now = self.now()
+        return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000)))
+
+    def _existing(self, wallet_id: str) -> Wallet:
         w = self.store.get_wallet(wallet_id)
         if w is None:
             raise NotFound("The wallet was not found.")
+        return w
+
+    def _system_move(self, movement: Movement, *, hold: bool = False, record: dict[str, Any] | None = None) -> bool:
+        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest
+
         now = self.now()
-        movement = Movement(transfer_id, type_, self.store.system_shard(account, amount.currency), wallet_id,
-                            amount, "system", w.owner_id)
         try:
-            self.store.move(movement, now=rfc3339(now), now_ms=int(now * 1000))
+            if hold:
+                self.store.hold(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record)
+            else:
+                self.store.move(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record)
         except DuplicateRequest:
             return False
         return True

@@ -18,6 +18,12 @@ class StripeEventLog(Protocol):
     def record_received(self, event_id: str, type_: str, object_id: str | None) -> bool:
         """Record an event id; False if it had been recorded before."""
 
+    def status_of(self, event_id: str) -> str | None:
+        """received | applied | None (never seen)."""
+
+    def mark_applied(self, event_id: str, outcome: str) -> None:
+        """The event's effect is done."""
+
 
 class Counters(Protocol):
     def current(self, key: str, now: int) -> tuple[int, int]:

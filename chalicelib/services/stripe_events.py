@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services.ports import EventQueue, StripeEventLog, WebhookVerifier
@@ -31,17 +31,33 @@ class Applied:
     event_id: str
     type: str
     duplicate: bool
+    outcome: str = ""
 
 
-def apply_event(body: str, events: StripeEventLog) -> Applied:
-    """Apply one verified event exactly once (a redelivery is recorded as a duplicate)."""
+class EventHandler(Protocol):
+    def apply(self, event_type: str, obj: dict[str, Any]) -> str:
+        """Apply the event's effect idempotently; a short description of what happened."""
+
+
+def apply_event(body: str, events: StripeEventLog, handler: EventHandler | None = None) -> Applied:
+    """Apply one verified event exactly once in effect.
+
+    The handlers are idempotent by construction (money moves under ids derived from the Stripe
+    objects), so the event log is a fast path, not the guarantee: an event is marked applied only
+    after its effect, and one that failed half-way is simply applied again on redelivery.
+    """
     event = _parse(body)
     obj = event.get("data", {}).get("object") or {}
-    object_id = obj.get("id") if isinstance(obj, dict) else None
-    is_new = events.record_received(event["id"], event["type"], object_id)
-    if not is_new:
+    obj = obj if isinstance(obj, dict) else {}
+    if events.status_of(event["id"]) == "applied":
         log.info("duplicate stripe event ignored", extra={"event_id": event["id"]})
-    return Applied(event_id=event["id"], type=event["type"], duplicate=not is_new)
+        return Applied(event_id=event["id"], type=event["type"], duplicate=True)
+    events.record_received(event["id"], event["type"], obj.get("id"))
+    outcome = handler.apply(event["type"], obj) if handler is not None else "recorded"
+    events.mark_applied(event["id"], outcome)
+    log.info("stripe event applied", extra={"event_id": event["id"], "event_type": event["type"],
+                                             "outcome": outcome})
+    return Applied(event_id=event["id"], type=event["type"], duplicate=False, outcome=outcome)
 
 
 def _parse(body: str) -> dict[str, Any]:

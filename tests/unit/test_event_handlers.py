@@ -16,11 +16,21 @@ class FlakyLog(FakeStripeEventLog):
         return super().record_received(event_id, type_, object_id)
 
 
+class RecordingHandler:
+    def __init__(self):
+        self.seen = []
+
+    def apply(self, event_type, obj):
+        self.seen.append((event_type, obj.get("id")))
+        return "seen"
+
+
 @pytest.fixture
 def container():
     c = Container()
     c.__dict__["stripe_event_log"] = FlakyLog()  # cached_property override
     c.__dict__["notifiers"] = {}
+    c.__dict__["funding"] = RecordingHandler()
     set_container(c)
     yield c
     set_container(None)
@@ -39,6 +49,7 @@ def test_partial_batch_failure_reports_only_the_failed_message(container):
         result = client.lambda_.invoke("stripe_events", sqs).payload
     assert result == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
     assert set(container.stripe_event_log.events) == {"evt_ok"}
+    assert container.funding.seen == [("customer.created", "cus_1")]
 
 
 def test_stream_records_go_to_their_tables_notifier(container):

@@ -295,7 +295,7 @@ class DynamoLedger:
 
     def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
              request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None) -> None:
+             daily: DailyLimit | None = None, record: dict[str, Any] | None = None) -> None:
         """Post a movement at once: debit, credit, transfer, two entries (+ idempotency, daily)."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
@@ -307,6 +307,9 @@ class DynamoLedger:
             self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct),
         ]
         roles = ["debit", "credit", "transfer", "entry", "entry"]
+        if record:  # a claim written with the money (e.g. a top-up's refunded total)
+            items.append(record)
+            roles.append("record")
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
@@ -316,7 +319,7 @@ class DynamoLedger:
         self._transact(items, roles, m)
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None) -> None:
+             daily: DailyLimit | None = None, record: dict[str, Any] | None = None) -> None:
         """First phase of a two-phase movement: `held` rises and `available` falls, `balance` stays."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk = self._sk(now_ms, m.transfer_id, "d")
@@ -326,6 +329,9 @@ class DynamoLedger:
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "pending", m.to_wallet, m.from_owner, now),
         ]
         roles = ["debit", "transfer", "entry"]
+        if record:  # e.g. the withdrawal, written with its hold (conditional on not existing)
+            items.append(record)
+            roles.append("record")
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
@@ -396,7 +402,7 @@ class DynamoLedger:
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
 
     def _raise_for(self, roles: list[str], m: Movement | None) -> None:
-        if "transfer" in roles or "idempotency" in roles or "resolve" in roles:
+        if "transfer" in roles or "idempotency" in roles or "resolve" in roles or "record" in roles:
             raise DuplicateRequest()
         if "daily" in roles:
             raise LimitExceeded()

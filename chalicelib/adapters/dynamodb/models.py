@@ -40,7 +40,8 @@ class StripeEventRecord(BaseModel):
     event_id = UnicodeAttribute(hash_key=True)
     type = UnicodeAttribute()
     object_id = UnicodeAttribute(null=True)
-    status = UnicodeAttribute()  # received | applied | ignored
+    status = UnicodeAttribute()  # received | applied
+    outcome = UnicodeAttribute(null=True)
     received_at = UnicodeAttribute()
     expires_at = NumberAttribute()
 
@@ -66,6 +67,8 @@ class UserRecord(BaseModel):
     totp_last_step = NumberAttribute(default=0)
     recovery_codes = UnicodeSetAttribute(null=True)
     stripe_customer_id = UnicodeAttribute(null=True)
+    payout_account_id = UnicodeAttribute(null=True)
+    payout_status = UnicodeAttribute(null=True)
 
 
 class IdentityRecord(BaseModel):
@@ -246,6 +249,90 @@ class DailyTotalRecord(BaseModel):
     expires_at = NumberAttribute()
 
 
+class PaymentMethodsByUser(GlobalSecondaryIndex["PaymentMethodRecord"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class PaymentMethodRecord(BaseModel):
+    """A card or bank account attached through Stripe: its id and encrypted display details."""
+
+    table = "payment_methods"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "payment_methods"
+
+    payment_method_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    stripe_pm_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    details_ct = UnicodeAttribute()  # brand, last4, expiry: encrypted, bound to the user
+    status = UnicodeAttribute(default="active")
+    created_at = UnicodeAttribute()
+    by_user = PaymentMethodsByUser()
+
+
+class TopUpsByIntent(GlobalSecondaryIndex["TopUpRecord"]):
+    class Meta:
+        index_name = "by-intent"
+        projection = AllProjection()
+
+    payment_intent_id = UnicodeAttribute(hash_key=True)
+
+
+class TopUpRecord(BaseModel):
+    """A top-up: created before Stripe is called (it claims the idempotency key), credited
+    only by the payment_intent.succeeded event."""
+
+    table = "topups"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "topups"
+
+    topup_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    wallet_id = UnicodeAttribute()
+    payment_method_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # creating | pending | requires_action | succeeded | failed
+    request_hash = UnicodeAttribute()
+    payment_intent_id = UnicodeAttribute(null=True)
+    client_secret_ct = UnicodeAttribute(null=True)
+    response_ct = UnicodeAttribute(null=True)  # the first answer (encrypted), for idempotent replays
+    refunded = NumberAttribute(default=0)
+    disputed = NumberAttribute(default=0)
+    created_at = UnicodeAttribute()
+    by_intent = TopUpsByIntent()
+
+
+class WithdrawalRecord(BaseModel):
+    """A withdrawal: written in the same transaction as its hold."""
+
+    table = "withdrawals"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "withdrawals"
+
+    withdrawal_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    wallet_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | paid | failed
+    request_hash = UnicodeAttribute()
+    payout_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
-    TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord)
+    TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
+    WithdrawalRecord)

@@ -31,3 +31,11 @@ class DynamoStripeEventLog:
             return StripeEventRecord.get(event_id, consistent_read=True)
         except StripeEventRecord.DoesNotExist:
             return None
+
+    def status_of(self, event_id: str) -> str | None:
+        record = self.get(event_id)
+        return None if record is None else str(record.status)
+
+    def mark_applied(self, event_id: str, outcome: str) -> None:
+        StripeEventRecord(event_id=event_id).update(actions=[StripeEventRecord.status.set("applied"),
+                                                             StripeEventRecord.outcome.set(outcome[:200])])

@@ -1,0 +1,142 @@
+"""Stripe-side records: customers, payment methods, top-ups, withdrawals, payout accounts."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
+from chalicelib.adapters.dynamodb.tables import table_name
+from chalicelib.config import Settings
+
+
+def _conditional(fn: Any) -> bool:
+    """Run a PynamoDB write; False when its condition did not hold."""
+    from pynamodb.exceptions import PutError, UpdateError
+
+    try:
+        fn()
+    except (PutError, UpdateError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+class DynamoFunding:
+    def __init__(self, settings: Settings) -> None:
+        self._withdrawals_table = table_name(settings, WithdrawalRecord)
+        self._topups_table = table_name(settings, TopUpRecord)
+
+    # -- customers and payout accounts ----------------------------------------------------------
+    def user(self, user_id: str) -> UserRecord | None:
+        try:
+            return UserRecord.get(user_id, consistent_read=True)
+        except UserRecord.DoesNotExist:
+            return None
+
+    def set_customer(self, user_id: str, customer_id: str) -> str:
+        """Store the user's Stripe customer once; the one stored first wins a race."""
+        if _conditional(lambda: UserRecord(user_id=user_id).update(
+                actions=[UserRecord.stripe_customer_id.set(customer_id)],
+                condition=UserRecord.user_id.exists() & UserRecord.stripe_customer_id.does_not_exist())):
+            return customer_id
+        record = self.user(user_id)
+        return str(record.stripe_customer_id) if record and record.stripe_customer_id else customer_id
+
+    def set_payout_account(self, user_id: str, account_id: str | None, status: str) -> None:
+        actions: list[Any] = [UserRecord.payout_status.set(status)]
+        if account_id:
+            actions.append(UserRecord.payout_account_id.set(account_id))
+        UserRecord(user_id=user_id).update(actions=actions, condition=UserRecord.user_id.exists())
+
+    # -- payment methods ------------------------------------------------------------------------
+    def add_payment_method(self, record: PaymentMethodRecord) -> None:
+        record.save(condition=PaymentMethodRecord.payment_method_id.does_not_exist())
+
+    def payment_method(self, payment_method_id: str) -> PaymentMethodRecord | None:
+        try:
+            return PaymentMethodRecord.get(payment_method_id, consistent_read=True)
+        except PaymentMethodRecord.DoesNotExist:
+            return None
+
+    def payment_methods_of(self, user_id: str) -> list[PaymentMethodRecord]:
+        return [r for r in PaymentMethodRecord.by_user.query(user_id) if r.status == "active"]
+
+    def detach(self, payment_method_id: str) -> bool:
+        return _conditional(lambda: PaymentMethodRecord(payment_method_id=payment_method_id).update(
+            actions=[PaymentMethodRecord.status.set("detached")],
+            condition=PaymentMethodRecord.status == "active"))
+
+    # -- top-ups --------------------------------------------------------------------------------
+    def claim_topup(self, record: TopUpRecord) -> bool:
+        """Create the top-up; False if one with this id (same user + key) exists."""
+        return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
+
+    def topup(self, topup_id: str) -> TopUpRecord | None:
+        try:
+            return TopUpRecord.get(topup_id, consistent_read=True)
+        except TopUpRecord.DoesNotExist:
+            return None
+
+    def topup_by_intent(self, payment_intent_id: str) -> TopUpRecord | None:
+        for record in TopUpRecord.by_intent.query(payment_intent_id):
+            return self.topup(record.topup_id)
+        return None
+
+    def record_charge(self, topup_id: str, intent_id: str | None, status: str, client_secret_ct: str | None,
+                      response_ct: str) -> None:
+        """After Stripe answered: keep the intent and our answer; move the status only if no
+        event moved it yet (the webhook may arrive before this write)."""
+        base: list[Any] = [TopUpRecord.response_ct.set(response_ct)]
+        if intent_id:
+            base.append(TopUpRecord.payment_intent_id.set(intent_id))
+        if client_secret_ct:
+            base.append(TopUpRecord.client_secret_ct.set(client_secret_ct))
+        if not _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
+                actions=[*base, TopUpRecord.status.set(status)], condition=TopUpRecord.status == "creating")):
+            TopUpRecord(topup_id=topup_id).update(actions=base)
+
+    def set_topup_status(self, topup_id: str, status: str, unless: tuple[str, ...] = ()) -> bool:
+        condition = TopUpRecord.topup_id.exists()
+        for s in unless:
+            condition &= TopUpRecord.status != s
+        return _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
+            actions=[TopUpRecord.status.set(status)], condition=condition))
+
+    def advance(self, topup_id: str, attribute: str, old: int, new: int) -> bool:
+        """Move a cumulative amount (refunded, disputed) from `old` to `new`, once."""
+        attr = getattr(TopUpRecord, attribute)
+        return _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
+            actions=[attr.set(new)], condition=attr == old))
+
+    # -- withdrawals ----------------------------------------------------------------------------
+    def withdrawal_put(self, *, withdrawal_id: str, user_id: str, wallet_id: str, amount: int, currency: str,
+                       request_hash: str, created_at: str) -> dict[str, Any]:
+        """The withdrawal as a transaction item, to be written with its hold."""
+        return {"Put": {"TableName": self._withdrawals_table, "Item": {
+            "withdrawal_id": {"S": withdrawal_id}, "user_id": {"S": user_id}, "wallet_id": {"S": wallet_id},
+            "amount": {"N": str(amount)}, "currency": {"S": currency}, "status": {"S": "pending"},
+            "request_hash": {"S": request_hash}, "created_at": {"S": created_at}},
+            "ConditionExpression": "attribute_not_exists(withdrawal_id)"}}
+
+    def withdrawal(self, withdrawal_id: str) -> WithdrawalRecord | None:
+        try:
+            return WithdrawalRecord.get(withdrawal_id, consistent_read=True)
+        except WithdrawalRecord.DoesNotExist:
+            return None
+
+    def set_payout(self, withdrawal_id: str, payout_id: str) -> None:
+        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.payout_id.set(payout_id)])
+
+    def set_withdrawal_status(self, withdrawal_id: str, status: str) -> bool:
+        return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+            actions=[WithdrawalRecord.status.set(status)], condition=WithdrawalRecord.status == "pending"))
+
+    def claim_put(self, topup_id: str, attribute: str, old: int, new: int) -> dict[str, Any]:
+        """A transaction item moving a cumulative amount (refunded, disputed) from old to new:
+        written with the money it stands for, so each refund or dispute moves money once."""
+        return {"Update": {"TableName": self._topups_table, "Key": {"topup_id": {"S": topup_id}},
+                           "UpdateExpression": "SET #a = :new",
+                           "ConditionExpression": "#a = :old OR (attribute_not_exists(#a) AND :old = :zero)",
+                           "ExpressionAttributeNames": {"#a": attribute},
+                           "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
+                                                         ":zero": {"N": "0"}}}}

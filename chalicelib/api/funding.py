@@ -1,0 +1,151 @@
+"""Funding routes: payment methods, top-ups, the payout account and withdrawals (Stripe)."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.identity import Otp
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.schemas import Body
+from chalicelib.api.wallets import Amount
+from chalicelib.container import get_container
+from chalicelib.services.ledger import Outcome
+
+bp = Blueprint(__name__)
+
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SetupIntentOut(BaseModel):
+    setup_intent_id: str
+    client_secret: str
+
+
+class AttachIn(Body):
+    stripe_payment_method_id: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class PaymentMethodOut(BaseModel):
+    payment_method_id: str
+    type: str
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    created_at: str
+
+
+class PaymentMethodList(BaseModel):
+    items: list[PaymentMethodOut]
+
+
+class TopUpIn(Body):
+    wallet_id: Id
+    amount: Amount
+    payment_method_id: Id
+
+
+class TopUpOut(BaseModel):
+    topup_id: str
+    status: Literal["pending", "requires_action", "succeeded", "failed"]
+    wallet_id: str
+    amount: int
+    currency: str
+    provider_reference: str | None
+    client_secret: str | None = None
+    created_at: str
+
+
+class PayoutAccountOut(BaseModel):
+    status: str
+    onboarding_url: str | None = None
+
+
+class WithdrawalIn(Body):
+    wallet_id: Id
+    amount: Amount
+    otp: Otp | None = None
+
+
+class WithdrawalOut(BaseModel):
+    withdrawal_id: str
+    status: Literal["pending", "paid", "failed"]
+    wallet_id: str
+    amount: int
+    currency: str
+    provider_reference: str | None
+    created_at: str
+
+
+def _reply(outcome: Outcome) -> Reply:
+    headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Reply(body=outcome.body, status=outcome.status, headers=headers)
+
+
+@route(bp, "/payment-methods/setup-intents", "POST", summary="A SetupIntent for collecting a card client-side",
+       response=SetupIntentOut, status=201, errors=("payment_provider_error",), tags=("funding",))
+def setup_intent(call: Call) -> dict[str, Any]:
+    return get_container().funding.setup_intent(call.user_id)
+
+
+@route(bp, "/payment-methods", "POST", summary="Attach a Stripe PaymentMethod (card numbers never reach us)",
+       body=AttachIn, response=PaymentMethodOut, status=201, errors=("card_declined",), tags=("funding",))
+def attach(call: Call) -> dict[str, Any]:
+    return get_container().funding.add_payment_method(call.user_id, call.body.stripe_payment_method_id)
+
+
+@route(bp, "/payment-methods", "GET", summary="The caller's payment methods", response=PaymentMethodList,
+       tags=("funding",))
+def list_payment_methods(call: Call) -> dict[str, Any]:
+    return {"items": get_container().funding.payment_methods(call.user_id)}
+
+
+@route(bp, "/payment-methods/{payment_method_id}", "DELETE", summary="Detach a payment method", status=204,
+       errors=("not_found",), tags=("funding",))
+def detach(call: Call, payment_method_id: str) -> None:
+    get_container().funding.remove_payment_method(call.user_id, payment_method_id)
+
+
+@route(bp, "/topups", "POST", summary="Load money from a card; credited when Stripe confirms", body=TopUpIn,
+       response=TopUpOut, status=202, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "card_declined"),
+       tags=("funding",))
+def top_up(call: Call) -> Reply:
+    return _reply(get_container().funding.top_up(call.user_id, call.headers.get("idempotency-key"),
+                                                  call.body.model_dump()))
+
+
+@route(bp, "/topups/{topup_id}", "GET", summary="A top-up", response=TopUpOut, errors=("not_found",),
+       tags=("funding",))
+def get_topup(call: Call, topup_id: str) -> dict[str, Any]:
+    return get_container().funding.get_topup(call.user_id, topup_id)
+
+
+@route(bp, "/payout-account", "POST", summary="Open the caller's payout (Stripe Connect) account",
+       response=PayoutAccountOut, status=201, tags=("funding",))
+def open_payout_account(call: Call) -> dict[str, Any]:
+    return get_container().funding.open_payout_account(call.user_id)
+
+
+@route(bp, "/payout-account", "GET", summary="The caller's payout account", response=PayoutAccountOut,
+       errors=("not_found",), tags=("funding",))
+def payout_account(call: Call) -> dict[str, Any]:
+    return get_container().funding.payout_account(call.user_id)
+
+
+@route(bp, "/withdrawals", "POST", summary="Withdraw to the bank (sensitive: needs otp)", body=WithdrawalIn,
+       response=WithdrawalOut, status=202, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "mfa_required", "mfa_invalid",
+               "mfa_not_enrolled", "not_found", "insufficient_funds", "payout_account_required"), tags=("funding",))
+def withdraw(call: Call) -> Reply:
+    body = call.body.model_dump(exclude={"otp"})
+    return _reply(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
+                                                   call.body.otp))
+
+
+@route(bp, "/withdrawals/{withdrawal_id}", "GET", summary="A withdrawal", response=WithdrawalOut,
+       errors=("not_found",), tags=("funding",))
+def get_withdrawal(call: Call, withdrawal_id: str) -> dict[str, Any]:
+    return get_container().funding.get_withdrawal(call.user_id, withdrawal_id)

@@ -1,0 +1,335 @@
+"""Funding through Stripe: payment methods, top-ups (credited only by the signed webhook) and
+withdrawals (held at once, settled by payout events), and the handlers of those events.
+
+Every handler is idempotent: the money it moves is keyed by a transfer id derived from the Stripe
+object (so a redelivered or reordered event finds the transfer done), and cumulative amounts
+(refunded, disputed) are claimed in the same transaction as the money they stand for.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.stripe_gateway import CardDeclined, PaymentProviderError
+from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound, PayoutAccountRequired, ServiceUnavailable
+from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.ledger import (
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    check_idempotency_key,
+    deterministic_id,
+    request_hash,
+)
+from chalicelib.domain.money import Money
+from chalicelib.services.ledger import Ledger, Outcome
+
+log = logging.getLogger(__name__)
+
+CLEARING = "stripe_clearing"  # money that Stripe holds for us: top-ups in, refunds out
+PAYOUTS = "payouts"  # money on its way to users' banks
+DISPUTES = "disputes"
+
+_INTENT_STATUS = {"requires_action": "requires_action", "requires_source_action": "requires_action",
+                  "succeeded": "pending", "processing": "pending", "requires_capture": "pending",
+                  "requires_confirmation": "pending", "requires_payment_method": "failed", "canceled": "failed"}
+
+
+@dataclass
+class Funding:
+    repo: Any
+    gateway: Any
+    ledger: Ledger
+    mfa: Any
+    cipher: Any
+    now: Callable[[], float] = time.time
+
+    # -- customers and payment methods ----------------------------------------------------------
+    def customer(self, user_id: str) -> str:
+        user = self.repo.user(user_id)
+        if user is None:
+            raise NotFound()
+        if user.stripe_customer_id:
+            return str(user.stripe_customer_id)
+        return str(self.repo.set_customer(user_id, self.gateway.create_customer(user_id)))
+
+    def setup_intent(self, user_id: str) -> dict[str, Any]:
+        intent = self.gateway.create_setup_intent(self.customer(user_id), deterministic_id(
+            "seti", user_id, str(self.now())))
+        return {"setup_intent_id": intent.id, "client_secret": intent.client_secret}
+
+    def add_payment_method(self, user_id: str, stripe_pm_id: str) -> dict[str, Any]:
+        from chalicelib.adapters.dynamodb.models import PaymentMethodRecord
+
+        pm_id = deterministic_id("pmt", user_id, stripe_pm_id)
+        existing = self.repo.payment_method(pm_id)
+        if existing is not None and existing.status == "active":
+            return self._pm_view(existing)
+        card = self.gateway.attach_payment_method(stripe_pm_id, self.customer(user_id))
+        details = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
+        record = PaymentMethodRecord(
+            payment_method_id=pm_id, user_id=user_id, stripe_pm_id=card.stripe_id, type=card.type,
+            details_ct=self.cipher.encrypt(json.dumps(details), user_id, "payment_method"), status="active",
+            created_at=rfc3339(self.now()))
+        if existing is not None:  # re-attaching a detached card
+            record.save()
+        else:
+            self.repo.add_payment_method(record)
+        return self._pm_view(record)
+
+    def _pm_view(self, r: Any) -> dict[str, Any]:
+        details = json.loads(self.cipher.decrypt(r.details_ct, r.user_id, "payment_method"))
+        return {"payment_method_id": r.payment_method_id, "type": r.type, **details, "created_at": r.created_at}
+
+    def payment_methods(self, user_id: str) -> list[dict[str, Any]]:
+        return [self._pm_view(r) for r in self.repo.payment_methods_of(user_id)]
+
+    def _own_pm(self, user_id: str, pm_id: str) -> Any:
+        r = self.repo.payment_method(pm_id)
+        if r is None or r.user_id != user_id or r.status != "active":
+            raise NotFound("The payment method was not found.")
+        return r
+
+    def remove_payment_method(self, user_id: str, pm_id: str) -> None:
+        r = self._own_pm(user_id, pm_id)
+        self.gateway.detach_payment_method(r.stripe_pm_id)
+        self.repo.detach(pm_id)
+
+    # -- top-ups ----------------------------------------------------------------------------------
+    def top_up(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
+        from chalicelib.adapters.dynamodb.models import TopUpRecord
+
+        key = check_idempotency_key(idempotency_key)
+        topup_id = deterministic_id("tu", user_id, key)
+        req_hash = request_hash(request)
+        existing = self.repo.topup(topup_id)
+        if existing is not None:
+            return self._topup_replay(existing, req_hash)
+        wallet = self.ledger.wallet(user_id, request["wallet_id"])
+        amount = Money(request["amount"], wallet.currency)
+        self.ledger.check_maximum(amount)
+        pm = self._own_pm(user_id, request["payment_method_id"])
+        record = TopUpRecord(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
+                             payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
+                             status="creating", request_hash=req_hash, created_at=rfc3339(self.now()))
+        if not self.repo.claim_topup(record):  # a concurrent request with the same key
+            again = self.repo.topup(topup_id)
+            return self._topup_replay(again, req_hash)
+        return self._charge(record, pm.stripe_pm_id)
+
+    def _charge(self, record: Any, stripe_pm_id: str) -> Outcome:
+        """Call Stripe for a claimed top-up (first time, or resuming after a crash/timeout)."""
+        try:
+            intent = self.gateway.charge(amount=int(record.amount), currency=record.currency,
+                                         customer_id=self.customer(record.user_id), stripe_pm_id=stripe_pm_id,
+                                         metadata={"topup_id": record.topup_id, "user_id": record.user_id,
+                                                   "wallet_id": record.wallet_id},
+                                         key=record.topup_id)
+        except (CardDeclined, PaymentProviderError, InvalidRequest) as err:
+            # Remembered like a success, so a retry with the same key gets the same answer.
+            sealed = {"error": {"code": err.code, "message": err.message, "details": err.details}}
+            self.repo.record_charge(record.topup_id, None, "failed", None, self._seal(record, sealed))
+            raise
+        status = _INTENT_STATUS.get(intent.status, "pending")
+        secret = intent.client_secret if status == "requires_action" else None
+        view = self._topup_view(record, status=status, intent_id=intent.id, client_secret=secret)
+        self.repo.record_charge(record.topup_id, intent.id, status,
+                                self.cipher.encrypt(secret, record.user_id, "client_secret") if secret else None,
+                                self._seal(record, {"status": 202, "body": view}))
+        return Outcome(202, view)
+
+    def _seal(self, record: Any, answer: dict[str, Any]) -> str:
+        return str(self.cipher.encrypt(json.dumps(answer), record.user_id, "idempotent_response"))
+
+    def _topup_replay(self, record: Any, req_hash: str) -> Outcome:
+        if record.request_hash != req_hash:
+            raise IdempotencyKeyReused()
+        if not record.response_ct:  # crashed or timed out before Stripe answered: resume
+            pm = self.repo.payment_method(record.payment_method_id)
+            if pm is None:
+                raise ServiceUnavailable()
+            return self._charge(record, pm.stripe_pm_id)
+        first = json.loads(self.cipher.decrypt(record.response_ct, record.user_id, "idempotent_response"))
+        if "error" in first:
+            err = DomainError(first["error"]["message"], details=first["error"]["details"])
+            err.code = first["error"]["code"]
+            raise err
+        return Outcome(first["status"], first["body"], replayed=True)
+
+    def _topup_view(self, r: Any, *, status: str | None = None, intent_id: str | None = None,
+                    client_secret: str | None = None) -> dict[str, Any]:
+        view = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
+                "amount": int(r.amount), "currency": r.currency,
+                "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
+        if client_secret:
+            view["client_secret"] = client_secret
+        return view
+
+    def get_topup(self, user_id: str, topup_id: str) -> dict[str, Any]:
+        r = self.repo.topup(topup_id)
+        if r is None or r.user_id != user_id:
+            raise NotFound("The top-up was not found.")
+        status = "pending" if r.status == "creating" else r.status
+        secret = (self.cipher.decrypt(r.client_secret_ct, r.user_id, "client_secret")
+                  if r.client_secret_ct and status == "requires_action" else None)
+        return self._topup_view(r, status=status, client_secret=secret)
+
+    # -- withdrawals ------------------------------------------------------------------------------
+    def open_payout_account(self, user_id: str) -> dict[str, Any]:
+        user = self.repo.user(user_id)
+        if user is None:
+            raise NotFound()
+        account = self.gateway.open_payout_account(user_id, user.payout_account_id)
+        self.repo.set_payout_account(user_id, account.account_id, account.status)
+        view: dict[str, Any] = {"status": account.status}
+        if account.onboarding_url:
+            view["onboarding_url"] = account.onboarding_url
+        return view
+
+    def payout_account(self, user_id: str) -> dict[str, Any]:
+        user = self.repo.user(user_id)
+        if user is None or not user.payout_status:
+            raise NotFound("No payout account yet: POST /payout-account.")
+        return {"status": user.payout_status}
+
+    def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any) -> Outcome:
+        key = check_idempotency_key(idempotency_key)
+        withdrawal_id = deterministic_id("wd", user_id, key)
+        req_hash = request_hash(request)  # without the otp: a retry may carry a fresh code
+        existing = self.repo.withdrawal(withdrawal_id)
+        if existing is not None:
+            if existing.request_hash != req_hash:
+                raise IdempotencyKeyReused()
+            if not existing.payout_id and existing.status == "pending":
+                self._send_payout(existing)  # the first call stopped between hold and Stripe
+                existing = self.repo.withdrawal(withdrawal_id)
+            return Outcome(202, self._withdrawal_view(existing), replayed=True)
+        self.mfa.require(user_id, otp)
+        wallet = self.ledger.wallet(user_id, request["wallet_id"])
+        amount = Money(request["amount"], wallet.currency)
+        self.ledger.check_maximum(amount)
+        user = self.repo.user(user_id)
+        if not self.gateway.platform_payouts and not (user and user.payout_account_id):
+            raise PayoutAccountRequired()
+        record = self.repo.withdrawal_put(withdrawal_id=withdrawal_id, user_id=user_id, wallet_id=wallet.wallet_id,
+                                          amount=amount.amount, currency=amount.currency, request_hash=req_hash,
+                                          created_at=rfc3339(self.now()))
+        if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
+                                           hold=True, record=record):
+            return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
+        self._send_payout(self.repo.withdrawal(withdrawal_id))
+        return Outcome(202, self._withdrawal_view(self.repo.withdrawal(withdrawal_id)))
+
+    def _send_payout(self, w: Any) -> None:
+        user = self.repo.user(w.user_id)
+        try:
+            payout_id = self.gateway.payout(amount=int(w.amount), currency=w.currency,
+                                            account_id=user.payout_account_id if user else None,
+                                            metadata={"withdrawal_id": w.withdrawal_id, "user_id": w.user_id},
+                                            key=w.withdrawal_id)
+        except (PaymentProviderError, CardDeclined):
+            # Stripe refused for good: give the money back (exactly once) and say so.
+            self.ledger.resolve_hold(w.withdrawal_id, post=False)
+            self.repo.set_withdrawal_status(w.withdrawal_id, "failed")
+            return
+        self.repo.set_payout(w.withdrawal_id, payout_id)
+
+    def _withdrawal_view(self, w: Any) -> dict[str, Any]:
+        return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
+                "amount": int(w.amount), "currency": w.currency, "provider_reference": w.payout_id,
+                "created_at": w.created_at}
+
+    def get_withdrawal(self, user_id: str, withdrawal_id: str) -> dict[str, Any]:
+        w = self.repo.withdrawal(withdrawal_id)
+        if w is None or w.user_id != user_id:
+            raise NotFound("The withdrawal was not found.")
+        return self._withdrawal_view(w)
+
+    # -- Stripe events ----------------------------------------------------------------------------
+    def apply(self, event_type: str, obj: dict[str, Any]) -> str:
+        """Apply one verified event; what happened, for the log."""
+        handler = {
+            "payment_intent.succeeded": self._intent_succeeded,
+            "payment_intent.payment_failed": self._intent_failed,
+            "charge.refunded": self._charge_refunded,
+            "charge.dispute.created": self._dispute_created,
+            "payout.paid": lambda o: self._payout_settled(o, paid=True),
+            "payout.failed": lambda o: self._payout_settled(o, paid=False),
+            "payout.canceled": lambda o: self._payout_settled(o, paid=False),
+        }.get(event_type)
+        return handler(obj) if handler else "ignored"
+
+    def _topup_of(self, obj: dict[str, Any], intent_id: str | None) -> Any:
+        topup_id = (obj.get("metadata") or {}).get("topup_id")
+        record = self.repo.topup(topup_id) if topup_id else None
+        if record is None and intent_id:
+            record = self.repo.topup_by_intent(intent_id)
+        return record
+
+    def _intent_succeeded(self, pi: dict[str, Any]) -> str:
+        record = self._topup_of(pi, pi.get("id"))
+        if record is None:
+            return "unknown top-up"
+        received = pi.get("amount_received") or pi.get("amount")
+        if received != int(record.amount) or str(pi.get("currency", "")).upper() != record.currency:
+            log.error("top-up amount/currency mismatch", extra={"topup_id": record.topup_id})
+            self.repo.set_topup_status(record.topup_id, "failed", unless=("succeeded",))
+            return "mismatch"
+        amount = Money(int(record.amount), record.currency)
+        credited = self.ledger.credit_from_system(CLEARING, record.wallet_id, amount,
+                                                  deterministic_id("tp", str(pi["id"])), "topup")
+        self.repo.set_topup_status(record.topup_id, "succeeded")
+        return "credited" if credited else "already credited"
+
+    def _intent_failed(self, pi: dict[str, Any]) -> str:
+        record = self._topup_of(pi, pi.get("id"))
+        if record is None:
+            return "unknown top-up"
+        # A late failure never undoes a success (events arrive out of order).
+        return "failed" if self.repo.set_topup_status(record.topup_id, "failed", unless=("succeeded",)) else "kept"
+
+    def _charge_refunded(self, charge: dict[str, Any]) -> str:
+        return self._claw_back(charge, charge.get("payment_intent"), "refunded",
+                               int(charge.get("amount_refunded") or 0), "refund", hold=False,
+                               transfer_key=str(charge.get("id")))
+
+    def _dispute_created(self, dispute: dict[str, Any]) -> str:
+        return self._claw_back(dispute, dispute.get("payment_intent"), "disputed", int(dispute.get("amount") or 0),
+                               "dispute", hold=True, transfer_key=str(dispute.get("id")))
+
+    def _claw_back(self, obj: dict[str, Any], intent_id: Any, attribute: str, total: int, type_: str, *,
+                   hold: bool, transfer_key: str) -> str:
+        """Move (or hold) money back out of the wallet it was credited to, up to `total`."""
+        for _ in range(3):
+            record = self._topup_of(obj, str(intent_id) if intent_id else None)
+            if record is None:
+                return "unknown top-up"
+            done = int(getattr(record, attribute) or 0)
+            if total <= done:
+                return "already applied"
+            claim = self.repo.claim_put(record.topup_id, attribute, done, total)
+            try:
+                moved = self.ledger.debit_to_system(
+                    DISPUTES if hold else CLEARING, record.wallet_id, Money(total - done, record.currency),
+                    deterministic_id("rf" if type_ == "refund" else "dp", transfer_key, str(total)), type_,
+                    hold=hold, record=claim)
+            except InsufficientFunds:
+                # The money was spent: the wallet never goes negative, so this needs a person.
+                log.error("refund/dispute shortfall", extra={"topup_id": record.topup_id, "type": type_})
+                self.repo.set_topup_status(record.topup_id, f"{type_}_shortfall")
+                return "shortfall"
+            if moved:
+                return "applied"
+        return "raced"
+
+    def _payout_settled(self, payout: dict[str, Any], *, paid: bool) -> str:
+        withdrawal_id = (payout.get("metadata") or {}).get("withdrawal_id")
+        w = self.repo.withdrawal(withdrawal_id) if withdrawal_id else None
+        if w is None:
+            return "unknown withdrawal"
+        resolved = self.ledger.resolve_hold(w.withdrawal_id, post=paid)
+        self.repo.set_withdrawal_status(w.withdrawal_id, "paid" if paid else "failed")
+        return ("paid" if paid else "voided") if resolved else "already settled"
