@@ -34,6 +34,9 @@ def process_stream(records: list[dict[str, Any]]) -> int:
 def reconcile_ledger() -> dict[str, Any]:
     from chalicelib.services.reconcile import reconcile, report_drift
 
-    report = reconcile(get_container().ledger_store)
+    c = get_container()
+    resumed = c.funding.resume_stuck_withdrawals()
+    report = reconcile(c.ledger_store)
     report_drift(report)
-    return {"ok": report.ok, "drift": len(report.drift), "wallets": report.wallets, "transfers": report.transfers}
+    return {"ok": report.ok, "drift": len(report.drift), "wallets": report.wallets, "transfers": report.transfers,
+            "resumed_withdrawals": resumed}

@@ -237,6 +237,17 @@ class Funding:
             return
         self.repo.set_payout(w.withdrawal_id, payout_id)
 
+    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> int:
+        """Send the payouts of withdrawals whose first call stopped between the hold and Stripe
+        (crash, timeout) and that no retry resumed. Safe to repeat: the payout's idempotency key
+        is the withdrawal id. Run by the scheduled reconcile Lambda."""
+        cutoff = rfc3339(self.now() - older_than_seconds)
+        resumed = 0
+        for w in self.repo.stuck_withdrawals(cutoff):
+            self._send_payout(w)
+            resumed += 1
+        return resumed
+
     def _withdrawal_view(self, w: Any) -> dict[str, Any]:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
                 "amount": int(w.amount), "currency": w.currency, "provider_reference": w.payout_id,

@@ -78,3 +78,20 @@ def new_user(api) -> Callable[..., User]:
         return User(api, email, t.json(), r.json()["user"])
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ledger_reconciles_after_the_whole_suite(stack):
+    """After every e2e test has run: the ledger has no drift (DESIGN.md guarantees 2, 3, 5)."""
+    yield
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.dynamodb.ledger import DynamoLedger
+    from chalicelib.adapters.dynamodb.tables import bind
+    from chalicelib.config import Settings
+    from chalicelib.services.reconcile import reconcile
+
+    settings = Settings.from_env(stack)
+    bind(settings)
+    report = reconcile(DynamoLedger(settings, client("dynamodb", settings)))
+    assert report.ok, report.drift[:10]
+    assert report.transfers > 0

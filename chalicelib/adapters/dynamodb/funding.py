@@ -140,3 +140,9 @@ class DynamoFunding:
                            "ExpressionAttributeNames": {"#a": attribute},
                            "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
                                                          ":zero": {"N": "0"}}}}
+
+    def stuck_withdrawals(self, created_before: str) -> list[WithdrawalRecord]:
+        """Pending withdrawals without a payout, created before the given time."""
+        return list(WithdrawalRecord.scan(
+            (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_id.does_not_exist()
+            & (WithdrawalRecord.created_at < created_before), consistent_read=True))

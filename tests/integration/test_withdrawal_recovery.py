@@ -1,0 +1,64 @@
+"""A withdrawal whose first call stopped between the hold and Stripe is finished later, once."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chalicelib.adapters.dynamodb.funding import DynamoFunding
+from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.money import Money
+from chalicelib.services.funding import Funding
+
+
+class FlakyPayouts:
+    platform_payouts = True
+
+    def __init__(self):
+        self.calls: list[str] = []
+        self.down = True
+
+    def payout(self, *, amount, currency, account_id, metadata, key):
+        self.calls.append(key)
+        if self.down:
+            raise ServiceUnavailable()
+        return f"po_{key[-8:]}"
+
+
+class AlwaysOk:
+    def require(self, user_id, otp):
+        return None
+
+
+@pytest.fixture
+def funding(stack_container, stack_settings):
+    gateway = FlakyPayouts()
+    clock = [__import__("time").time()]
+    f = Funding(repo=DynamoFunding(stack_settings), gateway=gateway, ledger=stack_container.ledger, mfa=AlwaysOk(),
+                cipher=stack_container.cipher, now=lambda: clock[0])
+    return f, gateway, clock
+
+
+def test_crash_between_hold_and_payout_is_resumed_once(stack_container, funding):
+    from tests.integration.test_ledger_dynamodb import person
+
+    f, gateway, clock = funding
+    user_id, _, wallet = person(stack_container)
+    stack_container.ledger.credit_from_system("stripe_clearing", wallet, Money(1000, "USD"), new_id("tp"))
+    key = uuid.uuid4().hex
+    with pytest.raises(ServiceUnavailable):
+        f.withdraw(user_id, key, {"wallet_id": wallet, "amount": 400}, otp="x")
+    held = stack_container.ledger_store.get_wallet(wallet)
+    assert (held.balance, held.held) == (1000, 400)  # held, not lost, not paid
+
+    gateway.down = False
+    assert f.resume_stuck_withdrawals(older_than_seconds=900) == 0  # too recent: a retry may still come
+    clock[0] += 901
+    assert f.resume_stuck_withdrawals(older_than_seconds=900) >= 1
+    withdrawal_id = gateway.calls[-1]
+    assert f.repo.withdrawal(withdrawal_id).payout_id
+    # The client's retry now replays; nothing is held twice.
+    again = f.withdraw(user_id, key, {"wallet_id": wallet, "amount": 400}, otp="x")
+    assert again.replayed and again.body["provider_reference"]
+    assert stack_container.ledger_store.get_wallet(wallet).held == 400
