@@ -9,7 +9,10 @@ Config and app loading are Chalice's own (`CLIFactory`), as `chalice local` does
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
+import signal
 import socket
 import sys
 import threading
@@ -57,9 +60,24 @@ def main() -> None:
     from chalice.deploy.validate import validate_routes
 
     validate_routes(app.routes)
+    workers: list[int] = []
     for _ in range(args.workers - 1):
-        if os.fork() == 0:
-            break  # the child serves too
+        pid = os.fork()
+        if pid == 0:
+            # A worker dies with the first process, however that one ends (like the launcher's
+            # own children do), so no orphan keeps the port.
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+            workers.clear()
+            break
+        workers.append(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     server = local.LocalDevServer(app, config, args.host, args.port, server_cls=ReusePortServer)
     print(f"API worker {os.getpid()} serving on http://{args.host}:{args.port}", flush=True)
     try:
