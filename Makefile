@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 NODE   := node_modules/.deps-installed
 
-.PHONY: dev test unit integration e2e lint typecheck bench setup clean check-tools
+.PHONY: dev test unit integration e2e lint typecheck bench setup clean check-tools package deploy
 
 setup: $(DEPS) $(NODE)
 
@@ -49,8 +49,19 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+## make package: the CloudFormation/SAM template + code zip for AWS, in build/package/
+package: setup
+	$(PY) -m deploy.package --stage prod --out build/package
+
+## make deploy: package, then deploy the template (needs AWS credentials; see README, Deploy)
+deploy: package
+	aws cloudformation package --template-file build/package/sam.json --s3-bucket $(DEPLOY_BUCKET) \
+	  --output-template-file build/package/packaged.json
+	aws cloudformation deploy --template-file build/package/packaged.json --stack-name ewallet-prod \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+
 bench: setup check-tools
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache build

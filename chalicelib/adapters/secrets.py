@@ -10,6 +10,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+# Every secret the app reads; the deployment template grants each function exactly these.
+SECRET_NAMES = ("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")
+
 
 class MissingSecret(RuntimeError):
     """A secret is neither in the environment nor named as an SSM parameter."""
@@ -22,6 +25,8 @@ class Secrets:
         self._cache: dict[str, str] = {}
 
     def get(self, name: str) -> str:
+        if name not in SECRET_NAMES:
+            raise MissingSecret(f"{name} is not a known secret (add it to SECRET_NAMES)")
         if name in self._cache:
             return self._cache[name]
         value = self._env.get(name)

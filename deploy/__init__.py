@@ -1,0 +1,1 @@
+"""Packaging for AWS (dev tooling, never deployed itself)."""

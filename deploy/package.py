@@ -1,0 +1,71 @@
+"""`make package`: one SAM/CloudFormation template with everything, plus the code zip.
+
+1. writes each function's IAM policy (.chalice/policy-<stage>-<fn>.json) and the merge
+   template (deploy/merge-template-<stage>.json, kept in the repo), both generated from the code;
+2. runs `chalice package --stage <stage> --merge-template ...` (Lambda wheels from PyPI);
+3. precompiles the bytecode into deployment.zip (a Lambda zip has no .pyc otherwise, and a
+   cold start would compile every module: DESIGN.md measured 770 ms vs 332 ms);
+4. prints the zipped size (Lambda's direct-upload limit is 50 MB).
+"""
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from deploy.template import ROOT, merge_template, override, policies
+
+LIMIT_MB = 50
+
+
+def precompile(zip_path: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(tmp)
+        # Legacy .pyc next to the source: found without __pycache__ lookups, and valid on the
+        # Lambda runtime's Python version (the same as ours: chalice packages for it).
+        compileall.compile_dir(tmp, quiet=2, legacy=False, optimize=0, workers=0)
+        out = zip_path.with_suffix(".tmp.zip")
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    info = zipfile.ZipInfo(str(path.relative_to(tmp)), date_time=(2020, 1, 1, 0, 0, 0))
+                    info.external_attr = (path.stat().st_mode & 0o777) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    z.writestr(info, path.read_bytes())
+        out.replace(zip_path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", default=str(ROOT / "build" / "package"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    for fn, doc in policies(args.stage).items():
+        (ROOT / ".chalice" / f"policy-{args.stage}-{fn}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    merge = ROOT / "deploy" / f"merge-template-{args.stage}.json"  # kept in the repo, regenerated here
+    merge.write_text(json.dumps(merge_template(args.stage), indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    chalice = Path(sys.executable).parent / "chalice"
+    subprocess.run([str(chalice), "package", "--stage", args.stage, "--merge-template", str(merge), str(out)],
+                   cwd=ROOT, env=env, check=True)
+    sam = out / "sam.json"
+    sam.write_text(json.dumps(override(json.loads(sam.read_text())), indent=2))
+    zip_path = out / "deployment.zip"
+    precompile(zip_path)
+    size = zip_path.stat().st_size / 2**20
+    print(f"package: {out / 'sam.json'} and {zip_path}: {size:.1f} MB zipped (limit {LIMIT_MB} MB)")
+    return 0 if size < LIMIT_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

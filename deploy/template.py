@@ -1,0 +1,197 @@
+"""The AWS resources around the Chalice functions, generated from the code.
+
+`merge_template(stage)` is the CloudFormation that `chalice package --merge-template` folds into
+Chalice's own SAM template: the DynamoDB tables (from the PynamoDB models: the same definition
+as tests and the local stack), the queue and its dead-letter queue, the KMS keys, the stream ->
+notifications mapping, alarms, API throttling. `policies(stage)` is the least-privilege IAM policy
+of each function. Nothing here holds a secret: secrets are SSM SecureString parameters that the
+operator creates (README, Deploy), named by `<NAME>_PARAM` variables.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.adapters.dynamodb.models import ALL_MODELS, BaseModel, EntryRecord
+from chalicelib.adapters.secrets import SECRET_NAMES
+from chalicelib.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile")
+LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
+           "reconcile": "Reconcile"}
+THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
+
+
+def stage_settings(stage: str) -> Settings:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    env = dict(config["stages"][stage].get("environment_variables", {}))
+    env.setdefault("STAGE", stage)
+    return Settings.from_env(env)
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return dict(config["stages"][stage].get("environment_variables", {}))
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
+
+
+def table_logical_id(model: type[BaseModel]) -> str:
+    return f"Table{_camel(model.table)}"
+
+
+def _key_schema(keys: Any) -> list[Any]:
+    return sorted(keys, key=lambda k: k["KeyType"] != "HASH")  # CloudFormation wants HASH first
+
+
+def table_resource(model: type[BaseModel], settings: Settings) -> dict[str, Any]:
+    schema = model._get_schema()
+    props: dict[str, Any] = {
+        "TableName": f"{settings.table_prefix}{model.table}",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": schema["attribute_definitions"],
+        "KeySchema": _key_schema(schema["key_schema"]),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "DataKey"}},
+        "DeletionProtectionEnabled": True,
+    }
+    if schema["global_secondary_indexes"]:
+        props["GlobalSecondaryIndexes"] = [{
+            "IndexName": gsi["index_name"], "KeySchema": _key_schema(gsi["key_schema"]),
+            "Projection": gsi["projection"]} for gsi in schema["global_secondary_indexes"]]
+    if model.ttl_attribute:
+        props["TimeToLiveSpecification"] = {"AttributeName": model.ttl_attribute, "Enabled": True}
+    stream = getattr(model.Meta, "stream_view_type", None)
+    if stream:
+        props["StreamSpecification"] = {"StreamViewType": stream}
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": props}
+
+
+def _key(description: str) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = [{
+        "Sid": "AccountAdministers", "Effect": "Allow",
+        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+        "Action": "kms:*", "Resource": "*"}]
+    return {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"Description": description, "EnableKeyRotation": True,
+                           "KeyPolicy": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]], statistic: str,
+           threshold: float, period: int = 300, missing: str = "notBreaching") -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric, "Dimensions": dimensions,
+        "Statistic": statistic, "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": missing,
+        "AlarmActions": [{"Ref": "AlarmTopic"}]}}
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    settings = stage_settings(stage)
+    queue = stage_env(stage)["STRIPE_EVENTS_QUEUE_NAME"]
+    resources: dict[str, Any] = {
+        "DataKey": _key("Encrypts the e-wallet's DynamoDB tables at rest"),
+        "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": f"alias/ewallet-{stage}-data", "TargetKeyId": {"Ref": "DataKey"}}},
+        "SecretsKey": _key("Encrypts the e-wallet's SSM SecureString secrets"),
+        "SecretsKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": f"alias/ewallet-{stage}-secrets", "TargetKeyId": {"Ref": "SecretsKey"}}},
+        "StripeEventsDLQ": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"{queue}-dlq", "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
+        "StripeEventsQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": queue, "VisibilityTimeout": 360, "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["StripeEventsDLQ", "Arn"]},
+                              "maxReceiveCount": 5}}},
+        "NotificationsStreamMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": [table_logical_id(EntryRecord), "StreamArn"]},
+            "FunctionName": {"Ref": "Notifications"}, "StartingPosition": "LATEST", "BatchSize": 100,
+            "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}},
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms",
+                                                                 "KmsMasterKeyId": "alias/aws/sns"}},
+        "StripeEventsDLQAlarm": _alarm("Stripe events failed 5 times and wait in the dead-letter queue",
+                                       "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                       [{"Name": "QueueName", "Value": f"{queue}-dlq"}], "Maximum", 0),
+        "Api5xxAlarm": _alarm("The API answers with 5xx", "AWS/ApiGateway", "5XXError",
+                              [{"Name": "ApiName", "Value": "ewallet"}, {"Name": "Stage", "Value": "api"}],
+                              "Sum", 5),
+        "ReconciliationDriftAlarm": _alarm("The ledger reconciliation found drift", "ewallet", "ReconciliationDrift",
+                                           [], "Maximum", 0, period=3600),
+        "RestAPI": {"Properties": {"MethodSettings": [{
+            "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": THROTTLE["rate"],
+            "ThrottlingBurstLimit": THROTTLE["burst"], "MetricsEnabled": True}]}},
+        # Let the function report partial batch failures (only the failed messages are retried).
+        "StripeEvents": {"Properties": {"Events": {"StripeEventsSqsEventSource": {"Properties": {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
+    }
+    # API Gateway's import wants the greedy path parameter of the catch-all route declared.
+    greedy = [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+    resources["RestAPI"]["Properties"]["DefinitionBody"] = {"paths": {"/{proxy+}": {
+        method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}
+    for model in ALL_MODELS:
+        resources[table_logical_id(model)] = table_resource(model, settings)
+    for fn in FUNCTIONS:
+        resources.setdefault(LOGICAL[fn], {}).setdefault("Properties", {})["Environment"] = {
+            "Variables": {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}}
+    return {"Resources": resources, "Outputs": {
+        "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
+        "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
+        "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}}}
+
+
+# -- IAM ------------------------------------------------------------------------------------------
+READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+
+
+def _tables(settings: Settings) -> list[str]:
+    return [f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{m.table}" for m in ALL_MODELS]
+
+
+def policies(stage: str) -> dict[str, dict[str, Any]]:
+    settings = stage_settings(stage)
+    env = stage_env(stage)
+    queue_arn = f"arn:aws:sqs:*:*:{env['STRIPE_EVENTS_QUEUE_NAME']}"
+    tables = _tables(settings)
+    indexes = [f"{t}/index/*" for t in tables]
+    params = [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in SECRET_NAMES]
+    logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "arn:aws:logs:*:*:*"}
+    secrets = [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": params},
+        # SecureStrings are decrypted by SSM with the stack's secrets key, on this function's behalf.
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*",
+         "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"},
+                       "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-secrets"}}},
+    ]
+    money = {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:TransactWriteItems"],
+             "Resource": tables + indexes}
+    out = {
+        "api_handler": [logs, money, *secrets,
+                        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn}],
+        "stripe_events": [logs, money, *secrets,
+                          {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                         "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                           "Resource": queue_arn}],
+        "notifications": [logs, {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                               "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                                 "Resource": f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}"
+                                             f"{EntryRecord.table}/stream/*"}],
+        "reconcile": [logs, *secrets,
+                      {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:Scan", "dynamodb:TransactWriteItems"],
+                       "Resource": tables + indexes}],
+    }
+    return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
+
+
+def override(template: dict[str, Any]) -> dict[str, Any]:
+    """What a merge cannot express (it merges dictionaries, it never replaces one): Chalice
+    names the queue of the SQS event source by a string, so CloudFormation would not know to
+    create the queue first; point it at the queue resource instead."""
+    source = template["Resources"]["StripeEvents"]["Properties"]["Events"]["StripeEventsSqsEventSource"]
+    source["Properties"]["Queue"] = {"Fn::GetAtt": ["StripeEventsQueue", "Arn"]}
+    return template

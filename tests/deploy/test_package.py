@@ -1,0 +1,110 @@
+"""`make package` produces one valid template holding every resource the code uses.
+
+Runs the real packaging (Lambda wheels come from PyPI) once for the module, validates the
+template with cfn-lint, and checks it against what the code itself declares: the PynamoDB models,
+the queue of the SQS handler, the secrets the container reads, the functions of the app.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.dynamodb.models import ALL_MODELS
+from chalicelib.adapters.secrets import SECRET_NAMES
+from deploy.template import FUNCTIONS, LOGICAL, merge_template, policies, stage_env, stage_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package")
+    run = subprocess.run([sys.executable, "-m", "deploy.package", "--stage", "prod", "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    print(run.stdout.strip().splitlines()[-1])  # the package size line
+    return out, json.loads((out / "sam.json").read_text())
+
+
+def test_cfn_lint_finds_no_error(package):
+    out, _ = package
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(out / "sam.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+
+
+def test_package_is_under_the_direct_upload_limit(package):
+    out, _ = package
+    assert (out / "deployment.zip").stat().st_size < 50 * 2**20
+    import zipfile
+
+    names = zipfile.ZipFile(out / "deployment.zip").namelist()
+    assert "app.pyc" in names or any(n.endswith("app.cpython-311.pyc") for n in names)  # precompiled
+
+
+def test_every_table_of_the_models_is_in_the_template(package):
+    _, t = package
+    settings = stage_settings("prod")
+    tables = {r["Properties"]["TableName"]: r for r in t["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
+    for model in ALL_MODELS:
+        props = tables[f"{settings.table_prefix}{model.table}"]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEType"] == "KMS" and props["SSESpecification"]["KMSMasterKeyId"]
+        assert props.get("TimeToLiveSpecification", {}).get("AttributeName") == model.ttl_attribute
+        assert ("StreamSpecification" in props) == bool(getattr(model.Meta, "stream_view_type", None))
+        keys = {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}
+        assert keys == {k.attr_name: "HASH" if k.is_hash_key else "RANGE"
+                        for k in model.get_attributes().values() if k.is_hash_key or k.is_range_key}
+    assert len(tables) == len(ALL_MODELS)
+
+
+def test_queue_dlq_and_event_sources(package):
+    _, t = package
+    r = t["Resources"]
+    queue = stage_env("prod")["STRIPE_EVENTS_QUEUE_NAME"]
+    assert r["StripeEventsQueue"]["Properties"]["QueueName"] == queue
+    assert r["StripeEventsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    source = r["StripeEvents"]["Properties"]["Events"]["StripeEventsSqsEventSource"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Queue"] == {"Fn::GetAtt": ["StripeEventsQueue", "Arn"]}
+    assert r["NotificationsStreamMapping"]["Properties"]["FunctionName"] == {"Ref": "Notifications"}
+    assert r["Reconcile"]["Properties"]["Events"]["ReconcileEvent"]["Type"] == "Schedule"
+    for alarm in ("StripeEventsDLQAlarm", "Api5xxAlarm", "ReconciliationDriftAlarm"):
+        assert r[alarm]["Type"] == "AWS::CloudWatch::Alarm"
+    assert r["RestAPI"]["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] > 0
+
+
+def test_every_function_has_its_own_least_privilege_policy_and_its_secrets(package):
+    _, t = package
+    import app
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
+    assert config["autogen_policy"] is False
+    handlers = ({"api_handler"} | {s.name for s in app.app.event_sources}
+                | {f.name for f in app.app.pure_lambda_functions})
+    assert handlers == set(FUNCTIONS)
+    expected = policies("prod")
+    roles = {name: res for name, res in t["Resources"].items() if res["Type"] == "AWS::IAM::Role"}
+    for fn in FUNCTIONS:
+        logical = LOGICAL[fn]
+        props = t["Resources"][logical]["Properties"]
+        role = roles[props["Role"]["Fn::GetAtt"][0]]
+        doc = role["Properties"]["Policies"][0]["PolicyDocument"]
+        assert doc == expected[fn]
+        for statement in doc["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not [a for a in actions if a.endswith(":*") or a == "*"], (fn, actions)
+        env = props["Environment"]["Variables"]
+        for name in SECRET_NAMES:
+            assert env[f"{name}_PARAM"].startswith("/ewallet/prod/")
+        assert env["STRIPE_EVENTS_QUEUE_URL"] == {"Ref": "StripeEventsQueue"}
+
+
+def test_the_merge_template_in_the_repo_is_what_the_code_generates():
+    kept = json.loads((ROOT / "deploy" / "merge-template-prod.json").read_text())
+    assert kept == json.loads(json.dumps(merge_template("prod")))
