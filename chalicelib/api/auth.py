@@ -9,12 +9,15 @@ authorizer Lambda adds a cold start (DESIGN.md section 5).
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
+from chalicelib import observability
 from chalicelib.api.errors import error_response, internal_error_response, translate_chalice_error
 from chalicelib.domain.errors import DomainError, Unauthorized
 from chalicelib.domain.principal import Principal
@@ -75,10 +78,17 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
 
     @app.middleware("http")
     def authenticate(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        started = time.perf_counter()
+        context = request.context or {}
+        # API Gateway's request id (chalice local has none: make one), echoed for support.
+        request_id = str(context.get("requestId") or uuid.uuid4())
+        observability.bind(request_id=request_id, path=context.get("resourcePath"), method=request.method)
         try:
             if not is_public(app, request):
                 token = bearer_token(request.headers.get("authorization"))
-                request.context["principal"] = verifier().verify_access(token)
+                principal = verifier().verify_access(token)
+                request.context["principal"] = principal
+                observability.bind(user_id=principal.user_id)  # an opaque id: never e-mail or phone
             response = get_response(request)
         except DomainError as err:
             response = error_response(err)
@@ -88,6 +98,11 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
         response = translate_chalice_error(response)
         _add_headers(response, SECURITY_HEADERS)
         _add_headers(response, cors_headers(request, cors_origins()))
+        _add_headers(response, {"X-Request-Id": request_id})
+        log.info("request", extra={"status": response.status_code,
+                                   "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        observability.flush()
+        observability.unbind("user_id", "request_id", "path", "method")
         return response
 
 

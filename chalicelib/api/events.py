@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import notifications, stripe_events
@@ -16,14 +17,19 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
     failures = []
     c = get_container()
     for record in records:
+        observability.bind(message_id=record.get("messageId"))
         try:
             stripe_events.apply_event(record["body"], c.stripe_event_log, c.funding)
         except InvalidWebhook:
             # Verified before queueing, so unparseable means corrupt: retrying cannot help.
-            log.error("unparseable stripe event dropped", extra={"message_id": record.get("messageId")})
+            log.error("unparseable stripe event dropped")
+            observability.count("StripeEventFailed")
         except Exception:
-            log.exception("stripe event failed", extra={"message_id": record.get("messageId")})
+            log.exception("stripe event failed; it will be retried")
+            observability.count("StripeEventFailed")
             failures.append({"itemIdentifier": record["messageId"]})
+    observability.unbind("message_id")
+    observability.flush()
     return {"batchItemFailures": failures}
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
+from chalicelib import observability
 from chalicelib.api.identity import Otp
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body
@@ -79,8 +80,10 @@ class WithdrawalOut(BaseModel):
     created_at: str
 
 
-def _reply(outcome: Outcome) -> Reply:
+def _reply(outcome: Outcome, metric: str) -> Reply:
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if not outcome.replayed:
+        observability.count(metric)
     return Reply(body=outcome.body, status=outcome.status, headers=headers)
 
 
@@ -114,7 +117,7 @@ def detach(call: Call, payment_method_id: str) -> None:
        tags=("funding",))
 def top_up(call: Call) -> Reply:
     return _reply(get_container().funding.top_up(call.user_id, call.headers.get("idempotency-key"),
-                                                  call.body.model_dump()))
+                                                  call.body.model_dump()), "TopUpRequested")
 
 
 @route(bp, "/topups/{topup_id}", "GET", summary="A top-up", response=TopUpOut, errors=("not_found",),
@@ -142,7 +145,7 @@ def payout_account(call: Call) -> dict[str, Any]:
 def withdraw(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"})
     return _reply(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
-                                                   call.body.otp))
+                                                   call.body.otp), "WithdrawalRequested")
 
 
 @route(bp, "/withdrawals/{withdrawal_id}", "GET", summary="A withdrawal", response=WithdrawalOut,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
+from chalicelib import observability
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body
 from chalicelib.container import get_container
@@ -123,6 +124,8 @@ def create_transfer(call: Call) -> Reply:
     outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"),
                                               call.body.model_dump(exclude_none=True))
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    if not outcome.replayed:
+        observability.count("TransferPosted")
     return Reply(body=outcome.body, status=outcome.status, headers=headers)
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib import observability
 from chalicelib.api.routing import Call, route
 from chalicelib.api.schemas import Received
 from chalicelib.container import get_container
+from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import stripe_events
 
 bp = Blueprint(__name__)
@@ -15,6 +17,10 @@ bp = Blueprint(__name__)
        response=Received, errors=("invalid_signature",), tags=("funding",))
 def stripe_webhook(call: Call) -> Received:
     c = get_container()
-    stripe_events.receive_webhook(call.raw_body, call.headers.get("stripe-signature"),
-                                  c.webhook_verifier, c.event_queue)
+    try:
+        stripe_events.receive_webhook(call.raw_body, call.headers.get("stripe-signature"),
+                                      c.webhook_verifier, c.event_queue)
+    except InvalidWebhook:
+        observability.count("WebhookRejected")
+        raise
     return Received(received=True)

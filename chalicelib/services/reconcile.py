@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,11 +78,10 @@ def reconcile(store: Any) -> Report:
 
 def report_drift(report: Report) -> None:
     """One structured log line plus a CloudWatch metric in Embedded Metric Format."""
-    metric = {"_aws": {"CloudWatchMetrics": [{"Namespace": "ewallet", "Dimensions": [[]],
-                                              "Metrics": [{"Name": "ReconciliationDrift", "Unit": "Count"}]}],
-                       "Timestamp": int(time.time() * 1000)},
-              "ReconciliationDrift": len(report.drift)}
-    print(json.dumps(metric))  # EMF: CloudWatch turns this stdout line into the metric
+    from chalicelib import observability
+
+    observability.count("ReconciliationDrift", len(report.drift))
+    observability.flush()
     if report.drift:
         log.error("ledger drift: %s", json.dumps({"drift": report.drift[:50], "count": len(report.drift)}))
     else:

@@ -57,6 +57,11 @@ def apply_event(body: str, events: StripeEventLog, handler: EventHandler | None 
     events.mark_applied(event["id"], outcome)
     log.info("stripe event applied", extra={"event_id": event["id"], "event_type": event["type"],
                                              "outcome": outcome})
+    if outcome in ("credited", "paid", "voided", "applied"):
+        from chalicelib import observability
+
+        observability.count({"credited": "TopUpCredited", "paid": "WithdrawalPaid", "voided": "WithdrawalFailed",
+                             "applied": "RefundOrDisputeApplied"}[outcome])
     return Applied(event_id=event["id"], type=event["type"], duplicate=False, outcome=outcome)
 
 

@@ -95,3 +95,6 @@ def _ledger_reconciles_after_the_whole_suite(stack):
     report = reconcile(DynamoLedger(settings, client("dynamodb", settings)))
     assert report.ok, report.drift[:10]
     assert report.transfers > 0
+    from tests.e2e.log_scan import leaks
+
+    assert leaks(stack) == []  # every journey of the suite: no personal data, token or secret logged

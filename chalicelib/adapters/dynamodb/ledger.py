@@ -398,6 +398,9 @@ class DynamoLedger:
                                   "ProvisionedThroughputExceededException", "InternalServerError"):
                     raise
             # Contention on a hot item: back off with full jitter, then try again.
+            from chalicelib import observability
+
+            observability.count("TransactionConflict")
             self._sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
 

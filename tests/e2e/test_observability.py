@@ -1,0 +1,36 @@
+"""Logs are structured JSON with request and user ids, and a journey leaves no personal data,
+token or secret in them."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from tests.e2e.log_scan import leaks
+
+
+def test_a_journey_logs_structured_lines_and_no_personal_data(stack, new_user, stack_container):
+    from chalicelib.domain.ids import new_id
+    from chalicelib.domain.money import Money
+
+    alice, bob = new_user(), new_user()
+    wallet = alice.api.request("GET", "/wallets").json()["items"][0]["wallet_id"]
+    stack_container.ledger.credit_from_system("stripe_clearing", wallet, Money(1000, "USD"), new_id("tp"))
+    r = alice.api.request("POST", "/transfers", {"from_wallet_id": wallet, "to": {"email": bob.email},
+                                                 "amount": 10, "currency": "USD", "memo": "secret memo"},
+                          headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201
+    time.sleep(0.5)
+    lines = []
+    for raw in (Path(stack["STACK_DIR"]) / "logs" / "api.log").read_text().splitlines():
+        if raw.startswith("{"):
+            lines.append(json.loads(raw))
+    requests = [line for line in lines if line.get("message") == "request"]
+    mine = [line for line in requests if line.get("user_id") == alice.user["user_id"]]
+    assert mine and all(line["request_id"] and line["status"] for line in mine)
+    assert any(line.get("path") == "/transfers" and line["status"] == 201 for line in mine)
+    metrics = [line for line in lines if "_aws" in line]
+    assert any("TransferPosted" in line for line in metrics)
+    assert leaks(stack) == []
+    assert not any("secret memo" in json.dumps(line) for line in lines)
