@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from chalice import local
@@ -44,6 +45,22 @@ def _serialize_gateway() -> None:
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
 
 
+def _own_log_file(worker: int) -> None:
+    """Give a forked worker its own log file beside the first one's (api.log -> api-2.log).
+
+    Processes writing one file interleave partial lines (print writes text and newline
+    separately), which would break the JSON log lines; one writer per file never does."""
+    current = Path(os.readlink("/proc/self/fd/1"))
+    if current.suffix != ".log":
+        return  # a terminal or a pipe: leave it
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(current.with_name(f"{current.stem}-{worker + 1}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8000)
@@ -67,6 +84,7 @@ def main() -> None:
             # A worker dies with the first process, however that one ends (like the launcher's
             # own children do), so no orphan keeps the port.
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+            _own_log_file(len(workers) + 1)
             workers.clear()
             break
         workers.append(pid)

@@ -13,14 +13,19 @@ PATTERNS = {
     "client secret": re.compile(r"_secret_[A-Za-z0-9]+"),
     "password": re.compile(r"correct horse battery"),
 }
-OUR_LOGS = ("api.log", "pump.log")  # the emulators' own logs stand in for AWS/Stripe, not for us
+OUR_LOGS = ("api*.log", "pump.log")  # the emulators' own logs stand in for AWS/Stripe, not for us
+
+
+def our_logs(stack: dict[str, str]) -> list[Path]:
+    folder = Path(stack["STACK_DIR"]) / "logs"
+    return sorted(p for pattern in OUR_LOGS for p in folder.glob(pattern))
 
 
 def leaks(stack: dict[str, str]) -> list[str]:
     secrets = [stack[k] for k in ("STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY", "DATA_KEY", "BLIND_INDEX_KEY")]
     found = []
-    for name in OUR_LOGS:
-        path = Path(stack["STACK_DIR"]) / "logs" / name
+    for path in our_logs(stack):
+        name = path.name
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             for what, pattern in PATTERNS.items():
                 if pattern.search(line):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from pathlib import Path
 
-from tests.e2e.log_scan import leaks
+from tests.e2e.log_scan import leaks, our_logs
 
 
 def test_a_journey_logs_structured_lines_and_no_personal_data(stack, new_user, stack_container):
@@ -23,9 +22,10 @@ def test_a_journey_logs_structured_lines_and_no_personal_data(stack, new_user, s
     assert r.status_code == 201
     time.sleep(0.5)
     lines = []
-    for raw in (Path(stack["STACK_DIR"]) / "logs" / "api.log").read_text().splitlines():
-        if raw.startswith("{"):
-            lines.append(json.loads(raw))
+    for path in our_logs(stack):  # one file per API worker (api.log, api-2.log, ...)
+        for raw in path.read_text().splitlines():
+            if raw.startswith("{"):
+                lines.append(json.loads(raw))
     requests = [line for line in lines if line.get("message") == "request"]
     mine = [line for line in requests if line.get("user_id") == alice.user["user_id"]]
     assert mine and all(line["request_id"] and line["status"] for line in mine)

@@ -306,17 +306,8 @@ class DynamoLedger:
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now, memo_ct),
             self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct),
         ]
-        roles = ["debit", "credit", "transfer", "entry", "entry"]
-        if record:  # a claim written with the money (e.g. a top-up's refunded total)
-            items.append(record)
-            roles.append("record")
-        if idempotency:
-            items.append(self._idempotency_put(idempotency, now))
-            roles.append("idempotency")
-        if daily:
-            items.append(self._daily_update(daily, amount))
-            roles.append("daily")
-        self._transact(items, roles, m)
+        self._transact_with(items, ["debit", "credit", "transfer", "entry", "entry"], m, now, record, idempotency,
+                            daily)
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
              daily: DailyLimit | None = None, record: dict[str, Any] | None = None) -> None:
@@ -328,15 +319,23 @@ class DynamoLedger:
             self._transfer_put(m, "pending", now, None, None, debit_sk),
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "pending", m.to_wallet, m.from_owner, now),
         ]
-        roles = ["debit", "transfer", "entry"]
-        if record:  # e.g. the withdrawal, written with its hold (conditional on not existing)
+        self._transact_with(items, ["debit", "transfer", "entry"], m, now, record, idempotency, daily)
+
+    def _transact_with(self, items: list[dict[str, Any]], roles: list[str], m: Movement, now: str,
+                       record: dict[str, Any] | None, idempotency: IdempotencyPut | None,
+                       daily: DailyLimit | None) -> None:
+        """Add the optional items of a movement, then write it all in one transaction.
+
+        `record` is written with the money: a claim (a top-up's refunded total) or a resource
+        (the withdrawal of a hold), conditional so that it happens once."""
+        if record:
             items.append(record)
             roles.append("record")
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
         if daily:
-            items.append(self._daily_update(daily, amount))
+            items.append(self._daily_update(daily, m.amount.amount))
             roles.append("daily")
         self._transact(items, roles, m)
 
