@@ -111,8 +111,9 @@ def merge_template(stage: str) -> dict[str, Any]:
             "EventSourceArn": {"Fn::GetAtt": [table_logical_id(EntryRecord), "StreamArn"]},
             "FunctionName": {"Ref": "Notifications"}, "StartingPosition": "LATEST", "BatchSize": 100,
             "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}},
-        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms",
-                                                                 "KmsMasterKeyId": "alias/aws/sns"}},
+        # Not encrypted with alias/aws/sns: CloudWatch alarms cannot publish to a topic under that
+        # AWS-managed key, and alarm notifications carry no personal data.
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms"}},
         "StripeEventsDLQAlarm": _alarm("Stripe events failed 5 times and wait in the dead-letter queue",
                                        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                        [{"Name": "QueueName", "Value": f"{queue}-dlq"}], "Maximum", 0),
