@@ -218,7 +218,7 @@ class Funding:
                                           amount=amount.amount, currency=amount.currency, request_hash=req_hash,
                                           created_at=rfc3339(self.now()))
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
-                                           hold=True, record=record):
+                                           hold=True, record=record, daily_limit=True):
             return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
         self._send_payout(self.repo.withdrawal(withdrawal_id))
         return Outcome(202, self._withdrawal_view(self.repo.withdrawal(withdrawal_id)))

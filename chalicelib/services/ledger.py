@@ -97,6 +97,16 @@ class Ledger:
         return str(self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, f"{currency} wallet",
                                                     created, is_default=True)))
 
+    def daily_limit(self, user_id: str, amount: Money, now: float) -> Any:
+        """The counter of the user's outgoing total today in this currency (transfers and
+        withdrawals), updated with a condition inside the money's transaction."""
+        from chalicelib.adapters.dynamodb.ledger import DailyLimit
+
+        day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
+        return DailyLimit(key=f"{user_id}#{amount.currency}#{day}",
+                          limit=self.policy.daily_limit_major * 10 ** currency_exponent(amount.currency),
+                          expires_at=int(now) + 3 * 86400)
+
     def check_maximum(self, amount: Money) -> None:
         """The per-movement maximum of the configuration (400 above it)."""
         if amount > Money.of_major(self.policy.max_transfer_major, amount.currency):
@@ -153,12 +163,9 @@ class Ledger:
         body = {"transfer_id": transfer_id, "type": "transfer", "status": "posted",
                 "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
                 "currency": amount.currency, "memo": memo, "created_at": created}
-        from chalicelib.adapters.dynamodb.ledger import DailyLimit, DuplicateRequest, IdempotencyPut
+        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest, IdempotencyPut
 
-        day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
-        daily = DailyLimit(key=f"{user_id}#{amount.currency}#{day}",
-                           limit=self.policy.daily_limit_major * 10 ** currency_exponent(amount.currency),
-                           expires_at=int(now) + 3 * 86400)
+        daily = self.daily_limit(user_id, amount, now)
         idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
                               response_ct=self.cipher.encrypt(json.dumps(body), user_id, "idempotent_response"),
                               resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
@@ -222,13 +229,16 @@ class Ledger:
                                           wallet_id, amount, "system", w.owner_id), record=record)
 
     def debit_to_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str, type_: str,
-                        *, hold: bool = False, record: dict[str, Any] | None = None) -> bool:
+                        *, hold: bool = False, record: dict[str, Any] | None = None,
+                        daily_limit: bool = False) -> bool:
         """Move money (or, with `hold`, hold it) from a wallet to a system account, once per
-        `transfer_id`; InsufficientFunds if the wallet cannot cover it (it never goes negative)."""
+        `transfer_id`; InsufficientFunds if the wallet cannot cover it (it never goes negative).
+        With `daily_limit` it counts toward the owner's daily outgoing limit (withdrawals)."""
         w = self._existing(wallet_id)
         movement = Movement(transfer_id, type_, wallet_id, self.store.system_shard(account, amount.currency),
                             amount, w.owner_id, "system")
-        return self._system_move(movement, hold=hold, record=record)
+        daily = self.daily_limit(w.owner_id, amount, self.now()) if daily_limit else None
+        return self._system_move(movement, hold=hold, record=record, daily=daily)
 
     def resolve_hold(self, transfer_id: str, *, post: bool) -> bool:
         """Post or void a pending hold exactly once; False if it was resolved already."""
@@ -244,15 +254,16 @@ class Ledger:
             raise NotFound("The wallet was not found.")
         return w
 
-    def _system_move(self, movement: Movement, *, hold: bool = False, record: dict[str, Any] | None = None) -> bool:
+    def _system_move(self, movement: Movement, *, hold: bool = False, record: dict[str, Any] | None = None,
+                     daily: Any = None) -> bool:
         from chalicelib.adapters.dynamodb.ledger import DuplicateRequest
 
         now = self.now()
         try:
             if hold:
-                self.store.hold(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record)
+                self.store.hold(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record, daily=daily)
             else:
-                self.store.move(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record)
+                self.store.move(movement, now=rfc3339(now), now_ms=int(now * 1000), record=record, daily=daily)
         except DuplicateRequest:
             return False
         return True

@@ -62,3 +62,25 @@ def test_crash_between_hold_and_payout_is_resumed_once(stack_container, funding)
     again = f.withdraw(user_id, key, {"wallet_id": wallet, "amount": 400}, otp="x")
     assert again.replayed and again.body["provider_reference"]
     assert stack_container.ledger_store.get_wallet(wallet).held == 400
+
+
+def test_withdrawals_count_toward_the_daily_outgoing_limit(stack_container, stack_settings):
+    from chalicelib.domain.ledger import LimitExceeded
+    from chalicelib.services.ledger import Ledger, LedgerPolicy
+    from tests.integration.test_ledger_dynamodb import person
+
+    c = stack_container
+    small = Ledger(store=c.ledger_store, users=c.users, blind_index=c.blind_index, cipher=c.cipher,
+                   policy=LedgerPolicy(("USD",), "USD", max_transfer_major=100, daily_limit_major=10))
+    gateway = FlakyPayouts()
+    gateway.down = False
+    f = Funding(repo=DynamoFunding(stack_settings), gateway=gateway, ledger=small, mfa=AlwaysOk(), cipher=c.cipher)
+    user_id, _, wallet = person(c)
+    _, _, other = person(c)
+    small.credit_from_system("stripe_clearing", wallet, Money(5000, "USD"), new_id("tp"))
+    small.transfer(user_id, uuid.uuid4().hex, {"from_wallet_id": wallet, "to": {"wallet_id": other},
+                                                "amount": 600, "currency": "USD"})
+    with pytest.raises(LimitExceeded):
+        f.withdraw(user_id, uuid.uuid4().hex, {"wallet_id": wallet, "amount": 500}, otp="x")
+    assert c.ledger_store.get_wallet(wallet).held == 0
+    assert f.withdraw(user_id, uuid.uuid4().hex, {"wallet_id": wallet, "amount": 400}, otp="x").status == 202
