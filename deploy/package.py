@@ -13,6 +13,7 @@ import argparse
 import compileall
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -29,9 +30,11 @@ def precompile(zip_path: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(tmp)
-        # Legacy .pyc next to the source: found without __pycache__ lookups, and valid on the
-        # Lambda runtime's Python version (the same as ours: chalice packages for it).
-        compileall.compile_dir(tmp, quiet=2, legacy=False, optimize=0, workers=0)
+        # Unchecked-hash .pyc files in __pycache__: valid whatever the files' timestamps become
+        # when Lambda unpacks the zip (timestamp-checked ones would be stale and recompiled on
+        # every cold start, since /var/task is read-only). Same Python version as the runtime.
+        compileall.compile_dir(tmp, quiet=2, legacy=False, optimize=0, workers=0,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         out = zip_path.with_suffix(".tmp.zip")
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
             for path in sorted(Path(tmp).rglob("*")):
