@@ -112,6 +112,10 @@ class FakeUsers:
         self.users[user_id].password_hash = password_hash
         return True
 
+    def clear_password(self, user_id: str) -> bool:
+        self.users[user_id].password_hash = None
+        return True
+
 
 class FakeSessions:
     def __init__(self) -> None:

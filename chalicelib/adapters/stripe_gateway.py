@@ -103,7 +103,9 @@ class StripeGateway:
                 raise InvalidRequest("Stripe refused this value.", details=[
                     {"field": field, "message": exc.user_message or "not usable"}]) from None
             raise PaymentProviderError() from None
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.IdempotencyError, stripe.APIError) as exc:
+            # The outcome is unknown (timeout, 5xx, the same key still in flight): the caller
+            # must keep its state and retry with the same idempotency key, never assume failure.
             raise ServiceUnavailable("The payment provider could not be reached; retry.") from exc
         except stripe.StripeError as exc:
             raise PaymentProviderError() from exc
@@ -181,8 +183,14 @@ class StripeGateway:
             self.client.transfers.create(params={"amount": amount, "currency": currency.lower(),
                                                  "destination": account_id, "metadata": metadata},
                                          options={"idempotency_key": f"{key}-transfer"})
-            po = self.client.payouts.create(params={"amount": amount, "currency": currency.lower(),
-                                                    "metadata": metadata},
-                                            options={"idempotency_key": f"{key}-payout",
-                                                     "stripe_account": account_id})
+        # The money is in the connected account now: from here on a refusal is not a "nothing
+        # happened", so it must never give the hold back (the caller keeps it and retries).
+        try:
+            with self._errors():
+                po = self.client.payouts.create(params={"amount": amount, "currency": currency.lower(),
+                                                        "metadata": metadata},
+                                                options={"idempotency_key": f"{key}-payout",
+                                                         "stripe_account": account_id})
+        except PaymentProviderError:
+            raise ServiceUnavailable("The payout could not be created yet; it will be retried.") from None
         return str(po.id)

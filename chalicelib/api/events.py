@@ -8,6 +8,7 @@ from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import notifications, stripe_events
+from chalicelib.services.funding import CreditNotYetApplied
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
             # Verified before queueing, so unparseable means corrupt: retrying cannot help.
             log.error("unparseable stripe event dropped")
             observability.count("StripeEventFailed")
+        except CreditNotYetApplied:
+            log.warning("refund/dispute before its top-up's credit; will be redelivered")
+            failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             log.exception("stripe event failed; it will be retried")
             observability.count("StripeEventFailed")

@@ -33,6 +33,15 @@ CLEARING = "stripe_clearing"  # money that Stripe holds for us: top-ups in, refu
 PAYOUTS = "payouts"  # money on its way to users' banks
 DISPUTES = "disputes"
 
+RESUME_WITHIN = 23 * 3600  # below Stripe's 24 h idempotency-key memory
+
+
+def _epoch(rfc3339_time: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(rfc3339_time.replace("Z", "+00:00")).timestamp()
+
+
 _INTENT_STATUS = {"requires_action": "requires_action", "requires_source_action": "requires_action",
                   "succeeded": "pending", "processing": "pending", "requires_capture": "pending",
                   "requires_confirmation": "pending", "requires_payment_method": "failed", "canceled": "failed"}
@@ -147,7 +156,11 @@ class Funding:
     def _topup_replay(self, record: Any, req_hash: str) -> Outcome:
         if record.request_hash != req_hash:
             raise IdempotencyKeyReused()
-        if not record.response_ct:  # crashed or timed out before Stripe answered: resume
+        if not record.response_ct:  # crashed or timed out before Stripe answered
+            if self.now() - _epoch(record.created_at) > RESUME_WITHIN:
+                # Stripe keeps idempotency keys 24 h: charging again could charge twice. If the
+                # first charge went through, its webhook credits the top-up (metadata) anyway.
+                return Outcome(202, self._topup_view(record, status="pending"), replayed=True)
             pm = self.repo.payment_method(record.payment_method_id)
             if pm is None:
                 raise ServiceUnavailable()
@@ -224,6 +237,9 @@ class Funding:
         return Outcome(202, self._withdrawal_view(self.repo.withdrawal(withdrawal_id)))
 
     def _send_payout(self, w: Any) -> None:
+        """Ask Stripe to pay out. Only a refusal that proves no money left (PaymentProviderError,
+        before any transfer) gives the hold back; an unknown outcome (ServiceUnavailable) keeps
+        the hold for the retry, the resume job or the payout events to settle."""
         user = self.repo.user(w.user_id)
         try:
             payout_id = self.gateway.payout(amount=int(w.amount), currency=w.currency,
@@ -231,7 +247,6 @@ class Funding:
                                             metadata={"withdrawal_id": w.withdrawal_id, "user_id": w.user_id},
                                             key=w.withdrawal_id)
         except (PaymentProviderError, CardDeclined):
-            # Stripe refused for good: give the money back (exactly once) and say so.
             self.ledger.resolve_hold(w.withdrawal_id, post=False)
             self.repo.set_withdrawal_status(w.withdrawal_id, "failed")
             return
@@ -267,6 +282,7 @@ class Funding:
             "payment_intent.payment_failed": self._intent_failed,
             "charge.refunded": self._charge_refunded,
             "charge.dispute.created": self._dispute_created,
+            "charge.dispute.closed": self._dispute_closed,
             "payout.paid": lambda o: self._payout_settled(o, paid=True),
             "payout.failed": lambda o: self._payout_settled(o, paid=False),
             "payout.canceled": lambda o: self._payout_settled(o, paid=False),
@@ -318,6 +334,11 @@ class Funding:
             record = self._topup_of(obj, str(intent_id) if intent_id else None)
             if record is None:
                 return "unknown top-up"
+            intent = record.payment_intent_id or intent_id
+            if intent and self.ledger.store.get_transfer(deterministic_id("tp", str(intent))) is None:
+                # Out of order: the credit has not happened yet. Fail, so the queue redelivers
+                # this event after the payment_intent.succeeded one.
+                raise CreditNotYetApplied(record.topup_id)
             done = int(getattr(record, attribute) or 0)
             if total <= done:
                 return "already applied"
@@ -330,7 +351,7 @@ class Funding:
             except InsufficientFunds:
                 # The money was spent: the wallet never goes negative, so this needs a person.
                 log.error("refund/dispute shortfall", extra={"topup_id": record.topup_id, "type": type_})
-                self.repo.set_topup_status(record.topup_id, f"{type_}_shortfall")
+                self.repo.flag_shortfall(record.topup_id, type_)
                 return "shortfall"
             if moved:
                 return "applied"
@@ -341,6 +362,29 @@ class Funding:
         w = self.repo.withdrawal(withdrawal_id) if withdrawal_id else None
         if w is None:
             return "unknown withdrawal"
-        resolved = self.ledger.resolve_hold(w.withdrawal_id, post=paid)
-        self.repo.set_withdrawal_status(w.withdrawal_id, "paid" if paid else "failed")
-        return ("paid" if paid else "voided") if resolved else "already settled"
+        if self.ledger.resolve_hold(w.withdrawal_id, post=paid):
+            self.repo.set_withdrawal_status(w.withdrawal_id, "paid" if paid else "failed")
+            return "paid" if paid else "voided"
+        held = self.ledger.store.get_transfer(w.withdrawal_id)
+        if not paid and held is not None and held.status == "posted":
+            # Stripe documents that a paid payout can still fail: the bank sent the money back
+            # to the platform, so it goes back to the wallet (once per payout).
+            self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
+                                           deterministic_id("rv", str(payout.get("id") or w.withdrawal_id)),
+                                           "reversal")
+            self.repo.force_withdrawal_status(w.withdrawal_id, "failed")
+            return "reversed"
+        return "already settled"
+
+    def _dispute_closed(self, dispute: dict[str, Any]) -> str:
+        """A closed dispute resolves its hold: lost -> the money leaves, won -> it is released."""
+        amount = int(dispute.get("amount") or 0)
+        transfer_id = deterministic_id("dp", str(dispute.get("id")), str(amount))
+        if self.ledger.store.get_transfer(transfer_id) is None:
+            return "unknown dispute"
+        lost = dispute.get("status") == "lost"
+        return ("posted" if lost else "released") if self.ledger.resolve_hold(transfer_id, post=lost) else "already"
+
+
+class CreditNotYetApplied(Exception):
+    """A refund or dispute arrived before the top-up it concerns was credited: retry later."""

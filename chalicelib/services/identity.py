@@ -108,13 +108,12 @@ class Identity:
             raise InvalidCredentials()
         # Lock by the identifier, known account or not, so the lockout reveals nothing either.
         key, now = f"login#{self.blind_index(lookup)}", int(self.now())
-        self.login_lockout.check(key, now)
+        self.login_lockout.attempt(key, now)
         user_id = self.users.user_id_for(self._identity_key(lookup))
         user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
         if not ok or user is None or user.status != "active":
-            self.login_lockout.failed(key, now)
             raise InvalidCredentials()
         self.login_lockout.succeeded(key)
         return self._start_session(user.user_id)
@@ -190,9 +189,8 @@ class Identity:
         if user is None:
             raise NotFound()
         key, now = f"password#{user_id}", int(self.now())
-        self.login_lockout.check(key, now)
+        self.login_lockout.attempt(key, now)
         if not self.hasher.verify(current, user.password_hash):
-            self.login_lockout.failed(key, now)
             raise InvalidCredentials("The current password is not correct.")
         if user.mfa_enabled:
             self.mfa.require(user_id, otp)
@@ -218,12 +216,23 @@ class Identity:
                 existing = self.users.user_id_for(self._identity_key(email_lookup_key(email)))
                 if existing:
                     owner = self.users.link(subject_key, existing, rfc3339(self.now()))
+                    self._secure_linked_account(owner)
                     return self._start_session(owner), False
             try:
                 return self._start_session(self._create_social_user(subject_key, email, claims)), True
             except (EmailTaken, Conflict):
                 continue
         raise Conflict("The account changed concurrently; try again.")
+
+    def _secure_linked_account(self, user_id: str) -> None:
+        """Nobody ever proved owning the e-mail of a password account (registration sends no
+        mail), but the provider just did: whoever registered it with a password may be someone
+        else (account pre-hijacking). The password stops working and every login of the
+        account ends; the owner signs in with the provider and can set a new password."""
+        user = self.users.get(user_id)
+        if user is not None and user.password_hash:
+            self.users.clear_password(user_id)
+            self.sessions.revoke_all(user_id)
 
     def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> str:
         user_id = new_id("usr")

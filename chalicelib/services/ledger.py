@@ -145,8 +145,8 @@ class Ledger:
         if previous is not None:
             return self._replay(previous, req_hash, user_id)
 
+        self._check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
         amount = Money(request["amount"], request["currency"])
-        self._check_currency(amount.currency)
         self.check_maximum(amount)
         source = self.wallet(user_id, request["from_wallet_id"])
         if source.currency != amount.currency:

@@ -1,4 +1,9 @@
-"""Lockout after repeated failures: a fixed window per key, counted in DynamoDB."""
+"""Lockout after repeated failures: a fixed window per key, counted in DynamoDB.
+
+Every attempt is counted BEFORE the secret is checked (one atomic increment) and a success
+clears the count, so a burst of concurrent guesses cannot all slip past a check made before any
+of them failed: attempt max+1 within the window is refused, whoever sends it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,15 +18,11 @@ class Lockout:
     max_failures: int = 5
     window_seconds: int = 900
 
-    def check(self, key: str, now: int) -> None:
-        """Raise 429 while the key is locked, whatever the caller presents (even the right secret)."""
-        count, ends = self.counters.current(key, now)
-        if count >= self.max_failures:
-            raise TooManyRequests(retry_after=max(1, ends - now))
-
-    def failed(self, key: str, now: int) -> None:
+    def attempt(self, key: str, now: int) -> None:
+        """Count this attempt; 429 while more than `max_failures` attempts failed in the window,
+        whatever the caller presents (even the right secret)."""
         count, ends = self.counters.hit(key, now, self.window_seconds)
-        if count >= self.max_failures:
+        if count > self.max_failures:
             raise TooManyRequests(retry_after=max(1, ends - now))
 
     def succeeded(self, key: str) -> None:

@@ -83,11 +83,10 @@ class Mfa:
         if code is None:
             raise MfaRequired()
         key, now = f"otp#{user_id}", int(self.now())
-        self.lockout.check(key, now)
+        self.lockout.attempt(key, now)
         secret = self.cipher.decrypt(user.totp_pending_ct, user_id, "totp_secret")
         step = self._matching_step(secret, code, now)
         if step is None:
-            self.lockout.failed(key, now)
             raise MfaInvalid()
         codes = [self._recovery_code() for _ in range(RECOVERY_CODES)]
         hashes = {self._hash_code(user_id, c) for c in codes}
@@ -110,11 +109,10 @@ class Mfa:
         if code is None:
             raise MfaRequired()
         key, now = f"otp#{user_id}", int(self.now())
-        self.lockout.check(key, now)
+        self.lockout.attempt(key, now)
         if self._accept(user, code, now):
             self.lockout.succeeded(key)
             return
-        self.lockout.failed(key, now)
         raise MfaInvalid()
 
     def _accept(self, user: User, code: str, now: int) -> bool:

@@ -116,6 +116,7 @@ def test_transfer_errors_change_nothing(new_user, fund):
         (dict(base, amount=0), 400, "invalid_request"),
         (dict(base, amount=-5), 400, "invalid_request"),
         (dict(base, currency="usd"), 400, "invalid_request"),
+        (dict(base, currency="XYZ"), 400, "invalid_request"),
         (dict(base, to={}), 400, "invalid_request"),
         (dict(base, to={"email": "x@example.com", "wallet_id": wb}), 400, "invalid_request"),
         (dict(base, to={"email": "not-an-email"}), 400, "invalid_request"),

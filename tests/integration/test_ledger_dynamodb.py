@@ -103,6 +103,14 @@ def test_daily_limit(stack_container):
     with pytest.raises(LimitExceeded):
         pay(small, a, wa, {"wallet_id": wb}, 1)
     assert c.ledger_store.get_wallet(wa).balance == 40_000
+    # The first movement of a day must fit under the limit too.
+    roomy = Ledger(store=c.ledger_store, users=c.users, blind_index=c.blind_index, cipher=c.cipher,
+                   policy=LedgerPolicy(("USD",), "USD", max_transfer_major=1000, daily_limit_major=100))
+    a2, _, wa2 = person(c)
+    fund(roomy, wa2, 50_000)
+    with pytest.raises(LimitExceeded):
+        pay(roomy, a2, wa2, {"wallet_id": wb}, 10_001)
+    assert c.ledger_store.get_wallet(wa2).balance == 50_000
 
 
 def test_idempotent_replay_and_reuse(stack_container, ledger):

@@ -106,11 +106,9 @@ def test_login_by_email_or_phone_and_same_error_for_unknown_and_wrong():
 def test_lockout_after_five_failures_even_with_the_right_password_then_expires():
     env = make_env()
     env.identity.register("alice@example.com", PASSWORD)
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(InvalidCredentials):
             env.identity.login("wrong password!!", email="alice@example.com")
-    with pytest.raises(TooManyRequests):
-        env.identity.login("wrong password!!", email="alice@example.com")
     with pytest.raises(TooManyRequests) as e:
         env.identity.login(PASSWORD, email="alice@example.com")
     assert 0 < e.value.retry_after <= 900
@@ -192,6 +190,19 @@ def test_social_creates_then_signs_in_and_links_verified_email():
     pair, created = env.identity.social_sign_in("facebook", {"sub": "f-9", "email": "Alice@Example.com",
                                                              "email_verified": True})
     assert not created and env.identity.verify_access(pair.access_token).user_id == p.user_id
+
+
+def test_linking_a_password_account_ends_the_password_and_its_logins():
+    env = make_env()
+    p = env.identity.register("victim@example.com", PASSWORD)  # maybe registered by an attacker
+    squatter = env.identity.login(PASSWORD, email="victim@example.com")
+    pair, created = env.identity.social_sign_in("google", {"sub": "g-v", "email": "victim@example.com",
+                                                           "email_verified": True})
+    assert not created and env.identity.verify_access(pair.access_token).user_id == p.user_id
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(squatter.access_token)
+    with pytest.raises(InvalidCredentials):
+        env.identity.login(PASSWORD, email="victim@example.com")
 
 
 def test_social_unverified_email_never_links():

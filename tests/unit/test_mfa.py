@@ -90,11 +90,9 @@ def test_require_errors():
 def test_repeated_wrong_codes_lock_out_even_the_right_code():
     env, user_id, totp, *_ = enrolled()
     env.clock.advance(30)
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(MfaInvalid):
             env.mfa.require(user_id, "000000")
-    with pytest.raises(TooManyRequests):
-        env.mfa.require(user_id, "000000")
     with pytest.raises(TooManyRequests):
         env.mfa.require(user_id, totp.at(env.clock()))
 

@@ -62,6 +62,23 @@ def test_connect_payout_transfers_then_pays_out_on_the_connected_account():
     assert p2 == "/v1/payouts" and h2["Stripe-Account"] == "acct_1RecordedExpress"
 
 
+class PayoutRefused(RecordedHttp):
+    def request(self, method, url, headers, post_data=None):
+        if urlparse(url).path == "/v1/payouts":
+            self.sent.append((method.upper(), "/v1/payouts", dict(headers), {}))
+            return json.dumps({"error": {"type": "invalid_request_error", "message": "payouts disabled"}}), 400, {}
+        return super().request(method, url, headers, post_data)
+
+
+def test_a_refused_payout_after_the_transfer_is_never_a_definitive_failure():
+    # The money already sits in the connected account: the hold must not be given back.
+    http = PayoutRefused()
+    with pytest.raises(ServiceUnavailable):
+        gateway(http).payout(amount=600, currency="USD", account_id="acct_1RecordedExpress",
+                             metadata={"withdrawal_id": "wd_1"}, key="wd_1")
+    assert [p for _, p, _, _ in http.sent] == ["/v1/transfers", "/v1/payouts"]
+
+
 def test_platform_mode_needs_no_account():
     http = RecordedHttp()
     assert gateway(http, platform=True).open_payout_account("usr_1", None).status == "enabled"
@@ -72,7 +89,9 @@ def test_platform_mode_needs_no_account():
     (402, {"error": {"type": "card_error", "code": "card_declined", "message": "declined"}}, CardDeclined),
     (400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod"}}, InvalidRequest),
     (429, {"error": {"type": "rate_limit_error", "message": "slow down"}}, ServiceUnavailable),
-    (500, {"error": {"type": "api_error", "message": "boom"}}, PaymentProviderError),
+    (500, {"error": {"type": "api_error", "message": "boom"}}, ServiceUnavailable),  # outcome unknown
+    (409, {"error": {"type": "idempotency_error", "message": "key in use"}}, ServiceUnavailable),
+    (403, {"error": {"type": "invalid_request_error", "message": "not permitted"}}, PaymentProviderError),
 ])
 def test_stripe_errors_become_domain_errors(status, body, error):
     g = gateway(RecordedHttp(status, body))

@@ -146,3 +146,9 @@ class DynamoFunding:
         return list(WithdrawalRecord.scan(
             (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_id.does_not_exist()
             & (WithdrawalRecord.created_at < created_before), consistent_read=True))
+
+    def flag_shortfall(self, topup_id: str, kind: str) -> None:
+        TopUpRecord(topup_id=topup_id).update(actions=[TopUpRecord.shortfall.set(kind)])
+
+    def force_withdrawal_status(self, withdrawal_id: str, status: str) -> None:
+        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.status.set(status)])

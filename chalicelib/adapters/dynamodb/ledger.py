@@ -284,10 +284,11 @@ class DynamoLedger:
         return {"Update": {
             "TableName": self.t[DailyTotalRecord], "Key": {"key": _s(daily.key)},
             "UpdateExpression": "SET #t = if_not_exists(#t, :zero) + :a, expires_at = :exp",
-            "ConditionExpression": "attribute_not_exists(#t) OR #t <= :room",
+            # The first movement of the day must fit too (no counter yet).
+            "ConditionExpression": "(attribute_not_exists(#t) AND :a <= :limit) OR #t <= :room",
             "ExpressionAttributeNames": {"#t": "total"},  # a reserved word in DynamoDB expressions
             "ExpressionAttributeValues": {":a": _n(amount), ":zero": _n(0), ":exp": _n(daily.expires_at),
-                                          ":room": _n(daily.limit - amount)}}}
+                                          ":room": _n(daily.limit - amount), ":limit": _n(daily.limit)}}}
 
     @staticmethod
     def _sk(ms: int, transfer_id: str, leg: str) -> str:

@@ -308,6 +308,7 @@ class TopUpRecord(BaseModel):
     response_ct = UnicodeAttribute(null=True)  # the first answer (encrypted), for idempotent replays
     refunded = NumberAttribute(default=0)
     disputed = NumberAttribute(default=0)
+    shortfall = UnicodeAttribute(null=True)  # refund | dispute: money already spent, needs a person
     created_at = UnicodeAttribute()
     by_intent = TopUpsByIntent()
 

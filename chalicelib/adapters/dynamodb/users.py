@@ -132,3 +132,6 @@ class DynamoUsers:
 
     def set_password(self, user_id: str, password_hash: str) -> bool:
         return self._update(user_id, [UserRecord.password_hash.set(password_hash)])
+
+    def clear_password(self, user_id: str) -> bool:
+        return self._update(user_id, [UserRecord.password_hash.remove()])
