@@ -216,10 +216,12 @@ class Funding:
         if existing is not None:
             if existing.request_hash != req_hash:
                 raise IdempotencyKeyReused()
+            if existing.response_ct:  # the first complete answer, as it was
+                first = json.loads(self.cipher.decrypt(existing.response_ct, user_id, "idempotent_response"))
+                return Outcome(first["status"], first["body"], replayed=True)
             if not existing.payout_id and existing.status == "pending":
                 self._send_payout(existing)  # the first call stopped between hold and Stripe
-                existing = self.repo.withdrawal(withdrawal_id)
-            return Outcome(202, self._withdrawal_view(existing), replayed=True)
+            return self._withdrawal_answer(withdrawal_id, replayed=True)
         self.mfa.require(user_id, otp)
         wallet = self.ledger.wallet(user_id, request["wallet_id"])
         amount = Money(request["amount"], wallet.currency)
@@ -234,7 +236,16 @@ class Funding:
                                            hold=True, record=record, daily_limit=True):
             return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
         self._send_payout(self.repo.withdrawal(withdrawal_id))
-        return Outcome(202, self._withdrawal_view(self.repo.withdrawal(withdrawal_id)))
+        return self._withdrawal_answer(withdrawal_id)
+
+    def _withdrawal_answer(self, withdrawal_id: str, replayed: bool = False) -> Outcome:
+        """Answer with the withdrawal; once it is complete (payout sent, or failed), keep that
+        answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
+        w = self.repo.withdrawal(withdrawal_id)
+        view = self._withdrawal_view(w)
+        if w.payout_id or w.status == "failed":
+            self.repo.keep_withdrawal_answer(withdrawal_id, self._seal(w, {"status": 202, "body": view}))
+        return Outcome(202, view, replayed=replayed)
 
     def _send_payout(self, w: Any) -> None:
         """Ask Stripe to pay out. Only a refusal that proves no money left (PaymentProviderError,

@@ -236,6 +236,8 @@ def test_withdrawal_held_then_paid_or_failed(new_user, stripe_api, stack):
               "metadata": {"withdrawal_id": w["withdrawal_id"]}}
     assert post_event(stack, "payout.paid", payout).status_code == 200
     assert wait_for(lambda: u.api.request("GET", f"/withdrawals/{w['withdrawal_id']}").json()["status"] == "paid")
+    late = withdraw(u, 600, "999999", key)  # still the original answer, not the current state
+    assert late.status_code == 202 and late.json() == w and late.headers["Idempotent-Replayed"] == "true"
     assert (balance(u)["balance"], balance(u)["held"]) == (1400, 0)
     # A paid payout can still fail later (the bank returns it): the money comes back, once.
     for _ in range(2):

@@ -152,3 +152,9 @@ class DynamoFunding:
 
     def force_withdrawal_status(self, withdrawal_id: str, status: str) -> None:
         WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.status.set(status)])
+
+    def keep_withdrawal_answer(self, withdrawal_id: str, response_ct: str) -> bool:
+        """Store the first complete answer; a later one never replaces it."""
+        return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+            actions=[WithdrawalRecord.response_ct.set(response_ct)],
+            condition=WithdrawalRecord.response_ct.does_not_exist()))

@@ -330,6 +330,7 @@ class WithdrawalRecord(BaseModel):
     status = UnicodeAttribute()  # pending | paid | failed
     request_hash = UnicodeAttribute()
     payout_id = UnicodeAttribute(null=True)
+    response_ct = UnicodeAttribute(null=True)  # the first complete answer (encrypted), for replays
     created_at = UnicodeAttribute()
 
 
