@@ -36,3 +36,8 @@ def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event: Any) -> dict[str, Any]:
     return events.reconcile_ledger()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="resume_withdrawals")
+def resume_withdrawals(event: Any) -> dict[str, int]:
+    return events.resume_withdrawals()

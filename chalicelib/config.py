@@ -68,6 +68,7 @@ class Settings:
     lockout_window_seconds: int = 900
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
+    stale_hold_seconds: int = 3 * 86400  # reconciliation reports holds pending longer than this
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
@@ -105,6 +106,7 @@ class Settings:
             lockout_window_seconds=_bounded(env, "LOCKOUT_WINDOW_SECONDS", 900, 1, 86400),
             max_transfer_major=_bounded(env, "MAX_TRANSFER_MAJOR", 1_000_000, 1, 10**12),
             daily_limit_major=_bounded(env, "DAILY_LIMIT_MAJOR", 1_000_000, 1, 10**12),
+            stale_hold_seconds=_bounded(env, "STALE_HOLD_SECONDS", 3 * 86400, 60, 90 * 86400),
             oidc=_oidc(env),
         )
 

@@ -47,7 +47,8 @@ class Container:
     def webhook_verifier(self) -> Any:
         from chalicelib.adapters.stripe_webhooks import StripeWebhookVerifier
 
-        return StripeWebhookVerifier(self.secrets.get("STRIPE_WEBHOOK_SECRET"))
+        return StripeWebhookVerifier(self.secrets.get("STRIPE_WEBHOOK_SECRET"),
+                                     self.secrets.get_optional("STRIPE_CONNECT_WEBHOOK_SECRET"))
 
     # -- identity -------------------------------------------------------------------------------
     @cached_property

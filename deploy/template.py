@@ -18,9 +18,9 @@ from chalicelib.adapters.secrets import SECRET_NAMES
 from chalicelib.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile")
+FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
-           "reconcile": "Reconcile"}
+           "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 
 
@@ -121,7 +121,19 @@ def merge_template(stage: str) -> dict[str, Any]:
                               [{"Name": "ApiName", "Value": "ewallet"}, {"Name": "Stage", "Value": "api"}],
                               "Sum", 5),
         "ReconciliationDriftAlarm": _alarm("The ledger reconciliation found drift", "ewallet", "ReconciliationDrift",
-                                           [], "Maximum", 0, period=3600),
+                                           # Powertools adds the service dimension to every metric.
+                                           [{"Name": "service", "Value": "ewallet"}], "Maximum", 0,
+                                           period=3600),
+        # A withdrawal whose Stripe outcome stayed unknown past the idempotency window: a person
+        # must check Stripe and resolve it (it is never sent again automatically).
+        "WithdrawalNeedsAttentionAlarm": _alarm("A withdrawal needs a person (outcome unknown at Stripe)",
+                                                "ewallet", "WithdrawalNeedsAttention",
+                                                [{"Name": "service", "Value": "ewallet"}], "Sum", 0),
+        "WithdrawalResumeFailedAlarm": _alarm("Resuming stuck withdrawals keeps failing", "ewallet",
+                                              "WithdrawalResumeFailed", [{"Name": "service", "Value": "ewallet"}],
+                                              "Sum", 0, period=3600),
+        "StaleHoldsAlarm": _alarm("Holds pending longer than the configured age", "ewallet", "StaleHolds",
+                                  [{"Name": "service", "Value": "ewallet"}], "Maximum", 0, period=3600),
         "RestAPI": {"Properties": {"MethodSettings": [{
             "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": THROTTLE["rate"],
             "ThrottlingBurstLimit": THROTTLE["burst"], "MetricsEnabled": True}]}},
@@ -183,8 +195,11 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                  "Resource": f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}"
                                              f"{EntryRecord.table}/stream/*"}],
         "reconcile": [logs, *secrets,
-                      {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:Scan", "dynamodb:TransactWriteItems"],
-                       "Resource": tables + indexes}],
+                      {"Effect": "Allow", "Action": [*READ, "dynamodb:Scan"], "Resource": tables + indexes}],
+        "resume_withdrawals": [logs, *secrets,
+                               {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:Scan",
+                                                              "dynamodb:TransactWriteItems"],
+                                "Resource": tables + indexes}],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

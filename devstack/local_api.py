@@ -34,6 +34,28 @@ class ReusePortServer(local.ThreadedHTTPServer):  # type: ignore[misc]
         super().server_bind()
 
 
+class AnyMethodHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
+    """Hand every HTTP method to the app, TRACE and unknown ones included: the base handler
+    answers methods it has no `do_X` for with its own 501 HTML page, which no client of this API
+    should see; the app answers 405 in the contract's shape with `Allow`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._generic_handle
+        raise AttributeError(name)
+
+    def _send_http_response_with_body(self, code: int, headers: Any, body: str | bytes) -> None:
+        if self.command != "HEAD":
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        # A HEAD answer has headers only; a body would be read as the start of the next
+        # response on a kept-alive connection (API Gateway drops it too).
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body.encode("utf-8") if isinstance(body, str) else body)))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
+
+
 def _serialize_gateway() -> None:
     lock = threading.Lock()
     original = local.LocalGateway.handle_request
@@ -96,7 +118,8 @@ def main() -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    server = local.LocalDevServer(app, config, args.host, args.port, server_cls=ReusePortServer)
+    server = local.LocalDevServer(app, config, args.host, args.port, server_cls=ReusePortServer,
+                                  handler_cls=AnyMethodHandler)
     print(f"API worker {os.getpid()} serving on http://{args.host}:{args.port}", flush=True)
     try:
         server.serve_forever()

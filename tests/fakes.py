@@ -128,11 +128,14 @@ class FakeSessions:
     def get(self, session_id: str) -> Session | None:
         return copy.deepcopy(self.sessions.get(session_id))
 
-    def rotate(self, session_id: str, presented: str, new: str, now: int) -> bool:
+    def rotate(self, session_id: str, expected: str, new: str, recent: list[str], now: int,
+               retired: str | None = None) -> bool:
         s = self.sessions.get(session_id)
-        if s is None or s.current_hash != presented or s.status != "active" or s.expires_at <= now:
+        if s is None or s.current_hash != expected or s.status != "active" or s.expires_at <= now:
             return False
-        s.used_hashes.add(presented)
+        s.recent_hashes = list(recent)
+        if retired is not None:
+            s.previous_hash, s.rotated_at = retired, now
         s.current_hash, s.generation = new, s.generation + 1
         return True
 

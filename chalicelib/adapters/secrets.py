@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 # Every secret the app reads; the deployment template grants each function exactly these.
-SECRET_NAMES = ("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET")
+SECRET_NAMES = ("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET",
+                "STRIPE_CONNECT_WEBHOOK_SECRET")
+# Secrets a stage may leave out (the Connect endpoint exists only where payouts use Connect).
+OPTIONAL = ("STRIPE_CONNECT_WEBHOOK_SECRET",)
 
 
 class MissingSecret(RuntimeError):
@@ -23,6 +26,14 @@ class Secrets:
         self._ssm = ssm
         self._env = os.environ if env is None else env
         self._cache: dict[str, str] = {}
+
+    def get_optional(self, name: str) -> str | None:
+        """An optional secret's value, or None when the stage does not configure it."""
+        if name not in OPTIONAL:
+            raise MissingSecret(f"{name} is not an optional secret")
+        if not self._env.get(name) and not self._env.get(f"{name}_PARAM"):
+            return None
+        return self.get(name)
 
     def get(self, name: str) -> str:
         if name not in SECRET_NAMES:

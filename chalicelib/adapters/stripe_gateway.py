@@ -60,6 +60,11 @@ class PayoutAccount:
     onboarding_url: str | None
 
 
+def _metadata(obj: Any) -> dict[str, Any]:
+    meta: Any = getattr(obj, "metadata", None)
+    return dict(meta.to_dict()) if hasattr(meta, "to_dict") else dict(meta or {})
+
+
 class StripeGateway:
     def __init__(self, api_key: str, api_base: str | None = None, *, platform_payouts: bool = False,
                  onboarding_return_url: str = "https://example.invalid/payout-account",
@@ -159,38 +164,86 @@ class StripeGateway:
         if self._platform_payouts:
             return PayoutAccount(None, "enabled", None)
         with self._errors():
+            # Manual payouts: Stripe's automatic schedule would otherwise sweep the money we
+            # transfer for a withdrawal before our own payout call, and the payout we create
+            # would then fail (or the money leave twice in Stripe's records).
             account_id = existing or self.client.accounts.create(
                 params={"type": "express", "metadata": {"user_id": user_id},
-                        "capabilities": {"transfers": {"requested": True}}},
+                        "capabilities": {"transfers": {"requested": True}},
+                        "settings": {"payouts": {"schedule": {"interval": "manual"}}}},
                 options={"idempotency_key": f"account-{user_id}"}).id
             link = self.client.account_links.create(params={
                 "account": account_id, "refresh_url": self._return_url, "return_url": self._return_url,
                 "type": "account_onboarding"})
         return PayoutAccount(account_id, "onboarding", link.url)
 
-    def payout(self, *, amount: int, currency: str, account_id: str | None, metadata: dict[str, str],
-               key: str) -> str:
-        """Send money to the user's bank; the payout id. Settles later by payout.* events."""
+    def transfer_to_account(self, *, amount: int, currency: str, account_id: str, withdrawal_id: str,
+                            metadata: dict[str, str]) -> str:
+        """Move the money to the user's connected account (Connect); the Stripe transfer id.
+        `transfer_group` is the withdrawal id, so `find_transfer` can tell whether a call whose
+        answer was lost went through."""
+        with self._errors():
+            tr = self.client.transfers.create(params={
+                "amount": amount, "currency": currency.lower(), "destination": account_id,
+                "transfer_group": withdrawal_id, "metadata": metadata},
+                options={"idempotency_key": f"{withdrawal_id}-transfer"})
+        return str(tr.id)
+
+    def find_transfer(self, withdrawal_id: str) -> str | None:
+        """The transfer made for this withdrawal, if any (looked up when an outcome is unknown)."""
+        with self._errors():
+            found = self.client.transfers.list(params={"transfer_group": withdrawal_id, "limit": 10})
+        for tr in found.data:
+            if _metadata(tr).get("withdrawal_id") == withdrawal_id:
+                return str(tr.id)
+        return None
+
+    def create_payout(self, *, amount: int, currency: str, account_id: str | None, withdrawal_id: str,
+                      metadata: dict[str, str]) -> str:
+        """Pay out to the bank: from the connected account (Connect) or, locally, from the
+        platform balance. The payout id; it settles later through payout.* events."""
         with self._errors():
             if self._platform_payouts:
                 po = self.client.payouts.create(params={
                     "amount": amount, "currency": "eur",
                     "metadata": {**metadata, "amount": str(amount), "currency": currency}},
-                    options={"idempotency_key": key})
+                    options={"idempotency_key": withdrawal_id})
                 return str(po.id)
             if not account_id:
                 raise PaymentProviderError("No payout account.")
-            self.client.transfers.create(params={"amount": amount, "currency": currency.lower(),
-                                                 "destination": account_id, "metadata": metadata},
-                                         options={"idempotency_key": f"{key}-transfer"})
-        # The money is in the connected account now: from here on a refusal is not a "nothing
-        # happened", so it must never give the hold back (the caller keeps it and retries).
-        try:
-            with self._errors():
-                po = self.client.payouts.create(params={"amount": amount, "currency": currency.lower(),
-                                                        "metadata": metadata},
-                                                options={"idempotency_key": f"{key}-payout",
-                                                         "stripe_account": account_id})
-        except PaymentProviderError:
-            raise ServiceUnavailable("The payout could not be created yet; it will be retried.") from None
+            po = self.client.payouts.create(params={"amount": amount, "currency": currency.lower(),
+                                                    "metadata": metadata},
+                                            options={"idempotency_key": f"{withdrawal_id}-payout",
+                                                     "stripe_account": account_id})
         return str(po.id)
+
+    def find_payout(self, account_id: str | None, withdrawal_id: str) -> str | None:
+        """The payout made for this withdrawal, if any: Stripe cannot filter payouts by metadata,
+        so the most recent ones of the account are searched."""
+        options = {} if self._platform_payouts or not account_id else {"stripe_account": account_id}
+        with self._errors():
+            found = self.client.payouts.list(params={"limit": 100}, options=options)
+        for po in found.data:
+            if _metadata(po).get("withdrawal_id") == withdrawal_id:
+                return str(po.id)
+        return None
+
+    def reverse_transfer(self, transfer_id: str, amount: int, withdrawal_id: str) -> str:
+        """Take the money back from the connected account (its payout failed); idempotent."""
+        with self._errors():
+            rev = self.client.transfers.reversals.create(
+                transfer_id, params={"amount": amount, "metadata": {"withdrawal_id": withdrawal_id}},
+                options={"idempotency_key": f"{withdrawal_id}-reversal"})
+        return str(rev.id)
+
+    def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
+        """(amount, upper-case currency) that a payout event's object paid. Locally the payout is
+        made in EUR from the platform (the stand-in's limit), with our figures in its metadata."""
+        if self._platform_payouts:
+            meta = payout.get("metadata") or {}
+            try:
+                return int(meta.get("amount", -1)), str(meta.get("currency", "")).upper()
+            except (TypeError, ValueError):
+                return -1, ""
+        amount = payout.get("amount")
+        return (amount if isinstance(amount, int) else -1), str(payout.get("currency", "")).upper()

@@ -10,10 +10,14 @@ TOLERANCE_SECONDS = 300
 
 
 class StripeWebhookVerifier:
-    def __init__(self, secret: str) -> None:
-        if not secret:
+    """Accepts a payload signed with any of the configured secrets: Stripe signs events of the
+    platform's own endpoint and of the Connect endpoint (events of connected accounts, such as
+    their payouts) with two different secrets, both pointed at our one webhook route."""
+
+    def __init__(self, *secrets: str | None) -> None:
+        self._secrets = [s for s in secrets if s]
+        if not self._secrets:
             raise ValueError("a webhook signing secret is required")
-        self._secret = secret
 
     def verify(self, payload: bytes, signature: str | None) -> None:
         """Raise `InvalidWebhook` unless `signature` signs exactly `payload`, recently."""
@@ -22,10 +26,17 @@ class StripeWebhookVerifier:
         import stripe  # lazy: stripe-python costs a noticeable share of a cold start
 
         try:
-            stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, self._secret,
-                                                  tolerance=TOLERANCE_SECONDS)
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError):
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
             raise InvalidWebhook() from None
+        for secret in self._secrets:
+            try:
+                stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=TOLERANCE_SECONDS)
+                break
+            except (stripe.SignatureVerificationError, ValueError):
+                continue
+        else:
+            raise InvalidWebhook()
         # stripe-python only bounds the past; a timestamp far in the future would make a
         # captured payload replayable for that long.
         timestamp = int(dict(p.split("=", 1) for p in signature.split(",") if "=" in p)["t"])

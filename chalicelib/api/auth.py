@@ -18,8 +18,9 @@ from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import observability
-from chalicelib.api.errors import error_response, internal_error_response, translate_chalice_error
-from chalicelib.domain.errors import DomainError, Unauthorized
+from chalicelib.api.errors import error_body, error_response, internal_error_response, translate_chalice_error
+from chalicelib.api.routing import MAX_BODY_BYTES, served_methods
+from chalicelib.domain.errors import DomainError, PayloadTooLarge, Unauthorized
 from chalicelib.domain.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
         request_id = str(context.get("requestId") or uuid.uuid4())
         observability.bind(request_id=request_id, path=context.get("resourcePath"), method=request.method)
         try:
+            raw = request.raw_body or b""
+            if len(raw) > MAX_BODY_BYTES:
+                raise PayloadTooLarge()
             if not is_public(app, request):
                 token = bearer_token(request.headers.get("authorization"))
                 principal = verifier().verify_access(token)
@@ -96,6 +100,8 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
             log.exception("unhandled error before the view")
             response = internal_error_response()
         response = translate_chalice_error(response)
+        if response.status_code == 405:
+            _allow_what_the_path_serves(app, request, response)
         _add_headers(response, SECURITY_HEADERS)
         _add_headers(response, cors_headers(request, cors_origins()))
         _add_headers(response, {"X-Request-Id": request_id})
@@ -104,6 +110,19 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
         observability.flush()
         observability.unbind("user_id", "request_id", "path", "method")
         return response
+
+
+def _allow_what_the_path_serves(app: Chalice, request: Request, response: Response) -> None:
+    """Chalice's own 405 (a method no view exists for, like HEAD or TRACE) lists every view of
+    the path, our 405 fallbacks included; the contract's Allow is what the path serves. On the
+    catch-all path there is nothing to allow: the path does not exist."""
+    path = (request.context or {}).get("resourcePath") or ""
+    if path == "/{proxy+}":
+        response.status_code = 404
+        response.body = error_body("not_found", "No such route.")
+        response.headers.pop("Allow", None)
+        return
+    response.headers["Allow"] = ", ".join(served_methods(app, path))
 
 
 def _add_headers(response: Response, extra: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency_key_reused": 409,
     "mfa_already_enabled": 409,
     "payout_account_required": 409,
+    "payload_too_large": 413,
     "unsupported_media_type": 415,
     "insufficient_funds": 422,
     "currency_mismatch": 422,

@@ -8,7 +8,7 @@ from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import notifications, stripe_events
-from chalicelib.services.funding import CreditNotYetApplied
+from chalicelib.services.funding import CreditNotYetApplied, PayoutNotYetRecorded
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
         except CreditNotYetApplied:
             log.warning("refund/dispute before its top-up's credit; will be redelivered")
             failures.append({"itemIdentifier": record["messageId"]})
+        except PayoutNotYetRecorded:
+            log.warning("payout event before its payout id was recorded; will be redelivered")
+            failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             log.exception("stripe event failed; it will be retried")
             observability.count("StripeEventFailed")
@@ -42,11 +45,18 @@ def process_stream(records: list[dict[str, Any]]) -> int:
 
 
 def reconcile_ledger() -> dict[str, Any]:
+    """The invariant check, on its own schedule: nothing about payouts can stop it."""
     from chalicelib.services.reconcile import reconcile, report_drift
 
     c = get_container()
-    resumed = c.funding.resume_stuck_withdrawals()
-    report = reconcile(c.ledger_store)
+    report = reconcile(c.ledger_store, stale_after_seconds=c.settings.stale_hold_seconds)
     report_drift(report)
     return {"ok": report.ok, "drift": len(report.drift), "wallets": report.wallets, "transfers": report.transfers,
-            "resumed_withdrawals": resumed}
+            "stale_holds": len(report.stale_holds)}
+
+
+def resume_withdrawals() -> dict[str, int]:
+    """Withdrawals stopped between their hold and Stripe, each on its own (see Funding)."""
+    done = get_container().funding.resume_stuck_withdrawals()
+    observability.flush()
+    return done

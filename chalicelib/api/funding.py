@@ -72,7 +72,7 @@ class WithdrawalIn(Body):
 
 class WithdrawalOut(BaseModel):
     withdrawal_id: str
-    status: Literal["pending", "paid", "failed"]
+    status: Literal["pending", "paid", "failed", "needs_attention"]
     wallet_id: str
     amount: int
     currency: str

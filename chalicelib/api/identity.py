@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body
@@ -41,6 +41,8 @@ class RegisterOut(BaseModel):
 
 
 class LoginIn(Body):
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]})
+
     email: Annotated[str, Field(max_length=320)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
     password: Annotated[str, Field(max_length=1024)]
@@ -122,13 +124,13 @@ def login(call: Call) -> TokensOut:
 
 
 @route(bp, "/auth/refresh", "POST", summary="Rotate a refresh token for a new token pair", public=True,
-       body=RefreshIn, response=TokensOut, tags=("identity",))
+       body=RefreshIn, response=TokensOut, errors=("unauthorized",), tags=("identity",))
 def refresh(call: Call) -> TokensOut:
     return _tokens(get_container().identity.refresh(call.body.refresh_token))
 
 
 @route(bp, "/auth/logout", "POST", summary="End the login of this refresh token", public=True,
-       body=RefreshIn, status=204, tags=("identity",))
+       body=RefreshIn, status=204, errors=("unauthorized",), tags=("identity",))
 def logout(call: Call) -> None:
     get_container().identity.logout(call.body.refresh_token)
 

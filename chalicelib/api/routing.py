@@ -21,7 +21,7 @@ from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import error_response, internal_error_response
-from chalicelib.domain.errors import DomainError, InvalidRequest
+from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,48 @@ class RouteSpec:
     tags: tuple[str, ...] = ()
     hidden: bool = False
     headers: tuple[str, ...] = ()
+    fallback: bool = False  # an answer for a method the path does not serve (405, preflight)
+
+
+def served_methods(app: Chalice, path: str) -> list[str]:
+    """The methods a route path really serves (its `Allow`), fallback views left out."""
+    views = app.routes.get(path, {})
+    return sorted(m for m, e in views.items()
+                  if not getattr(getattr(e.view_function, "spec", None), "fallback", False))
+
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 32
+MAX_PATH_PARAM = 128
+
+
+def _check_json(data: Any) -> None:
+    """Refuse what JSON allows but nothing downstream should see: nesting deeper than
+    MAX_DEPTH, and strings (keys included) that are not valid Unicode text (lone surrogates
+    from `\\udXXX` escapes, which no UTF-8 encoder, hash or database accepts). Iterative, so
+    no input can exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
+            for k, v in value.items():
+                _check_text(k)
+                stack.append((v, depth + 1))
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            _check_text(value)
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("A string is not valid Unicode text (lone surrogate).") from None
 
 
 @dataclass
@@ -81,6 +123,14 @@ class Call:
         return raw.encode("utf-8") if isinstance(raw, str) else raw
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -96,10 +146,13 @@ def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise InvalidRequest("The body is not valid JSON.") from None
+        except RecursionError:  # far deeper than MAX_DEPTH
+            raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.") from None
     else:
         data = {}
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    _check_json(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -107,6 +160,9 @@ def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
 
 
 def _parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
+    for name, value in (request.query_params or {}).items():
+        _check_text(name)
+        _check_text(value)
     try:
         return model.model_validate(dict(request.query_params or {}))
     except ValidationError as exc:
@@ -135,6 +191,7 @@ def route(
     hidden: bool = False,
     headers: tuple[str, ...] = (),
     content_types: tuple[str, ...] = (JSON,),
+    fallback: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint; see the module docstring for what it adds to the view."""
 
@@ -145,6 +202,10 @@ def route(
             request = app.current_request
             assert request is not None  # Chalice sets it before calling any view
             try:
+                for value in path_params.values():
+                    # No id is this long, and text that is not Unicode names nothing.
+                    if len(value) > MAX_PATH_PARAM or not _is_text(value):
+                        raise NotFound()
                 call = Call(app=app, request=request)
                 if body is not None:
                     call.body = _parse_body(request, body)
@@ -169,7 +230,8 @@ def route(
         endpoint.public = public  # type: ignore[attr-defined]  # read by api.auth
         endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi
             path=path, method=method, summary=summary, status=status, public=public, body=body,
-            query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers)
+            query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers,
+            fallback=fallback)
         bp.route(path, methods=[method], content_types=list(content_types))(endpoint)
         return endpoint
 

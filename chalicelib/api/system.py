@@ -7,7 +7,7 @@ from chalice import Blueprint, Chalice
 
 from chalicelib.api import auth
 from chalicelib.api.errors import error_response
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, route, served_methods
 from chalicelib.api.schemas import Health
 from chalicelib.domain.errors import MethodNotAllowed, NotFound
 
@@ -41,7 +41,7 @@ def add_fallback_routes(app: Chalice) -> None:
         if not missing:
             continue
         public = all(getattr(v.view_function, "public", False) for v in views.values())
-        allow = ", ".join(sorted(views))
+        allow = ", ".join(served_methods(app, path))
 
         def not_allowed(call: Call, _allow: str = allow, **_: str) -> Any:
             return error_response(MethodNotAllowed(), headers={"Allow": _allow})
@@ -49,7 +49,7 @@ def add_fallback_routes(app: Chalice) -> None:
         name = "method_not_allowed_" + "".join(c if c.isalnum() else "_" for c in path)
         for method in missing:
             route(app, path, method, summary="Method not allowed", public=public,
-                  hidden=True)(_named(not_allowed, f"{name}_{method.lower()}"))
+                  hidden=True, fallback=True)(_named(not_allowed, f"{name}_{method.lower()}"))
 
     for path, views in list(app.routes.items()):
         if "OPTIONS" in views:
@@ -62,7 +62,8 @@ def add_fallback_routes(app: Chalice) -> None:
                                               "Access-Control-Allow-Headers": auth.CORS_ALLOW_HEADERS,
                                               "Access-Control-Max-Age": "600"})
 
-        route(app, path, "OPTIONS", summary="CORS preflight", public=True, hidden=True, content_types=("*/*",))(
+        route(app, path, "OPTIONS", summary="CORS preflight", public=True, hidden=True, content_types=("*/*",),
+              fallback=True)(
             _named(preflight, "preflight_" + "".join(c if c.isalnum() else "_" for c in path)))
 
     def not_found(call: Call, **_: str) -> Any:

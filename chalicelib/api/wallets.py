@@ -1,7 +1,7 @@
 """Wallets, statements and transfers."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
@@ -15,7 +15,15 @@ from chalicelib.services.ledger import wallet_view
 bp = Blueprint(__name__)
 
 Amount = Annotated[int, Field(strict=True, gt=0, description="Integer minor units (1250 = 12.50 USD)")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Upper-case ISO 4217")]
+def _supported_currencies(schema: dict[str, Any]) -> None:
+    # The document lists the configured currencies (read when it is built, never at import).
+    from chalicelib.config import get_settings
+
+    schema["enum"] = list(get_settings().currencies)
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Upper-case ISO 4217, one of the configured",
+                                json_schema_extra=_supported_currencies)]
 
 
 class WalletOut(BaseModel):

@@ -49,6 +49,13 @@ class MethodNotAllowed(DomainError):
     default_message = "This method is not allowed on this path."
 
 
+class PayloadTooLarge(DomainError):
+    """The request body is larger than the API accepts (64 KiB)."""
+
+    code = "payload_too_large"
+    default_message = "The request body is too large (at most 64 KiB)."
+
+
 class UnsupportedMediaType(DomainError):
     """The request body is not JSON."""
 

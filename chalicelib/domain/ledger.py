@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +88,13 @@ class Movement:
             raise SameWallet()
 
 
-def request_hash(body: dict[str, Any]) -> str:
-    """A stable hash of a request body: same key + same hash is a replay, another hash a misuse."""
+def request_hash(operation: str, body: dict[str, Any], mac: Callable[[str], str]) -> str:
+    """A stable keyed hash of one operation's request body: same key + same hash is a replay,
+    another hash a misuse. Keyed (an HMAC with a server secret), because the body holds the
+    recipient's e-mail or phone and the memo: a plain hash in a table dump could be brute-forced
+    back to them."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return mac(f"request:{operation}:{canonical}")
 
 
 def deterministic_id(prefix: str, *parts: str) -> str:

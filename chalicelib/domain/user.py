@@ -42,4 +42,8 @@ class Session:
     generation: int
     status: str  # active | revoked
     expires_at: int
-    used_hashes: set[str] = field(default_factory=set)
+    # The last few used tokens' hashes, oldest first: bounded, so the item never grows with the
+    # age of a login. A replay of one of them is theft (the family is revoked).
+    recent_hashes: list[str] = field(default_factory=list)
+    previous_hash: str | None = None  # the token the last rotation retired...
+    rotated_at: int = 0  # ...and when: presented again within the grace period, it is a retry

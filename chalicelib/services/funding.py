@@ -22,7 +22,6 @@ from chalicelib.domain.ledger import (
     InsufficientFunds,
     check_idempotency_key,
     deterministic_id,
-    request_hash,
 )
 from chalicelib.domain.money import Money
 from chalicelib.services.ledger import Ledger, Outcome
@@ -113,7 +112,7 @@ class Funding:
 
         key = check_idempotency_key(idempotency_key)
         topup_id = deterministic_id("tu", user_id, key)
-        req_hash = request_hash(request)
+        req_hash = self.ledger.request_hash("topups", request)
         existing = self.repo.topup(topup_id)
         if existing is not None:
             return self._topup_replay(existing, req_hash)
@@ -211,7 +210,7 @@ class Funding:
     def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any) -> Outcome:
         key = check_idempotency_key(idempotency_key)
         withdrawal_id = deterministic_id("wd", user_id, key)
-        req_hash = request_hash(request)  # without the otp: a retry may carry a fresh code
+        req_hash = self.ledger.request_hash("withdrawals", request)  # without the otp: a retry may carry a fresh code
         existing = self.repo.withdrawal(withdrawal_id)
         if existing is not None:
             if existing.request_hash != req_hash:
@@ -243,36 +242,97 @@ class Funding:
         answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
         w = self.repo.withdrawal(withdrawal_id)
         view = self._withdrawal_view(w)
-        if w.payout_id or w.status == "failed":
+        if w.payout_id or w.status in ("failed", "needs_attention"):
             self.repo.keep_withdrawal_answer(withdrawal_id, self._seal(w, {"status": 202, "body": view}))
         return Outcome(202, view, replayed=replayed)
 
     def _send_payout(self, w: Any) -> None:
-        """Ask Stripe to pay out. Only a refusal that proves no money left (PaymentProviderError,
-        before any transfer) gives the hold back; an unknown outcome (ServiceUnavailable) keeps
-        the hold for the retry, the resume job or the payout events to settle."""
+        """Pay a held withdrawal out, or go on from wherever an earlier attempt stopped.
+
+        Never twice: in Connect mode the money first moves to the user's connected account
+        (a Stripe transfer), then a payout leaves that account. Each call's id is recorded as
+        soon as Stripe returns it; a call that was attempted but whose answer was lost is looked
+        up at Stripe before anything is sent again; and a call is repeated blindly (same
+        idempotency key) only while Stripe still remembers that key (RESUME_WITHIN of the
+        withdrawal's creation). Past that, a withdrawal whose outcome is unknown waits for a
+        person (`needs_attention`), holding its money.
+
+        Only a refusal that proves no money left (before any transfer) gives the hold back; an
+        unknown outcome (ServiceUnavailable) keeps it for the retry, the resume job or the
+        payout events to settle."""
         user = self.repo.user(w.user_id)
+        account = user.payout_account_id if user else None
+        meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
         try:
-            payout_id = self.gateway.payout(amount=int(w.amount), currency=w.currency,
-                                            account_id=user.payout_account_id if user else None,
-                                            metadata={"withdrawal_id": w.withdrawal_id, "user_id": w.user_id},
-                                            key=w.withdrawal_id)
+            if not self.gateway.platform_payouts and not w.stripe_transfer_id:
+                transfer_id = self.gateway.find_transfer(w.withdrawal_id) if w.transfer_attempted_at else None
+                if transfer_id is None:
+                    if not self._may_call(w, w.transfer_attempted_at, "transfer"):
+                        return
+                    transfer_id = self.gateway.transfer_to_account(
+                        amount=int(w.amount), currency=w.currency, account_id=account or "",
+                        withdrawal_id=w.withdrawal_id, metadata=meta)
+                self.repo.set_stripe_transfer(w.withdrawal_id, transfer_id)
+            payout_id = self.gateway.find_payout(account, w.withdrawal_id) if w.payout_attempted_at else None
+            if payout_id is None:
+                if not self._may_call(w, w.payout_attempted_at, "payout"):
+                    return
+                payout_id = self.gateway.create_payout(amount=int(w.amount), currency=w.currency,
+                                                       account_id=account, withdrawal_id=w.withdrawal_id,
+                                                       metadata=meta)
         except (PaymentProviderError, CardDeclined):
-            self.ledger.resolve_hold(w.withdrawal_id, post=False)
-            self.repo.set_withdrawal_status(w.withdrawal_id, "failed")
-            return
+            if self.gateway.platform_payouts or not (w.stripe_transfer_id or self._transfer_made(w)):
+                # Refused before any money left the platform: the hold goes back, once.
+                self.ledger.resolve_hold(w.withdrawal_id, post=False,
+                                         record=self.repo.withdrawal_status_put(w.withdrawal_id, "failed"))
+                return
+            # The money sits in the connected account: never a "nothing happened". Retried
+            # (same key) until the window closes, then a person decides.
+            raise ServiceUnavailable("The payout could not be created yet; it will be retried.") from None
         self.repo.set_payout(w.withdrawal_id, payout_id)
 
-    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> int:
-        """Send the payouts of withdrawals whose first call stopped between the hold and Stripe
-        (crash, timeout) and that no retry resumed. Safe to repeat: the payout's idempotency key
-        is the withdrawal id. Run by the scheduled reconcile Lambda."""
+    def _may_call(self, w: Any, attempted_at: float | None, call: str) -> bool:
+        """Whether a Stripe call that Stripe has no record of may be made now: a first call
+        always (its key is new); a repeat only while Stripe still remembers the key of the first
+        one, so that a first call that did go through is answered, not done again. Otherwise the
+        withdrawal waits for a person."""
+        if attempted_at is None:
+            self.repo.mark_attempt(w.withdrawal_id, call, self.now())
+            return True
+        if self.now() - float(attempted_at) < RESUME_WITHIN:
+            return True
+        self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
+        return False
+
+    def _transfer_made(self, w: Any) -> bool:
+        latest = self.repo.withdrawal(w.withdrawal_id)
+        return bool(latest and latest.stripe_transfer_id)
+
+    def _needs_attention(self, w: Any, reason: str) -> None:
+        from chalicelib import observability
+
+        if self.repo.set_withdrawal_status(w.withdrawal_id, "needs_attention", reason=reason):
+            log.error("withdrawal needs attention", extra={"withdrawal_id": w.withdrawal_id, "reason": reason})
+            observability.count("WithdrawalNeedsAttention")
+
+    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> dict[str, int]:
+        """Go on with withdrawals whose first call stopped between the hold and Stripe (crash,
+        timeout) and that no retry resumed. Each withdrawal on its own: one that fails is logged
+        and counted, and the others still go. Run by its own scheduled Lambda."""
         cutoff = rfc3339(self.now() - older_than_seconds)
-        resumed = 0
+        done = {"resumed": 0, "failed": 0}
         for w in self.repo.stuck_withdrawals(cutoff):
-            self._send_payout(w)
-            resumed += 1
-        return resumed
+            try:
+                self._send_payout(w)
+                done["resumed"] += 1
+            except Exception:
+                log.exception("resuming a withdrawal failed", extra={"withdrawal_id": w.withdrawal_id})
+                done["failed"] += 1
+        if done["failed"]:
+            from chalicelib import observability
+
+            observability.count("WithdrawalResumeFailed", done["failed"])
+        return done
 
     def _withdrawal_view(self, w: Any) -> dict[str, Any]:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
@@ -292,6 +352,7 @@ class Funding:
             "payment_intent.succeeded": self._intent_succeeded,
             "payment_intent.payment_failed": self._intent_failed,
             "charge.refunded": self._charge_refunded,
+            "charge.refund.updated": self._refund_updated,
             "charge.dispute.created": self._dispute_created,
             "charge.dispute.closed": self._dispute_closed,
             "payout.paid": lambda o: self._payout_settled(o, paid=True),
@@ -334,6 +395,45 @@ class Funding:
                                int(charge.get("amount_refunded") or 0), "refund", hold=False,
                                transfer_key=str(charge.get("id")))
 
+    def _refund_updated(self, refund: dict[str, Any]) -> str:
+        """A refund that fails later (the card was closed, say): Stripe puts the money back in
+        our balance, so it goes back to the wallet it was taken from, once per refund, and never
+        more than the refunds actually taken from that wallet (a refund we could not take, a
+        shortfall, gives nothing back).
+
+        Stripe's `amount_refunded` on the charge is not relied upon to drop after a failure:
+        the claw-back of later refunds keeps its own running total, so the failed amount comes
+        back here and only here."""
+        if refund.get("status") != "failed":
+            return "ignored"
+        refund_id, amount = refund.get("id"), refund.get("amount")
+        if not isinstance(refund_id, str) or not isinstance(amount, int) or amount <= 0:
+            return "malformed"
+        record = self._topup_of(refund, str(refund.get("payment_intent") or "") or None)
+        if record is None:
+            return "unknown top-up"
+        if str(refund.get("currency", "")).upper() != record.currency:
+            log.error("refund currency mismatch", extra={"topup_id": record.topup_id})
+            return "mismatch"
+        transfer_id = deterministic_id("rff", refund_id)
+        if self.ledger.store.get_transfer(transfer_id) is not None:
+            return "already applied"
+        for _ in range(3):
+            record = self.repo.topup(record.topup_id)
+            returned = int(record.refund_returned or 0)
+            if returned + amount > int(record.refunded or 0):
+                if record.shortfall:
+                    return "shortfall"
+                # The refund's claw-back has not been applied yet: redelivered after it.
+                raise CreditNotYetApplied(record.topup_id)
+            claim = self.repo.refund_return_put(record.topup_id, returned, returned + amount)
+            if self.ledger.credit_from_system(CLEARING, record.wallet_id, Money(amount, record.currency),
+                                              transfer_id, "refund", record=claim):
+                return "refund returned"
+            if self.ledger.store.get_transfer(transfer_id) is not None:
+                return "already applied"
+        return "raced"
+
     def _dispute_created(self, dispute: dict[str, Any]) -> str:
         return self._claw_back(dispute, dispute.get("payment_intent"), "disputed", int(dispute.get("amount") or 0),
                                "dispute", hold=True, transfer_key=str(dispute.get("id")))
@@ -369,23 +469,52 @@ class Funding:
         return "raced"
 
     def _payout_settled(self, payout: dict[str, Any], *, paid: bool) -> str:
-        withdrawal_id = (payout.get("metadata") or {}).get("withdrawal_id")
-        w = self.repo.withdrawal(withdrawal_id) if withdrawal_id else None
+        """Settle the withdrawal whose recorded payout id is this payout's id, and only if the
+        amount and currency match: metadata alone settles nothing (anyone able to create a
+        payout with our metadata must not be able to settle a withdrawal with it)."""
+        payout_id = payout.get("id")
+        w = self.repo.withdrawal_by_payout(payout_id) if isinstance(payout_id, str) and payout_id else None
         if w is None:
-            return "unknown withdrawal"
-        if self.ledger.resolve_hold(w.withdrawal_id, post=paid):
-            self.repo.set_withdrawal_status(w.withdrawal_id, "paid" if paid else "failed")
-            return "paid" if paid else "voided"
+            named = (payout.get("metadata") or {}).get("withdrawal_id")
+            pending = self.repo.withdrawal(named) if isinstance(named, str) and named else None
+            if pending is not None and not pending.payout_id and pending.status in ("pending", "needs_attention"):
+                # Stripe's event overtook our write of the payout id: redelivered later.
+                raise PayoutNotYetRecorded(pending.withdrawal_id)
+            return "unknown payout"
+        if self.gateway.payout_amount(payout) != (int(w.amount), w.currency):
+            log.error("payout amount/currency mismatch", extra={"withdrawal_id": w.withdrawal_id})
+            from chalicelib import observability
+
+            observability.count("PayoutMismatch")
+            return "mismatch"
+        if not paid:
+            # Connect: the failed payout's money is back in the connected account, not ours.
+            # Take it back first, so it is never both there and in the wallet.
+            self._reverse_transfer(w)
+        status = "paid" if paid else "failed"
         held = self.ledger.store.get_transfer(w.withdrawal_id)
-        if not paid and held is not None and held.status == "posted":
-            # Stripe documents that a paid payout can still fail: the bank sent the money back
-            # to the platform, so it goes back to the wallet (once per payout).
-            self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
-                                           deterministic_id("rv", str(payout.get("id") or w.withdrawal_id)),
-                                           "reversal")
-            self.repo.force_withdrawal_status(w.withdrawal_id, "failed")
+        if held is not None and held.status == "pending":
+            if self.ledger.resolve_hold(w.withdrawal_id, post=paid,
+                                        record=self.repo.withdrawal_status_put(w.withdrawal_id, status)):
+                return "paid" if paid else "voided"
+            return "already settled"
+        # Stripe documents that a paid payout can still fail: the bank sent the money back, so it
+        # goes back to the wallet, once (conditional on the withdrawal still reading `paid`).
+        if (not paid and held is not None and held.status == "posted" and w.status == "paid"
+                and self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
+                                                   deterministic_id("rv", str(payout_id)), "reversal",
+                                                   record=self.repo.withdrawal_status_put(
+                                                       w.withdrawal_id, "failed", from_=("paid",)))):
             return "reversed"
         return "already settled"
+
+    def _reverse_transfer(self, w: Any) -> None:
+        """In Connect mode, bring a withdrawal's transfer back from the connected account (once:
+        the reversal's idempotency key is the withdrawal's, and its id is recorded)."""
+        if self.gateway.platform_payouts or not w.stripe_transfer_id or w.reversal_id:
+            return
+        reversal_id = self.gateway.reverse_transfer(w.stripe_transfer_id, int(w.amount), w.withdrawal_id)
+        self.repo.set_reversal(w.withdrawal_id, reversal_id)
 
     def _dispute_closed(self, dispute: dict[str, Any]) -> str:
         """A closed dispute resolves its hold: lost -> the money leaves, won -> it is released."""
@@ -399,3 +528,7 @@ class Funding:
 
 class CreditNotYetApplied(Exception):
     """A refund or dispute arrived before the top-up it concerns was credited: retry later."""
+
+
+class PayoutNotYetRecorded(Exception):
+    """A payout event arrived before we recorded the payout's id on its withdrawal: retry later."""

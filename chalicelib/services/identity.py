@@ -53,6 +53,19 @@ class Profile:
     created_at: str
 
 
+REFRESH_GRACE_SECONDS = 10  # a retried or doubled refresh of one token, not a replay
+RECENT_TOKENS = 10  # used refresh-token hashes kept per login (their replay revokes it)
+
+
+def _lockout_key(user_id: str) -> str:
+    """The one password-guess counter of an account (login by e-mail or phone, password change)."""
+    return f"password#{user_id}"
+
+
+def _bounded(recent: list[str], used: str) -> list[str]:
+    return [*recent, used][-RECENT_TOKENS:]
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -106,10 +119,12 @@ class Identity:
             lookup = phone_lookup_key(normalize_phone(phone))
         else:
             raise InvalidCredentials()
-        # Lock by the identifier, known account or not, so the lockout reveals nothing either.
-        key, now = f"login#{self.blind_index(lookup)}", int(self.now())
-        self.login_lockout.attempt(key, now)
         user_id = self.users.user_id_for(self._identity_key(lookup))
+        # Guesses count per account, whichever identifier (e-mail, phone) or route (login,
+        # password change) they come through; an unknown identifier has a counter of its own,
+        # so the lockout answers alike for accounts that exist and ones that do not.
+        key, now = _lockout_key(user_id) if user_id else f"login#{self.blind_index(lookup)}", int(self.now())
+        self.login_lockout.attempt(key, now)
         user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
@@ -139,16 +154,28 @@ class Identity:
         }))
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate: the presented token dies. A used token presented again revokes the whole login."""
+        """Rotate: the presented token dies. A used token presented again revokes the whole login,
+        except the token just retired, presented again within a few seconds: that is the same
+        client retrying (its first answer was lost) or racing itself, and it gets a new pair."""
         session = self._session_of(refresh_token)
         now = int(self.now())
         presented = _token_hash(refresh_token)
-        new = self._new_refresh(session.session_id)
-        if self.sessions.rotate(session.session_id, presented, _token_hash(new), now):
-            return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
-                             self.policy.access_ttl)
-        latest = self.sessions.get(session.session_id)
-        if latest is not None and presented in latest.used_hashes:
+        if presented == session.current_hash:
+            new = self._new_refresh(session.session_id)
+            if self.sessions.rotate(session.session_id, presented, _token_hash(new),
+                                    _bounded(session.recent_hashes, presented), now, retired=presented):
+                return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
+                                 self.policy.access_ttl)
+            session = self._session_of(refresh_token)  # a concurrent rotation of the same token won
+        if (session.status == "active" and presented == session.previous_hash
+                and now - session.rotated_at <= REFRESH_GRACE_SECONDS):
+            new = self._new_refresh(session.session_id)
+            if self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
+                                    _bounded(session.recent_hashes, session.current_hash), now):
+                return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
+                                 self.policy.access_ttl)
+            raise Unauthorized("The refresh token is not valid.")
+        if presented == session.previous_hash or presented in session.recent_hashes:
             # Reuse: the token was stolen or replayed. End the login for everyone holding it.
             self.sessions.revoke(session.session_id)
         raise Unauthorized("The refresh token is not valid.")
@@ -157,7 +184,7 @@ class Identity:
         session = self._session_of(refresh_token)
         presented = _token_hash(refresh_token)
         # Only a token of this family may end it (the id alone is not a credential).
-        if presented != session.current_hash and presented not in session.used_hashes:
+        if presented != session.current_hash and presented not in session.recent_hashes:
             raise Unauthorized("The refresh token is not valid.")
         self.sessions.revoke(session.session_id)
 
@@ -188,7 +215,7 @@ class Identity:
         user = self.users.get(user_id)
         if user is None:
             raise NotFound()
-        key, now = f"password#{user_id}", int(self.now())
+        key, now = _lockout_key(user_id), int(self.now())
         self.login_lockout.attempt(key, now)
         if not self.hasher.verify(current, user.password_hash):
             raise InvalidCredentials("The current password is not correct.")

@@ -36,6 +36,12 @@ from chalicelib.services.ports import FieldCipher
 IDEMPOTENCY_TTL = 30 * 24 * 3600
 
 
+def idempotency_record_key(user_id: str, operation: str, key: str) -> str:
+    """Keys are scoped per user AND per operation: the same key on /transfers and on another
+    money route names two different requests."""
+    return f"{user_id}#{operation}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 @dataclass(frozen=True)
 class LedgerPolicy:
     currencies: tuple[str, ...]
@@ -139,8 +145,8 @@ class Ledger:
     def transfer(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
         """POST /transfers: validate, then move the money and record the key in one transaction."""
         key = check_idempotency_key(idempotency_key)
-        idem_key = f"{user_id}#{hashlib.sha256(key.encode()).hexdigest()}"
-        req_hash = request_hash(request)
+        idem_key = idempotency_record_key(user_id, "transfers", key)
+        req_hash = self.request_hash("transfers", request)
         previous = self.store.get_idempotency(idem_key)
         if previous is not None:
             return self._replay(previous, req_hash, user_id)
@@ -180,6 +186,9 @@ class Ledger:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return self._replay(previous, req_hash, user_id)
         return Outcome(201, body)
+
+    def request_hash(self, operation: str, request: dict[str, Any]) -> str:
+        return request_hash(operation, request, self.blind_index)
 
     def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome:
         if previous.request_hash != req_hash:
@@ -240,13 +249,15 @@ class Ledger:
         daily = self.daily_limit(w.owner_id, amount, self.now()) if daily_limit else None
         return self._system_move(movement, hold=hold, record=record, daily=daily)
 
-    def resolve_hold(self, transfer_id: str, *, post: bool) -> bool:
-        """Post or void a pending hold exactly once; False if it was resolved already."""
+    def resolve_hold(self, transfer_id: str, *, post: bool, record: dict[str, Any] | None = None) -> bool:
+        """Post or void a pending hold exactly once; False if it was resolved already. `record`
+        (e.g. the withdrawal's status change) is written in the same transaction, so the hold
+        and the resource that owns it can never disagree after a crash."""
         t = self.store.get_transfer(transfer_id)
         if t is None:
             raise NotFound("The transfer was not found.")
         now = self.now()
-        return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000)))
+        return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000), record=record))
 
     def _existing(self, wallet_id: str) -> Wallet:
         w = self.store.get_wallet(wallet_id)

@@ -30,14 +30,19 @@ ISSUER = "E-wallet"
 STEP = 30
 RECOVERY_CODES = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud and typed by people
-_TOTP = re.compile(r"^\d{6}$")
+_TOTP = re.compile(r"^[0-9]{6}$")  # ASCII digits only: \d would also match other scripts' digits
 
 
 def _normalize_otp(otp: Any) -> str | None:
     if otp is None:
         return None
     value = f"{otp:06d}" if isinstance(otp, int) and not isinstance(otp, bool) else str(otp)
-    return value.strip().replace(" ", "") or None
+    value = value.strip().replace(" ", "")
+    # Codes are ASCII (digits, or the recovery alphabet and a dash); anything else can match
+    # nothing, and is refused like any wrong code rather than reaching the comparison.
+    if value and (not value.isascii() or not value.isprintable()):
+        return "!"
+    return value or None
 
 
 @dataclass
@@ -129,7 +134,7 @@ class Mfa:
         totp, current = pyotp.TOTP(secret), now // STEP
         # One step of clock drift either way, as RFC 6238 recommends.
         for step in (current - 1, current, current + 1):
-            if hmac.compare_digest(totp.generate_otp(step), code):
+            if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
                 return step
         return None
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+
+from chalicelib.domain.ids import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +26,18 @@ class Report:
     entries: int = 0
     totals: dict[str, int] = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
+    # Holds pending longer than the configured age: not drift (the books balance), but money a
+    # person should look at (a payout whose outcome stayed unknown, a stuck process).
+    stale_holds: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.drift
 
 
-def reconcile(store: Any) -> Report:
+def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int = 3 * 86400) -> Report:
     report = Report()
+    stale_before = rfc3339((time.time() if now is None else now) - stale_after_seconds)
     wallets = list(store.scan_wallets())
     entries = list(store.scan_entries())
     transfers = list(store.scan_transfers())
@@ -65,6 +72,8 @@ def reconcile(store: Any) -> Report:
     expected = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
                 "voided": {("debit", "voided")}}
     for t in transfers:
+        if t.status == "pending" and t.created_at < stale_before:
+            report.stale_holds.append(f"hold {t.transfer_id} ({t.type}) pending since {t.created_at}")
         got = legs.pop(t.transfer_id, [])
         shape = {(e.direction, e.status) for e in got}
         wallets_ok = all(e.wallet_id == (t.from_wallet_id if e.direction == "debit" else t.to_wallet_id) for e in got)
@@ -81,7 +90,11 @@ def report_drift(report: Report) -> None:
     from chalicelib import observability
 
     observability.count("ReconciliationDrift", len(report.drift))
+    observability.count("StaleHolds", len(report.stale_holds))
     observability.flush()
+    if report.stale_holds:
+        log.warning("holds pending too long: %s", json.dumps({"holds": report.stale_holds[:50],
+                                                              "count": len(report.stale_holds)}))
     if report.drift:
         log.error("ledger drift: %s", json.dumps({"drift": report.drift[:50], "count": len(report.drift)}))
     else:

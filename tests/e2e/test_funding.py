@@ -175,6 +175,33 @@ def test_refund_and_dispute_move_money_back_once(new_user, stripe_api, stack):
     assert balance(u)["balance"] == 1500
 
 
+def test_a_refund_that_fails_later_gives_the_money_back_once(new_user, stripe_api, stack):
+    u = new_user()
+    pm = add_card(u, stripe_api).json()["payment_method_id"]
+    t = topup(u, pm, 2000).json()
+    assert wait_for(lambda: balance(u)["balance"] == 2000)
+    charge = {"id": f"ch_{uuid.uuid4().hex[:20]}", "object": "charge", "amount": 2000, "amount_refunded": 800,
+              "payment_intent": t["provider_reference"], "currency": "usd"}
+    assert post_event(stack, "charge.refunded", charge).status_code == 200
+    assert wait_for(lambda: balance(u)["balance"] == 1200)
+    refund = {"id": f"re_{uuid.uuid4().hex[:20]}", "object": "refund", "amount": 800, "charge": charge["id"],
+              "payment_intent": t["provider_reference"], "currency": "usd", "status": "failed",
+              "failure_reason": "expired_or_canceled_card"}
+    for _ in range(2):  # redelivered, and a second event for the same refund
+        assert post_event(stack, "charge.refund.updated", refund).status_code == 200
+    assert wait_for(lambda: balance(u)["balance"] == 2000)
+    # A later refund of the same charge is still taken once: Stripe's running total goes on.
+    assert post_event(stack, "charge.refunded", dict(charge, amount_refunded=1300)).status_code == 200
+    assert wait_for(lambda: balance(u)["balance"] == 1500)
+    time.sleep(1)
+    assert balance(u)["balance"] == 1500
+    # A failed refund bigger than what was ever taken from the wallet gives nothing extra.
+    greedy = dict(refund, id=f"re_{uuid.uuid4().hex[:20]}", amount=1000)
+    assert post_event(stack, "charge.refund.updated", greedy).status_code == 200
+    time.sleep(2)
+    assert balance(u)["balance"] == 1500
+
+
 def test_a_refund_arriving_before_the_credit_waits_for_it(new_user, stripe_api, stack):
     u = new_user()
     pm = add_card(u, stripe_api, "4000002760003184").json()["payment_method_id"]  # never succeeds by itself
@@ -232,8 +259,16 @@ def test_withdrawal_held_then_paid_or_failed(new_user, stripe_api, stack):
     again = withdraw(u, 600, "999999", key)  # a retry: replayed, not a second withdrawal
     assert again.status_code == 202 and again.json()["withdrawal_id"] == w["withdrawal_id"]
     assert again.headers["Idempotent-Replayed"] == "true" and balance(u)["held"] == 600
-    payout = {"id": w["provider_reference"], "object": "payout", "status": "paid",
-              "metadata": {"withdrawal_id": w["withdrawal_id"]}}
+    # The payout as the Stripe stand-in made it (EUR, our figures in its metadata).
+    payout = dict(stripe_api.payouts.retrieve(w["provider_reference"]).to_dict(), status="paid")
+    # Metadata naming the withdrawal settles nothing without the recorded payout id...
+    forged = dict(payout, id="po_forged_by_someone")
+    assert post_event(stack, "payout.paid", forged).status_code == 200
+    # ...nor with another amount.
+    assert post_event(stack, "payout.paid", dict(payout, metadata=dict(payout["metadata"], amount="1"))
+                      ).status_code == 200
+    time.sleep(2)
+    assert u.api.request("GET", f"/withdrawals/{w['withdrawal_id']}").json()["status"] == "pending"
     assert post_event(stack, "payout.paid", payout).status_code == 200
     assert wait_for(lambda: u.api.request("GET", f"/withdrawals/{w['withdrawal_id']}").json()["status"] == "paid")
     late = withdraw(u, 600, "999999", key)  # still the original answer, not the current state
@@ -250,8 +285,8 @@ def test_withdrawal_held_then_paid_or_failed(new_user, stripe_api, stack):
     second = withdraw(u, 400, totp.at(time.time() + 30), uuid.uuid4().hex)  # the next step: unused
     assert second.status_code == 202, second.text
     s = second.json()
-    assert post_event(stack, "payout.failed", {"id": s["provider_reference"], "object": "payout",
-                                               "metadata": {"withdrawal_id": s["withdrawal_id"]}}).status_code == 200
+    failed = dict(stripe_api.payouts.retrieve(s["provider_reference"]).to_dict(), status="failed")
+    assert post_event(stack, "payout.failed", failed).status_code == 200
     assert wait_for(lambda: u.api.request("GET", f"/withdrawals/{s['withdrawal_id']}").json()["status"] == "failed")
     assert (balance(u)["balance"], balance(u)["held"], balance(u)["available"]) == (2000, 0, 2000)
     assert new_user().api.request("GET", f"/withdrawals/{w['withdrawal_id']}").status_code == 404

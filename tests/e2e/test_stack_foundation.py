@@ -33,6 +33,26 @@ def test_no_token_is_401_in_contract_shape(api, method, path):
     assert r.json() == {"error": {"code": "unauthorized", "message": "A valid access token is required."}}
 
 
+@pytest.mark.parametrize("method", ["TRACE", "HEAD", "PROPFIND"])
+def test_the_local_server_answers_every_method_in_the_contract_shape(api, method):
+    # Python's http.server answers methods it has no handler for with a 501 HTML page.
+    r = api.request(method, "/health")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    if method != "HEAD":
+        assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_hostile_bodies_over_http(api):
+    r = api.request("POST", "/auth/login", data=b'{"email": "' + b"a" * 70000 + b'"}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    r = api.request("POST", "/auth/login", data=b'{"email": "\\udba3", "password": "x"}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+    r = api.request("POST", "/auth/login", data=b"[" * 60000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+
+
 def test_wrong_method_and_media_type(api):
     r = api.request("PATCH", "/health")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"

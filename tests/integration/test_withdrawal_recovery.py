@@ -19,11 +19,14 @@ class FlakyPayouts:
         self.calls: list[str] = []
         self.down = True
 
-    def payout(self, *, amount, currency, account_id, metadata, key):
-        self.calls.append(key)
+    def create_payout(self, *, amount, currency, account_id, withdrawal_id, metadata):
+        self.calls.append(withdrawal_id)
         if self.down:
             raise ServiceUnavailable()
-        return f"po_{key[-8:]}"
+        return f"po_{withdrawal_id[-8:]}"
+
+    def find_payout(self, account_id, withdrawal_id):
+        return None  # never made: every attempt above timed out before Stripe
 
 
 class AlwaysOk:
@@ -53,9 +56,11 @@ def test_crash_between_hold_and_payout_is_resumed_once(stack_container, funding)
     assert (held.balance, held.held) == (1000, 400)  # held, not lost, not paid
 
     gateway.down = False
-    assert f.resume_stuck_withdrawals(older_than_seconds=900) == 0  # too recent: a retry may still come
+    calls = len(gateway.calls)
+    f.resume_stuck_withdrawals(older_than_seconds=900)  # too recent: a retry may still come
+    assert len(gateway.calls) == calls
     clock[0] += 901
-    assert f.resume_stuck_withdrawals(older_than_seconds=900) >= 1
+    assert f.resume_stuck_withdrawals(older_than_seconds=900)["resumed"] >= 1
     withdrawal_id = gateway.calls[-1]
     assert f.repo.withdrawal(withdrawal_id).payout_id
     # The client's retry now replays; nothing is held twice.

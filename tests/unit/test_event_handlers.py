@@ -66,3 +66,28 @@ def test_stream_records_go_to_their_tables_notifier(container):
     with Client(app.app) as client:
         result = client.lambda_.invoke("notifications", {"Records": records}).payload
     assert result == {"handled": 1} and seen == [records[0]]
+
+
+def test_reconciliation_runs_on_its_own_schedule_whatever_payouts_do(monkeypatch):
+    # A payout problem (here: the funding service cannot even be built) never stops the checks.
+    import app
+    from chalicelib.services import reconcile as rec
+
+    class Broken(Container):
+        @property
+        def funding(self):
+            raise RuntimeError("stripe is down")
+
+    c = Broken()
+    c.__dict__["ledger_store"] = object()
+    set_container(c)
+    monkeypatch.setattr(rec, "reconcile", lambda store, **kw: rec.Report(wallets=3))
+    try:
+        with Client(app.app) as client:
+            out = client.lambda_.invoke("reconcile", client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"))
+        assert out.payload["ok"] is True and out.payload["wallets"] == 3
+        names = {s.name for s in app.app.event_sources}
+        assert {"reconcile", "resume_withdrawals"} <= names
+    finally:
+        set_container(None)

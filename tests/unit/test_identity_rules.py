@@ -211,3 +211,58 @@ def test_social_unverified_email_never_links():
     pair, created = env.identity.social_sign_in("google", {"sub": "g-2", "email": "alice@example.com",
                                                            "email_verified": False})
     assert created and env.identity.verify_access(pair.access_token).user_id != p.user_id
+
+
+def test_a_doubled_refresh_within_the_grace_period_does_not_revoke_the_login():
+    # A client whose first answer was lost retries with the same token a moment later.
+    env = make_env()
+    env.identity.register("alice@example.com", PASSWORD)
+    first = env.identity.login(PASSWORD, email="alice@example.com")
+    a = env.identity.refresh(first.refresh_token)
+    b = env.identity.refresh(first.refresh_token)
+    assert env.identity.verify_access(b.access_token)
+    assert env.identity.refresh(b.refresh_token)  # the retry's tokens carry on the login
+    with pytest.raises(Unauthorized):  # the lost answer's token was displaced: a replay of it is theft
+        env.identity.refresh(a.refresh_token)
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(b.access_token)
+
+
+def test_a_replay_after_the_grace_period_revokes_the_login():
+    env = make_env()
+    env.identity.register("alice@example.com", PASSWORD)
+    first = env.identity.login(PASSWORD, email="alice@example.com")
+    second = env.identity.refresh(first.refresh_token)
+    env.clock.advance(11)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(first.refresh_token)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(second.refresh_token)  # revoked with the whole family
+
+
+def test_a_session_keeps_a_bounded_memory_of_used_tokens():
+    env = make_env()
+    env.identity.register("alice@example.com", PASSWORD)
+    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    for _ in range(50):
+        pair = env.identity.refresh(pair.refresh_token)
+        env.clock.advance(30)
+    (session,) = env.sessions.sessions.values()
+    assert len(session.recent_hashes) <= 10 and session.status == "active"
+
+
+def test_password_guesses_count_per_account_whatever_the_identifier_or_route():
+    env = make_env()
+    p = env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
+    for i in range(5):
+        with pytest.raises(InvalidCredentials):
+            if i % 3 == 0:
+                env.identity.login("wrong password!!", email="alice@example.com")
+            elif i % 3 == 1:
+                env.identity.login("wrong password!!", phone="+6591234567")
+            else:
+                env.identity.change_password(p.user_id, "wrong password!!", "another good passphrase 7")
+    with pytest.raises(TooManyRequests):
+        env.identity.login(PASSWORD, phone="+6591234567")
+    with pytest.raises(TooManyRequests):
+        env.identity.change_password(p.user_id, PASSWORD, "another good passphrase 7")

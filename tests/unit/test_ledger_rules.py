@@ -29,9 +29,32 @@ def test_movement_refuses_same_wallet_and_non_positive():
         Movement("t", "mint", "w1", "w2", Money(1, "USD"), "a", "b")
 
 
+def _mac(key: bytes):
+    import hashlib
+    import hmac
+
+    return lambda value: hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def test_request_hash_is_order_independent_and_value_sensitive():
-    assert request_hash({"a": 1, "b": {"c": 2}}) == request_hash({"b": {"c": 2}, "a": 1})
-    assert request_hash({"amount": 100}) != request_hash({"amount": 101})
+    mac = _mac(b"k" * 32)
+    assert request_hash("transfers", {"a": 1, "b": {"c": 2}}, mac) == request_hash("transfers",
+                                                                                  {"b": {"c": 2}, "a": 1}, mac)
+    assert request_hash("transfers", {"amount": 100}, mac) != request_hash("transfers", {"amount": 101}, mac)
+    assert request_hash("transfers", {"amount": 100}, mac) != request_hash("topups", {"amount": 100}, mac)
+
+
+def test_request_hash_is_keyed_not_a_plain_digest_of_the_body():
+    # A table dump must not let anyone test guesses of the e-mail or memo inside a body.
+    import hashlib
+    import json
+
+    body = {"to": {"email": "ada@example.com"}, "memo": "rent", "amount": 100}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    keyed = request_hash("transfers", body, _mac(b"k" * 32))
+    assert keyed != hashlib.sha256(canonical.encode()).hexdigest()
+    assert keyed != hashlib.sha256(f"request:transfers:{canonical}".encode()).hexdigest()
+    assert keyed != request_hash("transfers", body, _mac(b"j" * 32))  # depends on the server key
 
 
 def test_deterministic_ids():
@@ -119,3 +142,22 @@ def test_each_kind_of_drift_is_reported(corrupt):
         entries.append(E("t9", "sys:x:USD:0", "credit", 5))
     report = reconcile(Store(wallets, transfers, entries))
     assert not report.ok, corrupt
+
+
+def test_holds_pending_longer_than_the_configured_age_are_reported():
+    from dataclasses import replace
+
+    wallets, transfers, entries = healthy()
+    transfers[2] = replace(transfers[2], created_at="2026-01-01T00:00:00.000Z")  # t3: the pending hold
+    now = 1767225600.0 + 2 * 86400  # 2026-01-03
+    assert reconcile(Store(wallets, transfers, entries), now=now, stale_after_seconds=3 * 86400).stale_holds == []
+    report = reconcile(Store(wallets, transfers, entries), now=now, stale_after_seconds=86400)
+    assert report.ok and len(report.stale_holds) == 1 and "t3" in report.stale_holds[0]
+
+
+def test_idempotency_keys_are_scoped_per_user_and_per_operation():
+    from chalicelib.services.ledger import idempotency_record_key
+
+    assert idempotency_record_key("u1", "transfers", "k") != idempotency_record_key("u1", "payment_requests", "k")
+    assert idempotency_record_key("u1", "transfers", "k") != idempotency_record_key("u2", "transfers", "k")
+    assert "k" not in idempotency_record_key("u1", "transfers", "k").split("#")[-1]  # the client's key is hashed

@@ -106,3 +106,16 @@ def test_disable_needs_a_code():
     assert not env.users.users[user_id].mfa_enabled
     with pytest.raises(MfaNotEnrolled):
         env.mfa.disable(user_id, totp.at(env.clock()))
+
+
+@pytest.mark.parametrize("otp", ["١٢٣٤٥٦", "Ñ/abc", "12345\u0663", "abcde-fghí", "\x00\x01"])
+def test_codes_that_are_not_ascii_are_wrong_codes_not_crashes(otp):
+    # Unicode digits match \d, and hmac.compare_digest refuses non-ASCII str: both were 500s.
+    env = make_env()
+    p = env.identity.register("alice@example.com", PASSWORD)
+    env.mfa.enroll(p.user_id)
+    with pytest.raises(MfaInvalid):
+        env.mfa.confirm(p.user_id, otp)
+    env2, user_id, *_ = enrolled()
+    with pytest.raises(MfaInvalid):
+        env2.mfa.require(user_id, otp)

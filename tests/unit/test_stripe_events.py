@@ -68,3 +68,22 @@ class TestSignatureVerifier:
     def test_non_utf8_body(self):
         with pytest.raises(InvalidWebhook):
             self.verifier.verify(b"\xff\xfe", sign("x", SECRET))
+
+
+def test_events_of_connected_accounts_verify_with_the_connect_secret():
+    verifier = StripeWebhookVerifier(SECRET, "whsec_connect")
+    payload = event("payout.paid", {"id": "po_1"})
+    verifier.verify(payload.encode(), sign(payload, SECRET))
+    verifier.verify(payload.encode(), sign(payload, "whsec_connect"))
+    with pytest.raises(InvalidWebhook):
+        verifier.verify(payload.encode(), sign(payload, "whsec_other"))
+    with pytest.raises(ValueError):
+        StripeWebhookVerifier(None, "")
+
+
+def test_the_connect_secret_is_optional_and_read_like_the_others():
+    from chalicelib.adapters.secrets import Secrets
+
+    assert Secrets(lambda: None, env={}).get_optional("STRIPE_CONNECT_WEBHOOK_SECRET") is None
+    env = {"STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_c"}
+    assert Secrets(lambda: None, env=env).get_optional("STRIPE_CONNECT_WEBHOOK_SECRET") == "whsec_c"

@@ -50,33 +50,67 @@ def test_connect_onboarding_creates_an_express_account_and_a_link():
     assert (p2, b2["account"], b2["type"]) == ("/v1/account_links", ["acct_1RecordedExpress"], ["account_onboarding"])
 
 
-def test_connect_payout_transfers_then_pays_out_on_the_connected_account():
+def test_connect_accounts_are_opened_with_manual_payouts():
+    # Stripe's automatic schedule would sweep the money a withdrawal transfers before our payout.
     http = RecordedHttp()
-    payout_id = gateway(http).payout(amount=600, currency="USD", account_id="acct_1RecordedExpress",
-                                      metadata={"withdrawal_id": "wd_1"}, key="wd_1")
-    assert payout_id == "po_1RecordedPayout"
-    (_, p1, h1, b1), (_, p2, h2, _b2) = http.sent
-    assert (p1, b1["destination"], b1["amount"], b1["currency"]) == ("/v1/transfers", ["acct_1RecordedExpress"],
-                                                                     ["600"], ["usd"])
-    assert h1["Idempotency-Key"] == "wd_1-transfer" and h2["Idempotency-Key"] == "wd_1-payout"
-    assert p2 == "/v1/payouts" and h2["Stripe-Account"] == "acct_1RecordedExpress"
+    gateway(http).open_payout_account("usr_1", None)
+    (_, _, _, body), _ = http.sent
+    assert body["settings[payouts][schedule][interval]"] == ["manual"]
 
 
-class PayoutRefused(RecordedHttp):
-    def request(self, method, url, headers, post_data=None):
-        if urlparse(url).path == "/v1/payouts":
-            self.sent.append((method.upper(), "/v1/payouts", dict(headers), {}))
-            return json.dumps({"error": {"type": "invalid_request_error", "message": "payouts disabled"}}), 400, {}
-        return super().request(method, url, headers, post_data)
+def test_connect_transfer_is_grouped_by_withdrawal_and_keyed():
+    http = RecordedHttp()
+    tid = gateway(http).transfer_to_account(amount=600, currency="USD", account_id="acct_1RecordedExpress",
+                                            withdrawal_id="wd_1", metadata={"withdrawal_id": "wd_1"})
+    assert tid == "tr_1RecordedTransfer"
+    ((_, path, headers, body),) = http.sent
+    assert (path, body["destination"], body["amount"], body["currency"], body["transfer_group"]) == (
+        "/v1/transfers", ["acct_1RecordedExpress"], ["600"], ["usd"], ["wd_1"])
+    assert headers["Idempotency-Key"] == "wd_1-transfer"
 
 
-def test_a_refused_payout_after_the_transfer_is_never_a_definitive_failure():
-    # The money already sits in the connected account: the hold must not be given back.
-    http = PayoutRefused()
-    with pytest.raises(ServiceUnavailable):
-        gateway(http).payout(amount=600, currency="USD", account_id="acct_1RecordedExpress",
-                             metadata={"withdrawal_id": "wd_1"}, key="wd_1")
-    assert [p for _, p, _, _ in http.sent] == ["/v1/transfers", "/v1/payouts"]
+def test_a_transfer_whose_answer_was_lost_is_found_by_its_group():
+    http = RecordedHttp()
+    assert gateway(http).find_transfer("wd_1") == "tr_1RecordedTransfer"
+    assert gateway(RecordedHttp()).find_transfer("wd_2") is None
+    ((method, path, _, _),) = http.sent
+    assert (method, path) == ("GET", "/v1/transfers")
+
+
+def test_connect_payout_leaves_the_connected_account_with_its_own_key():
+    http = RecordedHttp()
+    pid = gateway(http).create_payout(amount=600, currency="USD", account_id="acct_1RecordedExpress",
+                                      withdrawal_id="wd_1", metadata={"withdrawal_id": "wd_1"})
+    assert pid == "po_1RecordedPayout"
+    ((_, path, headers, body),) = http.sent
+    assert path == "/v1/payouts" and headers["Stripe-Account"] == "acct_1RecordedExpress"
+    assert headers["Idempotency-Key"] == "wd_1-payout" and body["currency"] == ["usd"]
+
+
+def test_a_payout_whose_answer_was_lost_is_found_by_its_metadata():
+    http = RecordedHttp()
+    assert gateway(http).find_payout("acct_1RecordedExpress", "wd_1") == "po_1RecordedPayout"
+    assert gateway(RecordedHttp()).find_payout("acct_1RecordedExpress", "wd_9") is None
+    ((method, path, headers, _),) = http.sent
+    assert (method, path, headers["Stripe-Account"]) == ("GET", "/v1/payouts", "acct_1RecordedExpress")
+
+
+def test_a_transfer_is_reversed_idempotently():
+    http = RecordedHttp()
+    assert gateway(http).reverse_transfer("tr_1RecordedTransfer", 600, "wd_1") == "trr_1RecordedReversal"
+    ((_, path, headers, body),) = http.sent
+    assert path == "/v1/transfers/tr_1RecordedTransfer/reversals" and body["amount"] == ["600"]
+    assert headers["Idempotency-Key"] == "wd_1-reversal"
+
+
+def test_payout_amounts_come_from_the_payout_itself_in_connect_mode():
+    g = gateway(RecordedHttp())
+    assert g.payout_amount({"amount": 600, "currency": "usd", "metadata": {"amount": "1"}}) == (600, "USD")
+    local = gateway(RecordedHttp(), platform=True)
+    # Locally the stand-in pays out in EUR only; our figures travel in the metadata.
+    assert local.payout_amount({"amount": 600, "currency": "eur",
+                                "metadata": {"amount": "600", "currency": "JPY"}}) == (600, "JPY")
+    assert local.payout_amount({"metadata": {"amount": "x"}}) == (-1, "")
 
 
 def test_platform_mode_needs_no_account():

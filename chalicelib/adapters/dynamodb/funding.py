@@ -124,12 +124,45 @@ class DynamoFunding:
         except WithdrawalRecord.DoesNotExist:
             return None
 
+    def withdrawal_by_payout(self, payout_id: str) -> WithdrawalRecord | None:
+        for record in WithdrawalRecord.by_payout.query(payout_id):
+            return self.withdrawal(record.withdrawal_id)
+        return None
+
+    def mark_attempt(self, withdrawal_id: str, call: str, when: float) -> None:
+        """Before calling Stripe the first time: from now on a missing id means "look it up",
+        not "never sent", and `when` starts the idempotency key's window."""
+        attr = WithdrawalRecord.transfer_attempted_at if call == "transfer" else WithdrawalRecord.payout_attempted_at
+        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[attr.set(attr | when)])
+
+    def set_stripe_transfer(self, withdrawal_id: str, transfer_id: str) -> None:
+        WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+            actions=[WithdrawalRecord.stripe_transfer_id.set(transfer_id)])
+
+    def set_reversal(self, withdrawal_id: str, reversal_id: str) -> None:
+        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.reversal_id.set(reversal_id)])
+
     def set_payout(self, withdrawal_id: str, payout_id: str) -> None:
         WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.payout_id.set(payout_id)])
 
-    def set_withdrawal_status(self, withdrawal_id: str, status: str) -> bool:
+    def set_withdrawal_status(self, withdrawal_id: str, status: str, reason: str | None = None) -> bool:
+        """Move a pending withdrawal to `status` (needs_attention, with its reason)."""
+        actions: list[Any] = [WithdrawalRecord.status.set(status)]
+        if reason:
+            actions.append(WithdrawalRecord.attention_reason.set(reason))
         return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
-            actions=[WithdrawalRecord.status.set(status)], condition=WithdrawalRecord.status == "pending"))
+            actions=actions, condition=WithdrawalRecord.status == "pending"))
+
+    def withdrawal_status_put(self, withdrawal_id: str, status: str,
+                              from_: tuple[str, ...] = ("pending", "needs_attention")) -> dict[str, Any]:
+        """A transaction item moving the withdrawal's status, written with the money that the
+        change stands for (the hold posted or voided, a failed payout's credit)."""
+        values = {f":from{i}": {"S": s} for i, s in enumerate(from_)}
+        return {"Update": {"TableName": self._withdrawals_table, "Key": {"withdrawal_id": {"S": withdrawal_id}},
+                           "UpdateExpression": "SET #st = :new",
+                           "ConditionExpression": f"#st IN ({', '.join(values)})",
+                           "ExpressionAttributeNames": {"#st": "status"},
+                           "ExpressionAttributeValues": {":new": {"S": status}, **values}}}
 
     def claim_put(self, topup_id: str, attribute: str, old: int, new: int) -> dict[str, Any]:
         """A transaction item moving a cumulative amount (refunded, disputed) from old to new:
@@ -141,6 +174,16 @@ class DynamoFunding:
                            "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
                                                          ":zero": {"N": "0"}}}}
 
+    def refund_return_put(self, topup_id: str, old: int, new: int) -> dict[str, Any]:
+        """A transaction item raising the total of failed refunds given back from `old` to `new`,
+        never above what was refunded (taken from the wallet) in the first place."""
+        return {"Update": {"TableName": self._topups_table, "Key": {"topup_id": {"S": topup_id}},
+                           "UpdateExpression": "SET refund_returned = :new",
+                           "ConditionExpression": "(refund_returned = :old OR (attribute_not_exists(refund_returned)"
+                                                  " AND :old = :zero)) AND refunded >= :new",
+                           "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
+                                                         ":zero": {"N": "0"}}}}
+
     def stuck_withdrawals(self, created_before: str) -> list[WithdrawalRecord]:
         """Pending withdrawals without a payout, created before the given time."""
         return list(WithdrawalRecord.scan(
@@ -149,9 +192,6 @@ class DynamoFunding:
 
     def flag_shortfall(self, topup_id: str, kind: str) -> None:
         TopUpRecord(topup_id=topup_id).update(actions=[TopUpRecord.shortfall.set(kind)])
-
-    def force_withdrawal_status(self, withdrawal_id: str, status: str) -> None:
-        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[WithdrawalRecord.status.set(status)])
 
     def keep_withdrawal_answer(self, withdrawal_id: str, response_ct: str) -> bool:
         """Store the first complete answer; a later one never replaces it."""

@@ -189,14 +189,15 @@ class DynamoLedger:
     def open_wallet(self, wallet: NewWallet) -> str:
         """Open a wallet; for a default one that exists already (a race), the existing id."""
         from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
 
-        from chalicelib.adapters.dynamodb.connection import connection
+        from chalicelib.adapters.dynamodb.connection import transact
+
+        def write(tx: Any) -> None:
+            for model, condition in wallet_puts(wallet):
+                tx.save(model, condition=condition)
 
         try:
-            with TransactWrite(connection=connection()) as tx:
-                for model, condition in wallet_puts(wallet):
-                    tx.save(model, condition=condition)
+            transact(write)
         except TransactWriteError:
             if wallet.is_default:
                 existing = self.default_wallet_id(wallet.owner_id, wallet.currency)
@@ -340,7 +341,8 @@ class DynamoLedger:
             roles.append("daily")
         self._transact(items, roles, m)
 
-    def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int) -> bool:
+    def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
+                     record: dict[str, Any] | None = None) -> bool:
         """Post or void a pending hold, exactly once: False if it was resolved already."""
         a, cur = _n(transfer.amount), _s(transfer.currency)
         items: list[dict[str, Any]] = [{"Update": {
@@ -369,6 +371,9 @@ class DynamoLedger:
             items.append(self._entry_put(transfer.to_wallet_id, self._sk(now_ms, transfer.transfer_id, "c"), m,
                                          "credit", "posted", transfer.from_wallet_id, transfer.to_owner, now))
             roles += ["credit", "entry"]
+        if record:
+            items.append(record)
+            roles.append("record")
         try:
             self._transact(items, roles, None)
         except DuplicateRequest:

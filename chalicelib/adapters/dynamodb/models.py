@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -140,7 +141,9 @@ class SessionRecord(BaseModel):
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     current_hash = UnicodeAttribute()
-    used_hashes = UnicodeSetAttribute(null=True)
+    recent_hashes = ListAttribute(of=UnicodeAttribute, null=True)  # bounded: see domain.user.Session
+    previous_hash = UnicodeAttribute(null=True)
+    rotated_at = NumberAttribute(default=0)
     generation = NumberAttribute(default=0)
     status = UnicodeAttribute(default="active")
     created_at = UnicodeAttribute()
@@ -307,14 +310,25 @@ class TopUpRecord(BaseModel):
     client_secret_ct = UnicodeAttribute(null=True)
     response_ct = UnicodeAttribute(null=True)  # the first answer (encrypted), for idempotent replays
     refunded = NumberAttribute(default=0)
+    refund_returned = NumberAttribute(null=True)  # failed refunds given back to the wallet
     disputed = NumberAttribute(default=0)
     shortfall = UnicodeAttribute(null=True)  # refund | dispute: money already spent, needs a person
     created_at = UnicodeAttribute()
     by_intent = TopUpsByIntent()
 
 
+class WithdrawalsByPayout(GlobalSecondaryIndex["WithdrawalRecord"]):
+    class Meta:
+        index_name = "by-payout"
+        projection = AllProjection()
+
+    payout_id = UnicodeAttribute(hash_key=True)
+
+
 class WithdrawalRecord(BaseModel):
-    """A withdrawal: written in the same transaction as its hold."""
+    """A withdrawal: written in the same transaction as its hold. Each Stripe call that moves
+    its money is marked as attempted before it is made and its id recorded as soon as Stripe
+    answers, so a lost answer is looked up, never blindly repeated (DESIGN.md guarantee 14)."""
 
     table = "withdrawals"
 
@@ -327,11 +341,17 @@ class WithdrawalRecord(BaseModel):
     wallet_id = UnicodeAttribute()
     amount = NumberAttribute()
     currency = UnicodeAttribute()
-    status = UnicodeAttribute()  # pending | paid | failed
+    status = UnicodeAttribute()  # pending | paid | failed | needs_attention
     request_hash = UnicodeAttribute()
+    transfer_attempted_at = NumberAttribute(null=True)  # Connect: when transfers.create was first called
+    stripe_transfer_id = UnicodeAttribute(null=True)  # Connect: the transfer to the user's account
+    payout_attempted_at = NumberAttribute(null=True)
     payout_id = UnicodeAttribute(null=True)
+    reversal_id = UnicodeAttribute(null=True)  # Connect: the transfer taken back after a failed payout
+    attention_reason = UnicodeAttribute(null=True)  # why a person must decide (needs_attention)
     response_ct = UnicodeAttribute(null=True)  # the first complete answer (encrypted), for replays
     created_at = UnicodeAttribute()
+    by_payout = WithdrawalsByPayout()
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (

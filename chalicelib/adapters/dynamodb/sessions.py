@@ -1,6 +1,8 @@
 """Refresh-token families. Rotation is one conditional update: only the current token rotates."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.adapters.dynamodb.models import SessionRecord
 from chalicelib.domain.user import Session
 
@@ -8,7 +10,8 @@ from chalicelib.domain.user import Session
 def _to_session(r: SessionRecord) -> Session:
     return Session(session_id=r.session_id, user_id=r.user_id, current_hash=r.current_hash,
                    generation=int(r.generation), status=r.status, expires_at=int(r.expires_at),
-                   used_hashes=set(r.used_hashes or ()))
+                   recent_hashes=[str(h) for h in (r.recent_hashes or ())], previous_hash=r.previous_hash,
+                   rotated_at=int(r.rotated_at or 0))
 
 
 class DynamoSessions:
@@ -23,15 +26,21 @@ class DynamoSessions:
         except SessionRecord.DoesNotExist:
             return None
 
-    def rotate(self, session_id: str, presented_hash: str, new_hash: str, now: int) -> bool:
-        """Replace the current token by a new one; False unless `presented_hash` is current and live."""
+    def rotate(self, session_id: str, expected_current: str, new_hash: str, recent: list[str], now: int,
+               retired: str | None = None) -> bool:
+        """Make `new_hash` the current token, unless the current one is no longer
+        `expected_current` (a concurrent rotation won) or the login ended. `recent` replaces the
+        bounded list of used hashes; `retired` (a normal rotation) starts the grace period."""
         from pynamodb.exceptions import UpdateError
 
+        actions: list[Any] = [SessionRecord.current_hash.set(new_hash), SessionRecord.generation.add(1),
+                              SessionRecord.recent_hashes.set(recent)]  # type: ignore[arg-type]
+        if retired is not None:
+            actions += [SessionRecord.previous_hash.set(retired), SessionRecord.rotated_at.set(now)]
         try:
             SessionRecord(session_id=session_id).update(
-                actions=[SessionRecord.current_hash.set(new_hash), SessionRecord.generation.add(1),
-                         SessionRecord.used_hashes.add({presented_hash})],
-                condition=(SessionRecord.current_hash == presented_hash) & (SessionRecord.status == "active")
+                actions=actions,
+                condition=(SessionRecord.current_hash == expected_current) & (SessionRecord.status == "active")
                 & (SessionRecord.expires_at > now))
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamodb.connection import connection, reason_codes
+from chalicelib.adapters.dynamodb.connection import reason_codes, transact
 from chalicelib.adapters.dynamodb.models import IdentityRecord, UserRecord, WalletRecord
 from chalicelib.domain.errors import Conflict, EmailTaken, PhoneTaken
 from chalicelib.domain.user import NewWallet, User
@@ -47,17 +47,19 @@ class DynamoUsers:
         one e-mail exactly one succeeds; the others learn which identity was taken.
         """
         from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
 
         record = UserRecord(**{f: getattr(user, f) for f in _FIELDS})
+
+        def write(tx: Any) -> None:
+            tx.save(record, condition=UserRecord.user_id.does_not_exist())
+            for key in identities:
+                tx.save(IdentityRecord(key=key, user_id=user.user_id, created_at=user.created_at),
+                        condition=IdentityRecord.key.does_not_exist())
+            for model, condition in wallet_puts(wallet):
+                tx.save(model, condition=condition)
+
         try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(record, condition=UserRecord.user_id.does_not_exist())
-                for key in identities:
-                    tx.save(IdentityRecord(key=key, user_id=user.user_id, created_at=user.created_at),
-                            condition=IdentityRecord.key.does_not_exist())
-                for model, condition in wallet_puts(wallet):
-                    tx.save(model, condition=condition)
+            transact(write)
         except TransactWriteError as exc:
             codes = reason_codes(exc)
             for key, code in zip(identities, codes[1:1 + len(identities)], strict=False):
