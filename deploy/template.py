@@ -132,6 +132,13 @@ def merge_template(stage: str) -> dict[str, Any]:
         "WithdrawalResumeFailedAlarm": _alarm("Resuming stuck withdrawals keeps failing", "ewallet",
                                               "WithdrawalResumeFailed", [{"Name": "service", "Value": "ewallet"}],
                                               "Sum", 0, period=3600),
+        "MoneyNeedsAttentionAlarm": _alarm("A refund or dispute could not be taken from a spent wallet, or a "
+                                           "failed refund met such a shortfall: a person decides",
+                                           "ewallet", "RefundNeedsAttention",
+                                           [{"Name": "service", "Value": "ewallet"}], "Sum", 0),
+        "PayoutMismatchAlarm": _alarm("A payout event did not match its withdrawal's amount or currency",
+                                      "ewallet", "PayoutMismatch", [{"Name": "service", "Value": "ewallet"}],
+                                      "Sum", 0),
         "StaleHoldsAlarm": _alarm("Holds pending longer than the configured age", "ewallet", "StaleHolds",
                                   [{"Name": "service", "Value": "ewallet"}], "Maximum", 0, period=3600),
         "RestAPI": {"Properties": {"MethodSettings": [{

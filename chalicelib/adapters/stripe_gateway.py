@@ -115,6 +115,15 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise PaymentProviderError() from exc
 
+    @contextmanager
+    def _lookup_errors(self) -> Iterator[None]:
+        """A look-up that fails proves nothing about what was sent: never a "refused"."""
+        try:
+            with self._errors():
+                yield
+        except (PaymentProviderError, CardDeclined, InvalidRequest):
+            raise ServiceUnavailable("The payment provider could not be asked; retry.") from None
+
     # -- customers and payment methods ----------------------------------------------------------
     def create_customer(self, user_id: str) -> str:
         with self._errors():
@@ -167,10 +176,13 @@ class StripeGateway:
             # Manual payouts: Stripe's automatic schedule would otherwise sweep the money we
             # transfer for a withdrawal before our own payout call, and the payout we create
             # would then fail (or the money leave twice in Stripe's records).
+            manual = {"payouts": {"schedule": {"interval": "manual"}}}
+            if existing:
+                # An account opened before payouts were manual is switched over here.
+                self.client.accounts.update(existing, params={"settings": manual})
             account_id = existing or self.client.accounts.create(
                 params={"type": "express", "metadata": {"user_id": user_id},
-                        "capabilities": {"transfers": {"requested": True}},
-                        "settings": {"payouts": {"schedule": {"interval": "manual"}}}},
+                        "capabilities": {"transfers": {"requested": True}}, "settings": manual},
                 options={"idempotency_key": f"account-{user_id}"}).id
             link = self.client.account_links.create(params={
                 "account": account_id, "refresh_url": self._return_url, "return_url": self._return_url,
@@ -191,7 +203,7 @@ class StripeGateway:
 
     def find_transfer(self, withdrawal_id: str) -> str | None:
         """The transfer made for this withdrawal, if any (looked up when an outcome is unknown)."""
-        with self._errors():
+        with self._lookup_errors():
             found = self.client.transfers.list(params={"transfer_group": withdrawal_id, "limit": 10})
         for tr in found.data:
             if _metadata(tr).get("withdrawal_id") == withdrawal_id:
@@ -221,7 +233,7 @@ class StripeGateway:
         """The payout made for this withdrawal, if any: Stripe cannot filter payouts by metadata,
         so the most recent ones of the account are searched."""
         options = {} if self._platform_payouts or not account_id else {"stripe_account": account_id}
-        with self._errors():
+        with self._lookup_errors():
             found = self.client.payouts.list(params={"limit": 100}, options=options)
         for po in found.data:
             if _metadata(po).get("withdrawal_id") == withdrawal_id:

@@ -39,6 +39,7 @@ class StripeWebhookVerifier:
             raise InvalidWebhook()
         # stripe-python only bounds the past; a timestamp far in the future would make a
         # captured payload replayable for that long.
-        timestamp = int(dict(p.split("=", 1) for p in signature.split(",") if "=" in p)["t"])
-        if timestamp > time.time() + TOLERANCE_SECONDS:
+        # The first `t`, as stripe-python reads it (a later one must not move the check).
+        stamps = [p.split("=", 1)[1] for p in signature.split(",") if p.startswith("t=")]
+        if not stamps or not stamps[0].isdigit() or int(stamps[0]) > time.time() + TOLERANCE_SECONDS:
             raise InvalidWebhook()

@@ -8,7 +8,7 @@ from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import notifications, stripe_events
-from chalicelib.services.funding import CreditNotYetApplied, PayoutNotYetRecorded
+from chalicelib.services.funding import CreditNotYetApplied, EventRaced, PayoutNotYetRecorded
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
         except CreditNotYetApplied:
             log.warning("refund/dispute before its top-up's credit; will be redelivered")
             failures.append({"itemIdentifier": record["messageId"]})
-        except PayoutNotYetRecorded:
-            log.warning("payout event before its payout id was recorded; will be redelivered")
+        except (PayoutNotYetRecorded, EventRaced):
+            log.warning("payout event before its payout id was recorded, or raced; will be redelivered")
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             log.exception("stripe event failed; it will be retried")

@@ -65,6 +65,8 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     codes = list(spec.errors)
     if spec.body is not None or spec.query is not None:
         codes.append("invalid_request")
+    if spec.body is not None:
+        codes.append("payload_too_large")  # any body over 64 KiB, before anything else
     if not spec.public:
         codes.append("unauthorized")
     for code in codes:

@@ -281,14 +281,14 @@ class Funding:
                                                        account_id=account, withdrawal_id=w.withdrawal_id,
                                                        metadata=meta)
         except (PaymentProviderError, CardDeclined):
-            if self.gateway.platform_payouts or not (w.stripe_transfer_id or self._transfer_made(w)):
-                # Refused before any money left the platform: the hold goes back, once.
-                self.ledger.resolve_hold(w.withdrawal_id, post=False,
-                                         record=self.repo.withdrawal_status_put(w.withdrawal_id, "failed"))
-                return
-            # The money sits in the connected account: never a "nothing happened". Retried
-            # (same key) until the window closes, then a person decides.
-            raise ServiceUnavailable("The payout could not be created yet; it will be retried.") from None
+            # Stripe refused a create call outright (look-ups never raise these): nothing was
+            # made by that call. If the money already sits in the connected account, it is
+            # taken back first; then the hold goes back, once, with the status.
+            latest = self.repo.withdrawal(w.withdrawal_id)
+            self._reverse_transfer(latest)
+            self.ledger.resolve_hold(w.withdrawal_id, post=False,
+                                     record=self.repo.withdrawal_status_put(w.withdrawal_id, "failed"))
+            return
         self.repo.set_payout(w.withdrawal_id, payout_id)
 
     def _may_call(self, w: Any, attempted_at: float | None, call: str) -> bool:
@@ -303,10 +303,6 @@ class Funding:
             return True
         self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
         return False
-
-    def _transfer_made(self, w: Any) -> bool:
-        latest = self.repo.withdrawal(w.withdrawal_id)
-        return bool(latest and latest.stripe_transfer_id)
 
     def _needs_attention(self, w: Any, reason: str) -> None:
         from chalicelib import observability
@@ -404,7 +400,7 @@ class Funding:
         Stripe's `amount_refunded` on the charge is not relied upon to drop after a failure:
         the claw-back of later refunds keeps its own running total, so the failed amount comes
         back here and only here."""
-        if refund.get("status") != "failed":
+        if refund.get("status") not in ("failed", "canceled"):
             return "ignored"
         refund_id, amount = refund.get("id"), refund.get("amount")
         if not isinstance(refund_id, str) or not isinstance(amount, int) or amount <= 0:
@@ -420,10 +416,17 @@ class Funding:
             return "already applied"
         for _ in range(3):
             record = self.repo.topup(record.topup_id)
+            if record.shortfall:
+                # Some refund of this charge could not be taken from the wallet: which one this
+                # failed refund was is not known from running totals, so a person decides
+                # rather than risk giving back money that was never taken.
+                log.error("failed refund on a top-up with a shortfall", extra={"topup_id": record.topup_id})
+                from chalicelib import observability
+
+                observability.count("RefundNeedsAttention")
+                return "shortfall"
             returned = int(record.refund_returned or 0)
             if returned + amount > int(record.refunded or 0):
-                if record.shortfall:
-                    return "shortfall"
                 # The refund's claw-back has not been applied yet: redelivered after it.
                 raise CreditNotYetApplied(record.topup_id)
             claim = self.repo.refund_return_put(record.topup_id, returned, returned + amount)
@@ -432,7 +435,7 @@ class Funding:
                 return "refund returned"
             if self.ledger.store.get_transfer(transfer_id) is not None:
                 return "already applied"
-        return "raced"
+        raise EventRaced(record.topup_id)
 
     def _dispute_created(self, dispute: dict[str, Any]) -> str:
         return self._claw_back(dispute, dispute.get("payment_intent"), "disputed", int(dispute.get("amount") or 0),
@@ -463,10 +466,13 @@ class Funding:
                 # The money was spent: the wallet never goes negative, so this needs a person.
                 log.error("refund/dispute shortfall", extra={"topup_id": record.topup_id, "type": type_})
                 self.repo.flag_shortfall(record.topup_id, type_)
+                from chalicelib import observability
+
+                observability.count("RefundNeedsAttention")
                 return "shortfall"
             if moved:
                 return "applied"
-        return "raced"
+        raise EventRaced(record.topup_id)
 
     def _payout_settled(self, payout: dict[str, Any], *, paid: bool) -> str:
         """Settle the withdrawal whose recorded payout id is this payout's id, and only if the
@@ -477,10 +483,13 @@ class Funding:
         if w is None:
             named = (payout.get("metadata") or {}).get("withdrawal_id")
             pending = self.repo.withdrawal(named) if isinstance(named, str) and named else None
-            if pending is not None and not pending.payout_id and pending.status in ("pending", "needs_attention"):
+            if pending is not None and pending.payout_id == payout_id:
+                w = pending  # the index has not caught up with the recorded id yet
+            elif pending is not None and not pending.payout_id and pending.status in ("pending", "needs_attention"):
                 # Stripe's event overtook our write of the payout id: redelivered later.
                 raise PayoutNotYetRecorded(pending.withdrawal_id)
-            return "unknown payout"
+            else:
+                return "unknown payout"
         if self.gateway.payout_amount(payout) != (int(w.amount), w.currency):
             log.error("payout amount/currency mismatch", extra={"withdrawal_id": w.withdrawal_id})
             from chalicelib import observability
@@ -528,6 +537,10 @@ class Funding:
 
 class CreditNotYetApplied(Exception):
     """A refund or dispute arrived before the top-up it concerns was credited: retry later."""
+
+
+class EventRaced(Exception):
+    """The event lost a race three times in a row: redelivered rather than dropped."""
 
 
 class PayoutNotYetRecorded(Exception):

@@ -72,7 +72,8 @@ def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int 
     expected = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
                 "voided": {("debit", "voided")}}
     for t in transfers:
-        if t.status == "pending" and t.created_at < stale_before:
+        # Withdrawals only: a dispute's hold stays open for weeks by design.
+        if t.status == "pending" and t.type == "withdrawal" and t.created_at < stale_before:
             report.stale_holds.append(f"hold {t.transfer_id} ({t.type}) pending since {t.created_at}")
         got = legs.pop(t.transfer_id, [])
         shape = {(e.direction, e.status) for e in got}

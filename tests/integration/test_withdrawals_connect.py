@@ -286,18 +286,43 @@ def test_one_bad_withdrawal_never_stops_the_others(setup, stack_container):
     assert f.repo.withdrawal(stuck[1]).payout_id and not f.repo.withdrawal(stuck[0]).payout_id
 
 
-def test_a_payout_refused_after_the_transfer_keeps_the_hold(setup):
+def test_a_payout_refused_after_the_transfer_takes_the_transfer_back_then_fails(setup):
     from chalicelib.adapters.stripe_gateway import PaymentProviderError
 
     f, gateway, _clock, user_id, wallet = setup
 
     def refused(**kw):
-        raise PaymentProviderError()
+        raise PaymentProviderError()  # e.g. the account has no bank account yet
     gateway.create_payout = refused
+    gateway.down_reversals = True
+    original = gateway.reverse_transfer
+
+    def reversal_times_out(*a):
+        raise ServiceUnavailable()
+    gateway.reverse_transfer = reversal_times_out
+    key = uuid.uuid4().hex
+    with pytest.raises(ServiceUnavailable):
+        withdraw(f, user_id, wallet, key=key)
+    # The money sits in the connected account until it is taken back: the hold stays.
+    assert balances(f, wallet) == (10_000, 600, 9_400)
+    gateway.reverse_transfer = original
+    out = withdraw(f, user_id, wallet, key=key)  # the client's retry
+    assert out.body["status"] == "failed" and gateway.count("reversal") == 1
+    assert balances(f, wallet) == (10_000, 0, 10_000)
+
+
+def test_a_failed_look_up_is_never_taken_for_a_refusal(setup):
+    f, gateway, clock, user_id, wallet = setup
+    gateway.lose_next_answer = True
     with pytest.raises(ServiceUnavailable):
         withdraw(f, user_id, wallet)
-    # The money sits in the connected account: giving the hold back would pay twice.
-    assert balances(f, wallet) == (10_000, 600, 9_400)
+
+    def lookup_fails(withdrawal_id):
+        raise ServiceUnavailable()  # what the gateway makes of any error of a look-up
+    gateway.find_transfer = lookup_fails
+    clock.advance(1000)
+    f.resume_stuck_withdrawals()
+    assert balances(f, wallet) == (10_000, 600, 9_400) and gateway.count("transfer") == 1
 
 
 def test_a_transfer_refused_outright_gives_the_hold_back(setup):

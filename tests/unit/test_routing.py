@@ -133,7 +133,7 @@ def test_openapi_describes_bodies_queries_and_errors():
     doc = build_document(build_app())
     validate(doc)
     pay = doc["paths"]["/pay"]["post"]
-    assert set(pay["responses"]) == {"201", "400", "401"}
+    assert set(pay["responses"]) == {"201", "400", "401", "413"}
     schema_name = pay["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert doc["components"]["schemas"][schema_name]["properties"]["amount"]["exclusiveMinimum"] == 0
     thing = doc["paths"]["/things/{thing_id}"]["get"]

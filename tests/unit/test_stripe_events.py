@@ -87,3 +87,14 @@ def test_the_connect_secret_is_optional_and_read_like_the_others():
     assert Secrets(lambda: None, env={}).get_optional("STRIPE_CONNECT_WEBHOOK_SECRET") is None
     env = {"STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_c"}
     assert Secrets(lambda: None, env=env).get_optional("STRIPE_CONNECT_WEBHOOK_SECRET") == "whsec_c"
+
+
+@pytest.mark.parametrize("suffix", [",t=x", ",t=0", ",t="])
+def test_only_the_first_timestamp_of_a_signature_counts(suffix):
+    verifier = StripeWebhookVerifier(SECRET)
+    payload = event("payout.paid", {"id": "po_1"})
+    future = int(__import__("time").time()) + 3600
+    # A far-future first timestamp stays refused, whatever a later `t=` says; junk is a 400.
+    with pytest.raises(InvalidWebhook):
+        verifier.verify(payload.encode(), sign(payload, SECRET, ts=future) + suffix)
+    verifier.verify(payload.encode(), sign(payload, SECRET) + suffix)

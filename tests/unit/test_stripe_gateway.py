@@ -131,3 +131,25 @@ def test_stripe_errors_become_domain_errors(status, body, error):
     g = gateway(RecordedHttp(status, body))
     with pytest.raises(error):
         g.attach_payment_method("pm_x", "cus_x")
+
+
+def test_an_existing_account_is_switched_to_manual_payouts():
+    http = RecordedHttp(body={"id": "acct_1RecordedExpress", "object": "account",
+                              "url": "https://connect.stripe.com/setup/e/x"})
+    gateway(http).open_payout_account("usr_1", "acct_1RecordedExpress")
+    (method, path, _, body) = http.sent[0]
+    assert (method, path) == ("POST", "/v1/accounts/acct_1RecordedExpress")
+    assert body["settings[payouts][schedule][interval]"] == ["manual"]
+
+
+@pytest.mark.parametrize("status,body", [
+    (403, {"error": {"type": "invalid_request_error", "message": "not permitted"}}),
+    (400, {"error": {"type": "invalid_request_error", "message": "bad"}}),
+    (500, {"error": {"type": "api_error", "message": "boom"}}),
+])
+def test_a_failed_look_up_is_an_unknown_never_a_refusal(status, body):
+    # A refusal means "nothing was sent"; a look-up that fails proves nothing of the kind.
+    with pytest.raises(ServiceUnavailable):
+        gateway(RecordedHttp(status, body)).find_transfer("wd_1")
+    with pytest.raises(ServiceUnavailable):
+        gateway(RecordedHttp(status, body)).find_payout("acct_1", "wd_1")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,6 +96,9 @@ def _entry(r: EntryRecord) -> Entry:
                  counterparty_wallet_id=r.counterparty_wallet_id, created_at=r.created_at, memo_ct=r.memo_ct)
 
 
+_ENTRY_SK = re.compile(r"[0-9]{13}#[A-Za-z0-9_]{1,100}#[dc]")  # what `_sk` writes: nothing else is a cursor
+
+
 def encode_cursor(sk: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
 
@@ -102,7 +106,7 @@ def encode_cursor(sk: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
-        if not isinstance(sk, str) or not sk:
+        if not isinstance(sk, str) or not _ENTRY_SK.fullmatch(sk):
             raise ValueError
         return sk
     except (ValueError, KeyError, TypeError):
