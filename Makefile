@@ -61,7 +61,7 @@ deploy: package
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 
 bench: setup check-tools
-	$(PY) -m bench
+	@$(PY) -m bench  # one line of figures per benchmark; logs in .local/logs/bench.log
 
 clean:
 	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache build

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7
 
@@ -38,7 +40,7 @@ def main() -> None:
     app = statistics.median(_time_import("import app") for _ in range(RUNS))
     boto = statistics.median(_time_import("import boto3") for _ in range(RUNS))
     first = statistics.median(_first_request() for _ in range(RUNS))
-    print(f"cold_start: import app {app * 1000:.0f} ms, import boto3 {boto * 1000:.0f} ms, "
+    report(f"cold_start: import app {app * 1000:.0f} ms, import boto3 {boto * 1000:.0f} ms, "
           f"ratio app/boto3 {app / boto:.2f}; import+first GET /health {first * 1000:.0f} ms "
           f"(median of {RUNS} fresh interpreters)")
 

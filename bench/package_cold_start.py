@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from bench import report
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7
 INVOKE = """
@@ -58,7 +60,7 @@ def main() -> None:
         _run(source)
         with_pyc = statistics.median(_run(compiled) for _ in range(RUNS))
         without = statistics.median(_run(source) for _ in range(RUNS))
-    print(f"package_cold_start: import + first GET /health from the zip {with_pyc * 1000:.0f} ms precompiled vs "
+    report(f"package_cold_start: import + first GET /health from the zip {with_pyc * 1000:.0f} ms precompiled vs "
           f"{without * 1000:.0f} ms without .pyc, ratio {with_pyc / without:.2f} (median of {RUNS})")
 
 

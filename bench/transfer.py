@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bench import report
 from bench.stack import local_stack
 
 N = 60
@@ -74,7 +75,7 @@ def _run(env: dict[str, str]) -> None:
         Connection.dispatch = original  # type: ignore[method-assign]
         consumed = c.ledger_store.last_consumed
         wcu = sum(x.get("CapacityUnits", x.get("WriteCapacityUnits", 0)) for x in consumed)
-        print(f"transfer_cost: {len(calls) + len(pyn_calls)} DynamoDB calls per transfer "
+        report(f"transfer_cost: {len(calls) + len(pyn_calls)} DynamoDB calls per transfer "
               f"({', '.join(sorted(calls + pyn_calls))}); transaction consumed {wcu:g} WCU over "
               f"{len(consumed)} tables")
 
@@ -90,7 +91,7 @@ def _run(env: dict[str, str]) -> None:
             ddb.transact_write_items(TransactItems=items)
             bare.append(time.perf_counter() - t)
         h, b = statistics.median(handler), statistics.median(bare)
-        print(f"transfer_latency: handler median {h * 1000:.1f} ms vs bare transact_write_items "
+        report(f"transfer_latency: handler median {h * 1000:.1f} ms vs bare transact_write_items "
               f"{b * 1000:.1f} ms, ratio {h / b:.2f} (n={N} each)")
 
     _hot_wallet(c)
@@ -146,7 +147,7 @@ def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15) -> None:
     took = time.perf_counter() - t
     done = clients * per_client - len(errors)
     balance = c.ledger_store.get_wallet(hot).balance
-    print(f"hot_wallet: {clients} clients x {per_client} payments into one wallet: {done / took:.0f} transfers/s, "
+    report(f"hot_wallet: {clients} clients x {per_client} payments into one wallet: {done / took:.0f} transfers/s, "
           f"{len(errors)} errors, {sum(retries)} conflict retries, balance {balance} == {done}: {balance == done}")
 
 

@@ -19,21 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.errors import DomainError, InvalidRequest, ServiceUnavailable
+from chalicelib.domain.errors import CardDeclined, InvalidRequest, PaymentProviderError, ServiceUnavailable
 
-
-class CardDeclined(DomainError):
-    """The card was declined by the issuer (Stripe's decline code in `details`)."""
-
-    code = "card_declined"
-    default_message = "The card was declined."
-
-
-class PaymentProviderError(DomainError):
-    """Stripe refused the request for a reason that is not the caller's input."""
-
-    code = "payment_provider_error"
-    default_message = "The payment provider refused the request."
+__all__ = ["CardDeclined", "PaymentProviderError", "StripeGateway"]
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,17 @@ class PayoutAccountRequired(DomainError):
 
     code = "payout_account_required"
     default_message = "Set up a payout account first (POST /payout-account)."
+
+
+class CardDeclined(DomainError):
+    """The card was declined by the issuer (the provider's decline code in `details`)."""
+
+    code = "card_declined"
+    default_message = "The card was declined."
+
+
+class PaymentProviderError(DomainError):
+    """The payment provider refused the request for a reason that is not the caller's input."""
+
+    code = "payment_provider_error"
+    default_message = "The payment provider refused the request."

@@ -64,6 +64,31 @@ class IdempotencyKeyReused(DomainError):
     default_message = "This Idempotency-Key was used with a different request."
 
 
+class DuplicateRequest(Exception):
+    """The transfer or idempotency record already exists: a concurrent retry won the race."""
+
+
+@dataclass(frozen=True)
+class IdempotencyPut:
+    """The (user, operation, key) record written in the same transaction as the money."""
+
+    key: str
+    request_hash: str
+    status_code: int
+    response_ct: str
+    resource_id: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class DailyLimit:
+    """The day's outgoing-total counter a movement must fit in (a condition of its transaction)."""
+
+    key: str
+    limit: int  # minor units
+    expires_at: int
+
+
 TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute")
 
 

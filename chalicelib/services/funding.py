@@ -14,8 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.adapters.stripe_gateway import CardDeclined, PaymentProviderError
-from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound, PayoutAccountRequired, ServiceUnavailable
+from chalicelib.domain.errors import (
+    CardDeclined,
+    DomainError,
+    InvalidRequest,
+    NotFound,
+    PaymentProviderError,
+    PayoutAccountRequired,
+    ServiceUnavailable,
+)
+from chalicelib.domain.funding import NewPaymentMethod, NewTopUp
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import (
     IdempotencyKeyReused,
@@ -70,22 +78,17 @@ class Funding:
         return {"setup_intent_id": intent.id, "client_secret": intent.client_secret}
 
     def add_payment_method(self, user_id: str, stripe_pm_id: str) -> dict[str, Any]:
-        from chalicelib.adapters.dynamodb.models import PaymentMethodRecord
-
         pm_id = deterministic_id("pmt", user_id, stripe_pm_id)
         existing = self.repo.payment_method(pm_id)
         if existing is not None and existing.status == "active":
             return self._pm_view(existing)
         card = self.gateway.attach_payment_method(stripe_pm_id, self.customer(user_id))
         details = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
-        record = PaymentMethodRecord(
+        record = NewPaymentMethod(
             payment_method_id=pm_id, user_id=user_id, stripe_pm_id=card.stripe_id, type=card.type,
-            details_ct=self.cipher.encrypt(json.dumps(details), user_id, "payment_method"), status="active",
+            details_ct=self.cipher.encrypt(json.dumps(details), user_id, "payment_method"),
             created_at=rfc3339(self.now()))
-        if existing is not None:  # re-attaching a detached card
-            record.save()
-        else:
-            self.repo.add_payment_method(record)
+        self.repo.add_payment_method(record, reattach=existing is not None)
         return self._pm_view(record)
 
     def _pm_view(self, r: Any) -> dict[str, Any]:
@@ -108,8 +111,6 @@ class Funding:
 
     # -- top-ups ----------------------------------------------------------------------------------
     def top_up(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
-        from chalicelib.adapters.dynamodb.models import TopUpRecord
-
         key = check_idempotency_key(idempotency_key)
         topup_id = deterministic_id("tu", user_id, key)
         req_hash = self.ledger.request_hash("topups", request)
@@ -120,7 +121,7 @@ class Funding:
         amount = Money(request["amount"], wallet.currency)
         self.ledger.check_maximum(amount)
         pm = self._own_pm(user_id, request["payment_method_id"])
-        record = TopUpRecord(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
+        record = NewTopUp(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
                              payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
                              status="creating", request_hash=req_hash, created_at=rfc3339(self.now()))
         if not self.repo.claim_topup(record):  # a concurrent request with the same key

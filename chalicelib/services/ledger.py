@@ -20,7 +20,10 @@ from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
+    DailyLimit,
+    DuplicateRequest,
     IdempotencyKeyReused,
+    IdempotencyPut,
     Movement,
     RecipientNotFound,
     SameWallet,
@@ -106,8 +109,6 @@ class Ledger:
     def daily_limit(self, user_id: str, amount: Money, now: float) -> Any:
         """The counter of the user's outgoing total today in this currency (transfers and
         withdrawals), updated with a condition inside the money's transaction."""
-        from chalicelib.adapters.dynamodb.ledger import DailyLimit
-
         day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
         return DailyLimit(key=f"{user_id}#{amount.currency}#{day}",
                           limit=self.policy.daily_limit_major * 10 ** currency_exponent(amount.currency),
@@ -169,8 +170,6 @@ class Ledger:
         body = {"transfer_id": transfer_id, "type": "transfer", "status": "posted",
                 "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
                 "currency": amount.currency, "memo": memo, "created_at": created}
-        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest, IdempotencyPut
-
         daily = self.daily_limit(user_id, amount, now)
         idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
                               response_ct=self.cipher.encrypt(json.dumps(body), user_id, "idempotent_response"),
@@ -267,8 +266,6 @@ class Ledger:
 
     def _system_move(self, movement: Movement, *, hold: bool = False, record: dict[str, Any] | None = None,
                      daily: Any = None) -> bool:
-        from chalicelib.adapters.dynamodb.ledger import DuplicateRequest
-
         now = self.now()
         try:
             if hold:

@@ -37,21 +37,31 @@ class Report:
 
 def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int = 3 * 86400) -> Report:
     report = Report()
-    stale_before = rfc3339((time.time() if now is None else now) - stale_after_seconds)
     wallets = list(store.scan_wallets())
     entries = list(store.scan_entries())
     transfers = list(store.scan_transfers())
     report.wallets, report.entries, report.transfers = len(wallets), len(entries), len(transfers)
-
-    totals: dict[str, int] = defaultdict(int)
-    posted: dict[str, int] = defaultdict(int)
-    pending: dict[str, int] = defaultdict(int)
     legs: dict[str, list[Any]] = defaultdict(list)
     for e in entries:
         legs[e.transfer_id].append(e)
-        sign = 1 if e.direction == "credit" else -1
+    _check_wallets(report, wallets, entries)
+    _check_transfers(report, transfers, legs)
+    stale_before = rfc3339((time.time() if now is None else now) - stale_after_seconds)
+    # Withdrawals only: a dispute's hold stays open for weeks by design.
+    report.stale_holds = [f"hold {t.transfer_id} ({t.type}) pending since {t.created_at}" for t in transfers
+                          if t.status == "pending" and t.type == "withdrawal" and t.created_at < stale_before]
+    return report
+
+
+def _check_wallets(report: Report, wallets: list[Any], entries: list[Any]) -> None:
+    """Each wallet's balance is its posted legs, its held amount its pending debits; per
+    currency, all balances (system shards included) sum to zero; no user wallet is negative."""
+    totals: dict[str, int] = defaultdict(int)
+    posted: dict[str, int] = defaultdict(int)
+    pending: dict[str, int] = defaultdict(int)
+    for e in entries:
         if e.status == "posted":
-            posted[e.wallet_id] += sign * e.amount
+            posted[e.wallet_id] += e.amount if e.direction == "credit" else -e.amount
         elif e.status == "pending" and e.direction == "debit":
             pending[e.wallet_id] += e.amount
     for w in wallets:
@@ -64,26 +74,29 @@ def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int 
             report.drift.append(f"wallet {w.wallet_id}: available {w.available} != balance - held")
         if w.kind == "user" and (w.balance < 0 or w.available < 0):
             report.drift.append(f"wallet {w.wallet_id}: negative ({w.balance}, available {w.available})")
-    for currency, total in totals.items():
-        if total != 0:
-            report.drift.append(f"currency {currency}: balances sum to {total}, not 0")
+    report.drift += [f"currency {c}: balances sum to {total}, not 0" for c, total in totals.items() if total != 0]
     report.totals = dict(totals)
 
-    expected = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
-                "voided": {("debit", "voided")}}
+
+_EXPECTED_LEGS = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
+                  "voided": {("debit", "voided")}}
+
+
+def _check_transfers(report: Report, transfers: list[Any], legs: dict[str, list[Any]]) -> None:
+    """Each transfer has exactly the legs its status calls for, of its amount, on its wallets;
+    no leg belongs to no transfer."""
     for t in transfers:
-        # Withdrawals only: a dispute's hold stays open for weeks by design.
-        if t.status == "pending" and t.type == "withdrawal" and t.created_at < stale_before:
-            report.stale_holds.append(f"hold {t.transfer_id} ({t.type}) pending since {t.created_at}")
         got = legs.pop(t.transfer_id, [])
+        want = _EXPECTED_LEGS.get(t.status)
         shape = {(e.direction, e.status) for e in got}
+        if want is None:
+            report.drift.append(f"transfer {t.transfer_id}: unknown status {t.status}")
+            continue
         wallets_ok = all(e.wallet_id == (t.from_wallet_id if e.direction == "debit" else t.to_wallet_id) for e in got)
-        if (shape != expected.get(t.status) or len(got) != len(expected.get(t.status, ()))
-                or any(e.amount != t.amount or e.currency != t.currency for e in got) or not wallets_ok):
+        amounts_ok = all(e.amount == t.amount and e.currency == t.currency for e in got)
+        if shape != want or len(got) != len(want) or not amounts_ok or not wallets_ok:
             report.drift.append(f"transfer {t.transfer_id} ({t.status}): legs {sorted(shape)} do not match")
-    for transfer_id in legs:
-        report.drift.append(f"entries of unknown transfer {transfer_id}")
-    return report
+    report.drift += [f"entries of unknown transfer {transfer_id}" for transfer_id in legs]
 
 
 def report_drift(report: Report) -> None:

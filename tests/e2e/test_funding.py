@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import pyotp
 import pytest
@@ -111,7 +112,8 @@ def test_forged_stale_altered_events_are_400_and_change_nothing(new_user, stripe
     t = topup(u, pm, 700).json()
     pi = {"id": t["provider_reference"], "amount": 700, "amount_received": 700, "currency": "usd",
           "metadata": {"topup_id": t["topup_id"]}}
-    for kwargs in [{"secret": "whsec_forged"}, {"ts": int(time.time()) - 600}, {"tamper": True}]:
+    forgeries: list[dict[str, Any]] = [{"secret": "whsec_forged"}, {"ts": int(time.time()) - 600}, {"tamper": True}]
+    for kwargs in forgeries:
         r = post_event(stack, "payment_intent.succeeded", pi, **kwargs)
         assert r.status_code == 400 and code(r) == "invalid_signature", kwargs
     r = requests.post(stack["API_URL"] + "/webhooks/stripe", data=b"{}", timeout=10,

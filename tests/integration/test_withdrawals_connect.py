@@ -83,8 +83,10 @@ class FakeConnect:
         return next((p for p, v in self.payouts.items() if v["metadata"]["withdrawal_id"] == withdrawal_id), None)
 
     def reverse_transfer(self, transfer_id, amount, withdrawal_id):
-        return self._idempotent("reversal", f"{withdrawal_id}-reversal",
-                                lambda: self.reversals.append(transfer_id) or f"trr_{len(self.reversals)}")
+        def make():
+            self.reversals.append(transfer_id)
+            return f"trr_{len(self.reversals)}"
+        return self._idempotent("reversal", f"{withdrawal_id}-reversal", make)
 
     def payout_amount(self, payout):
         return payout.get("amount", -1), str(payout.get("currency", "")).upper()

@@ -23,8 +23,8 @@ class HttpClient:
         h = {"Content-Type": "application/json", **(headers or {})}
         if token:
             h["Authorization"] = f"Bearer {token}"
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        r = self._c.http.request(method, path, body=data, headers=h)
+        data = raw if raw is not None else (json.dumps(body) if body is not None else b"")
+        r = self._c.http.request(method, path, body=data.encode() if isinstance(data, str) else data, headers=h)
         return r.status_code, (json.loads(r.body) if r.body else None), r.headers
 
 

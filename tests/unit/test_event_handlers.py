@@ -55,7 +55,7 @@ def test_partial_batch_failure_reports_only_the_failed_message(container):
 def test_stream_records_go_to_their_tables_notifier(container):
     import app
 
-    seen = []
+    seen: list[dict] = []
     container.__dict__["notifiers"] = {"ewallet-test-transfers": seen.append}
     records = [
         {"eventName": "INSERT", "eventSourceARN":

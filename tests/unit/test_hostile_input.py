@@ -64,7 +64,7 @@ def test_a_lone_surrogate_in_a_query_is_400():
 
     for params in ({"cursor": "\ud800"}, {"\udfff": "1"}):
         with pytest.raises(InvalidRequest):
-            _parse_query(SimpleNamespace(query_params=params), PageQuery)
+            _parse_query(SimpleNamespace(query_params=params), PageQuery)  # type: ignore[arg-type]
 
 
 def test_a_path_id_over_128_characters_is_404(http, token):

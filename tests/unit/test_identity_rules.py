@@ -69,7 +69,7 @@ def test_bcrypt_never_truncates_long_passwords():
 def test_bcrypt_cost_is_at_least_12_by_default():
     hashed = BcryptHasher().hash("correct horse battery")
     assert hashed.startswith("$2b$12$")
-    assert bcrypt.checkpw  # the library in use
+    assert bcrypt.checkpw(b"correct horse battery", hashed.encode()) is False  # pre-hashed, not raw
 
 
 def test_register_encrypts_and_indexes():

@@ -25,7 +25,7 @@ class RecordedHttp(stripe.HTTPClient):
         self.sent: list[tuple[str, str, dict, dict]] = []
         self._status, self._body = status, body
 
-    def request(self, method, url, headers, post_data=None):
+    def request(self, method, url, headers, post_data=None, *, _usage=None):  # type: ignore[override]
         path = urlparse(url).path
         self.sent.append((method.upper(), path, dict(headers), parse_qs(post_data or "")))
         body = self._body if self._body is not None else RECORDED[f"{method.upper()} {path}"]
@@ -44,7 +44,7 @@ def test_connect_onboarding_creates_an_express_account_and_a_link():
     http = RecordedHttp()
     account = gateway(http).open_payout_account("usr_1", None)
     assert (account.account_id, account.status) == ("acct_1RecordedExpress", "onboarding")
-    assert account.onboarding_url.startswith("https://connect.stripe.com/")
+    assert account.onboarding_url and account.onboarding_url.startswith("https://connect.stripe.com/")
     (m1, p1, h1, b1), (_m2, p2, _, b2) = http.sent
     assert (m1, p1, b1["type"], h1["Idempotency-Key"]) == ("POST", "/v1/accounts", ["express"], "account-usr_1")
     assert (p2, b2["account"], b2["type"]) == ("/v1/account_links", ["acct_1RecordedExpress"], ["account_onboarding"])

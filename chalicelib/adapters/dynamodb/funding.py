@@ -1,11 +1,13 @@
 """Stripe-side records: customers, payment methods, top-ups, withdrawals, payout accounts."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.config import Settings
+from chalicelib.domain.funding import NewPaymentMethod, NewTopUp
 
 
 def _conditional(fn: Any) -> bool:
@@ -49,8 +51,13 @@ class DynamoFunding:
         UserRecord(user_id=user_id).update(actions=actions, condition=UserRecord.user_id.exists())
 
     # -- payment methods ------------------------------------------------------------------------
-    def add_payment_method(self, record: PaymentMethodRecord) -> None:
-        record.save(condition=PaymentMethodRecord.payment_method_id.does_not_exist())
+    def add_payment_method(self, pm: NewPaymentMethod, *, reattach: bool = False) -> None:
+        """Store a newly attached card; `reattach` overwrites a detached one of the same id."""
+        record = PaymentMethodRecord(**asdict(pm))
+        if reattach:
+            record.save()
+        else:
+            record.save(condition=PaymentMethodRecord.payment_method_id.does_not_exist())
 
     def payment_method(self, payment_method_id: str) -> PaymentMethodRecord | None:
         try:
@@ -67,8 +74,9 @@ class DynamoFunding:
             condition=PaymentMethodRecord.status == "active"))
 
     # -- top-ups --------------------------------------------------------------------------------
-    def claim_topup(self, record: TopUpRecord) -> bool:
+    def claim_topup(self, topup: NewTopUp) -> bool:
         """Create the top-up; False if one with this id (same user + key) exists."""
+        record = TopUpRecord(**{k: v for k, v in asdict(topup).items() if v is not None})
         return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
 
     def topup(self, topup_id: str) -> TopUpRecord | None:

@@ -19,7 +19,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.dynamodb.models import (
@@ -34,7 +33,18 @@ from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
 from chalicelib.config import Settings
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
-from chalicelib.domain.ledger import CurrencyMismatch, InsufficientFunds, LimitExceeded, Movement, RecipientNotFound
+from chalicelib.domain.ledger import (
+    CurrencyMismatch,
+    DailyLimit,
+    DuplicateRequest,
+    IdempotencyPut,
+    InsufficientFunds,
+    LimitExceeded,
+    Movement,
+    RecipientNotFound,
+)
+
+__all__ = ["DailyLimit", "DuplicateRequest", "DynamoLedger", "IdempotencyPut"]
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
     SYSTEM_OWNER,
@@ -46,27 +56,6 @@ from chalicelib.domain.wallet import (
 )
 
 MAX_ATTEMPTS = 8
-
-
-class DuplicateRequest(Exception):
-    """The transfer or idempotency record already exists: a concurrent retry won the race."""
-
-
-@dataclass(frozen=True)
-class IdempotencyPut:
-    key: str
-    request_hash: str
-    status_code: int
-    response_ct: str
-    resource_id: str
-    expires_at: int
-
-
-@dataclass(frozen=True)
-class DailyLimit:
-    key: str
-    limit: int  # minor units
-    expires_at: int
 
 
 def _s(v: str) -> dict[str, str]:

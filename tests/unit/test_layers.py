@@ -1,0 +1,41 @@
+"""The layers' arrows point down only: the domain and the services never reach into adapters,
+routes or SDKs (DESIGN.md, section 3). Imports inside functions count too (lazy imports are
+still dependencies)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "chalicelib"
+SDKS = ("chalice", "boto3", "botocore", "pynamodb", "stripe", "aws_encryption_sdk")
+FORBIDDEN = {
+    "domain": (*SDKS, "chalicelib.adapters", "chalicelib.api", "chalicelib.services", "chalicelib.container"),
+    "services": (*SDKS, "chalicelib.adapters", "chalicelib.api", "chalicelib.container"),
+}
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_no_arrow_points_up_or_sideways(layer):
+    bad = [f"{path.relative_to(ROOT.parent)}:{line} imports {name}"
+           for path in sorted((ROOT / layer).rglob("*.py"))
+           for line, name in imports(path)
+           if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[layer])]
+    assert bad == []
+
+
+def test_the_walker_sees_lazy_imports(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from chalicelib.adapters.x import y\n    import stripe\n")
+    assert imports(module) == [(2, "chalicelib.adapters.x"), (3, "stripe")]
