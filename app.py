@@ -29,7 +29,7 @@ def stripe_events(event: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="notifications")
 def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
-    # Wired to the DynamoDB stream by the deployment template (DESIGN.md section 4).
+    # Wired to the DynamoDB stream by the deployment template (docs/architecture.md).
     return {"handled": events.process_stream(event.get("Records", []))}
 
 

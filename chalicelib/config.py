@@ -100,7 +100,7 @@ class Settings:
             jwt_issuer=env.get("JWT_ISSUER", f"ewallet-{stage}"),
             jwt_audience=env.get("JWT_AUDIENCE", "ewallet-api"),
             access_token_ttl=_bounded(env, "ACCESS_TOKEN_TTL", 900, 60, 900),
-            # bcrypt below 12 only for the unit-test stage (DESIGN.md guarantee 7).
+            # bcrypt below 12 only for the unit-test stage (docs/architecture.md).
             bcrypt_rounds=_bounded(env, "BCRYPT_ROUNDS", 12, 4 if stage == "test" else 12, 16),
             lockout_max_failures=_bounded(env, "LOCKOUT_MAX_FAILURES", 5, 1, 100),
             lockout_window_seconds=_bounded(env, "LOCKOUT_WINDOW_SECONDS", 900, 1, 86400),

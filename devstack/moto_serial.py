@@ -1,7 +1,7 @@
 """moto server with requests processed one at a time.
 
 moto is not atomic under concurrent requests (conditional writes and transactions lose updates,
-DESIGN.md section 5), so its WSGI app runs behind a lock. The lock is held until the whole
+docs/architecture.md, Local stack), so its WSGI app runs behind a lock. The lock is held until the whole
 response body is produced.
 """
 from __future__ import annotations

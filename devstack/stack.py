@@ -1,4 +1,4 @@
-"""Start, bootstrap and stop the local stack (DESIGN.md section 5)."""
+"""Start, bootstrap and stop the local stack (docs/architecture.md)."""
 from __future__ import annotations
 
 import base64

@@ -4,7 +4,7 @@ Default deny: every route requires a valid access token unless its view was decl
 `public=True` with `api.routing.route`, so a route added without thought is protected, not
 open. The token is verified in-app rather than by an API Gateway authorizer so that a missing,
 forged or expired token gets the contract's 401 body both under `chalice local` and in AWS, and no
-authorizer Lambda adds a cold start (DESIGN.md section 5).
+authorizer Lambda adds a cold start (docs/architecture.md).
 """
 from __future__ import annotations
 

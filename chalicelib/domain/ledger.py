@@ -1,7 +1,7 @@
 """Ledger rules: errors, transfer types, and the checks that need no database.
 
 Everything that depends on the current balance (no overdraft, daily limit) is a condition
-inside the DynamoDB transaction, never a read-then-decide here (DESIGN.md guarantee 3).
+inside the DynamoDB transaction, never a read-then-decide here (docs/architecture.md).
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
 class TokenPolicy:
     issuer: str
     audience: str
-    access_ttl: int = 900  # 15 minutes: the most DESIGN.md allows
+    access_ttl: int = 900  # 15 minutes: the most access tokens may live
     refresh_ttl: int = 30 * 24 * 3600
 
 

@@ -1,6 +1,6 @@
 """Reconciliation: check every ledger invariant and report drift (log line + metric).
 
-Invariants (DESIGN.md section 2): per currency the balances of all wallets, system shards
+Invariants (docs/architecture.md): per currency the balances of all wallets, system shards
 included, sum to zero; each wallet's posted entries sum to its balance and its pending debits
 to its held amount, with available = balance - held; no user wallet is negative; each transfer
 has exactly the legs its status calls for, of its amount.

@@ -82,7 +82,7 @@ def new_user(api) -> Callable[..., User]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _ledger_reconciles_after_the_whole_suite(stack):
-    """After every e2e test has run: the ledger has no drift (DESIGN.md guarantees 2, 3, 5)."""
+    """After every e2e test has run: the ledger has no drift (docs/architecture.md)."""
     yield
     from chalicelib.adapters.aws import client
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger

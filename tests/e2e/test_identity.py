@@ -1,4 +1,4 @@
-"""The Identity section of API.md over HTTP, attacks included."""
+"""The identity routes (docs/api.md) over HTTP, attacks included."""
 from __future__ import annotations
 
 import time

@@ -1,5 +1,5 @@
 """The layers' arrows point down only: the domain and the services never reach into adapters,
-routes or SDKs (DESIGN.md, section 3). Imports inside functions count too (lazy imports are
+routes or SDKs (docs/architecture.md). Imports inside functions count too (lazy imports are
 still dependencies)."""
 from __future__ import annotations
 

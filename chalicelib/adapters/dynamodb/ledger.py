@@ -2,7 +2,7 @@
 
 A movement's transaction holds the conditional debit, the conditional credit, the transfer
 record, its two entries (legs), the idempotency record and the daily-limit counter, so either all
-of it happens or none (DESIGN.md section 4). Conditions do the checking (no read-then-write):
+of it happens or none (docs/architecture.md). Conditions do the checking (no read-then-write):
 `available >= :amount` on the debit, `attribute_not_exists` on the transfer and idempotency
 records, `total <= :room` on the daily counter. Cancellation reasons are read per item and
 mapped to the domain error they mean; `TransactionConflict` is retried with jittered backoff.

@@ -328,7 +328,7 @@ class WithdrawalsByPayout(GlobalSecondaryIndex["WithdrawalRecord"]):
 class WithdrawalRecord(BaseModel):
     """A withdrawal: written in the same transaction as its hold. Each Stripe call that moves
     its money is marked as attempted before it is made and its id recorded as soon as Stripe
-    answers, so a lost answer is looked up, never blindly repeated (DESIGN.md guarantee 14)."""
+    answers, so a lost answer is looked up, never blindly repeated (docs/architecture.md)."""
 
     table = "withdrawals"
 
