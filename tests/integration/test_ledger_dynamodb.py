@@ -180,3 +180,20 @@ def test_reconciliation_finds_no_drift(stack_container):
     report = reconcile(stack_container.ledger_store)
     assert report.ok, report.drift[:5]
     assert report.wallets > 0 and report.transfers > 0
+
+
+def test_a_failed_condition_is_explained_by_the_item_itself_not_a_second_read(stack_container, ledger, monkeypatch):
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    _, _, weur = person(stack_container, "EUR")
+    fund(ledger, wa, 100)
+    store = ledger.store
+
+    def no_read(*_):
+        raise AssertionError("the ledger read the wallet again")
+    monkeypatch.setattr(store, "get_wallet", no_read)
+    now = "2026-01-01T00:00:00.000Z"
+    with pytest.raises(InsufficientFunds):
+        store.move(Movement(new_id("tr"), "transfer", wa, wb, Money(500, "USD"), a, "b"), now=now, now_ms=1)
+    with pytest.raises(CurrencyMismatch):
+        store.move(Movement(new_id("tr"), "transfer", wa, weur, Money(50, "USD"), a, "b"), now=now, now_ms=1)

@@ -213,6 +213,7 @@ class DynamoLedger:
         return {"Update": {
             "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)}, "UpdateExpression": expr,
             "ConditionExpression": "#st = :active AND currency = :cur AND kind = :user AND available >= :a",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
                                           ":user": _s("user")}}}
@@ -224,6 +225,7 @@ class DynamoLedger:
             "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)},
             "UpdateExpression": "SET balance = balance + :a, available = available + :a",
             "ConditionExpression": "#st = :active AND currency = :cur AND kind = :user",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
                                           ":user": _s("user")}}}
@@ -385,10 +387,15 @@ class DynamoLedger:
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code == "TransactionCanceledException":
-                    reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                    cancelled = exc.response.get("CancellationReasons", [])
+                    reasons = [r.get("Code", "None") for r in cancelled]
                     failed = [(roles[i], c) for i, c in enumerate(reasons) if c not in ("None", "")]
                     if any(c == "ConditionalCheckFailed" for _, c in failed):
-                        self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m)
+                        # The failed items themselves say why (ReturnValuesOnConditionCheckFailure):
+                        # no second read that could see a different state.
+                        olds = {roles[i]: r.get("Item") for i, r in enumerate(cancelled)
+                                if r.get("Code") == "ConditionalCheckFailed"}
+                        self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m, olds)
                     if not all(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
                                for _, c in failed):
                         raise
@@ -402,24 +409,38 @@ class DynamoLedger:
             self._sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
 
-    def _raise_for(self, roles: list[str], m: Movement | None) -> None:
+    def _raise_for(self, roles: list[str], m: Movement | None, olds: dict[str, Any] | None = None) -> None:
         if "transfer" in roles or "idempotency" in roles or "resolve" in roles or "record" in roles:
             raise DuplicateRequest()
         if "daily" in roles:
             raise LimitExceeded()
+        olds = olds or {}
         if "debit" in roles and m is not None:
-            w = self.get_wallet(m.from_wallet)
-            if w is None or w.status != "active":
+            w = _old_wallet(olds.get("debit"))
+            if w is None:  # the item did not exist (or an emulator returned no image): read it
+                found = self.get_wallet(m.from_wallet)
+                w = (found.status, found.currency) if found else None
+            if w is None or w[0] != "active":
                 raise NotFound("The wallet was not found.")
-            if w.currency != m.amount.currency:
+            if w[1] != m.amount.currency:
                 raise CurrencyMismatch()
             raise InsufficientFunds()
         if "credit" in roles and m is not None:
-            w = self.get_wallet(m.to_wallet)
-            if w is not None and w.currency != m.amount.currency:
+            w = _old_wallet(olds.get("credit"))
+            if w is None:
+                found = self.get_wallet(m.to_wallet)
+                w = (found.status, found.currency) if found else None
+            if w is not None and w[1] != m.amount.currency:
                 raise CurrencyMismatch()
             raise RecipientNotFound()
         raise Conflict("The ledger changed concurrently.")
+
+
+def _old_wallet(item: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(status, currency) of a wallet item as a cancellation reason returned it."""
+    if not item or "status" not in item or "currency" not in item:
+        return None
+    return str(item["status"]["S"]), str(item["currency"]["S"])
 
 
 def _money(amount: int, currency: str) -> Any:
