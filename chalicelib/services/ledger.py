@@ -8,7 +8,6 @@ with the original response (encrypted), so a retry returns exactly what the firs
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from chalicelib.domain.ledger import (
     CurrencyMismatch,
     DailyLimit,
     DuplicateRequest,
-    IdempotencyKeyReused,
     IdempotencyPut,
     Movement,
     RecipientNotFound,
@@ -35,6 +33,9 @@ from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import Entry, Transfer, Wallet, is_system_wallet
 from chalicelib.services.ports import FieldCipher
+from chalicelib.services.replay import Outcome, reopen, same_request, seal
+
+__all__ = ["Ledger", "LedgerPolicy", "Outcome", "idempotency_record_key", "wallet_view"]
 
 IDEMPOTENCY_TTL = 30 * 24 * 3600
 
@@ -51,15 +52,6 @@ class LedgerPolicy:
     default_currency: str
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a money-moving call answers: a replay carries the original status and body."""
-
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
 
 
 def wallet_view(w: Wallet) -> dict[str, Any]:
@@ -172,7 +164,7 @@ class Ledger:
                 "currency": amount.currency, "memo": memo, "created_at": created}
         daily = self.daily_limit(user_id, amount, now)
         idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
-                              response_ct=self.cipher.encrypt(json.dumps(body), user_id, "idempotent_response"),
+                              response_ct=seal(self.cipher, user_id, 201, body),
                               resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
         try:
@@ -190,10 +182,8 @@ class Ledger:
         return request_hash(operation, request, self.blind_index)
 
     def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome:
-        if previous.request_hash != req_hash:
-            raise IdempotencyKeyReused()
-        body = json.loads(self.cipher.decrypt(previous.response_ct, user_id, "idempotent_response"))
-        return Outcome(previous.status_code, body, replayed=True)
+        same_request(previous.request_hash, req_hash)
+        return reopen(self.cipher, user_id, previous.response_ct)
 
     def _recipient(self, to: dict[str, Any], currency: str) -> tuple[str, str]:
         """(wallet id, owner) of the recipient: a wallet, or a person's default wallet of the currency."""

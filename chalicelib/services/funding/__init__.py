@@ -1,0 +1,42 @@
+"""Funding through Stripe, by subject: payment methods, top-ups, withdrawals, and the Stripe
+events about charges and payouts. `Funding` is the one service the routes and the events
+Lambda use; each subject lives in its own module."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.services.funding.charges import Charges
+from chalicelib.services.funding.common import (
+    CLEARING,
+    DISPUTES,
+    PAYOUTS,
+    RESUME_WITHIN,
+    Applied,
+    CreditNotYetApplied,
+    EventRaced,
+    PayoutNotYetRecorded,
+)
+from chalicelib.services.funding.topups import TopUps
+from chalicelib.services.funding.withdrawals import Withdrawals
+
+__all__ = ["CLEARING", "DISPUTES", "PAYOUTS", "RESUME_WITHIN", "Applied", "CreditNotYetApplied", "EventRaced",
+           "Funding", "PayoutNotYetRecorded"]
+
+
+class Funding(TopUps, Withdrawals, Charges):
+    """Built with FundingBase's fields: repo, gateway, ledger, mfa, cipher, now."""
+
+    def apply(self, event_type: str, obj: dict[str, Any]) -> str:
+        """Apply one verified Stripe event; what happened, for the log."""
+        handler = {
+            "payment_intent.succeeded": self._intent_succeeded,
+            "payment_intent.payment_failed": self._intent_failed,
+            "charge.refunded": self._charge_refunded,
+            "charge.refund.updated": self._refund_updated,
+            "charge.dispute.created": self._dispute_created,
+            "charge.dispute.closed": self._dispute_closed,
+            "payout.paid": lambda o: self._payout_settled(o, paid=True),
+            "payout.failed": lambda o: self._payout_settled(o, paid=False),
+            "payout.canceled": lambda o: self._payout_settled(o, paid=False),
+        }.get(event_type)
+        return str(handler(obj)) if handler else str(Applied.IGNORED)

@@ -1,0 +1,85 @@
+"""What every funding module shares: the system accounts, the Stripe window, the base."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import NotFound
+from chalicelib.services.ledger import Ledger
+from chalicelib.services.ports import FieldCipher
+
+log = logging.getLogger("chalicelib.services.funding")
+
+CLEARING = "stripe_clearing"  # money that Stripe holds for us: top-ups in, refunds out
+PAYOUTS = "payouts"  # money on its way to users' banks
+DISPUTES = "disputes"
+
+RESUME_WITHIN = 23 * 3600  # below Stripe's 24 h idempotency-key memory
+
+
+def epoch(rfc3339_time: str) -> float:
+    return datetime.fromisoformat(rfc3339_time.replace("Z", "+00:00")).timestamp()
+
+
+class Applied(StrEnum):
+    """What applying a Stripe event did (logged, counted; never sent to a client)."""
+
+    IGNORED = "ignored"
+    CREDITED = "credited"
+    ALREADY_CREDITED = "already credited"
+    FAILED = "failed"
+    KEPT = "kept"
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already applied"
+    SHORTFALL = "shortfall"
+    MISMATCH = "mismatch"
+    MALFORMED = "malformed"
+    UNKNOWN_TOPUP = "unknown top-up"
+    UNKNOWN_PAYOUT = "unknown payout"
+    UNKNOWN_DISPUTE = "unknown dispute"
+    REFUND_RETURNED = "refund returned"
+    PAID = "paid"
+    VOIDED = "voided"
+    REVERSED = "reversed"
+    ALREADY_SETTLED = "already settled"
+    POSTED = "posted"
+    RELEASED = "released"
+    ALREADY = "already"
+
+
+class CreditNotYetApplied(Exception):
+    """A refund or dispute arrived before the top-up it concerns was credited: retry later."""
+
+
+class EventRaced(Exception):
+    """The event lost a race three times in a row: redelivered rather than dropped."""
+
+
+class PayoutNotYetRecorded(Exception):
+    """A payout event arrived before we recorded the payout's id on its withdrawal: retry later."""
+
+
+@dataclass
+class FundingBase:
+    """The collaborators every funding use case has; `Funding` combines the subjects."""
+
+    repo: Any
+    gateway: Any
+    ledger: Ledger
+    mfa: Any
+    cipher: FieldCipher
+    now: Callable[[], float] = time.time
+
+    def customer(self, user_id: str) -> str:
+        """The user's Stripe customer, created once (the first one stored wins a race)."""
+        user = self.repo.user(user_id)
+        if user is None:
+            raise NotFound()
+        if user.stripe_customer_id:
+            return str(user.stripe_customer_id)
+        return str(self.repo.set_customer(user_id, self.gateway.create_customer(user_id)))

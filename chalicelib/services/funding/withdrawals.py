@@ -1,0 +1,224 @@
+"""Withdrawals: held at once, paid out through Stripe (Connect) without ever paying twice,
+settled by payout events (docs/architecture.md, Withdrawal)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalicelib import observability
+from chalicelib.domain.errors import (
+    CardDeclined,
+    NotFound,
+    PaymentProviderError,
+    PayoutAccountRequired,
+)
+from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
+from chalicelib.domain.money import Money
+from chalicelib.services.funding.common import (
+    PAYOUTS,
+    RESUME_WITHIN,
+    Applied,
+    FundingBase,
+    PayoutNotYetRecorded,
+)
+from chalicelib.services.replay import Outcome, reopen, same_request, seal
+
+log = logging.getLogger(__name__)
+
+
+class Withdrawals(FundingBase):
+    def open_payout_account(self, user_id: str) -> dict[str, Any]:
+        user = self.repo.user(user_id)
+        if user is None:
+            raise NotFound()
+        account = self.gateway.open_payout_account(user_id, user.payout_account_id)
+        self.repo.set_payout_account(user_id, account.account_id, account.status)
+        view: dict[str, Any] = {"status": account.status}
+        if account.onboarding_url:
+            view["onboarding_url"] = account.onboarding_url
+        return view
+
+    def payout_account(self, user_id: str) -> dict[str, Any]:
+        user = self.repo.user(user_id)
+        if user is None or not user.payout_status:
+            raise NotFound("No payout account yet: POST /payout-account.")
+        return {"status": user.payout_status}
+
+    def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any) -> Outcome:
+        key = check_idempotency_key(idempotency_key)
+        withdrawal_id = deterministic_id("wd", user_id, key)
+        req_hash = self.ledger.request_hash("withdrawals", request)  # without the otp: a retry may carry a fresh code
+        existing = self.repo.withdrawal(withdrawal_id)
+        if existing is not None:
+            same_request(existing.request_hash, req_hash)
+            if existing.response_ct:  # the first complete answer, as it was
+                return reopen(self.cipher, user_id, existing.response_ct)
+            if not existing.payout_id and existing.status == "pending":
+                self._send_payout(existing)  # the first call stopped between hold and Stripe
+            return self._withdrawal_answer(withdrawal_id, replayed=True)
+        self.mfa.require(user_id, otp)
+        wallet = self.ledger.wallet(user_id, request["wallet_id"])
+        amount = Money(request["amount"], wallet.currency)
+        self.ledger.check_maximum(amount)
+        user = self.repo.user(user_id)
+        if not self.gateway.platform_payouts and not (user and user.payout_account_id):
+            raise PayoutAccountRequired()
+        record = self.repo.withdrawal_put(withdrawal_id=withdrawal_id, user_id=user_id, wallet_id=wallet.wallet_id,
+                                          amount=amount.amount, currency=amount.currency, request_hash=req_hash,
+                                          created_at=rfc3339(self.now()))
+        if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
+                                           hold=True, record=record, daily_limit=True):
+            return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
+        self._send_payout(self.repo.withdrawal(withdrawal_id))
+        return self._withdrawal_answer(withdrawal_id)
+
+    def _withdrawal_answer(self, withdrawal_id: str, replayed: bool = False) -> Outcome:
+        """Answer with the withdrawal; once it is complete (payout sent, or failed), keep that
+        answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
+        w = self.repo.withdrawal(withdrawal_id)
+        view = self._withdrawal_view(w)
+        if w.payout_id or w.status in ("failed", "needs_attention"):
+            self.repo.keep_withdrawal_answer(withdrawal_id, seal(self.cipher, w.user_id, 202, view))
+        return Outcome(202, view, replayed=replayed)
+
+    def _send_payout(self, w: Any) -> None:
+        """Pay a held withdrawal out, or go on from wherever an earlier attempt stopped.
+
+        Never twice: in Connect mode the money first moves to the user's connected account
+        (a Stripe transfer), then a payout leaves that account. Each call's id is recorded as
+        soon as Stripe returns it; a call that was attempted but whose answer was lost is looked
+        up at Stripe before anything is sent again; and a call is repeated blindly (same
+        idempotency key) only while Stripe still remembers that key (RESUME_WITHIN of the
+        withdrawal's creation). Past that, a withdrawal whose outcome is unknown waits for a
+        person (`needs_attention`), holding its money.
+
+        Only a refusal that proves no money left (before any transfer) gives the hold back; an
+        unknown outcome (ServiceUnavailable) keeps it for the retry, the resume job or the
+        payout events to settle."""
+        user = self.repo.user(w.user_id)
+        account = user.payout_account_id if user else None
+        meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
+        try:
+            if not self.gateway.platform_payouts and not w.stripe_transfer_id:
+                transfer_id = self.gateway.find_transfer(w.withdrawal_id) if w.transfer_attempted_at else None
+                if transfer_id is None:
+                    if not self._may_call(w, w.transfer_attempted_at, "transfer"):
+                        return
+                    transfer_id = self.gateway.transfer_to_account(
+                        amount=int(w.amount), currency=w.currency, account_id=account or "",
+                        withdrawal_id=w.withdrawal_id, metadata=meta)
+                self.repo.set_stripe_transfer(w.withdrawal_id, transfer_id)
+            payout_id = self.gateway.find_payout(account, w.withdrawal_id) if w.payout_attempted_at else None
+            if payout_id is None:
+                if not self._may_call(w, w.payout_attempted_at, "payout"):
+                    return
+                payout_id = self.gateway.create_payout(amount=int(w.amount), currency=w.currency,
+                                                       account_id=account, withdrawal_id=w.withdrawal_id,
+                                                       metadata=meta)
+        except (PaymentProviderError, CardDeclined):
+            # Stripe refused a create call outright (look-ups never raise these): nothing was
+            # made by that call. If the money already sits in the connected account, it is
+            # taken back first; then the hold goes back, once, with the status.
+            latest = self.repo.withdrawal(w.withdrawal_id)
+            self._reverse_transfer(latest)
+            self.ledger.resolve_hold(w.withdrawal_id, post=False,
+                                     record=self.repo.withdrawal_status_put(w.withdrawal_id, "failed"))
+            return
+        self.repo.set_payout(w.withdrawal_id, payout_id)
+
+    def _may_call(self, w: Any, attempted_at: float | None, call: str) -> bool:
+        """Whether a Stripe call that Stripe has no record of may be made now: a first call
+        always (its key is new); a repeat only while Stripe still remembers the key of the first
+        one, so that a first call that did go through is answered, not done again. Otherwise the
+        withdrawal waits for a person."""
+        if attempted_at is None:
+            self.repo.mark_attempt(w.withdrawal_id, call, self.now())
+            return True
+        if self.now() - float(attempted_at) < RESUME_WITHIN:
+            return True
+        self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
+        return False
+
+    def _needs_attention(self, w: Any, reason: str) -> None:
+
+        if self.repo.set_withdrawal_status(w.withdrawal_id, "needs_attention", reason=reason):
+            log.error("withdrawal needs attention", extra={"withdrawal_id": w.withdrawal_id, "reason": reason})
+            observability.count("WithdrawalNeedsAttention")
+
+    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> dict[str, int]:
+        """Go on with withdrawals whose first call stopped between the hold and Stripe (crash,
+        timeout) and that no retry resumed. Each withdrawal on its own: one that fails is logged
+        and counted, and the others still go. Run by its own scheduled Lambda."""
+        cutoff = rfc3339(self.now() - older_than_seconds)
+        done = {"resumed": 0, "failed": 0}
+        for w in self.repo.stuck_withdrawals(cutoff):
+            try:
+                self._send_payout(w)
+                done["resumed"] += 1
+            except Exception:
+                log.exception("resuming a withdrawal failed", extra={"withdrawal_id": w.withdrawal_id})
+                done["failed"] += 1
+        if done["failed"]:
+            observability.count("WithdrawalResumeFailed", done["failed"])
+        return done
+
+    def _withdrawal_view(self, w: Any) -> dict[str, Any]:
+        return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
+                "amount": int(w.amount), "currency": w.currency, "provider_reference": w.payout_id,
+                "created_at": w.created_at}
+
+    def get_withdrawal(self, user_id: str, withdrawal_id: str) -> dict[str, Any]:
+        w = self.repo.withdrawal(withdrawal_id)
+        if w is None or w.user_id != user_id:
+            raise NotFound("The withdrawal was not found.")
+        return self._withdrawal_view(w)
+
+    def _payout_settled(self, payout: dict[str, Any], *, paid: bool) -> Applied:
+        """Settle the withdrawal whose recorded payout id is this payout's id, and only if the
+        amount and currency match: metadata alone settles nothing (anyone able to create a
+        payout with our metadata must not be able to settle a withdrawal with it)."""
+        payout_id = payout.get("id")
+        w = self.repo.withdrawal_by_payout(payout_id) if isinstance(payout_id, str) and payout_id else None
+        if w is None:
+            named = (payout.get("metadata") or {}).get("withdrawal_id")
+            pending = self.repo.withdrawal(named) if isinstance(named, str) and named else None
+            if pending is not None and pending.payout_id == payout_id:
+                w = pending  # the index has not caught up with the recorded id yet
+            elif pending is not None and not pending.payout_id and pending.status in ("pending", "needs_attention"):
+                # Stripe's event overtook our write of the payout id: redelivered later.
+                raise PayoutNotYetRecorded(pending.withdrawal_id)
+            else:
+                return Applied.UNKNOWN_PAYOUT
+        if self.gateway.payout_amount(payout) != (int(w.amount), w.currency):
+            log.error("payout amount/currency mismatch", extra={"withdrawal_id": w.withdrawal_id})
+            observability.count("PayoutMismatch")
+            return Applied.MISMATCH
+        if not paid:
+            # Connect: the failed payout's money is back in the connected account, not ours.
+            # Take it back first, so it is never both there and in the wallet.
+            self._reverse_transfer(w)
+        status = "paid" if paid else "failed"
+        held = self.ledger.store.get_transfer(w.withdrawal_id)
+        if held is not None and held.status == "pending":
+            if self.ledger.resolve_hold(w.withdrawal_id, post=paid,
+                                        record=self.repo.withdrawal_status_put(w.withdrawal_id, status)):
+                return Applied.PAID if paid else Applied.VOIDED
+            return Applied.ALREADY_SETTLED
+        # Stripe documents that a paid payout can still fail: the bank sent the money back, so it
+        # goes back to the wallet, once (conditional on the withdrawal still reading `paid`).
+        if (not paid and held is not None and held.status == "posted" and w.status == "paid"
+                and self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
+                                                   deterministic_id("rv", str(payout_id)), "reversal",
+                                                   record=self.repo.withdrawal_status_put(
+                                                       w.withdrawal_id, "failed", from_=("paid",)))):
+            return Applied.REVERSED
+        return Applied.ALREADY_SETTLED
+
+    def _reverse_transfer(self, w: Any) -> None:
+        """In Connect mode, bring a withdrawal's transfer back from the connected account (once:
+        the reversal's idempotency key is the withdrawal's, and its id is recorded)."""
+        if self.gateway.platform_payouts or not w.stripe_transfer_id or w.reversal_id:
+            return
+        reversal_id = self.gateway.reverse_transfer(w.stripe_transfer_id, int(w.amount), w.withdrawal_id)
+        self.repo.set_reversal(w.withdrawal_id, reversal_id)

@@ -1,0 +1,60 @@
+"""Idempotent replays, written once for every money route (transfers, top-ups, withdrawals).
+
+The first complete answer to a request is sealed (encrypted: it may hold a memo or a client
+secret) and kept with the request's keyed hash. The same key with the same request opens it
+again, status and body as they were, or the same error; the same key with another request is
+a misuse (409). HTTP headers (`Idempotent-Replayed`) belong to the routes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.ledger import IdempotencyKeyReused
+from chalicelib.services.ports import FieldCipher
+
+FIELD = "idempotent_response"  # the encryption context's field name for sealed answers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a money-moving call answers: a replay carries the original status and body."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def same_request(stored_hash: str, presented_hash: str) -> None:
+    """Refuse a key used before for a different request."""
+    if stored_hash != presented_hash:
+        raise IdempotencyKeyReused()
+
+
+def seal(cipher: FieldCipher, owner: str, status: int, body: dict[str, Any]) -> str:
+    return cipher.encrypt(json.dumps({"status": status, "body": body}), owner, FIELD)
+
+
+def seal_error(cipher: FieldCipher, owner: str, err: DomainError) -> str:
+    """Remember a refusal like a success, so a retry gets the same answer."""
+    return cipher.encrypt(json.dumps({"error": {"code": err.code, "message": err.message,
+                                                "details": err.details}}), owner, FIELD)
+
+
+class ReplayedError(DomainError):
+    """A refusal replayed as it was first given (its code is the original one)."""
+
+    def __init__(self, code: str, message: str, details: Any) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
+def reopen(cipher: FieldCipher, owner: str, sealed: str) -> Outcome:
+    """The first answer again: an Outcome marked replayed, or the first error raised."""
+    first = json.loads(cipher.decrypt(sealed, owner, FIELD))
+    if "error" in first:
+        e = first["error"]
+        raise ReplayedError(e["code"], e["message"], e.get("details"))
+    return Outcome(int(first["status"]), first["body"], replayed=True)
