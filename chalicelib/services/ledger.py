@@ -30,6 +30,7 @@ from chalicelib.domain.ledger import (
     request_hash,
 )
 from chalicelib.domain.money import Money, currency_exponent
+from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import Entry, Transfer, Wallet, is_system_wallet
 from chalicelib.services.ports import FieldCipher
@@ -219,7 +220,7 @@ class Ledger:
 
     # -- system movements (top-ups, refunds, tests) ---------------------------------------------
     def credit_from_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str,
-                           type_: str = "topup", record: dict[str, Any] | None = None) -> bool:
+                           type_: str = "topup", record: WrittenWith | None = None) -> bool:
         """Move money from a system account (e.g. Stripe clearing) into a wallet, once per
         `transfer_id`: False if that transfer (or `record`'s claim) happened already."""
         w = self._existing(wallet_id)
@@ -227,7 +228,7 @@ class Ledger:
                                           wallet_id, amount, "system", w.owner_id), record=record)
 
     def debit_to_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str, type_: str,
-                        *, hold: bool = False, record: dict[str, Any] | None = None,
+                        *, hold: bool = False, record: WrittenWith | None = None,
                         daily_limit: bool = False) -> bool:
         """Move money (or, with `hold`, hold it) from a wallet to a system account, once per
         `transfer_id`; InsufficientFunds if the wallet cannot cover it (it never goes negative).
@@ -238,7 +239,7 @@ class Ledger:
         daily = self.daily_limit(w.owner_id, amount, self.now()) if daily_limit else None
         return self._system_move(movement, hold=hold, record=record, daily=daily)
 
-    def resolve_hold(self, transfer_id: str, *, post: bool, record: dict[str, Any] | None = None) -> bool:
+    def resolve_hold(self, transfer_id: str, *, post: bool, record: WrittenWith | None = None) -> bool:
         """Post or void a pending hold exactly once; False if it was resolved already. `record`
         (e.g. the withdrawal's status change) is written in the same transaction, so the hold
         and the resource that owns it can never disagree after a crash."""
@@ -254,7 +255,7 @@ class Ledger:
             raise NotFound("The wallet was not found.")
         return w
 
-    def _system_move(self, movement: Movement, *, hold: bool = False, record: dict[str, Any] | None = None,
+    def _system_move(self, movement: Movement, *, hold: bool = False, record: WrittenWith | None = None,
                      daily: Any = None) -> bool:
         now = self.now()
         try:

@@ -39,3 +39,13 @@ def test_the_walker_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from chalicelib.adapters.x import y\n    import stripe\n")
     assert imports(module) == [(2, "chalicelib.adapters.x"), (3, "stripe")]
+
+
+def test_no_raw_dynamodb_item_is_built_in_services_or_domain():
+    # What must be written with the money travels as typed values (domain/unit_of_work.py);
+    # only the DynamoDB adapter turns them into transaction items.
+    raw = [f"{path.relative_to(ROOT.parent)}:{n}"
+           for layer in FORBIDDEN for path in sorted((ROOT / layer).rglob("*.py"))
+           for n, line in enumerate(path.read_text().splitlines(), 1)
+           if any(marker in line for marker in ('"TableName"', '"UpdateExpression"', '"ConditionExpression"'))]
+    assert raw == []

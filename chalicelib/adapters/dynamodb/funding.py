@@ -5,7 +5,6 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
-from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.config import Settings
 from chalicelib.domain.funding import NewPaymentMethod, NewTopUp
 
@@ -25,8 +24,7 @@ def _conditional(fn: Any) -> bool:
 
 class DynamoFunding:
     def __init__(self, settings: Settings) -> None:
-        self._withdrawals_table = table_name(settings, WithdrawalRecord)
-        self._topups_table = table_name(settings, TopUpRecord)
+        self._settings = settings  # the models are bound to its tables (tables.bind)
 
     # -- customers and payout accounts ----------------------------------------------------------
     def user(self, user_id: str) -> UserRecord | None:
@@ -117,15 +115,6 @@ class DynamoFunding:
             actions=[attr.set(new)], condition=attr == old))
 
     # -- withdrawals ----------------------------------------------------------------------------
-    def withdrawal_put(self, *, withdrawal_id: str, user_id: str, wallet_id: str, amount: int, currency: str,
-                       request_hash: str, created_at: str) -> dict[str, Any]:
-        """The withdrawal as a transaction item, to be written with its hold."""
-        return {"Put": {"TableName": self._withdrawals_table, "Item": {
-            "withdrawal_id": {"S": withdrawal_id}, "user_id": {"S": user_id}, "wallet_id": {"S": wallet_id},
-            "amount": {"N": str(amount)}, "currency": {"S": currency}, "status": {"S": "pending"},
-            "request_hash": {"S": request_hash}, "created_at": {"S": created_at}},
-            "ConditionExpression": "attribute_not_exists(withdrawal_id)"}}
-
     def withdrawal(self, withdrawal_id: str) -> WithdrawalRecord | None:
         try:
             return WithdrawalRecord.get(withdrawal_id, consistent_read=True)
@@ -160,37 +149,6 @@ class DynamoFunding:
             actions.append(WithdrawalRecord.attention_reason.set(reason))
         return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
             actions=actions, condition=WithdrawalRecord.status == "pending"))
-
-    def withdrawal_status_put(self, withdrawal_id: str, status: str,
-                              from_: tuple[str, ...] = ("pending", "needs_attention")) -> dict[str, Any]:
-        """A transaction item moving the withdrawal's status, written with the money that the
-        change stands for (the hold posted or voided, a failed payout's credit)."""
-        values = {f":from{i}": {"S": s} for i, s in enumerate(from_)}
-        return {"Update": {"TableName": self._withdrawals_table, "Key": {"withdrawal_id": {"S": withdrawal_id}},
-                           "UpdateExpression": "SET #st = :new",
-                           "ConditionExpression": f"#st IN ({', '.join(values)})",
-                           "ExpressionAttributeNames": {"#st": "status"},
-                           "ExpressionAttributeValues": {":new": {"S": status}, **values}}}
-
-    def claim_put(self, topup_id: str, attribute: str, old: int, new: int) -> dict[str, Any]:
-        """A transaction item moving a cumulative amount (refunded, disputed) from old to new:
-        written with the money it stands for, so each refund or dispute moves money once."""
-        return {"Update": {"TableName": self._topups_table, "Key": {"topup_id": {"S": topup_id}},
-                           "UpdateExpression": "SET #a = :new",
-                           "ConditionExpression": "#a = :old OR (attribute_not_exists(#a) AND :old = :zero)",
-                           "ExpressionAttributeNames": {"#a": attribute},
-                           "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
-                                                         ":zero": {"N": "0"}}}}
-
-    def refund_return_put(self, topup_id: str, old: int, new: int) -> dict[str, Any]:
-        """A transaction item raising the total of failed refunds given back from `old` to `new`,
-        never above what was refunded (taken from the wallet) in the first place."""
-        return {"Update": {"TableName": self._topups_table, "Key": {"topup_id": {"S": topup_id}},
-                           "UpdateExpression": "SET refund_returned = :new",
-                           "ConditionExpression": "(refund_returned = :old OR (attribute_not_exists(refund_returned)"
-                                                  " AND :old = :zero)) AND refunded >= :new",
-                           "ExpressionAttributeValues": {":new": {"N": str(new)}, ":old": {"N": str(old)},
-                                                         ":zero": {"N": "0"}}}}
 
     def stuck_withdrawals(self, created_before: str) -> list[WithdrawalRecord]:
         """Pending withdrawals without a payout, created before the given time."""

@@ -26,8 +26,10 @@ from chalicelib.adapters.dynamodb.models import (
     EntryRecord,
     IdempotencyRecord,
     IdentityRecord,
+    TopUpRecord,
     TransferRecord,
     WalletRecord,
+    WithdrawalRecord,
 )
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
@@ -45,6 +47,7 @@ from chalicelib.domain.ledger import (
 )
 
 __all__ = ["DailyLimit", "DuplicateRequest", "DynamoLedger", "IdempotencyPut"]
+from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange, WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
     SYSTEM_OWNER,
@@ -109,7 +112,8 @@ class DynamoLedger:
         self._shards = shards
         self._sleep = sleep
         self.t = {m: table_name(settings, m) for m in
-                  (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord)}
+                  (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
+                   TopUpRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -292,7 +296,7 @@ class DynamoLedger:
 
     def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
              request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: dict[str, Any] | None = None) -> None:
+             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
         """Post a movement at once: debit, credit, transfer, two entries (+ idempotency, daily)."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
@@ -307,7 +311,7 @@ class DynamoLedger:
                             daily)
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: dict[str, Any] | None = None) -> None:
+             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
         """First phase of a two-phase movement: `held` rises and `available` falls, `balance` stays."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk = self._sk(now_ms, m.transfer_id, "d")
@@ -319,14 +323,14 @@ class DynamoLedger:
         self._transact_with(items, ["debit", "transfer", "entry"], m, now, record, idempotency, daily)
 
     def _transact_with(self, items: list[dict[str, Any]], roles: list[str], m: Movement, now: str,
-                       record: dict[str, Any] | None, idempotency: IdempotencyPut | None,
+                       record: WrittenWith | None, idempotency: IdempotencyPut | None,
                        daily: DailyLimit | None) -> None:
         """Add the optional items of a movement, then write it all in one transaction.
 
         `record` is written with the money: a claim (a top-up's refunded total) or a resource
         (the withdrawal of a hold), conditional so that it happens once."""
         if record:
-            items.append(record)
+            items.append(self._written_with(record))
             roles.append("record")
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
@@ -337,7 +341,7 @@ class DynamoLedger:
         self._transact(items, roles, m)
 
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
-                     record: dict[str, Any] | None = None) -> bool:
+                     record: WrittenWith | None = None) -> bool:
         """Post or void a pending hold, exactly once: False if it was resolved already."""
         a, cur = _n(transfer.amount), _s(transfer.currency)
         items: list[dict[str, Any]] = [{"Update": {
@@ -367,13 +371,38 @@ class DynamoLedger:
                                          "credit", "posted", transfer.from_wallet_id, transfer.to_owner, now))
             roles += ["credit", "entry"]
         if record:
-            items.append(record)
+            items.append(self._written_with(record))
             roles.append("record")
         try:
             self._transact(items, roles, None)
         except DuplicateRequest:
             return False
         return True
+
+    def _written_with(self, value: WrittenWith) -> dict[str, Any]:
+        """A service's companion item as a transaction item, with the condition that makes it
+        happen once."""
+        if isinstance(value, NewWithdrawal):
+            return {"Put": {"TableName": self.t[WithdrawalRecord], "Item": {
+                "withdrawal_id": _s(value.withdrawal_id), "user_id": _s(value.user_id),
+                "wallet_id": _s(value.wallet_id), "amount": _n(value.amount), "currency": _s(value.currency),
+                "status": _s("pending"), "request_hash": _s(value.request_hash), "created_at": _s(value.created_at)},
+                "ConditionExpression": "attribute_not_exists(withdrawal_id)"}}
+        if isinstance(value, WithdrawalStatusChange):
+            allowed = {f":from{i}": _s(s) for i, s in enumerate(value.from_)}
+            return {"Update": {"TableName": self.t[WithdrawalRecord],
+                               "Key": {"withdrawal_id": _s(value.withdrawal_id)},
+                               "UpdateExpression": "SET #st = :new",
+                               "ConditionExpression": f"#st IN ({', '.join(allowed)})",
+                               "ExpressionAttributeNames": {"#st": "status"},
+                               "ExpressionAttributeValues": {":new": _s(value.status), **allowed}}}
+        condition = "(#a = :old OR (attribute_not_exists(#a) AND :old = :zero))"
+        if value.at_most_refunded:
+            condition += " AND refunded >= :new"
+        return {"Update": {"TableName": self.t[TopUpRecord], "Key": {"topup_id": _s(value.topup_id)},
+                           "UpdateExpression": "SET #a = :new", "ConditionExpression": condition,
+                           "ExpressionAttributeNames": {"#a": value.attribute},
+                           "ExpressionAttributeValues": {":new": _n(value.new), ":old": _n(value.old), ":zero": _n(0)}}}
 
     def _transact(self, items: list[dict[str, Any]], roles: list[str], m: Movement | None) -> None:
         from botocore.exceptions import ClientError

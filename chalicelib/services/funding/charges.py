@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib import observability
 from chalicelib.domain.ledger import InsufficientFunds, deterministic_id
 from chalicelib.domain.money import Money
+from chalicelib.domain.unit_of_work import TopUpTotal
 from chalicelib.services.funding.common import (
     CLEARING,
     DISPUTES,
@@ -94,7 +95,7 @@ class Charges(FundingBase):
             if returned + amount > int(record.refunded or 0):
                 # The refund's claw-back has not been applied yet: redelivered after it.
                 raise CreditNotYetApplied(record.topup_id)
-            claim = self.repo.refund_return_put(record.topup_id, returned, returned + amount)
+            claim = TopUpTotal(record.topup_id, "refund_returned", returned, returned + amount, at_most_refunded=True)
             if self.ledger.credit_from_system(CLEARING, record.wallet_id, Money(amount, record.currency),
                                               transfer_id, "refund", record=claim):
                 return Applied.REFUND_RETURNED
@@ -121,7 +122,7 @@ class Charges(FundingBase):
             done = int(getattr(record, attribute) or 0)
             if total <= done:
                 return Applied.ALREADY_APPLIED
-            claim = self.repo.claim_put(record.topup_id, attribute, done, total)
+            claim = TopUpTotal(record.topup_id, attribute, done, total)
             try:
                 moved = self.ledger.debit_to_system(
                     DISPUTES if hold else CLEARING, record.wallet_id, Money(total - done, record.currency),

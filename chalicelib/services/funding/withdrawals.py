@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
+from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange
 from chalicelib.services.funding.common import (
     PAYOUTS,
     RESUME_WITHIN,
@@ -64,7 +65,7 @@ class Withdrawals(FundingBase):
         user = self.repo.user(user_id)
         if not self.gateway.platform_payouts and not (user and user.payout_account_id):
             raise PayoutAccountRequired()
-        record = self.repo.withdrawal_put(withdrawal_id=withdrawal_id, user_id=user_id, wallet_id=wallet.wallet_id,
+        record = NewWithdrawal(withdrawal_id=withdrawal_id, user_id=user_id, wallet_id=wallet.wallet_id,
                                           amount=amount.amount, currency=amount.currency, request_hash=req_hash,
                                           created_at=rfc3339(self.now()))
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
@@ -123,7 +124,7 @@ class Withdrawals(FundingBase):
             latest = self.repo.withdrawal(w.withdrawal_id)
             self._reverse_transfer(latest)
             self.ledger.resolve_hold(w.withdrawal_id, post=False,
-                                     record=self.repo.withdrawal_status_put(w.withdrawal_id, "failed"))
+                                     record=WithdrawalStatusChange(w.withdrawal_id, "failed"))
             return
         self.repo.set_payout(w.withdrawal_id, payout_id)
 
@@ -202,7 +203,7 @@ class Withdrawals(FundingBase):
         held = self.ledger.store.get_transfer(w.withdrawal_id)
         if held is not None and held.status == "pending":
             if self.ledger.resolve_hold(w.withdrawal_id, post=paid,
-                                        record=self.repo.withdrawal_status_put(w.withdrawal_id, status)):
+                                        record=WithdrawalStatusChange(w.withdrawal_id, status)):
                 return Applied.PAID if paid else Applied.VOIDED
             return Applied.ALREADY_SETTLED
         # Stripe documents that a paid payout can still fail: the bank sent the money back, so it
@@ -210,7 +211,7 @@ class Withdrawals(FundingBase):
         if (not paid and held is not None and held.status == "posted" and w.status == "paid"
                 and self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
                                                    deterministic_id("rv", str(payout_id)), "reversal",
-                                                   record=self.repo.withdrawal_status_put(
+                                                   record=WithdrawalStatusChange(
                                                        w.withdrawal_id, "failed", from_=("paid",)))):
             return Applied.REVERSED
         return Applied.ALREADY_SETTLED

@@ -1,0 +1,47 @@
+"""What a service asks to be written in the same transaction as the money ("together with").
+
+Services describe these as typed values; the ledger's store turns the movement and its
+companion into ONE DynamoDB transaction, each with the condition that makes it happen once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NewWithdrawal:
+    """The withdrawal written with its hold (only if no withdrawal has this id)."""
+
+    withdrawal_id: str
+    user_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    request_hash: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class WithdrawalStatusChange:
+    """The withdrawal's status moved with the money it stands for (the hold posted or voided,
+    a failed payout's credit), only from one of `from_`."""
+
+    withdrawal_id: str
+    status: str
+    from_: tuple[str, ...] = ("pending", "needs_attention")
+
+
+@dataclass(frozen=True)
+class TopUpTotal:
+    """A top-up's running total (`refunded`, `disputed`, `refund_returned`) moved from `old`
+    to `new` with the money it stands for, so each amount moves once. `at_most_refunded`:
+    the new total may not exceed what refunds took (failed refunds given back)."""
+
+    topup_id: str
+    attribute: str
+    old: int
+    new: int
+    at_most_refunded: bool = False
+
+
+WrittenWith = NewWithdrawal | WithdrawalStatusChange | TopUpTotal
