@@ -7,9 +7,14 @@ single attributes of it) with `set_container`.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, get_settings
+
+if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs it
+    from chalicelib.services.funding import Funding
+    from chalicelib.services.ledger import Ledger
+    from chalicelib.services.ports import FieldCipher, FundingRepository, LedgerStore, PaymentGateway
 
 
 class Container:
@@ -52,7 +57,7 @@ class Container:
 
     # -- identity -------------------------------------------------------------------------------
     @cached_property
-    def cipher(self) -> Any:
+    def cipher(self) -> FieldCipher:
         from chalicelib.adapters.crypto import FieldCipher
 
         return FieldCipher(self.secrets.get("DATA_KEY"), kek_id=self.settings.data_key_id)
@@ -116,14 +121,14 @@ class Container:
 
     # -- ledger ---------------------------------------------------------------------------------
     @cached_property
-    def ledger_store(self) -> Any:
+    def ledger_store(self) -> LedgerStore:
         from chalicelib.adapters.dynamodb.ledger import DynamoLedger
 
         assert self.tables_bound
         return DynamoLedger(self.settings, self.client("dynamodb"))
 
     @cached_property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         from chalicelib.services.ledger import Ledger, LedgerPolicy
 
         s = self.settings
@@ -133,19 +138,24 @@ class Container:
 
     # -- funding --------------------------------------------------------------------------------
     @cached_property
-    def stripe(self) -> Any:
+    def stripe(self) -> PaymentGateway:
         from chalicelib.adapters.stripe_gateway import StripeGateway
 
         return StripeGateway(self.secrets.get("STRIPE_API_KEY"), self.settings.stripe_api_base,
                              platform_payouts=self.settings.payout_mode == "platform")
 
     @cached_property
-    def funding(self) -> Any:
+    def funding_repo(self) -> FundingRepository:
         from chalicelib.adapters.dynamodb.funding import DynamoFunding
-        from chalicelib.services.funding import Funding
 
         assert self.tables_bound
-        return Funding(repo=DynamoFunding(self.settings), gateway=self.stripe, ledger=self.ledger, mfa=self.mfa,
+        return DynamoFunding(self.settings)
+
+    @cached_property
+    def funding(self) -> Funding:
+        from chalicelib.services.funding import Funding
+
+        return Funding(repo=self.funding_repo, gateway=self.stripe, ledger=self.ledger, mfa=self.mfa,
                        cipher=self.cipher)
 
     def id_token_verifier(self, provider: str) -> Any:

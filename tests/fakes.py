@@ -1,6 +1,8 @@
 """In-memory fakes of the service ports (cosmicpython style: behaviour, not mocks)."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain.errors import InvalidWebhook
 
 
@@ -193,3 +195,29 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+# -- funding ------------------------------------------------------------------------------------
+class UnusedGateway:
+    """The payment-gateway port with every call refused: a fake overrides what its test uses,
+    so a call the test did not expect fails loudly instead of passing quietly."""
+
+    def _unused(self, *args: object, **kwargs: object) -> Any:
+        raise AssertionError("this fake gateway was not expected to be called here")
+
+    # Typed Any so that a fake may override any of them with the port's own signature.
+    create_customer: Any = _unused
+    create_setup_intent: Any = _unused
+    attach_payment_method: Any = _unused
+    detach_payment_method: Any = _unused
+    charge: Any = _unused
+    open_payout_account: Any = _unused
+    transfer_to_account: Any = _unused
+    find_transfer: Any = _unused
+    create_payout: Any = _unused
+    find_payout: Any = _unused
+    reverse_transfer: Any = _unused
+
+    def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
+        amount = payout.get("amount")
+        return (amount if isinstance(amount, int) else -1), str(payout.get("currency", "")).upper()

@@ -16,36 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.errors import CardDeclined, InvalidRequest, PaymentProviderError, ServiceUnavailable
+from chalicelib.domain.funding import CardDetails, Intent, PayoutAccount
 
 __all__ = ["CardDeclined", "PaymentProviderError", "StripeGateway"]
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    stripe_id: str
-    type: str
-    brand: str | None
-    last4: str | None
-    exp_month: int | None
-    exp_year: int | None
-
-
-@dataclass(frozen=True)
-class Intent:
-    id: str
-    status: str
-    client_secret: str | None
-
-
-@dataclass(frozen=True)
-class PayoutAccount:
-    account_id: str | None
-    status: str  # enabled | onboarding
-    onboarding_url: str | None
 
 
 def _metadata(obj: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import Entry, Transfer, Wallet, is_system_wallet
-from chalicelib.services.ports import FieldCipher
+from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
 from chalicelib.services.replay import Outcome, reopen, same_request, seal
 
 __all__ = ["Ledger", "LedgerPolicy", "Outcome", "idempotency_record_key", "wallet_view"]
@@ -62,8 +62,8 @@ def wallet_view(w: Wallet) -> dict[str, Any]:
 
 @dataclass
 class Ledger:
-    store: Any
-    users: Any
+    store: LedgerStore
+    users: UserDirectory
     blind_index: Callable[[str], str]
     cipher: FieldCipher
     policy: LedgerPolicy

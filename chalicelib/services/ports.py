@@ -1,7 +1,24 @@
 """The interfaces services depend on; adapters implement them, tests fake them."""
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from chalicelib.domain.funding import (
+    CardDetails,
+    FundingProfile,
+    Intent,
+    NewPaymentMethod,
+    NewTopUp,
+    PaymentMethod,
+    PayoutAccount,
+    TopUp,
+    Withdrawal,
+)
+from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
+from chalicelib.domain.unit_of_work import WrittenWith
+from chalicelib.domain.user import NewWallet
+from chalicelib.domain.wallet import Entry, IdempotentResponse, Transfer, Wallet
 
 
 class WebhookVerifier(Protocol):
@@ -40,3 +57,134 @@ class FieldCipher(Protocol):
     def encrypt(self, plaintext: str, owner: str, field: str) -> str: ...
 
     def decrypt(self, ciphertext: str, owner: str, field: str) -> str: ...
+
+
+Clock = Callable[[], float]  # seconds since the epoch (time.time in production)
+
+
+class SecondFactor(Protocol):
+    def require(self, user_id: str, otp: Any) -> None:
+        """Raise unless `otp` is a fresh TOTP code or an unused recovery code of the user."""
+
+
+class UserDirectory(Protocol):
+    def user_id_for(self, identity_key: str) -> str | None:
+        """The user an identity key (e-mail, phone, provider subject) belongs to."""
+
+
+class LedgerStore(Protocol):
+    """Wallets, transfers and entries; every movement is one atomic write with its companions."""
+
+    def get_wallet(self, wallet_id: str) -> Wallet | None: ...
+
+    def wallets_of(self, owner_id: str) -> list[Wallet]: ...
+
+    def default_wallet_id(self, owner_id: str, currency: str) -> str | None: ...
+
+    def open_wallet(self, wallet: NewWallet) -> str:
+        """Open a wallet; for a default one that exists already (a race), the existing id."""
+
+    def system_shard(self, account: str, currency: str) -> str: ...
+
+    def get_transfer(self, transfer_id: str) -> Transfer | None: ...
+
+    def get_idempotency(self, key: str) -> IdempotentResponse | None: ...
+
+    def entries(self, wallet_id: str, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]: ...
+
+    def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
+             request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
+             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
+        """Post a movement; DuplicateRequest if its transfer or companion was written already."""
+
+    def hold(self, m: Movement, *, now: str, now_ms: int, daily: DailyLimit | None = None,
+             record: WrittenWith | None = None) -> None:
+        """Hold a movement's amount on its source (pending)."""
+
+    def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
+                     record: WrittenWith | None = None) -> bool:
+        """Post or void a pending hold once; False if it was resolved already."""
+
+
+class FundingRepository(Protocol):
+    """Stripe-side records: customers, payment methods, top-ups, withdrawals."""
+
+    def user(self, user_id: str) -> FundingProfile | None: ...
+
+    def set_customer(self, user_id: str, customer_id: str) -> str: ...
+
+    def set_payout_account(self, user_id: str, account_id: str | None, status: str) -> None: ...
+
+    def add_payment_method(self, pm: NewPaymentMethod, *, reattach: bool = False) -> None: ...
+
+    def payment_method(self, payment_method_id: str) -> PaymentMethod | None: ...
+
+    def payment_methods_of(self, user_id: str) -> list[PaymentMethod]: ...
+
+    def detach(self, payment_method_id: str) -> bool: ...
+
+    def claim_topup(self, topup: NewTopUp) -> bool: ...
+
+    def topup(self, topup_id: str) -> TopUp | None: ...
+
+    def topup_by_intent(self, payment_intent_id: str) -> TopUp | None: ...
+
+    def record_charge(self, topup_id: str, intent_id: str | None, status: str, client_secret_ct: str | None,
+                      response_ct: str) -> None: ...
+
+    def set_topup_status(self, topup_id: str, status: str, unless: tuple[str, ...] = ()) -> bool: ...
+
+    def flag_shortfall(self, topup_id: str, kind: str) -> None: ...
+
+    def withdrawal(self, withdrawal_id: str) -> Withdrawal | None: ...
+
+    def withdrawal_by_payout(self, payout_id: str) -> Withdrawal | None: ...
+
+    def mark_attempt(self, withdrawal_id: str, call: str, when: float) -> None: ...
+
+    def set_stripe_transfer(self, withdrawal_id: str, transfer_id: str) -> None: ...
+
+    def set_reversal(self, withdrawal_id: str, reversal_id: str) -> None: ...
+
+    def set_payout(self, withdrawal_id: str, payout_id: str) -> None: ...
+
+    def set_withdrawal_status(self, withdrawal_id: str, status: str, reason: str | None = None) -> bool: ...
+
+    def stuck_withdrawals(self, created_before: str) -> list[Withdrawal]: ...
+
+    def keep_withdrawal_answer(self, withdrawal_id: str, response_ct: str) -> bool: ...
+
+
+class PaymentGateway(Protocol):
+    """Every call to the payment provider. Refusals raise CardDeclined / PaymentProviderError /
+    InvalidRequest (nothing happened); an unknown outcome raises ServiceUnavailable."""
+
+    @property
+    def platform_payouts(self) -> bool: ...
+
+    def create_customer(self, user_id: str) -> str: ...
+
+    def create_setup_intent(self, customer_id: str, key: str) -> Intent: ...
+
+    def attach_payment_method(self, stripe_pm_id: str, customer_id: str) -> CardDetails: ...
+
+    def detach_payment_method(self, stripe_pm_id: str) -> None: ...
+
+    def charge(self, *, amount: int, currency: str, customer_id: str, stripe_pm_id: str,
+               metadata: dict[str, str], key: str) -> Intent: ...
+
+    def open_payout_account(self, user_id: str, existing: str | None) -> PayoutAccount: ...
+
+    def transfer_to_account(self, *, amount: int, currency: str, account_id: str, withdrawal_id: str,
+                            metadata: dict[str, str]) -> str: ...
+
+    def find_transfer(self, withdrawal_id: str) -> str | None: ...
+
+    def create_payout(self, *, amount: int, currency: str, account_id: str | None, withdrawal_id: str,
+                      metadata: dict[str, str]) -> str: ...
+
+    def find_payout(self, account_id: str | None, withdrawal_id: str) -> str | None: ...
+
+    def reverse_transfer(self, transfer_id: str, amount: int, withdrawal_id: str) -> str: ...
+
+    def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]: ...

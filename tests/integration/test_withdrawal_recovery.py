@@ -10,9 +10,10 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
 from chalicelib.services.funding import Funding
+from tests.fakes import UnusedGateway
 
 
-class FlakyPayouts:
+class FlakyPayouts(UnusedGateway):
     platform_payouts = True
 
     def __init__(self):

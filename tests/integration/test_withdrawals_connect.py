@@ -14,7 +14,7 @@ from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
 from chalicelib.services.funding import Funding, PayoutNotYetRecorded
-from tests.fakes import Clock
+from tests.fakes import Clock, UnusedGateway
 
 DAY = 24 * 3600
 
@@ -27,7 +27,7 @@ class Call:
 
 
 @dataclass
-class FakeConnect:
+class FakeConnect(UnusedGateway):
     """Stripe Connect, reduced to transfers, payouts and reversals."""
 
     clock: Clock
@@ -87,9 +87,6 @@ class FakeConnect:
             self.reversals.append(transfer_id)
             return f"trr_{len(self.reversals)}"
         return self._idempotent("reversal", f"{withdrawal_id}-reversal", make)
-
-    def payout_amount(self, payout):
-        return payout.get("amount", -1), str(payout.get("currency", "")).upper()
 
     def event(self, payout_id: str, **override) -> dict:
         return {"id": payout_id, "object": "payout", **self.payouts[payout_id], **override}

@@ -1,12 +1,32 @@
 """Stripe-side records: customers, payment methods, top-ups, withdrawals, payout accounts."""
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import MISSING, asdict, fields
+from typing import Any, TypeVar
 
 from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
 from chalicelib.config import Settings
-from chalicelib.domain.funding import NewPaymentMethod, NewTopUp
+from chalicelib.domain.funding import (
+    FundingProfile,
+    NewPaymentMethod,
+    NewTopUp,
+    PaymentMethod,
+    TopUp,
+    Withdrawal,
+)
+
+_R = TypeVar("_R")
+
+
+def _to(kind: type[_R], record: Any) -> _R:
+    """A row as the domain record of the same fields (numbers as ints or floats, unset as None)."""
+    values = {}
+    for f in fields(kind):  # type: ignore[arg-type]
+        v = getattr(record, f.name, None)
+        if isinstance(v, float) and f.type in ("int", int):
+            v = int(v)
+        values[f.name] = v if v is not None else f.default if f.default is not MISSING else None
+    return kind(**values)
 
 
 def _conditional(fn: Any) -> bool:
@@ -27,11 +47,12 @@ class DynamoFunding:
         self._settings = settings  # the models are bound to its tables (tables.bind)
 
     # -- customers and payout accounts ----------------------------------------------------------
-    def user(self, user_id: str) -> UserRecord | None:
+    def user(self, user_id: str) -> FundingProfile | None:
         try:
-            return UserRecord.get(user_id, consistent_read=True)
+            r = UserRecord.get(user_id, consistent_read=True)
         except UserRecord.DoesNotExist:
             return None
+        return FundingProfile(r.user_id, r.stripe_customer_id, r.payout_account_id, r.payout_status)
 
     def set_customer(self, user_id: str, customer_id: str) -> str:
         """Store the user's Stripe customer once; the one stored first wins a race."""
@@ -39,8 +60,8 @@ class DynamoFunding:
                 actions=[UserRecord.stripe_customer_id.set(customer_id)],
                 condition=UserRecord.user_id.exists() & UserRecord.stripe_customer_id.does_not_exist())):
             return customer_id
-        record = self.user(user_id)
-        return str(record.stripe_customer_id) if record and record.stripe_customer_id else customer_id
+        profile = self.user(user_id)
+        return str(profile.stripe_customer_id) if profile and profile.stripe_customer_id else customer_id
 
     def set_payout_account(self, user_id: str, account_id: str | None, status: str) -> None:
         actions: list[Any] = [UserRecord.payout_status.set(status)]
@@ -57,14 +78,14 @@ class DynamoFunding:
         else:
             record.save(condition=PaymentMethodRecord.payment_method_id.does_not_exist())
 
-    def payment_method(self, payment_method_id: str) -> PaymentMethodRecord | None:
+    def payment_method(self, payment_method_id: str) -> PaymentMethod | None:
         try:
-            return PaymentMethodRecord.get(payment_method_id, consistent_read=True)
+            return _to(PaymentMethod, PaymentMethodRecord.get(payment_method_id, consistent_read=True))
         except PaymentMethodRecord.DoesNotExist:
             return None
 
-    def payment_methods_of(self, user_id: str) -> list[PaymentMethodRecord]:
-        return [r for r in PaymentMethodRecord.by_user.query(user_id) if r.status == "active"]
+    def payment_methods_of(self, user_id: str) -> list[PaymentMethod]:
+        return [_to(PaymentMethod, r) for r in PaymentMethodRecord.by_user.query(user_id) if r.status == "active"]
 
     def detach(self, payment_method_id: str) -> bool:
         return _conditional(lambda: PaymentMethodRecord(payment_method_id=payment_method_id).update(
@@ -77,13 +98,13 @@ class DynamoFunding:
         record = TopUpRecord(**{k: v for k, v in asdict(topup).items() if v is not None})
         return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
 
-    def topup(self, topup_id: str) -> TopUpRecord | None:
+    def topup(self, topup_id: str) -> TopUp | None:
         try:
-            return TopUpRecord.get(topup_id, consistent_read=True)
+            return _to(TopUp, TopUpRecord.get(topup_id, consistent_read=True))
         except TopUpRecord.DoesNotExist:
             return None
 
-    def topup_by_intent(self, payment_intent_id: str) -> TopUpRecord | None:
+    def topup_by_intent(self, payment_intent_id: str) -> TopUp | None:
         for record in TopUpRecord.by_intent.query(payment_intent_id):
             return self.topup(record.topup_id)
         return None
@@ -115,13 +136,13 @@ class DynamoFunding:
             actions=[attr.set(new)], condition=attr == old))
 
     # -- withdrawals ----------------------------------------------------------------------------
-    def withdrawal(self, withdrawal_id: str) -> WithdrawalRecord | None:
+    def withdrawal(self, withdrawal_id: str) -> Withdrawal | None:
         try:
-            return WithdrawalRecord.get(withdrawal_id, consistent_read=True)
+            return _to(Withdrawal, WithdrawalRecord.get(withdrawal_id, consistent_read=True))
         except WithdrawalRecord.DoesNotExist:
             return None
 
-    def withdrawal_by_payout(self, payout_id: str) -> WithdrawalRecord | None:
+    def withdrawal_by_payout(self, payout_id: str) -> Withdrawal | None:
         for record in WithdrawalRecord.by_payout.query(payout_id):
             return self.withdrawal(record.withdrawal_id)
         return None
@@ -150,11 +171,11 @@ class DynamoFunding:
         return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
             actions=actions, condition=WithdrawalRecord.status == "pending"))
 
-    def stuck_withdrawals(self, created_before: str) -> list[WithdrawalRecord]:
+    def stuck_withdrawals(self, created_before: str) -> list[Withdrawal]:
         """Pending withdrawals without a payout, created before the given time."""
-        return list(WithdrawalRecord.scan(
+        return [_to(Withdrawal, r) for r in WithdrawalRecord.scan(
             (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_id.does_not_exist()
-            & (WithdrawalRecord.created_at < created_before), consistent_read=True))
+            & (WithdrawalRecord.created_at < created_before), consistent_read=True)]
 
     def flag_shortfall(self, topup_id: str, kind: str) -> None:
         TopUpRecord(topup_id=topup_id).update(actions=[TopUpRecord.shortfall.set(kind)])

@@ -82,8 +82,11 @@ class Charges(FundingBase):
         transfer_id = deterministic_id("rff", refund_id)
         if self.ledger.store.get_transfer(transfer_id) is not None:
             return Applied.ALREADY_APPLIED
+        topup_id = record.topup_id
         for _ in range(3):
-            record = self.repo.topup(record.topup_id)
+            record = self.repo.topup(topup_id)
+            if record is None:
+                return Applied.UNKNOWN_TOPUP
             if record.shortfall:
                 # Some refund of this charge could not be taken from the wallet: which one this
                 # failed refund was is not known from running totals, so a person decides

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.ledger import Ledger
-from chalicelib.services.ports import FieldCipher
+from chalicelib.services.ports import Clock, FieldCipher, FundingRepository, PaymentGateway, SecondFactor
 
 log = logging.getLogger("chalicelib.services.funding")
 
@@ -68,12 +66,12 @@ class PayoutNotYetRecorded(Exception):
 class FundingBase:
     """The collaborators every funding use case has; `Funding` combines the subjects."""
 
-    repo: Any
-    gateway: Any
+    repo: FundingRepository
+    gateway: PaymentGateway
     ledger: Ledger
-    mfa: Any
+    mfa: SecondFactor
     cipher: FieldCipher
-    now: Callable[[], float] = time.time
+    now: Clock = time.time
 
     def customer(self, user_id: str) -> str:
         """The user's Stripe customer, created once (the first one stored wins a race)."""

@@ -11,7 +11,9 @@ from chalicelib.domain.errors import (
     NotFound,
     PaymentProviderError,
     PayoutAccountRequired,
+    ServiceUnavailable,
 )
+from chalicelib.domain.funding import Withdrawal
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
@@ -71,19 +73,26 @@ class Withdrawals(FundingBase):
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
                                            hold=True, record=record, daily_limit=True):
             return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
-        self._send_payout(self.repo.withdrawal(withdrawal_id))
+        self._send_payout(self._existing(withdrawal_id))
         return self._withdrawal_answer(withdrawal_id)
 
     def _withdrawal_answer(self, withdrawal_id: str, replayed: bool = False) -> Outcome:
         """Answer with the withdrawal; once it is complete (payout sent, or failed), keep that
         answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
-        w = self.repo.withdrawal(withdrawal_id)
+        w = self._existing(withdrawal_id)
         view = self._withdrawal_view(w)
         if w.payout_id or w.status in ("failed", "needs_attention"):
             self.repo.keep_withdrawal_answer(withdrawal_id, seal(self.cipher, w.user_id, 202, view))
         return Outcome(202, view, replayed=replayed)
 
-    def _send_payout(self, w: Any) -> None:
+    def _existing(self, withdrawal_id: str) -> Withdrawal:
+        """A withdrawal this process has just written or read (never deleted)."""
+        w = self.repo.withdrawal(withdrawal_id)
+        if w is None:
+            raise ServiceUnavailable("The withdrawal could not be read back; retry.")
+        return w
+
+    def _send_payout(self, w: Withdrawal) -> None:
         """Pay a held withdrawal out, or go on from wherever an earlier attempt stopped.
 
         Never twice: in Connect mode the money first moves to the user's connected account
