@@ -1,36 +1,7 @@
-"""Funding records as the services create them: adapters turn them into rows."""
+"""Funding records as the services see them: adapters turn them into rows and back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class NewPaymentMethod:
-    """A card attached through Stripe: its ids and its encrypted display details."""
-
-    payment_method_id: str
-    user_id: str
-    stripe_pm_id: str
-    type: str
-    details_ct: str  # brand, last4, expiry: encrypted, bound to the user
-    created_at: str
-    status: str = "active"
-
-
-@dataclass(frozen=True)
-class NewTopUp:
-    """A top-up claimed before Stripe is called (it holds the idempotency key)."""
-
-    topup_id: str
-    user_id: str
-    wallet_id: str
-    payment_method_id: str
-    amount: int
-    currency: str
-    request_hash: str
-    created_at: str
-    status: str = "creating"
-    payment_intent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,26 +16,30 @@ class FundingProfile:
 
 @dataclass(frozen=True)
 class PaymentMethod:
+    """A card attached through Stripe: its ids and its encrypted display details."""
+
     payment_method_id: str
     user_id: str
     stripe_pm_id: str
     type: str
-    details_ct: str
-    status: str
+    details_ct: str  # brand, last4, expiry: encrypted, bound to the user
     created_at: str
+    status: str = "active"  # active | detached
 
 
 @dataclass(frozen=True)
 class TopUp:
+    """A top-up: claimed (`creating`) before Stripe is called, so it holds the idempotency key."""
+
     topup_id: str
     user_id: str
     wallet_id: str
     payment_method_id: str
     amount: int
     currency: str
-    status: str  # creating | pending | requires_action | succeeded | failed
     request_hash: str
     created_at: str
+    status: str = "creating"  # creating | pending | requires_action | succeeded | failed
     payment_intent_id: str | None = None
     client_secret_ct: str | None = None
     response_ct: str | None = None  # the first answer, sealed

@@ -8,8 +8,6 @@ from chalicelib.domain.funding import (
     CardDetails,
     FundingProfile,
     Intent,
-    NewPaymentMethod,
-    NewTopUp,
     PaymentMethod,
     PayoutAccount,
     TopUp,
@@ -115,7 +113,7 @@ class FundingRepository(Protocol):
 
     def set_payout_account(self, user_id: str, account_id: str | None, status: str) -> None: ...
 
-    def add_payment_method(self, pm: NewPaymentMethod, *, reattach: bool = False) -> None: ...
+    def add_payment_method(self, pm: PaymentMethod, *, reattach: bool = False) -> None: ...
 
     def payment_method(self, payment_method_id: str) -> PaymentMethod | None: ...
 
@@ -123,7 +121,7 @@ class FundingRepository(Protocol):
 
     def detach(self, payment_method_id: str) -> bool: ...
 
-    def claim_topup(self, topup: NewTopUp) -> bool: ...
+    def claim_topup(self, topup: TopUp) -> bool: ...
 
     def topup(self, topup_id: str) -> TopUp | None: ...
 

@@ -8,8 +8,6 @@ from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord
 from chalicelib.config import Settings
 from chalicelib.domain.funding import (
     FundingProfile,
-    NewPaymentMethod,
-    NewTopUp,
     PaymentMethod,
     TopUp,
     Withdrawal,
@@ -70,7 +68,7 @@ class DynamoFunding:
         UserRecord(user_id=user_id).update(actions=actions, condition=UserRecord.user_id.exists())
 
     # -- payment methods ------------------------------------------------------------------------
-    def add_payment_method(self, pm: NewPaymentMethod, *, reattach: bool = False) -> None:
+    def add_payment_method(self, pm: PaymentMethod, *, reattach: bool = False) -> None:
         """Store a newly attached card; `reattach` overwrites a detached one of the same id."""
         record = PaymentMethodRecord(**asdict(pm))
         if reattach:
@@ -93,7 +91,7 @@ class DynamoFunding:
             condition=PaymentMethodRecord.status == "active"))
 
     # -- top-ups --------------------------------------------------------------------------------
-    def claim_topup(self, topup: NewTopUp) -> bool:
+    def claim_topup(self, topup: TopUp) -> bool:
         """Create the top-up; False if one with this id (same user + key) exists."""
         record = TopUpRecord(**{k: v for k, v in asdict(topup).items() if v is not None})
         return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))

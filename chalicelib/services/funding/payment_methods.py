@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.funding import NewPaymentMethod
+from chalicelib.domain.funding import PaymentMethod
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import deterministic_id
 from chalicelib.services.funding.common import FundingBase
@@ -27,7 +27,7 @@ class PaymentMethods(FundingBase):
             return self._pm_view(existing)
         card = self.gateway.attach_payment_method(stripe_pm_id, self.customer(user_id))
         details = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
-        record = NewPaymentMethod(
+        record = PaymentMethod(
             payment_method_id=pm_id, user_id=user_id, stripe_pm_id=card.stripe_id, type=card.type,
             details_ct=self.cipher.encrypt(json.dumps(details), user_id, "payment_method"),
             created_at=rfc3339(self.now()))

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from chalicelib.domain.errors import CardDeclined, InvalidRequest, NotFound, PaymentProviderError, ServiceUnavailable
-from chalicelib.domain.funding import NewTopUp
+from chalicelib.domain.funding import TopUp
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
@@ -33,7 +33,7 @@ class TopUps(PaymentMethods):
         amount = Money(request["amount"], wallet.currency)
         self.ledger.check_maximum(amount)
         pm = self._own_pm(user_id, request["payment_method_id"])
-        record = NewTopUp(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
+        record = TopUp(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
                              payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
                              status="creating", request_hash=req_hash, created_at=rfc3339(self.now()))
         if not self.repo.claim_topup(record):  # a concurrent request with the same key
