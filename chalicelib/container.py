@@ -18,8 +18,14 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
 
 
 class Container:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, **provided: Any) -> None:
+        """`provided` replaces any of the attributes below by name (tests pass fakes this way;
+        a wrong name is refused rather than silently ignored)."""
         self._settings = settings
+        for name, value in provided.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"Container has no dependency named {name!r}")
+            self.__dict__[name] = value  # what cached_property itself stores
 
     @cached_property
     def settings(self) -> Settings:

@@ -100,7 +100,6 @@ def stack_container(stack: dict[str, str], stack_settings):  # type: ignore[no-u
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
         os.environ[key] = stack[key]
-    c = Container(stack_settings)
-    c.__dict__["secrets"] = Secrets(lambda: None, env=stack)
+    c = Container(stack_settings, secrets=Secrets(lambda: None, env=stack))
     assert c.tables_bound
     return c

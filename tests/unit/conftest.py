@@ -35,8 +35,7 @@ def env():
     from tests.unit.identity_env import make_env
 
     e = make_env()
-    c = Container()
-    c.__dict__.update(identity=e.identity, mfa=e.mfa, jwt_keys=e.jwt, access_tokens=e.identity)
+    c = Container(identity=e.identity, mfa=e.mfa, jwt_keys=e.jwt, access_tokens=e.identity)
     set_container(c)
     yield e
     set_container(None)

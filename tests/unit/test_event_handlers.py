@@ -27,10 +27,7 @@ class RecordingHandler:
 
 @pytest.fixture
 def container():
-    c = Container()
-    c.__dict__["stripe_event_log"] = FlakyLog()  # cached_property override
-    c.__dict__["notifiers"] = {}
-    c.__dict__["funding"] = RecordingHandler()
+    c = Container(stripe_event_log=FlakyLog(), notifiers={}, funding=RecordingHandler())
     set_container(c)
     yield c
     set_container(None)
@@ -56,7 +53,8 @@ def test_stream_records_go_to_their_tables_notifier(container):
     import app
 
     seen: list[dict] = []
-    container.__dict__["notifiers"] = {"ewallet-test-transfers": seen.append}
+    set_container(Container(stripe_event_log=FakeStripeEventLog(), funding=RecordingHandler(),
+                            notifiers={"ewallet-test-transfers": seen.append}))
     records = [
         {"eventName": "INSERT", "eventSourceARN":
             "arn:aws:dynamodb:us-east-1:1:table/ewallet-test-transfers/stream/2026-01-01T00:00:00.000"},
@@ -78,8 +76,7 @@ def test_reconciliation_runs_on_its_own_schedule_whatever_payouts_do(monkeypatch
         def funding(self):
             raise RuntimeError("stripe is down")
 
-    c = Broken()
-    c.__dict__["ledger_store"] = object()
+    c = Broken(ledger_store=object())
     set_container(c)
     monkeypatch.setattr(rec, "reconcile", lambda store, **kw: rec.Report(wallets=3))
     try:
@@ -91,3 +88,10 @@ def test_reconciliation_runs_on_its_own_schedule_whatever_payouts_do(monkeypatch
         assert {"reconcile", "resume_withdrawals"} <= names
     finally:
         set_container(None)
+
+
+def test_the_container_takes_its_dependencies_by_name_and_refuses_unknown_ones():
+    log = FakeStripeEventLog()
+    assert Container(stripe_event_log=log).stripe_event_log is log
+    with pytest.raises(TypeError):
+        Container(stripe_evnt_log=log)

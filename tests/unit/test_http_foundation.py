@@ -91,10 +91,12 @@ def test_register_validation(http, body, field):
 
 
 def test_cors_only_for_configured_origins(http):
-    from chalicelib.container import get_container
+    from chalicelib.config import Settings
+    from chalicelib.container import Container, get_container, set_container
 
-    get_container().__dict__["settings"] = __import__("chalicelib.config", fromlist=["Settings"]).Settings(
-        cors_origins=("https://app.example",))
+    current = get_container()
+    set_container(Container(Settings(cors_origins=("https://app.example",)), identity=current.identity,
+                            access_tokens=current.access_tokens))
     _, _, headers = http.request("GET", "/health", headers={"Origin": "https://app.example"})
     assert headers["Access-Control-Allow-Origin"] == "https://app.example" and headers["Vary"] == "Origin"
     _, _, headers = http.request("GET", "/health", headers={"Origin": "https://evil.example"})
