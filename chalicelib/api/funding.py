@@ -84,7 +84,7 @@ def _reply(outcome: Outcome, metric: str) -> Reply:
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if not outcome.replayed:
         observability.count(metric)
-    return Reply(body=outcome.body, status=outcome.status, headers=headers)
+    return Reply(body=outcome.body, headers=headers)
 
 
 @route(bp, "/payment-methods/setup-intents", "POST", summary="A SetupIntent for collecting a card client-side",

@@ -134,7 +134,7 @@ def create_transfer(call: Call) -> Reply:
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if not outcome.replayed:
         observability.count("TransferPosted")
-    return Reply(body=outcome.body, status=outcome.status, headers=headers)
+    return Reply(body=outcome.body, headers=headers)
 
 
 @route(bp, "/transfers/{transfer_id}", "GET", summary="A transfer, for its sender or recipient",

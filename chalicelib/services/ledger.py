@@ -165,7 +165,7 @@ class Ledger:
                 "currency": amount.currency, "memo": memo, "created_at": created}
         daily = self.daily_limit(user_id, amount, now)
         idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
-                              response_ct=seal(self.cipher, user_id, 201, body),
+                              response_ct=seal(self.cipher, user_id, body),
                               resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
         try:
@@ -177,7 +177,7 @@ class Ledger:
             if previous is None:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return self._replay(previous, req_hash, user_id)
-        return Outcome(201, body)
+        return Outcome(body)
 
     def request_hash(self, operation: str, request: dict[str, Any]) -> str:
         return request_hash(operation, request, self.blind_index)

@@ -2,7 +2,7 @@
 
 The first complete answer to a request is sealed (encrypted: it may hold a memo or a client
 secret) and kept with the request's keyed hash. The same key with the same request opens it
-again, status and body as they were, or the same error; the same key with another request is
+again, as it was, or the same error; the same key with another request is
 a misuse (409). HTTP headers (`Idempotent-Replayed`) belong to the routes.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ FIELD = "idempotent_response"  # the encryption context's field name for sealed 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a money-moving call answers: a replay carries the original status and body."""
+    """What a money-moving call answers: the resource, and whether this is a replay of the first
+    answer. The HTTP status is the route's (api/), not the service's."""
 
-    status: int
     body: dict[str, Any]
     replayed: bool = False
 
@@ -33,8 +33,8 @@ def same_request(stored_hash: str, presented_hash: str) -> None:
         raise IdempotencyKeyReused()
 
 
-def seal(cipher: FieldCipher, owner: str, status: int, body: dict[str, Any]) -> str:
-    return cipher.encrypt(json.dumps({"status": status, "body": body}), owner, FIELD)
+def seal(cipher: FieldCipher, owner: str, body: dict[str, Any]) -> str:
+    return cipher.encrypt(json.dumps({"body": body}), owner, FIELD)
 
 
 def seal_error(cipher: FieldCipher, owner: str, err: DomainError) -> str:
@@ -57,4 +57,4 @@ def reopen(cipher: FieldCipher, owner: str, sealed: str) -> Outcome:
     if "error" in first:
         e = first["error"]
         raise ReplayedError(e["code"], e["message"], e.get("details"))
-    return Outcome(int(first["status"]), first["body"], replayed=True)
+    return Outcome(first["body"], replayed=True)

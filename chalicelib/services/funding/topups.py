@@ -58,8 +58,8 @@ class TopUps(PaymentMethods):
         view = self._topup_view(record, status=status, intent_id=intent.id, client_secret=secret)
         self.repo.record_charge(record.topup_id, intent.id, status,
                                 self.cipher.encrypt(secret, record.user_id, "client_secret") if secret else None,
-                                seal(self.cipher, record.user_id, 202, view))
-        return Outcome(202, view)
+                                seal(self.cipher, record.user_id, view))
+        return Outcome(view)
 
     def _topup_replay(self, record: Any, req_hash: str) -> Outcome:
         same_request(record.request_hash, req_hash)
@@ -67,7 +67,7 @@ class TopUps(PaymentMethods):
             if self.now() - epoch(record.created_at) > RESUME_WITHIN:
                 # Stripe keeps idempotency keys 24 h: charging again could charge twice. If the
                 # first charge went through, its webhook credits the top-up (metadata) anyway.
-                return Outcome(202, self._topup_view(record, status="pending"), replayed=True)
+                return Outcome(self._topup_view(record, status="pending"), replayed=True)
             pm = self.repo.payment_method(record.payment_method_id)
             if pm is None:
                 raise ServiceUnavailable()

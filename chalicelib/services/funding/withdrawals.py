@@ -82,8 +82,8 @@ class Withdrawals(FundingBase):
         w = self._existing(withdrawal_id)
         view = self._withdrawal_view(w)
         if w.payout_id or w.status in ("failed", "needs_attention"):
-            self.repo.keep_withdrawal_answer(withdrawal_id, seal(self.cipher, w.user_id, 202, view))
-        return Outcome(202, view, replayed=replayed)
+            self.repo.keep_withdrawal_answer(withdrawal_id, seal(self.cipher, w.user_id, view))
+        return Outcome(view, replayed=replayed)
 
     def _existing(self, withdrawal_id: str) -> Withdrawal:
         """A withdrawal this process has just written or read (never deleted)."""
