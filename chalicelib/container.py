@@ -155,7 +155,7 @@ class Container:
         from chalicelib.adapters.dynamodb.funding import DynamoFunding
 
         assert self.tables_bound
-        return DynamoFunding(self.settings)
+        return DynamoFunding()
 
     @cached_property
     def funding(self) -> Funding:

@@ -8,7 +8,7 @@ from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
 from chalicelib.services import notifications, stripe_events
-from chalicelib.services.funding import CreditNotYetApplied, EventRaced, PayoutNotYetRecorded
+from chalicelib.services.funding import Redeliver
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,8 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
             # Verified before queueing, so unparseable means corrupt: retrying cannot help.
             log.error("unparseable stripe event dropped")
             observability.count("StripeEventFailed")
-        except CreditNotYetApplied:
-            log.warning("refund/dispute before its top-up's credit; will be redelivered")
-            failures.append({"itemIdentifier": record["messageId"]})
-        except (PayoutNotYetRecorded, EventRaced):
-            log.warning("payout event before its payout id was recorded, or raced; will be redelivered")
+        except Redeliver as signal:
+            log.warning("stripe event not applicable yet (%s); will be redelivered", type(signal).__name__)
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             log.exception("stripe event failed; it will be retried")

@@ -67,25 +67,21 @@ def _check_json(data: Any) -> None:
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        if isinstance(value, dict | list) and depth > MAX_DEPTH:
+            raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
         if isinstance(value, dict):
-            if depth > MAX_DEPTH:
-                raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
             for k, v in value.items():
                 _check_text(k)
                 stack.append((v, depth + 1))
         elif isinstance(value, list):
-            if depth > MAX_DEPTH:
-                raise InvalidRequest(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
             stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str):
             _check_text(value)
 
 
 def _check_text(value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest("A string is not valid Unicode text (lone surrogate).") from None
+    if not _is_text(value):
+        raise InvalidRequest("A string is not valid Unicode text (lone surrogate).")
 
 
 @dataclass

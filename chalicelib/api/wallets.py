@@ -15,6 +15,8 @@ from chalicelib.services.ledger import wallet_view
 bp = Blueprint(__name__)
 
 Amount = Annotated[int, Field(strict=True, gt=0, description="Integer minor units (1250 = 12.50 USD)")]
+
+
 def _supported_currencies(schema: dict[str, Any]) -> None:
     # The document lists the configured currencies (read when it is built, never at import).
     from chalicelib.config import get_settings

@@ -161,24 +161,29 @@ class Identity:
         now = int(self.now())
         presented = _token_hash(refresh_token)
         if presented == session.current_hash:
-            new = self._new_refresh(session.session_id)
-            if self.sessions.rotate(session.session_id, presented, _token_hash(new),
-                                    _bounded(session.recent_hashes, presented), now, retired=presented):
-                return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
-                                 self.policy.access_ttl)
+            pair = self._rotate(session, now, retired=presented)
+            if pair is not None:
+                return pair
             session = self._session_of(refresh_token)  # a concurrent rotation of the same token won
         if (session.status == "active" and presented == session.previous_hash
                 and now - session.rotated_at <= REFRESH_GRACE_SECONDS):
-            new = self._new_refresh(session.session_id)
-            if self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
-                                    _bounded(session.recent_hashes, session.current_hash), now):
-                return TokenPair(self._access_token(session.user_id, session.session_id, now), new,
-                                 self.policy.access_ttl)
+            pair = self._rotate(session, now)
+            if pair is not None:
+                return pair
             raise Unauthorized("The refresh token is not valid.")
         if presented == session.previous_hash or presented in session.recent_hashes:
             # Reuse: the token was stolen or replayed. End the login for everyone holding it.
             self.sessions.revoke(session.session_id)
         raise Unauthorized("The refresh token is not valid.")
+
+    def _rotate(self, session: Session, now: int, retired: str | None = None) -> TokenPair | None:
+        """Replace the session's current token by a new one (the replaced one joins the bounded
+        list of used tokens); None if another rotation got there first."""
+        new = self._new_refresh(session.session_id)
+        if not self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
+                                    _bounded(session.recent_hashes, session.current_hash), now, retired=retired):
+            return None
+        return TokenPair(self._access_token(session.user_id, session.session_id, now), new, self.policy.access_ttl)
 
     def logout(self, refresh_token: str) -> None:
         session = self._session_of(refresh_token)

@@ -99,7 +99,7 @@ class Ledger:
         return str(self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, f"{currency} wallet",
                                                     created, is_default=True)))
 
-    def daily_limit(self, user_id: str, amount: Money, now: float) -> Any:
+    def daily_limit(self, user_id: str, amount: Money, now: float) -> DailyLimit:
         """The counter of the user's outgoing total today in this currency (transfers and
         withdrawals), updated with a condition inside the money's transaction."""
         day = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")

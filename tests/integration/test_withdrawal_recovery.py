@@ -39,7 +39,7 @@ class AlwaysOk:
 def funding(stack_container, stack_settings):
     gateway = FlakyPayouts()
     clock = [__import__("time").time()]
-    f = Funding(repo=DynamoFunding(stack_settings), gateway=gateway, ledger=stack_container.ledger, mfa=AlwaysOk(),
+    f = Funding(repo=DynamoFunding(), gateway=gateway, ledger=stack_container.ledger, mfa=AlwaysOk(),
                 cipher=stack_container.cipher, now=lambda: clock[0])
     return f, gateway, clock
 
@@ -80,7 +80,7 @@ def test_withdrawals_count_toward_the_daily_outgoing_limit(stack_container, stac
                    policy=LedgerPolicy(("USD",), "USD", max_transfer_major=100, daily_limit_major=10))
     gateway = FlakyPayouts()
     gateway.down = False
-    f = Funding(repo=DynamoFunding(stack_settings), gateway=gateway, ledger=small, mfa=AlwaysOk(), cipher=c.cipher)
+    f = Funding(repo=DynamoFunding(), gateway=gateway, ledger=small, mfa=AlwaysOk(), cipher=c.cipher)
     user_id, _, wallet = person(c)
     _, _, other = person(c)
     small.credit_from_system("stripe_clearing", wallet, Money(5000, "USD"), new_id("tp"))

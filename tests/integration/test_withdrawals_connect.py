@@ -106,7 +106,7 @@ def setup(stack_container, stack_settings):
 
     clock = Clock()
     gateway = FakeConnect(clock)
-    repo = DynamoFunding(stack_settings)
+    repo = DynamoFunding()
     ledger = stack_container.ledger
     f = Funding(repo=repo, gateway=gateway, ledger=ledger, mfa=AlwaysOk(), cipher=stack_container.cipher, now=clock)
     user_id, _, wallet = person(stack_container)

@@ -21,8 +21,15 @@ def reason_codes(exc: Any) -> list[str | None]:
     return [r.code if r is not None else None for r in (getattr(exc, "cancellation_reasons", None) or [])]
 
 
+# One retry policy for every DynamoDB transaction (the ledger's and PynamoDB's): these
+# cancellation reasons mean "contention, try again", never a 500.
 RETRYABLE = ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
 MAX_ATTEMPTS = 8
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter, capped at a second."""
+    return random.uniform(0, min(1.0, 0.02 * 2 ** attempt))
 
 
 def transact(write: Callable[[Any], None], *, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -45,5 +52,5 @@ def transact(write: Callable[[Any], None], *, sleep: Callable[[float], None] = t
             in_flight = exc.cause_response_code == "TransactionInProgressException"
             if not in_flight and (not codes or any(c not in RETRYABLE for c in codes)):
                 raise
-        sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
+        sleep(backoff(attempt))
     raise ServiceUnavailable("The database is busy; try again.")

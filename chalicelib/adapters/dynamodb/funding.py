@@ -5,7 +5,6 @@ from dataclasses import MISSING, asdict, fields
 from typing import Any, TypeVar
 
 from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
-from chalicelib.config import Settings
 from chalicelib.domain.funding import (
     FundingProfile,
     PaymentMethod,
@@ -41,8 +40,7 @@ def _conditional(fn: Any) -> bool:
 
 
 class DynamoFunding:
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings  # the models are bound to its tables (tables.bind)
+    """The PynamoDB models must be bound to the stage's tables first (tables.bind)."""
 
     # -- customers and payout accounts ----------------------------------------------------------
     def user(self, user_id: str) -> FundingProfile | None:
@@ -126,12 +124,6 @@ class DynamoFunding:
             condition &= TopUpRecord.status != s
         return _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
             actions=[TopUpRecord.status.set(status)], condition=condition))
-
-    def advance(self, topup_id: str, attribute: str, old: int, new: int) -> bool:
-        """Move a cumulative amount (refunded, disputed) from `old` to `new`, once."""
-        attr = getattr(TopUpRecord, attribute)
-        return _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
-            actions=[attr.set(new)], condition=attr == old))
 
     # -- withdrawals ----------------------------------------------------------------------------
     def withdrawal(self, withdrawal_id: str) -> Withdrawal | None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, RETRYABLE, backoff
 from chalicelib.adapters.dynamodb.models import (
     DailyTotalRecord,
     EntryRecord,
@@ -45,8 +46,6 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
-
-__all__ = ["DailyLimit", "DuplicateRequest", "DynamoLedger", "IdempotencyPut"]
 from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange, WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
@@ -58,7 +57,7 @@ from chalicelib.domain.wallet import (
     is_system_wallet,
 )
 
-MAX_ATTEMPTS = 8
+__all__ = ["DailyLimit", "DuplicateRequest", "DynamoLedger", "IdempotencyPut"]
 
 
 def _s(v: str) -> dict[str, str]:
@@ -425,8 +424,7 @@ class DynamoLedger:
                         olds = {roles[i]: r.get("Item") for i, r in enumerate(cancelled)
                                 if r.get("Code") == "ConditionalCheckFailed"}
                         self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m, olds)
-                    if not all(c in ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded")
-                               for _, c in failed):
+                    if not all(c in RETRYABLE for _, c in failed):
                         raise
                 elif code not in ("TransactionInProgressException", "ThrottlingException",
                                   "ProvisionedThroughputExceededException", "InternalServerError"):
@@ -435,7 +433,7 @@ class DynamoLedger:
             from chalicelib import observability
 
             observability.count("TransactionConflict")
-            self._sleep(random.uniform(0, min(1.0, 0.02 * 2 ** attempt)))
+            self._sleep(backoff(attempt))
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
 
     def _raise_for(self, roles: list[str], m: Movement | None, olds: dict[str, Any] | None = None) -> None:
@@ -445,31 +443,26 @@ class DynamoLedger:
             raise LimitExceeded()
         olds = olds or {}
         if "debit" in roles and m is not None:
-            w = _old_wallet(olds.get("debit"))
-            if w is None:  # the item did not exist (or an emulator returned no image): read it
-                found = self.get_wallet(m.from_wallet)
-                w = (found.status, found.currency) if found else None
+            w = self._state_of(m.from_wallet, olds.get("debit"))
             if w is None or w[0] != "active":
                 raise NotFound("The wallet was not found.")
             if w[1] != m.amount.currency:
                 raise CurrencyMismatch()
             raise InsufficientFunds()
         if "credit" in roles and m is not None:
-            w = _old_wallet(olds.get("credit"))
-            if w is None:
-                found = self.get_wallet(m.to_wallet)
-                w = (found.status, found.currency) if found else None
+            w = self._state_of(m.to_wallet, olds.get("credit"))
             if w is not None and w[1] != m.amount.currency:
                 raise CurrencyMismatch()
             raise RecipientNotFound()
         raise Conflict("The ledger changed concurrently.")
 
-
-def _old_wallet(item: dict[str, Any] | None) -> tuple[str, str] | None:
-    """(status, currency) of a wallet item as a cancellation reason returned it."""
-    if not item or "status" not in item or "currency" not in item:
-        return None
-    return str(item["status"]["S"]), str(item["currency"]["S"])
+    def _state_of(self, wallet_id: str, item: dict[str, Any] | None) -> tuple[str, str] | None:
+        """(status, currency) of the wallet as its failed condition saw it (ALL_OLD); read only
+        when no image came back (the item did not exist, or an emulator omitted it)."""
+        if item and "status" in item and "currency" in item:
+            return str(item["status"]["S"]), str(item["currency"]["S"])
+        found = self.get_wallet(wallet_id)
+        return (found.status, found.currency) if found else None
 
 
 def _money(amount: int, currency: str) -> Any:

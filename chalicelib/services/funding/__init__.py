@@ -15,12 +15,13 @@ from chalicelib.services.funding.common import (
     CreditNotYetApplied,
     EventRaced,
     PayoutNotYetRecorded,
+    Redeliver,
 )
 from chalicelib.services.funding.topups import TopUps
 from chalicelib.services.funding.withdrawals import Withdrawals
 
 __all__ = ["CLEARING", "DISPUTES", "PAYOUTS", "RESUME_WITHIN", "Applied", "CreditNotYetApplied", "EventRaced",
-           "Funding", "PayoutNotYetRecorded"]
+           "Funding", "PayoutNotYetRecorded", "Redeliver"]
 
 
 class Funding(TopUps, Withdrawals, Charges):

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from chalicelib import observability
+from chalicelib.domain.funding import TopUp
 from chalicelib.domain.ledger import InsufficientFunds, deterministic_id
 from chalicelib.domain.money import Money
 from chalicelib.domain.unit_of_work import TopUpTotal
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class Charges(FundingBase):
-    def _topup_of(self, obj: dict[str, Any], intent_id: str | None) -> Any:
+    def _topup_of(self, obj: dict[str, Any], intent_id: str | None) -> TopUp | None:
         topup_id = (obj.get("metadata") or {}).get("topup_id")
         record = self.repo.topup(topup_id) if topup_id else None
         if record is None and intent_id:
@@ -36,11 +37,11 @@ class Charges(FundingBase):
         if record is None:
             return Applied.UNKNOWN_TOPUP
         received = pi.get("amount_received") or pi.get("amount")
-        if received != int(record.amount) or str(pi.get("currency", "")).upper() != record.currency:
+        if received != record.amount or str(pi.get("currency", "")).upper() != record.currency:
             log.error("top-up amount/currency mismatch", extra={"topup_id": record.topup_id})
             self.repo.set_topup_status(record.topup_id, "failed", unless=("succeeded",))
             return Applied.MISMATCH
-        amount = Money(int(record.amount), record.currency)
+        amount = Money(record.amount, record.currency)
         credited = self.ledger.credit_from_system(CLEARING, record.wallet_id, amount,
                                                   deterministic_id("tp", str(pi["id"])), "topup")
         self.repo.set_topup_status(record.topup_id, "succeeded")
@@ -73,7 +74,7 @@ class Charges(FundingBase):
         refund_id, amount = refund.get("id"), refund.get("amount")
         if not isinstance(refund_id, str) or not isinstance(amount, int) or amount <= 0:
             return Applied.MALFORMED
-        record = self._topup_of(refund, str(refund.get("payment_intent") or "") or None)
+        record = self._topup_of(refund, refund.get("payment_intent") or None)
         if record is None:
             return Applied.UNKNOWN_TOPUP
         if str(refund.get("currency", "")).upper() != record.currency:
@@ -94,8 +95,8 @@ class Charges(FundingBase):
                 log.error("failed refund on a top-up with a shortfall", extra={"topup_id": record.topup_id})
                 observability.count("RefundNeedsAttention")
                 return Applied.SHORTFALL
-            returned = int(record.refund_returned or 0)
-            if returned + amount > int(record.refunded or 0):
+            returned = record.refund_returned
+            if returned + amount > record.refunded:
                 # The refund's claw-back has not been applied yet: redelivered after it.
                 raise CreditNotYetApplied(record.topup_id)
             claim = TopUpTotal(record.topup_id, "refund_returned", returned, returned + amount, at_most_refunded=True)
@@ -122,7 +123,7 @@ class Charges(FundingBase):
                 # Out of order: the credit has not happened yet. Fail, so the queue redelivers
                 # this event after the payment_intent.succeeded one.
                 raise CreditNotYetApplied(record.topup_id)
-            done = int(getattr(record, attribute) or 0)
+            done = int(getattr(record, attribute))
             if total <= done:
                 return Applied.ALREADY_APPLIED
             claim = TopUpTotal(record.topup_id, attribute, done, total)
@@ -139,7 +140,7 @@ class Charges(FundingBase):
                 return Applied.SHORTFALL
             if moved:
                 return Applied.APPLIED
-        raise EventRaced(record.topup_id)
+        raise EventRaced(str(intent_id))
 
     def _dispute_closed(self, dispute: dict[str, Any]) -> Applied:
         """A closed dispute resolves its hold: lost -> the money leaves, won -> it is released."""

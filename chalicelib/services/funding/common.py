@@ -50,16 +50,21 @@ class Applied(StrEnum):
     ALREADY = "already"
 
 
-class CreditNotYetApplied(Exception):
-    """A refund or dispute arrived before the top-up it concerns was credited: retry later."""
+class Redeliver(Exception):
+    """The event cannot be applied yet: fail it, so the queue delivers it again later (and,
+    after its retries, to the dead-letter queue and its alarm)."""
 
 
-class EventRaced(Exception):
-    """The event lost a race three times in a row: redelivered rather than dropped."""
+class CreditNotYetApplied(Redeliver):
+    """A refund or dispute arrived before the top-up it concerns was credited."""
 
 
-class PayoutNotYetRecorded(Exception):
-    """A payout event arrived before we recorded the payout's id on its withdrawal: retry later."""
+class EventRaced(Redeliver):
+    """The event lost a race three times in a row."""
+
+
+class PayoutNotYetRecorded(Redeliver):
+    """A payout event arrived before we recorded the payout's id on its withdrawal."""
 
 
 @dataclass

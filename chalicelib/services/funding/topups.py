@@ -34,17 +34,19 @@ class TopUps(PaymentMethods):
         self.ledger.check_maximum(amount)
         pm = self._own_pm(user_id, request["payment_method_id"])
         record = TopUp(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
-                             payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
-                             status="creating", request_hash=req_hash, created_at=rfc3339(self.now()))
+                       payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
+                       request_hash=req_hash, created_at=rfc3339(self.now()))
         if not self.repo.claim_topup(record):  # a concurrent request with the same key
             again = self.repo.topup(topup_id)
+            if again is None:
+                raise ServiceUnavailable()
             return self._topup_replay(again, req_hash)
         return self._charge(record, pm.stripe_pm_id)
 
-    def _charge(self, record: Any, stripe_pm_id: str) -> Outcome:
+    def _charge(self, record: TopUp, stripe_pm_id: str) -> Outcome:
         """Call Stripe for a claimed top-up (first time, or resuming after a crash/timeout)."""
         try:
-            intent = self.gateway.charge(amount=int(record.amount), currency=record.currency,
+            intent = self.gateway.charge(amount=record.amount, currency=record.currency,
                                          customer_id=self.customer(record.user_id), stripe_pm_id=stripe_pm_id,
                                          metadata={"topup_id": record.topup_id, "user_id": record.user_id,
                                                    "wallet_id": record.wallet_id},
@@ -61,7 +63,7 @@ class TopUps(PaymentMethods):
                                 seal(self.cipher, record.user_id, view))
         return Outcome(view)
 
-    def _topup_replay(self, record: Any, req_hash: str) -> Outcome:
+    def _topup_replay(self, record: TopUp, req_hash: str) -> Outcome:
         same_request(record.request_hash, req_hash)
         if not record.response_ct:  # crashed or timed out before Stripe answered
             if self.now() - epoch(record.created_at) > RESUME_WITHIN:
@@ -74,10 +76,10 @@ class TopUps(PaymentMethods):
             return self._charge(record, pm.stripe_pm_id)
         return reopen(self.cipher, record.user_id, record.response_ct)
 
-    def _topup_view(self, r: Any, *, status: str | None = None, intent_id: str | None = None,
+    def _topup_view(self, r: TopUp, *, status: str | None = None, intent_id: str | None = None,
                     client_secret: str | None = None) -> dict[str, Any]:
         view = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
-                "amount": int(r.amount), "currency": r.currency,
+                "amount": r.amount, "currency": r.currency,
                 "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
         if client_secret:
             view["client_secret"] = client_secret

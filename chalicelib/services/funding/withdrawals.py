@@ -3,6 +3,7 @@ settled by payout events (docs/architecture.md, Withdrawal)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import observability
@@ -68,8 +69,8 @@ class Withdrawals(FundingBase):
         if not self.gateway.platform_payouts and not (user and user.payout_account_id):
             raise PayoutAccountRequired()
         record = NewWithdrawal(withdrawal_id=withdrawal_id, user_id=user_id, wallet_id=wallet.wallet_id,
-                                          amount=amount.amount, currency=amount.currency, request_hash=req_hash,
-                                          created_at=rfc3339(self.now()))
+                               amount=amount.amount, currency=amount.currency, request_hash=req_hash,
+                               created_at=rfc3339(self.now()))
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
                                            hold=True, record=record, daily_limit=True):
             return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
@@ -96,62 +97,58 @@ class Withdrawals(FundingBase):
         """Pay a held withdrawal out, or go on from wherever an earlier attempt stopped.
 
         Never twice: in Connect mode the money first moves to the user's connected account
-        (a Stripe transfer), then a payout leaves that account. Each call's id is recorded as
-        soon as Stripe returns it; a call that was attempted but whose answer was lost is looked
-        up at Stripe before anything is sent again; and a call is repeated blindly (same
-        idempotency key) only while Stripe still remembers that key (RESUME_WITHIN of the
-        withdrawal's creation). Past that, a withdrawal whose outcome is unknown waits for a
-        person (`needs_attention`), holding its money.
+        (a Stripe transfer), then a payout leaves that account; each step goes through `_once`.
 
-        Only a refusal that proves no money left (before any transfer) gives the hold back; an
-        unknown outcome (ServiceUnavailable) keeps it for the retry, the resume job or the
-        payout events to settle."""
+        A refusal of a create call gives the hold back (after taking a transfer back from the
+        connected account); an unknown outcome (ServiceUnavailable) keeps it for the retry, the
+        resume job or the payout events to settle."""
         user = self.repo.user(w.user_id)
         account = user.payout_account_id if user else None
         meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
+        wid, amount = w.withdrawal_id, w.amount
         try:
             if not self.gateway.platform_payouts and not w.stripe_transfer_id:
-                transfer_id = self.gateway.find_transfer(w.withdrawal_id) if w.transfer_attempted_at else None
+                transfer_id = self._once(w, "transfer", w.transfer_attempted_at,
+                                         lambda: self.gateway.find_transfer(wid),
+                                         lambda: self.gateway.transfer_to_account(
+                                             amount=amount, currency=w.currency, account_id=account or "",
+                                             withdrawal_id=wid, metadata=meta))
                 if transfer_id is None:
-                    if not self._may_call(w, w.transfer_attempted_at, "transfer"):
-                        return
-                    transfer_id = self.gateway.transfer_to_account(
-                        amount=int(w.amount), currency=w.currency, account_id=account or "",
-                        withdrawal_id=w.withdrawal_id, metadata=meta)
-                self.repo.set_stripe_transfer(w.withdrawal_id, transfer_id)
-            payout_id = self.gateway.find_payout(account, w.withdrawal_id) if w.payout_attempted_at else None
-            if payout_id is None:
-                if not self._may_call(w, w.payout_attempted_at, "payout"):
                     return
-                payout_id = self.gateway.create_payout(amount=int(w.amount), currency=w.currency,
-                                                       account_id=account, withdrawal_id=w.withdrawal_id,
-                                                       metadata=meta)
+                self.repo.set_stripe_transfer(wid, transfer_id)
+            payout_id = self._once(w, "payout", w.payout_attempted_at,
+                                   lambda: self.gateway.find_payout(account, wid),
+                                   lambda: self.gateway.create_payout(amount=amount, currency=w.currency,
+                                                                      account_id=account, withdrawal_id=wid,
+                                                                      metadata=meta))
         except (PaymentProviderError, CardDeclined):
             # Stripe refused a create call outright (look-ups never raise these): nothing was
             # made by that call. If the money already sits in the connected account, it is
             # taken back first; then the hold goes back, once, with the status.
-            latest = self.repo.withdrawal(w.withdrawal_id)
-            self._reverse_transfer(latest)
-            self.ledger.resolve_hold(w.withdrawal_id, post=False,
-                                     record=WithdrawalStatusChange(w.withdrawal_id, "failed"))
+            self._reverse_transfer(self._existing(wid))
+            self.ledger.resolve_hold(wid, post=False, record=WithdrawalStatusChange(wid, "failed"))
             return
-        self.repo.set_payout(w.withdrawal_id, payout_id)
+        if payout_id is not None:
+            self.repo.set_payout(wid, payout_id)
 
-    def _may_call(self, w: Any, attempted_at: float | None, call: str) -> bool:
-        """Whether a Stripe call that Stripe has no record of may be made now: a first call
-        always (its key is new); a repeat only while Stripe still remembers the key of the first
-        one, so that a first call that did go through is answered, not done again. Otherwise the
-        withdrawal waits for a person."""
-        if attempted_at is None:
+    def _once(self, w: Withdrawal, call: str, attempted_at: float | None, find: Callable[[], str | None],
+              create: Callable[[], str]) -> str | None:
+        """The id of what one Stripe call made, made at most once: when an earlier attempt's
+        answer was lost it is looked up first; a first call is always made (its key is new); a
+        repeat only while Stripe still remembers the key of the first attempt (RESUME_WITHIN).
+        None when, past that, the withdrawal waits for a person (`needs_attention`)."""
+        if attempted_at is not None:
+            found = find()
+            if found is not None:
+                return found
+            if self.now() - attempted_at >= RESUME_WITHIN:
+                self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
+                return None
+        else:
             self.repo.mark_attempt(w.withdrawal_id, call, self.now())
-            return True
-        if self.now() - float(attempted_at) < RESUME_WITHIN:
-            return True
-        self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
-        return False
+        return create()
 
-    def _needs_attention(self, w: Any, reason: str) -> None:
-
+    def _needs_attention(self, w: Withdrawal, reason: str) -> None:
         if self.repo.set_withdrawal_status(w.withdrawal_id, "needs_attention", reason=reason):
             log.error("withdrawal needs attention", extra={"withdrawal_id": w.withdrawal_id, "reason": reason})
             observability.count("WithdrawalNeedsAttention")
@@ -173,9 +170,9 @@ class Withdrawals(FundingBase):
             observability.count("WithdrawalResumeFailed", done["failed"])
         return done
 
-    def _withdrawal_view(self, w: Any) -> dict[str, Any]:
+    def _withdrawal_view(self, w: Withdrawal) -> dict[str, Any]:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
-                "amount": int(w.amount), "currency": w.currency, "provider_reference": w.payout_id,
+                "amount": w.amount, "currency": w.currency, "provider_reference": w.payout_id,
                 "created_at": w.created_at}
 
     def get_withdrawal(self, user_id: str, withdrawal_id: str) -> dict[str, Any]:
@@ -200,7 +197,7 @@ class Withdrawals(FundingBase):
                 raise PayoutNotYetRecorded(pending.withdrawal_id)
             else:
                 return Applied.UNKNOWN_PAYOUT
-        if self.gateway.payout_amount(payout) != (int(w.amount), w.currency):
+        if self.gateway.payout_amount(payout) != (w.amount, w.currency):
             log.error("payout amount/currency mismatch", extra={"withdrawal_id": w.withdrawal_id})
             observability.count("PayoutMismatch")
             return Applied.MISMATCH
@@ -218,17 +215,17 @@ class Withdrawals(FundingBase):
         # Stripe documents that a paid payout can still fail: the bank sent the money back, so it
         # goes back to the wallet, once (conditional on the withdrawal still reading `paid`).
         if (not paid and held is not None and held.status == "posted" and w.status == "paid"
-                and self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(int(w.amount), w.currency),
+                and self.ledger.credit_from_system(PAYOUTS, w.wallet_id, Money(w.amount, w.currency),
                                                    deterministic_id("rv", str(payout_id)), "reversal",
                                                    record=WithdrawalStatusChange(
                                                        w.withdrawal_id, "failed", from_=("paid",)))):
             return Applied.REVERSED
         return Applied.ALREADY_SETTLED
 
-    def _reverse_transfer(self, w: Any) -> None:
+    def _reverse_transfer(self, w: Withdrawal) -> None:
         """In Connect mode, bring a withdrawal's transfer back from the connected account (once:
         the reversal's idempotency key is the withdrawal's, and its id is recorded)."""
         if self.gateway.platform_payouts or not w.stripe_transfer_id or w.reversal_id:
             return
-        reversal_id = self.gateway.reverse_transfer(w.stripe_transfer_id, int(w.amount), w.withdrawal_id)
+        reversal_id = self.gateway.reverse_transfer(w.stripe_transfer_id, w.amount, w.withdrawal_id)
         self.repo.set_reversal(w.withdrawal_id, reversal_id)
