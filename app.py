@@ -41,3 +41,8 @@ def reconcile(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="resume_withdrawals")
 def resume_withdrawals(event: Any) -> dict[str, int]:
     return events.resume_withdrawals()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="sweep_invitations")
+def sweep_invitations(event: Any) -> dict[str, int]:
+    return events.sweep_invitations()

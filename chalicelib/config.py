@@ -69,6 +69,9 @@ class Settings:
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
     stale_hold_seconds: int = 3 * 86400  # reconciliation reports holds pending longer than this
+    invite_ttl_seconds: int = 30 * 86400  # money for an unverified contact waits this long
+    mail_from: str = "no-reply@ewallet.example"  # SES: a verified identity of the account
+    forgot_floor_ms: int = 400  # every /auth/password/forgot takes at least this long
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
@@ -107,6 +110,9 @@ class Settings:
             max_transfer_major=_bounded(env, "MAX_TRANSFER_MAJOR", 1_000_000, 1, 10**12),
             daily_limit_major=_bounded(env, "DAILY_LIMIT_MAJOR", 1_000_000, 1, 10**12),
             stale_hold_seconds=_bounded(env, "STALE_HOLD_SECONDS", 3 * 86400, 60, 90 * 86400),
+            invite_ttl_seconds=_bounded(env, "INVITE_TTL_SECONDS", 30 * 86400, 60, 365 * 86400),
+            mail_from=env.get("MAIL_FROM", "no-reply@ewallet.example"),
+            forgot_floor_ms=_bounded(env, "FORGOT_FLOOR_MS", 400, 0, 5000),
             oidc=_oidc(env),
         )
 

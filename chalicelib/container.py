@@ -12,9 +12,21 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings, get_settings
 
 if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs it
+    from chalicelib.services.codes import OneTimeCodes
+    from chalicelib.services.contacts import ContactVerification
     from chalicelib.services.funding import Funding
+    from chalicelib.services.invitations import Invitations
     from chalicelib.services.ledger import Ledger
-    from chalicelib.services.ports import FieldCipher, FundingRepository, LedgerStore, PaymentGateway
+    from chalicelib.services.lockout import Lockout
+    from chalicelib.services.ports import (
+        CodeStore,
+        FieldCipher,
+        FundingRepository,
+        LedgerStore,
+        Messenger,
+        PaymentGateway,
+    )
+    from chalicelib.services.recovery import Recovery
 
 
 class Container:
@@ -123,7 +135,61 @@ class Container:
         return Identity(users=self.users, sessions=self.sessions, hasher=BcryptHasher(s.bcrypt_rounds),
                         cipher=self.cipher, blind_index=self.blind_index, jwt=self.jwt_keys,
                         policy=TokenPolicy(s.jwt_issuer, s.jwt_audience, s.access_token_ttl),
-                        login_lockout=self.lockout, mfa=self.mfa, default_currency=s.default_currency)
+                        login_lockout=self.lockout, mfa=self.mfa, default_currency=s.default_currency,
+                        deliver=lambda contact, user: self.invitations.deliver(contact, user))
+
+    # -- contacts and recovery ------------------------------------------------------------------
+    @cached_property
+    def messenger(self) -> Messenger:
+        from chalicelib.adapters.messaging import AwsMessenger
+
+        return AwsMessenger(self.client("ses"), self.client("sns"), self.settings.mail_from)
+
+    @cached_property
+    def codes(self) -> CodeStore:
+        from chalicelib.adapters.dynamodb.codes import DynamoCodes
+
+        assert self.tables_bound
+        return DynamoCodes()
+
+    @cached_property
+    def one_time_codes(self) -> OneTimeCodes:
+        from chalicelib.services.codes import OneTimeCodes
+
+        return OneTimeCodes(self.codes, self.blind_index)
+
+    def _send_limit(self) -> Lockout:
+        from chalicelib.domain.verification import SENDS_PER_HOUR
+        from chalicelib.services.lockout import Lockout
+
+        return Lockout(self.counters, SENDS_PER_HOUR, 3600)
+
+    @cached_property
+    def contacts(self) -> ContactVerification:
+        from chalicelib.services.contacts import ContactVerification
+
+        return ContactVerification(users=self.users, codes=self.one_time_codes, messenger=self.messenger,
+                                   cipher=self.cipher, blind_index=self.blind_index, send_limit=self._send_limit(),
+                                   deliver=lambda contact, user: self.invitations.deliver(contact, user))
+
+    @cached_property
+    def recovery(self) -> Recovery:
+        from chalicelib.adapters.passwords import BcryptHasher
+        from chalicelib.services.recovery import Recovery
+
+        s = self.settings
+        return Recovery(users=self.users, sessions=self.sessions, codes=self.one_time_codes,
+                        messenger=self.messenger, hasher=BcryptHasher(s.bcrypt_rounds), mfa=self.mfa,
+                        blind_index=self.blind_index, send_limit=self._send_limit(), login_lockout=self.lockout,
+                        deliver=lambda contact, user: self.invitations.deliver(contact, user),
+                        floor_seconds=s.forgot_floor_ms / 1000)
+
+    @cached_property
+    def invitations(self) -> Invitations:
+        from chalicelib.services.invitations import Invitations
+
+        return Invitations(ledger=self.ledger, store=self.ledger_store, users=self.users, messenger=self.messenger,
+                           cipher=self.cipher)
 
     # -- ledger ---------------------------------------------------------------------------------
     @cached_property
@@ -140,7 +206,8 @@ class Container:
         s = self.settings
         return Ledger(store=self.ledger_store, users=self.users, blind_index=self.blind_index, cipher=self.cipher,
                       policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
-                                          s.daily_limit_major))
+                                          s.daily_limit_major, s.invite_ttl_seconds),
+                      announce=lambda sender, to, transfer: self.invitations.announce(sender, to, transfer))
 
     # -- funding --------------------------------------------------------------------------------
     @cached_property

@@ -18,9 +18,11 @@ from chalicelib.adapters.secrets import SECRET_NAMES
 from chalicelib.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals")
+FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
+             "sweep_invitations")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
-           "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals"}
+           "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
+           "sweep_invitations": "SweepInvitations"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 
 
@@ -190,8 +192,17 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
     ]
     money = {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:TransactWriteItems"],
              "Resource": tables + indexes}
+    # Codes and invitations go out by e-mail from the one verified sender, and by SMS: SNS
+    # SMS has no topic to name, so Publish cannot be narrowed by resource; a deny on every
+    # topic and application endpoint keeps it to direct SMS.
+    messages = [
+        {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": "*",
+         "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}},
+        {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": "*"},
+        {"Effect": "Deny", "Action": ["sns:Publish"], "Resource": "arn:aws:sns:*:*:*"},
+    ]
     out = {
-        "api_handler": [logs, money, *secrets,
+        "api_handler": [logs, money, *secrets, *messages,
                         {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn}],
         "stripe_events": [logs, money, *secrets,
                           {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
@@ -207,6 +218,7 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:Scan",
                                                               "dynamodb:TransactWriteItems"],
                                 "Resource": tables + indexes}],
+        "sweep_invitations": [logs, money, *secrets],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

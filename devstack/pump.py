@@ -17,6 +17,9 @@ from typing import Any
 
 log = logging.getLogger("pump")
 
+# Every scheduled function of app.py (a test checks the list is complete).
+SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations")
+
 
 class LambdaContext:
     def __init__(self, name: str) -> None:
@@ -121,6 +124,35 @@ class StreamSource:
         return total
 
 
+def scheduled_event(name: str, region: str) -> dict[str, Any]:
+    """The EventBridge event a schedule rule sends a Lambda."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": region, "resources": [f"arn:aws:events:{region}:123456789012:rule/{name}"], "detail": {}}
+
+
+@dataclass
+class ScheduleSource:
+    """The scheduled functions, every `every` seconds (AWS runs them every 15 min or hourly;
+    locally they run often so that an expiry or a resumption shows within seconds)."""
+
+    handlers: dict[str, Any]
+    region: str
+    every: float = 15.0
+    _next: float = 0.0
+
+    def poll(self) -> int:
+        if time.time() < self._next:
+            return 0
+        self._next = time.time() + self.every
+        for name, handler in self.handlers.items():
+            try:
+                handler(scheduled_event(name, self.region), LambdaContext(name))
+            except Exception:
+                log.exception("scheduled function %s failed", name)
+        return 0
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="pump: %(message)s")
     import app as chalice_app
@@ -133,6 +165,8 @@ def main() -> None:
                   chalice_app.stripe_events, settings.region),
         StreamSource(client("dynamodb", settings), client("dynamodbstreams", settings),
                      chalice_app.notifications, settings.table_prefix),
+        ScheduleSource({name: getattr(chalice_app, name) for name in SCHEDULED}, settings.region,
+                       float(os.environ.get("SCHEDULE_SECONDS", "15"))),
     ]
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))

@@ -206,6 +206,9 @@ class Stack:
             "JWT_PRIVATE_KEY": local_secrets["jwt_private_key"],
             "DATA_KEY": local_secrets["data_key"],
             "BLIND_INDEX_KEY": local_secrets["blind_index_key"],
+            # SES sends only from a verified identity; the bootstrap verifies this one in moto.
+            "MAIL_FROM": "no-reply@ewallet.local",
+            "SCHEDULE_SECONDS": os.environ.get("SCHEDULE_SECONDS", "15"),
             **keys,
         })
         return env
@@ -250,6 +253,7 @@ class Stack:
             "VisibilityTimeout": "3",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
         })
+        client("ses", settings).verify_email_identity(EmailAddress=env["MAIL_FROM"])
         form = urllib.parse.urlencode({"url": env["API_URL"] + "/webhooks/stripe",
                                        "secret": env["STRIPE_WEBHOOK_SECRET"]}).encode()
         req = urllib.request.Request(env["STRIPE_API_BASE"] + "/_config/webhooks/ewallet", data=form,

@@ -46,23 +46,78 @@ class FakeStripeEventLog:
 
 # -- identity -----------------------------------------------------------------------------------
 import copy  # noqa: E402
+import dataclasses  # noqa: E402
 
-from chalicelib.domain.errors import Conflict, EmailTaken, PhoneTaken  # noqa: E402
-from chalicelib.domain.user import NewWallet, Session, User  # noqa: E402
+from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken  # noqa: E402
+from chalicelib.domain.messages import Message  # noqa: E402
+from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, Session, User  # noqa: E402
+from chalicelib.domain.verification import KEEP_REPLACED, MAX_TRIES, USED, StoredCode  # noqa: E402
+
+
+class FakeCodes:
+    def __init__(self) -> None:
+        self.codes: dict[str, StoredCode] = {}
+
+    def issue(self, code: StoredCode) -> None:
+        old = self.codes.get(code.key)
+        replaced = ([*old.replaced, old.code_hash] if old else [])[-KEEP_REPLACED:]
+        self.codes[code.key] = dataclasses.replace(code, tries=0, replaced=replaced)
+
+    def attempt(self, key: str, now: int) -> tuple[StoredCode | None, bool]:
+        c = self.codes.get(key)
+        if c is None:
+            return None, False
+        if c.tries >= MAX_TRIES or c.expires_at <= now:
+            return None, True
+        c.tries += 1
+        return copy.deepcopy(c), True
+
+    def consume(self, proof: CodeProof | None) -> None:
+        if proof is None:
+            return
+        c = self.codes.get(proof.key)
+        if c is None or c.code_hash != proof.code_hash or c.tries > MAX_TRIES:
+            raise CodeExpired()
+        c.tries = USED
+
+
+class FakeMessenger:
+    """The outbox: what would have gone out by e-mail and SMS."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Message]] = []  # (channel, address, message)
+
+    def send_email(self, to: str, message: Message) -> None:
+        self.sent.append(("email", to, message))
+
+    def send_sms(self, to: str, message: Message) -> None:
+        self.sent.append(("sms", to, message))
+
+    def last_code(self, to: str) -> str:
+        import re
+
+        texts = [m.text for _, address, m in self.sent if address == to]
+        found = re.search(r"code is (\d{6})", texts[-1]) if texts else None
+        assert found, f"no code was sent to {to}"
+        return found.group(1)
 
 
 class FakeUsers:
-    def __init__(self) -> None:
+    def __init__(self, codes: FakeCodes | None = None) -> None:
         self.users: dict[str, User] = {}
         self.identities: dict[str, str] = {}
+        self.verified: set[str] = set()
         self.wallets: dict[str, NewWallet] = {}
+        self.codes = codes or FakeCodes()
 
-    def create(self, user: User, identities: list[str], wallet: NewWallet) -> None:
-        for key in identities:
+    def create(self, user: User, identities: list[str], wallet: NewWallet, *, verified: tuple[str, ...] = (),
+               absent: tuple[str, ...] = ()) -> None:
+        for key in [*identities, *absent]:
             if key in self.identities:
                 raise {"email": EmailTaken, "phone": PhoneTaken}.get(key.split("#")[0], Conflict)()
         self.users[user.user_id] = copy.deepcopy(user)
         self.identities.update({k: user.user_id for k in identities})
+        self.verified.update(verified)
         self.wallets[wallet.wallet_id] = wallet
 
     def get(self, user_id: str) -> User | None:
@@ -70,6 +125,46 @@ class FakeUsers:
 
     def user_id_for(self, key: str) -> str | None:
         return self.identities.get(key)
+
+    def verified_user_for(self, key: str) -> str | None:
+        return self.identities.get(key) if key in self.verified else None
+
+    def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
+                      password_hash: str | None = None) -> None:
+        if self.identities.get(email_key) != user_id:
+            raise Conflict()
+        self.codes.consume(proof)
+        self.users[user_id].email_verified = True
+        if password_hash is not None:
+            self.users[user_id].password_hash = password_hash
+        self.verified.add(email_key)
+
+    def confirm_phone(self, user_id: str, phone_key: str, phone_ct: str, proof: CodeProof, created_at: str) -> None:
+        c = self.codes.codes.get(proof.key)
+        if c is None or c.code_hash != proof.code_hash or c.tries > MAX_TRIES:
+            raise CodeExpired()
+        if self.users[user_id].phone_ct != phone_ct:
+            raise Conflict()
+        if phone_key in self.identities:
+            raise PhoneTaken()
+        self.codes.consume(proof)
+        self.users[user_id].phone_verified = True
+        self.identities[phone_key] = user_id
+        self.verified.add(phone_key)
+
+    def update_profile(self, user_id: str, names: dict[str, str], phone: PhoneChange | None) -> None:
+        u = self.users[user_id]
+        if phone:
+            if phone.new_key in self.identities:
+                raise PhoneTaken()
+            if u.phone_ct != phone.old_ct:
+                raise Conflict()
+            if phone.old_verified_key:
+                self.identities.pop(phone.old_verified_key, None)
+                self.verified.discard(phone.old_verified_key)
+            u.phone_ct, u.phone_verified = phone.new_ct, False
+        for name, ct in names.items():
+            setattr(u, f"{name}_ct", ct)
 
     def link(self, key: str, user_id: str, created_at: str) -> str:
         return self.identities.setdefault(key, user_id)

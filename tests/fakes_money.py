@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
+from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
     DailyLimit,
@@ -23,7 +24,13 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
-from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange, WrittenWith
+from chalicelib.domain.unit_of_work import (
+    InvitationOutcome,
+    NewWithdrawal,
+    TopUpTotal,
+    WithdrawalStatusChange,
+    WrittenWith,
+)
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import Entry, IdempotentResponse, Transfer, Wallet, is_system_wallet, system_wallet_id
 
@@ -40,6 +47,7 @@ class FakeBook:
     payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)
     topups: dict[str, TopUp] = field(default_factory=dict)
     withdrawals: dict[str, Withdrawal] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
 
     def wallet(self, wallet_id: str, owner: str, currency: str = "USD", balance: int = 0) -> str:
         self.wallets[wallet_id] = Wallet(wallet_id, owner, currency, "Main", balance, 0, balance, "active", "user",
@@ -85,6 +93,16 @@ class FakeLedgerStore:
         mine = sorted((e for e in self.b.entries if e.wallet_id == wallet_id), key=lambda e: e.sk, reverse=True)
         return mine[:limit], None
 
+    def get_invitation(self, transfer_id: str) -> Invitation | None:
+        return self.b.invitations.get(transfer_id)
+
+    def invitations_for(self, contact_key: str) -> list[Invitation]:
+        return [i for i in self.b.invitations.values() if i.contact_key == contact_key and i.status == "unclaimed"]
+
+    def unclaimed_invitations(self) -> list[Invitation]:
+        return sorted((i for i in self.b.invitations.values() if i.status == "unclaimed"),
+                      key=lambda i: i.expires_at)
+
     def scan_wallets(self) -> list[Wallet]:
         return list(self.b.wallets.values())
 
@@ -101,16 +119,22 @@ class FakeLedgerStore:
         self._check(m, idempotency, daily, record, hold=False)
         self._write(m, "posted", now, idempotency, daily, record)
 
-    def hold(self, m: Movement, *, now: str, now_ms: int, daily: DailyLimit | None = None,
-             record: WrittenWith | None = None) -> None:
-        self._check(m, None, daily, record, hold=True)
-        self._write(m, "pending", now, None, daily, record)
+    def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
+             daily: DailyLimit | None = None, record: WrittenWith | None = None, memo_ct: str | None = None,
+             request_hash: str | None = None) -> None:
+        self._check(m, idempotency, daily, record, hold=True)
+        self._write(m, "pending", now, idempotency, daily, record)
 
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
-                     record: WrittenWith | None = None) -> bool:
+                     record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
         t = self.b.transfers.get(transfer.transfer_id)
         if t is None or t.status != "pending" or (record is not None and not self._companion_ok(record)):
             return False
+        if post and to is not None:
+            dst = self.b.wallets.get(to[0])
+            if dst is None or dst.status != "active" or dst.currency != t.currency:
+                return False
+            t = replace(t, to_wallet_id=to[0], to_owner=to[1])
         src = self.b.wallets[t.from_wallet_id]
         if post:
             self._set(src, balance=src.balance - t.amount, held=src.held - t.amount)
@@ -121,8 +145,9 @@ class FakeLedgerStore:
             self._set(src, held=src.held - t.amount, available=src.available + t.amount)
         status = "posted" if post else "voided"
         self.b.transfers[t.transfer_id] = replace(t, status=status)
-        self.b.entries = [replace(e, status=status) if e.transfer_id == t.transfer_id and e.direction == "debit"
-                          else e for e in self.b.entries]
+        self.b.entries = [replace(e, status=status, counterparty_wallet_id=t.to_wallet_id if post
+                                  else e.counterparty_wallet_id)
+                          if e.transfer_id == t.transfer_id and e.direction == "debit" else e for e in self.b.entries]
         if record is not None:
             self._apply_companion(record)
         return True
@@ -197,6 +222,13 @@ class FakeLedgerStore:
         if isinstance(v, WithdrawalStatusChange):
             w = self.b.withdrawals.get(v.withdrawal_id)
             return w is not None and w.status in v.from_
+        if isinstance(v, Invitation):
+            return v.transfer_id not in self.b.invitations
+        if isinstance(v, InvitationOutcome):
+            i = self.b.invitations.get(v.transfer_id)
+            return i is not None and i.status == "unclaimed" and {
+                "posted": i.expires_at > v.at, "expired": i.expires_at <= v.at,
+                "canceled": i.sender_id == v.by}[v.status]
         t = self.b.topups.get(v.topup_id)
         return (t is not None and int(getattr(t, v.attribute) or 0) == v.old
                 and (not v.at_most_refunded or t.refunded >= v.new))
@@ -207,7 +239,14 @@ class FakeLedgerStore:
                                                              v.currency, "pending", v.request_hash, v.created_at)
         elif isinstance(v, WithdrawalStatusChange):
             self.b.withdrawals[v.withdrawal_id] = replace(self.b.withdrawals[v.withdrawal_id], status=v.status)
+        elif isinstance(v, Invitation):
+            self.b.invitations[v.transfer_id] = v
+        elif isinstance(v, InvitationOutcome):
+            self.b.invitations[v.transfer_id] = replace(
+                self.b.invitations[v.transfer_id], status=v.status,
+                claimed_by=v.by if v.status == "posted" else None)
         else:
+            assert isinstance(v, TopUpTotal)
             changes: dict[str, Any] = {v.attribute: v.new}
             self.b.topups[v.topup_id] = replace(self.b.topups[v.topup_id], **changes)
 

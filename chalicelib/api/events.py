@@ -57,3 +57,11 @@ def resume_withdrawals() -> dict[str, int]:
     done = get_container().funding.resume_stuck_withdrawals()
     observability.flush()
     return done
+
+
+def sweep_invitations() -> dict[str, int]:
+    """Money for contacts nobody verified in time goes back; missed deliveries are made."""
+    done = get_container().invitations.sweep()
+    observability.count("InvitationsExpired", done["expired"])
+    observability.flush()
+    return done

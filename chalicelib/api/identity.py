@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,8 @@ class UserOut(BaseModel):
     first_name: str | None
     last_name: str | None
     mfa_enabled: bool
+    email_verified: bool
+    phone_verified: bool
     created_at: str
 
 
@@ -83,6 +85,45 @@ class ConfirmOut(BaseModel):
 
 class PasswordIn(Body):
     current_password: Annotated[str, Field(max_length=1024)]
+    new_password: Annotated[str, Field(max_length=1024)]
+    otp: Otp | None = None
+
+
+class ProfileIn(Body):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Annotated[str, Field(max_length=32, description="E.164; a new phone starts unverified")] | None = None
+
+
+ChannelName = Literal["email", "phone"]
+Code = Annotated[str, Field(max_length=16, description="The 6-digit code that was sent")]
+
+
+class VerifyIn(Body):
+    channel: ChannelName
+
+
+class VerifySentOut(BaseModel):
+    channel: ChannelName
+    sent_to: str
+
+
+class VerifyConfirmIn(Body):
+    channel: ChannelName
+    code: Code
+
+
+class ForgotIn(Body):
+    email: Annotated[str, Field(max_length=320)]
+
+
+class Accepted(BaseModel):
+    pass
+
+
+class ResetIn(Body):
+    email: Annotated[str, Field(max_length=320)]
+    code: Code
     new_password: Annotated[str, Field(max_length=1024)]
     otp: Otp | None = None
 
@@ -152,6 +193,51 @@ def social(call: Call, provider: str) -> SocialTokensOut:
 @route(bp, "/me", "GET", summary="The caller's profile", response=UserOut, tags=("identity",))
 def me(call: Call) -> UserOut:
     return _user(get_container().identity.profile(call.user_id))
+
+
+@route(bp, "/me", "PATCH", summary="Change names or phone (a new phone starts unverified)", body=ProfileIn,
+       response=UserOut, errors=("phone_taken", "conflict"), tags=("identity",))
+def update_me(call: Call) -> UserOut:
+    b: ProfileIn = call.body
+    c = get_container()
+    c.contacts.update_profile(call.user_id, b.first_name, b.last_name, b.phone)
+    return _user(c.identity.profile(call.user_id))
+
+
+@route(bp, "/me/verify", "POST", summary="Send a code that proves the e-mail or phone", body=VerifyIn,
+       response=VerifySentOut, status=202, errors=("already_verified", "phone_taken", "too_many_requests"),
+       tags=("identity",))
+def verify_send(call: Call) -> VerifySentOut:
+    from chalicelib.domain.verification import Channel
+
+    channel = Channel(call.body.channel)
+    return VerifySentOut(channel=channel.value, sent_to=get_container().contacts.send(call.user_id, channel))
+
+
+@route(bp, "/me/verify/confirm", "POST", summary="Type back the code: the contact is verified", body=VerifyConfirmIn,
+       response=UserOut, errors=("invalid_code", "code_expired", "already_verified", "phone_taken", "conflict"),
+       tags=("identity",))
+def verify_confirm(call: Call) -> UserOut:
+    from chalicelib.domain.verification import Channel
+
+    c = get_container()
+    c.contacts.confirm(call.user_id, Channel(call.body.channel), call.body.code)
+    return _user(c.identity.profile(call.user_id))
+
+
+@route(bp, "/auth/password/forgot", "POST", summary="Send a password reset code to the e-mail (202 always)",
+       public=True, body=ForgotIn, response=Accepted, status=202, tags=("identity",))
+def password_forgot(call: Call) -> Accepted:
+    get_container().recovery.forgot(call.body.email)
+    return Accepted()
+
+
+@route(bp, "/auth/password/reset", "POST", summary="Set a new password with the e-mailed code", public=True,
+       body=ResetIn, status=204, errors=("invalid_code", "code_expired", "mfa_required", "mfa_invalid",
+                                         "too_many_requests", "conflict"), tags=("identity",))
+def password_reset(call: Call) -> None:
+    b: ResetIn = call.body
+    get_container().recovery.reset(b.email, b.code, b.new_password, b.otp)
 
 
 @route(bp, "/me/password", "POST", summary="Change the password (needs otp when 2FA is on)", body=PasswordIn,

@@ -56,7 +56,8 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if spec.body is not None:
-        op["requestBody"] = {"required": True,
+        # A body whose fields are all optional may be left out (it reads as `{}`).
+        op["requestBody"] = {"required": bool(spec.body.model_json_schema().get("required")),
                              "content": {"application/json": {"schema": refs[(spec.body, "validation")]}}}
     ok: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None and spec.status != 204:

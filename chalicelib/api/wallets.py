@@ -74,11 +74,16 @@ class Recipient(Body):
     wallet_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     email: Annotated[str, Field(max_length=320)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
+    invite: bool | None = Field(default=None, description=(
+        "With email or phone: if nobody has verified that contact, hold the money for them and "
+        "send an invitation (status unclaimed) instead of answering recipient_not_found"))
 
     @model_validator(mode="after")
     def exactly_one(self) -> Recipient:
         if sum(v is not None for v in (self.wallet_id, self.email, self.phone)) != 1:
             raise ValueError("give exactly one of wallet_id, email, phone")
+        if self.invite and self.wallet_id is not None:
+            raise ValueError("invite goes with email or phone")
         return self
 
 
@@ -93,13 +98,14 @@ class TransferIn(Body):
 class TransferOut(BaseModel):
     transfer_id: str
     type: str
-    status: Literal["posted", "pending", "voided"]
+    status: Literal["posted", "pending", "voided", "unclaimed", "canceled", "expired"]
     from_wallet_id: str
-    to_wallet_id: str
+    to_wallet_id: str | None = Field(description="null while an invitation is not claimed")
     amount: int
     currency: str
     memo: str | None
     created_at: str
+    claim_expires_at: str | None = Field(default=None, description="Invitations only: when the money goes back")
 
 
 @route(bp, "/wallets", "GET", summary="The caller's wallets", response=WalletList, tags=("wallets",))
@@ -131,8 +137,10 @@ def statement(call: Call, wallet_id: str) -> dict:
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "recipient_not_found",
                "currency_mismatch", "same_wallet", "insufficient_funds", "limit_exceeded"), tags=("transfers",))
 def create_transfer(call: Call) -> Reply:
-    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"),
-                                              call.body.model_dump(exclude_none=True))
+    body = call.body.model_dump(exclude_none=True)
+    if not body["to"].get("invite"):
+        body["to"].pop("invite", None)  # `invite: false` is the default: the same request as none
+    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body)
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if not outcome.replayed:
         observability.count("TransferPosted")
@@ -143,3 +151,9 @@ def create_transfer(call: Call) -> Reply:
        response=TransferOut, errors=("not_found",), tags=("transfers",))
 def get_transfer(call: Call, transfer_id: str) -> dict:
     return get_container().ledger.get_transfer(call.user_id, transfer_id)
+
+
+@route(bp, "/transfers/{transfer_id}/cancel", "POST", summary="Take back money nobody has claimed yet",
+       response=TransferOut, errors=("not_found", "transfer_not_cancelable"), tags=("transfers",))
+def cancel_transfer(call: Call, transfer_id: str) -> dict:
+    return get_container().invitations.cancel(call.user_id, transfer_id)

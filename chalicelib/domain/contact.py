@@ -5,6 +5,8 @@ as people expect, while the address shown back keeps the local part as it was ty
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.domain.errors import InvalidRequest
 
 
@@ -40,3 +42,10 @@ def email_lookup_key(normalized: str) -> str:
 
 def phone_lookup_key(e164: str) -> str:
     return "phone:" + e164
+
+
+def identity_key(lookup_key: str, mac: Callable[[str], str]) -> str:
+    """The identity item's key of a contact ("email#<hmac>", "phone#<hmac>"): a keyed hash, so
+    the table never holds the plain address (a blind index)."""
+    kind = lookup_key.split(":", 1)[0]
+    return f"{kind}#{mac(lookup_key)}"

@@ -164,3 +164,32 @@ class PaymentProviderError(DomainError):
 
     code = "payment_provider_error"
     default_message = "The payment provider refused the request."
+
+
+class InvalidCode(DomainError):
+    """A verification or reset code that does not match (an unknown e-mail answers the same)."""
+
+    code = "invalid_code"
+    default_message = "The code is not correct."
+
+
+class CodeExpired(DomainError):
+    """The code is past its validity, was replaced by a newer one, was never sent, or was
+    burned by too many wrong tries: ask for a new one."""
+
+    code = "code_expired"
+    default_message = "The code has expired; ask for a new one."
+
+
+class AlreadyVerified(DomainError):
+    """The contact is verified already."""
+
+    code = "already_verified"
+    default_message = "This contact is already verified."
+
+
+class TransferNotCancelable(DomainError):
+    """Only an unclaimed invitation transfer can be canceled, by its sender."""
+
+    code = "transfer_not_cancelable"
+    default_message = "This transfer can no longer be canceled."

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.invitation import Invitation
+
 
 @dataclass(frozen=True)
 class NewWithdrawal:
@@ -44,4 +46,17 @@ class TopUpTotal:
     at_most_refunded: bool = False
 
 
-WrittenWith = NewWithdrawal | WithdrawalStatusChange | TopUpTotal
+@dataclass(frozen=True)
+class InvitationOutcome:
+    """An invitation leaves `unclaimed` with its hold: `posted` (claimed before the expiry),
+    `canceled` (by its sender) or `expired` (at or after the expiry). `at` is the time the
+    expiry is compared with; `by` the claimer or the canceling sender."""
+
+    transfer_id: str
+    status: str
+    at: int
+    by: str | None = None
+
+
+# A new invitation (`domain.invitation.Invitation`, unclaimed) is written with its hold too.
+WrittenWith = NewWithdrawal | WithdrawalStatusChange | TopUpTotal | Invitation | InvitationOutcome

@@ -13,6 +13,8 @@ class User:
     phone_ct: str | None = None
     first_name_ct: str | None = None
     last_name_ct: str | None = None
+    email_verified: bool = False
+    phone_verified: bool = False
     password_hash: str | None = None
     mfa_enabled: bool = False
     totp_secret_ct: str | None = None
@@ -47,3 +49,24 @@ class Session:
     recent_hashes: list[str] = field(default_factory=list)
     previous_hash: str | None = None  # the token the last rotation retired...
     rotated_at: int = 0  # ...and when: presented again within the grace period, it is a retry
+
+
+@dataclass(frozen=True)
+class PhoneChange:
+    """A new (unverified) phone for an account: `new_key` is its identity key, which must not
+    belong to anyone (a verified phone); `old_ct` the ciphertext it replaces (the write is
+    conditional on it), `old_verified_key` the old phone's identity item, freed with the change."""
+
+    new_ct: str
+    new_key: str
+    old_ct: str | None
+    old_verified_key: str | None
+
+
+@dataclass(frozen=True)
+class CodeProof:
+    """A checked one-time code: consumed (deleted, if still this code) in the same transaction
+    as what it proves."""
+
+    key: str
+    code_hash: str

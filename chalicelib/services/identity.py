@@ -13,13 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.contact import email_lookup_key, normalize_email, normalize_phone, phone_lookup_key
+from chalicelib.domain.contact import (
+    email_lookup_key,
+    identity_key,
+    normalize_email,
+    normalize_phone,
+    phone_lookup_key,
+)
 from chalicelib.domain.errors import Conflict, EmailTaken, InvalidCredentials, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.passwords import check_password
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.user import NewWallet, Session, User
-from chalicelib.services.lockout import Lockout
+from chalicelib.services.lockout import Lockout, password_key
 from chalicelib.services.mfa import Mfa
 from chalicelib.services.ports import FieldCipher
 
@@ -51,15 +57,12 @@ class Profile:
     last_name: str | None
     mfa_enabled: bool
     created_at: str
+    email_verified: bool = False
+    phone_verified: bool = False
 
 
 REFRESH_GRACE_SECONDS = 10  # a retried or doubled refresh of one token, not a replay
 RECENT_TOKENS = 10  # used refresh-token hashes kept per login (their replay revokes it)
-
-
-def _lockout_key(user_id: str) -> str:
-    """The one password-guess counter of an account (login by e-mail or phone, password change)."""
-    return f"password#{user_id}"
 
 
 def _bounded(recent: list[str], used: str) -> list[str]:
@@ -83,6 +86,8 @@ class Identity:
     mfa: Mfa
     default_currency: str
     now: Callable[[], float] = time.time
+    # Called when a provider proves an e-mail: the money waiting for it is delivered.
+    deliver: Callable[[str, str], int] = lambda contact_key, user_id: 0
 
     # -- registration -------------------------------------------------------------------------
     def register(self, email: str, password: str, phone: str | None = None,
@@ -97,15 +102,16 @@ class Identity:
         for name, value in values.items():
             if value:
                 setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
+        # The e-mail is unique from the start; the phone only once verified, so here it must
+        # merely not be someone's verified phone (checked in the same transaction).
         identities = [self._identity_key(email_lookup_key(email))]
-        if phone:
-            identities.append(self._identity_key(phone_lookup_key(phone)))
-        self.users.create(user, identities, self._default_wallet(user_id, created))
-        return Profile(user_id=user_id, mfa_enabled=False, created_at=created, **values)
+        absent = (self._identity_key(phone_lookup_key(phone)),) if phone else ()
+        self.users.create(user, identities, self._default_wallet(user_id, created), absent=absent)
+        return Profile(user_id=user_id, email=email, phone=phone, first_name=first_name, last_name=last_name,
+                       mfa_enabled=False, created_at=created)
 
     def _identity_key(self, lookup_key: str) -> str:
-        kind, _, _ = lookup_key.partition(":")
-        return f"{kind}#{self.blind_index(lookup_key)}"
+        return identity_key(lookup_key, self.blind_index)
 
     def _default_wallet(self, user_id: str, created: str) -> NewWallet:
         return NewWallet(wallet_id=new_id("wal"), owner_id=user_id, currency=self.default_currency,
@@ -123,7 +129,7 @@ class Identity:
         # Guesses count per account, whichever identifier (e-mail, phone) or route (login,
         # password change) they come through; an unknown identifier has a counter of its own,
         # so the lockout answers alike for accounts that exist and ones that do not.
-        key, now = _lockout_key(user_id) if user_id else f"login#{self.blind_index(lookup)}", int(self.now())
+        key, now = password_key(user_id) if user_id else f"login#{self.blind_index(lookup)}", int(self.now())
         self.login_lockout.attempt(key, now)
         user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
@@ -214,13 +220,14 @@ class Identity:
             raise NotFound()
         values = {name: self.cipher.decrypt(ct, user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
                   for name in PROFILE_FIELDS}
-        return Profile(user_id=user_id, mfa_enabled=user.mfa_enabled, created_at=user.created_at, **values)
+        return Profile(user_id=user_id, mfa_enabled=user.mfa_enabled, created_at=user.created_at,
+                       email_verified=user.email_verified, phone_verified=user.phone_verified, **values)
 
     def change_password(self, user_id: str, current: str, new: str, otp: Any = None) -> None:
         user = self.users.get(user_id)
         if user is None:
             raise NotFound()
-        key, now = _lockout_key(user_id), int(self.now())
+        key, now = password_key(user_id), int(self.now())
         self.login_lockout.attempt(key, now)
         if not self.hasher.verify(current, user.password_hash):
             raise InvalidCredentials("The current password is not correct.")
@@ -245,13 +252,20 @@ class Identity:
             if user_id:
                 return self._start_session(user_id), False
             if email:
-                existing = self.users.user_id_for(self._identity_key(email_lookup_key(email)))
+                email_key = self._identity_key(email_lookup_key(email))
+                existing = self.users.user_id_for(email_key)
                 if existing:
                     owner = self.users.link(subject_key, existing, rfc3339(self.now()))
                     self._secure_linked_account(owner)
+                    if owner == existing:  # the provider proved the e-mail: it is verified now
+                        self.users.confirm_email(owner, email_key, None)
+                        self.deliver(email_key, owner)
                     return self._start_session(owner), False
             try:
-                return self._start_session(self._create_social_user(subject_key, email, claims)), True
+                user_id = self._create_social_user(subject_key, email, claims)
+                if email:
+                    self.deliver(self._identity_key(email_lookup_key(email)), user_id)
+                return self._start_session(user_id), True
             except (EmailTaken, Conflict):
                 continue
         raise Conflict("The account changed concurrently; try again.")
@@ -269,11 +283,13 @@ class Identity:
     def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> str:
         user_id = new_id("usr")
         created = rfc3339(self.now())
-        user = User(user_id=user_id, created_at=created)
+        user = User(user_id=user_id, created_at=created, email_verified=email is not None)
         names = {"email": email, "first_name": claims.get("given_name"), "last_name": claims.get("family_name")}
         for name, value in names.items():
             if isinstance(value, str) and value:
                 setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
-        identities = [subject_key] + ([self._identity_key(email_lookup_key(email))] if email else [])
-        self.users.create(user, identities, self._default_wallet(user_id, created))
+        email_keys = [self._identity_key(email_lookup_key(email))] if email else []
+        # The provider verified the e-mail: it is a payment address from the start.
+        self.users.create(user, [subject_key, *email_keys], self._default_wallet(user_id, created),
+                          verified=tuple(email_keys))
         return user_id

@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.contact import email_lookup_key, normalize_email, normalize_phone, phone_lookup_key
+from chalicelib.domain.contact import (
+    email_lookup_key,
+    identity_key,
+    normalize_email,
+    normalize_phone,
+    phone_lookup_key,
+)
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.invitation import INVITATIONS_ACCOUNT, Invitation
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
     DailyLimit,
@@ -32,7 +39,7 @@ from chalicelib.domain.ledger import (
 from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
-from chalicelib.domain.wallet import Entry, Transfer, Wallet, is_system_wallet
+from chalicelib.domain.wallet import SYSTEM_OWNER, Entry, Transfer, Wallet, is_system_wallet, system_wallet_id
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
 from chalicelib.services.replay import Outcome, reopen, same_request, seal
 
@@ -53,6 +60,7 @@ class LedgerPolicy:
     default_currency: str
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
+    invite_ttl_seconds: int = 30 * 86400  # how long money for an unverified contact waits
 
 
 def wallet_view(w: Wallet) -> dict[str, Any]:
@@ -68,6 +76,9 @@ class Ledger:
     cipher: FieldCipher
     policy: LedgerPolicy
     now: Callable[[], float] = time.time
+    # Tells an invited contact that money waits for them: (sender, the request's `to`, the
+    # transfer). Called once, after the money is held; never on a replay.
+    announce: Callable[[str, dict[str, Any], dict[str, Any]], None] = lambda sender, to, transfer: None
 
     # -- wallets --------------------------------------------------------------------------------
     def wallets(self, user_id: str) -> list[Wallet]:
@@ -91,7 +102,8 @@ class Ledger:
             self.store.open_wallet(wallet)
         return self.wallet(user_id, wallet.wallet_id)
 
-    def _default_wallet(self, user_id: str, currency: str) -> str:
+    def default_wallet(self, user_id: str, currency: str) -> str:
+        """The user's default wallet of a currency, opened if missing (where payments land)."""
         existing = self.store.default_wallet_id(user_id, currency)
         if existing:
             return str(existing)
@@ -151,7 +163,12 @@ class Ledger:
         source = self.wallet(user_id, request["from_wallet_id"])
         if source.currency != amount.currency:
             raise CurrencyMismatch()
-        to_wallet, to_owner = self._recipient(request["to"], amount.currency)
+        recipient = self._recipient(request["to"], amount.currency, user_id)
+        if isinstance(recipient, str):  # a contact nobody has verified: an invitation
+            return self._written_once(idem_key, req_hash, user_id,
+                                      lambda: self._invite(user_id, key, idem_key, req_hash, source, amount,
+                                                           recipient, request))
+        to_wallet, to_owner = recipient
         if to_wallet == source.wallet_id:
             raise SameWallet()
 
@@ -168,15 +185,52 @@ class Ledger:
                               response_ct=seal(self.cipher, user_id, body),
                               resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
-        try:
+
+        def write() -> Outcome:
             self.store.move(movement, now=created, now_ms=int(now * 1000), memo_ct=memo_ct,
                             request_hash=req_hash, idempotency=idem, daily=daily)
+            return Outcome(body)
+
+        return self._written_once(idem_key, req_hash, user_id, write)
+
+    def _written_once(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
+        try:
+            return write()
         except DuplicateRequest:
             # A concurrent request with the same key won the race: answer as its replay.
             previous = self.store.get_idempotency(idem_key)
             if previous is None:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return self._replay(previous, req_hash, user_id)
+
+    def _invite(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, amount: Money,
+                contact_key: str, request: dict[str, Any]) -> Outcome:
+        """Hold the money for a contact nobody has verified; the invitation is written with the
+        hold, and the first account to verify the contact before the expiry receives it."""
+        now = self.now()
+        created = rfc3339(now)
+        transfer_id = deterministic_id("tr", user_id, key)
+        expires_at = int(now) + self.policy.invite_ttl_seconds
+        memo = request.get("memo")
+        memo_ct = self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
+        body = {"transfer_id": transfer_id, "type": "transfer", "status": "unclaimed",
+                "from_wallet_id": source.wallet_id, "to_wallet_id": None, "amount": amount.amount,
+                "currency": amount.currency, "memo": memo, "created_at": created,
+                "claim_expires_at": rfc3339(expires_at)}
+        idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
+                              response_ct=seal(self.cipher, user_id, body),
+                              resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
+        # Until claimed, the hold names the invitations account; the claim posts it to the
+        # claimer's wallet instead (resolve_hold `to`).
+        movement = Movement(transfer_id, "transfer", source.wallet_id,
+                            system_wallet_id(INVITATIONS_ACCOUNT, amount.currency, 0), amount, user_id, SYSTEM_OWNER)
+        invitation = Invitation(transfer_id=transfer_id, sender_id=user_id, wallet_id=source.wallet_id,
+                                contact_key=contact_key, amount=amount.amount, currency=amount.currency,
+                                status="unclaimed", created_at=created, expires_at=expires_at)
+        self.store.hold(movement, now=created, now_ms=int(now * 1000), idempotency=idem,
+                        daily=self.daily_limit(user_id, amount, now), record=invitation, memo_ct=memo_ct,
+                        request_hash=req_hash)
+        self.announce(user_id, request["to"], body)
         return Outcome(body)
 
     def request_hash(self, operation: str, request: dict[str, Any]) -> str:
@@ -186,8 +240,10 @@ class Ledger:
         same_request(previous.request_hash, req_hash)
         return reopen(self.cipher, user_id, previous.response_ct)
 
-    def _recipient(self, to: dict[str, Any], currency: str) -> tuple[str, str]:
-        """(wallet id, owner) of the recipient: a wallet, or a person's default wallet of the currency."""
+    def _recipient(self, to: dict[str, Any], currency: str, sender: str) -> tuple[str, str] | str:
+        """(wallet id, owner) of the recipient: a wallet, or the default wallet of the currency
+        of the person whose VERIFIED contact it is. With `invite`, a contact nobody has verified
+        gives its identity key instead (the money will wait for it)."""
         if "wallet_id" in to:
             w = self.store.get_wallet(to["wallet_id"])
             if w is None or w.kind != "user" or w.status != "active":
@@ -199,11 +255,15 @@ class Ledger:
             lookup = email_lookup_key(normalize_email(to["email"], field="to.email"))
         else:
             lookup = phone_lookup_key(normalize_phone(to["phone"], field="to.phone"))
-        kind = lookup.split(":", 1)[0]
-        owner = self.users.user_id_for(f"{kind}#{self.blind_index(lookup)}")
+        contact_key = identity_key(lookup, self.blind_index)
+        owner = self.users.verified_user_for(contact_key)
         if owner is None:
-            raise RecipientNotFound()
-        return self._default_wallet(owner, currency), owner
+            if not to.get("invite"):
+                raise RecipientNotFound()
+            if self.users.user_id_for(contact_key) == sender:
+                raise SameWallet("This is your own address: verify it instead.")
+            return contact_key
+        return self.default_wallet(owner, currency), owner
 
     def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
         t = self.store.get_transfer(transfer_id)
@@ -212,11 +272,18 @@ class Ledger:
         return self.transfer_view(t)
 
     def transfer_view(self, t: Transfer) -> dict[str, Any]:
-        return {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,
+        view = {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,
                 "from_wallet_id": t.from_wallet_id, "to_wallet_id": t.to_wallet_id, "amount": t.amount,
                 "currency": t.currency,
                 "memo": self.cipher.decrypt(t.memo_ct, t.transfer_id, "memo") if t.memo_ct else None,
                 "created_at": t.created_at}
+        invitation = self.store.get_invitation(t.transfer_id) if t.type == "transfer" else None
+        if invitation is not None:  # its status speaks for it: unclaimed | posted | canceled | expired
+            view["status"] = invitation.status
+            view["claim_expires_at"] = rfc3339(invitation.expires_at)
+            if invitation.status != "posted":
+                view["to_wallet_id"] = None
+        return view
 
     # -- system movements (top-ups, refunds, tests) ---------------------------------------------
     def credit_from_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str,
@@ -239,7 +306,8 @@ class Ledger:
         daily = self.daily_limit(w.owner_id, amount, self.now()) if daily_limit else None
         return self._system_move(movement, hold=hold, record=record, daily=daily)
 
-    def resolve_hold(self, transfer_id: str, *, post: bool, record: WrittenWith | None = None) -> bool:
+    def resolve_hold(self, transfer_id: str, *, post: bool, record: WrittenWith | None = None,
+                     to: tuple[str, str] | None = None) -> bool:
         """Post or void a pending hold exactly once; False if it was resolved already. `record`
         (e.g. the withdrawal's status change) is written in the same transaction, so the hold
         and the resource that owns it can never disagree after a crash."""
@@ -247,7 +315,8 @@ class Ledger:
         if t is None:
             raise NotFound("The transfer was not found.")
         now = self.now()
-        return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000), record=record))
+        return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000), record=record,
+                                            to=to))
 
     def _existing(self, wallet_id: str) -> Wallet:
         w = self.store.get_wallet(wallet_id)

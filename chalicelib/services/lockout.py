@@ -27,3 +27,9 @@ class Lockout:
 
     def succeeded(self, key: str) -> None:
         self.counters.clear(key)
+
+
+def password_key(user_id: str) -> str:
+    """The one password-guess counter of an account (login by e-mail or phone, password change,
+    cleared by a password reset)."""
+    return f"password#{user_id}"

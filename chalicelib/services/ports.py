@@ -1,7 +1,7 @@
 """The interfaces services depend on; adapters implement them, tests fake them."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from chalicelib.domain.funding import (
@@ -13,9 +13,12 @@ from chalicelib.domain.funding import (
     TopUp,
     Withdrawal,
 )
+from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
+from chalicelib.domain.messages import Message
 from chalicelib.domain.unit_of_work import WrittenWith
-from chalicelib.domain.user import NewWallet
+from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
+from chalicelib.domain.verification import StoredCode
 from chalicelib.domain.wallet import Entry, IdempotentResponse, Transfer, Wallet
 
 
@@ -69,6 +72,38 @@ class UserDirectory(Protocol):
     def user_id_for(self, identity_key: str) -> str | None:
         """The user an identity key (e-mail, phone, provider subject) belongs to."""
 
+    def verified_user_for(self, identity_key: str) -> str | None:
+        """The owner of a contact (e-mail or phone identity key), only once it is verified."""
+
+    def get(self, user_id: str) -> User | None: ...
+
+
+class Contacts(UserDirectory, Protocol):
+    """The account writes that prove or change a contact, each one transaction with the
+    identity item it guards and the code it consumes."""
+
+    def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
+                      password_hash: str | None = None) -> None: ...
+
+    def confirm_phone(self, user_id: str, phone_key: str, phone_ct: str, proof: CodeProof,
+                      created_at: str) -> None: ...
+
+    def update_profile(self, user_id: str, names: dict[str, str], phone: PhoneChange | None) -> None: ...
+
+
+class CodeStore(Protocol):
+    def issue(self, code: StoredCode) -> None:
+        """Store a new code for its key, replacing the live one."""
+
+    def attempt(self, key: str, now: int) -> tuple[StoredCode | None, bool]:
+        """Count one try; the code while usable, else (None, whether one was ever issued)."""
+
+
+class Messenger(Protocol):
+    def send_email(self, to: str, message: Message) -> None: ...
+
+    def send_sms(self, to: str, message: Message) -> None: ...
+
 
 class LedgerStore(Protocol):
     """Wallets, transfers and entries; every movement is one atomic write with its companions."""
@@ -95,13 +130,22 @@ class LedgerStore(Protocol):
              daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
         """Post a movement; DuplicateRequest if its transfer or companion was written already."""
 
-    def hold(self, m: Movement, *, now: str, now_ms: int, daily: DailyLimit | None = None,
-             record: WrittenWith | None = None) -> None:
+    def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
+             daily: DailyLimit | None = None, record: WrittenWith | None = None, memo_ct: str | None = None,
+             request_hash: str | None = None) -> None:
         """Hold a movement's amount on its source (pending)."""
 
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
-                     record: WrittenWith | None = None) -> bool:
-        """Post or void a pending hold once; False if it was resolved already."""
+                     record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
+        """Post (to `to` if given) or void a pending hold once; False if it was resolved already."""
+
+    def get_invitation(self, transfer_id: str) -> Invitation | None: ...
+
+    def invitations_for(self, contact_key: str) -> list[Invitation]:
+        """The unclaimed invitations waiting for a contact."""
+
+    def unclaimed_invitations(self) -> Iterable[Invitation]:
+        """Every unclaimed invitation, soonest expiry first."""
 
 
 class FundingRepository(Protocol):

@@ -67,15 +67,36 @@ class User:
         self.api = Api(api.base, tokens["access_token"])
 
 
+def verify_contact(stack: dict[str, str], user: User, channel: str) -> dict:
+    """Verify the user's e-mail or phone the way a person does: ask for a code, read it from
+    the local outbox (moto's record of SES and SNS), type it back."""
+    from tests.outbox import last_code
+
+    r = user.api.request("POST", "/me/verify", {"channel": channel})
+    assert r.status_code == 202, r.text
+    address = user.email if channel == "email" else user.user["phone"]
+    r = user.api.request("POST", "/me/verify/confirm",
+                         {"channel": channel, "code": last_code(stack["AWS_ENDPOINT"], address)})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 @pytest.fixture
-def new_user(api) -> Callable[..., User]:
-    def make(**extra: Any) -> User:
+def new_user(api, stack) -> Callable[..., User]:
+    """A registered, logged-in user whose contacts are verified (only verified contacts are
+    payment addresses); `verified=False` leaves them unproven."""
+    def make(verified: bool = True, **extra: Any) -> User:
         email = extra.pop("email", None) or uniq_email()
         r = api.request("POST", "/auth/register", {"email": email, "password": PASSWORD, **extra})
         assert r.status_code == 201, r.text
         t = api.request("POST", "/auth/login", {"email": email, "password": PASSWORD})
         assert t.status_code == 200, t.text
-        return User(api, email, t.json(), r.json()["user"])
+        user = User(api, email, t.json(), r.json()["user"])
+        if verified:
+            user.user = verify_contact(stack, user, "email")
+            if user.user.get("phone"):
+                user.user = verify_contact(stack, user, "phone")
+        return user
 
     return make
 

@@ -129,7 +129,7 @@ def test_no_plain_value_is_stored_anywhere(identity, stack_settings):
     p = identity.register(address, PASSWORD, phone=phone, first_name="Zebulon", last_name="Quixote")
     enrollment = identity.mfa.enroll(p.user_id)
     codes = identity.mfa.confirm(p.user_id, pyotp.TOTP(enrollment.secret).now())
-    pair = identity.login(PASSWORD, phone=phone)
+    pair = identity.login(PASSWORD, email=address)
     ddb = client("dynamodb", stack_settings)
     dump = ""
     for model in ALL_MODELS:

@@ -36,7 +36,7 @@ def person(c, currency: str = "USD") -> tuple[str, str, str]:
     user_id, email = new_id("usr"), f"it.{uuid.uuid4().hex[:8]}@example.com"
     wallet = NewWallet(new_id("wal"), user_id, currency, "Main", "2026-01-01T00:00:00.000Z")
     key = "email#" + c.blind_index(email_lookup_key(email))
-    c.users.create(User(user_id=user_id, created_at="2026-01-01T00:00:00.000Z"), [key], wallet)
+    c.users.create(User(user_id=user_id, created_at="2026-01-01T00:00:00.000Z"), [key], wallet, verified=(key,))
     return user_id, email, wallet.wallet_id
 
 

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from chalicelib.adapters.crypto import BlindIndex
 from chalicelib.adapters.passwords import BcryptHasher
 from chalicelib.adapters.tokens import JwtKeys, generate_private_pem
+from chalicelib.services.codes import OneTimeCodes
+from chalicelib.services.contacts import ContactVerification
 from chalicelib.services.identity import Identity, TokenPolicy
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.mfa import Mfa
-from tests.fakes import Clock, FakeCounters, FakeSessions, FakeUsers, PlainCipher
+from chalicelib.services.recovery import Recovery
+from tests.fakes import Clock, FakeCodes, FakeCounters, FakeMessenger, FakeSessions, FakeUsers, PlainCipher
 
 KEY = "A" * 43 + "="  # 32 zero-ish bytes, base64: a fixed test-only key
 PASSWORD = "correct horse battery staple 42"
@@ -24,10 +27,17 @@ class Env:
     counters: FakeCounters
     clock: Clock
     jwt: JwtKeys
+    contacts: ContactVerification
+    recovery: Recovery
+    outbox: FakeMessenger
+    codes: FakeCodes
+    delivered: list[tuple[str, str]]  # (contact key, new owner) handed to the invitations
+    slept: list[float]
 
 
 def make_env() -> Env:
-    users, sessions, counters, clock = FakeUsers(), FakeSessions(), FakeCounters(), Clock()
+    codes = FakeCodes()
+    users, sessions, counters, clock = FakeUsers(codes), FakeSessions(), FakeCounters(), Clock()
     cipher, bidx = PlainCipher(), BlindIndex(KEY)
     lockout = Lockout(counters, max_failures=5, window_seconds=900)
     mfa = Mfa(users=users, cipher=cipher, lockout=lockout, code_hash=bidx, now=clock)
@@ -35,4 +45,21 @@ def make_env() -> Env:
     identity = Identity(users=users, sessions=sessions, hasher=BcryptHasher(4), cipher=cipher, blind_index=bidx,
                         jwt=jwt, policy=TokenPolicy("ewallet-test", "ewallet-api"), login_lockout=lockout,
                         mfa=mfa, default_currency="USD", now=clock)
-    return Env(identity, mfa, users, sessions, counters, clock, jwt)
+    outbox = FakeMessenger()
+    delivered: list[tuple[str, str]] = []
+    slept: list[float] = []
+
+    def deliver(contact: str, user_id: str) -> int:
+        delivered.append((contact, user_id))
+        return 0
+
+    identity.deliver = deliver
+    one_time = OneTimeCodes(codes, bidx, now=clock)
+    sends = Lockout(counters, max_failures=5, window_seconds=3600)
+    contacts = ContactVerification(users=users, codes=one_time, messenger=outbox, cipher=cipher, blind_index=bidx,
+                                   send_limit=sends, deliver=deliver, now=clock)
+    recovery = Recovery(users=users, sessions=sessions, codes=one_time, messenger=outbox, hasher=BcryptHasher(4),
+                        mfa=mfa, blind_index=bidx, send_limit=sends, login_lockout=lockout, deliver=deliver,
+                        floor_seconds=0.4, now=clock, monotonic=clock, sleep=slept.append)
+    return Env(identity, mfa, users, sessions, counters, clock, jwt, contacts, recovery, outbox, codes, delivered,
+               slept)

@@ -15,7 +15,7 @@ from chalicelib.domain.ledger import IdempotencyKeyReused
 from chalicelib.services.funding import Applied, CreditNotYetApplied, Funding, PayoutNotYetRecorded
 from chalicelib.services.ledger import Ledger, LedgerPolicy
 from chalicelib.services.reconcile import reconcile
-from tests.fakes import Clock, PlainCipher, UnusedGateway
+from tests.fakes import Clock, FakeUsers, PlainCipher, UnusedGateway
 from tests.fakes_money import FakeBook, FakeFundingRepo, FakeLedgerStore
 
 KEY = "A" * 43 + "="
@@ -52,11 +52,6 @@ class Yes:
         return None
 
 
-class Directory:
-    def user_id_for(self, identity_key):
-        return None
-
-
 @dataclass
 class World:
     book: FakeBook
@@ -88,7 +83,7 @@ class World:
 def world() -> World:
     book, clock = FakeBook(), Clock()
     store, stripe, cipher = FakeLedgerStore(book), FakeStripe(), PlainCipher()
-    ledger = Ledger(store=store, users=Directory(), blind_index=BlindIndex(KEY), cipher=cipher,
+    ledger = Ledger(store=store, users=FakeUsers(), blind_index=BlindIndex(KEY), cipher=cipher,
                     policy=LedgerPolicy(("USD", "EUR"), "USD"), now=clock)
     funding = Funding(repo=FakeFundingRepo(book), gateway=stripe, ledger=ledger, mfa=Yes(), cipher=cipher, now=clock)
     book.wallet("wal_a", "usr_a")

@@ -85,16 +85,30 @@ def test_register_encrypts_and_indexes():
 
 def test_duplicates_are_refused_case_insensitively():
     env = make_env()
-    env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
+    alice = env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
     with pytest.raises(EmailTaken):
         env.identity.register("ALICE@example.com", PASSWORD)
+    # An unverified phone belongs to nobody yet: another account may enter it...
+    env.identity.register("other@example.com", PASSWORD, phone="+65 9123 4567")
+    verify(env, alice.user_id, "+6591234567")
+    # ...but once verified it is taken.
     with pytest.raises(PhoneTaken):
-        env.identity.register("other@example.com", PASSWORD, phone="+65 9123 4567")
+        env.identity.register("third@example.com", PASSWORD, phone="+65 9123 4567")
+
+
+def verify(env, user_id: str, phone: str) -> None:
+    from chalicelib.domain.verification import Channel
+
+    env.contacts.send(user_id, Channel.PHONE)
+    env.contacts.confirm(user_id, Channel.PHONE, env.outbox.last_code(phone))
 
 
 def test_login_by_email_or_phone_and_same_error_for_unknown_and_wrong():
     env = make_env()
-    env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
+    alice = env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
+    with pytest.raises(InvalidCredentials):  # login by phone only once the phone is verified
+        env.identity.login(PASSWORD, phone="+65 9123 4567")
+    verify(env, alice.user_id, "+6591234567")
     assert env.identity.login(PASSWORD, email="ALICE@example.com").token_type == "Bearer"
     assert env.identity.login(PASSWORD, phone="+65 9123 4567").expires_in == 900
     for kwargs in ({"email": "alice@example.com"}, {"email": "nobody@example.com"}):
@@ -254,6 +268,7 @@ def test_a_session_keeps_a_bounded_memory_of_used_tokens():
 def test_password_guesses_count_per_account_whatever_the_identifier_or_route():
     env = make_env()
     p = env.identity.register("alice@example.com", PASSWORD, phone="+6591234567")
+    verify(env, p.user_id, "+6591234567")
     for i in range(5):
         with pytest.raises(InvalidCredentials):
             if i % 3 == 0:

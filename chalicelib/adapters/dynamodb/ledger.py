@@ -13,6 +13,7 @@ expressions and to read `ConsumedCapacity` (bench/).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 import re
@@ -27,6 +28,7 @@ from chalicelib.adapters.dynamodb.models import (
     EntryRecord,
     IdempotencyRecord,
     IdentityRecord,
+    InvitationRecord,
     TopUpRecord,
     TransferRecord,
     WalletRecord,
@@ -36,6 +38,7 @@ from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
 from chalicelib.config import Settings
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
     DailyLimit,
@@ -46,7 +49,12 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
-from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange, WrittenWith
+from chalicelib.domain.unit_of_work import (
+    InvitationOutcome,
+    NewWithdrawal,
+    WithdrawalStatusChange,
+    WrittenWith,
+)
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
     SYSTEM_OWNER,
@@ -87,6 +95,12 @@ def _entry(r: EntryRecord) -> Entry:
                  counterparty_wallet_id=r.counterparty_wallet_id, created_at=r.created_at, memo_ct=r.memo_ct)
 
 
+def _invitation(r: InvitationRecord) -> Invitation:
+    return Invitation(transfer_id=r.transfer_id, sender_id=r.sender_id, wallet_id=r.wallet_id,
+                      contact_key=r.contact_key, amount=int(r.amount), currency=r.currency, status=r.status,
+                      created_at=r.created_at, expires_at=int(r.expires_at), claimed_by=r.claimed_by)
+
+
 _ENTRY_SK = re.compile(r"[0-9]{13}#[A-Za-z0-9_]{1,100}#[dc]")  # what `_sk` writes: nothing else is a cursor
 
 
@@ -112,7 +126,7 @@ class DynamoLedger:
         self._sleep = sleep
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
-                   TopUpRecord)}
+                   TopUpRecord, InvitationRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -146,6 +160,22 @@ class DynamoLedger:
             return _transfer(TransferRecord.get(transfer_id, consistent_read=True))
         except TransferRecord.DoesNotExist:
             return None
+
+    def get_invitation(self, transfer_id: str) -> Invitation | None:
+        try:
+            return _invitation(InvitationRecord.get(transfer_id, consistent_read=True))
+        except InvitationRecord.DoesNotExist:
+            return None
+
+    def invitations_for(self, contact_key: str) -> list[Invitation]:
+        """The unclaimed invitations waiting for a contact, oldest first."""
+        return [_invitation(r) for r in InvitationRecord.by_contact.query(
+            contact_key, filter_condition=InvitationRecord.status == "unclaimed")]
+
+    def unclaimed_invitations(self) -> Iterator[Invitation]:
+        """Every unclaimed invitation, soonest expiry first (the scheduled sweep)."""
+        for r in InvitationRecord.by_status.query("unclaimed"):
+            yield _invitation(r)
 
     def get_idempotency(self, key: str) -> IdempotentResponse | None:
         try:
@@ -310,14 +340,16 @@ class DynamoLedger:
                             daily)
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
+             daily: DailyLimit | None = None, record: WrittenWith | None = None, memo_ct: str | None = None,
+             request_hash: str | None = None) -> None:
         """First phase of a two-phase movement: `held` rises and `available` falls, `balance` stays."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk = self._sk(now_ms, m.transfer_id, "d")
         items = [
             self._debit(m.from_wallet, amount, currency, now, hold=True),
-            self._transfer_put(m, "pending", now, None, None, debit_sk),
-            self._entry_put(m.from_wallet, debit_sk, m, "debit", "pending", m.to_wallet, m.from_owner, now),
+            self._transfer_put(m, "pending", now, memo_ct, request_hash, debit_sk),
+            self._entry_put(m.from_wallet, debit_sk, m, "debit", "pending", m.to_wallet, m.from_owner, now,
+                            memo_ct),
         ]
         self._transact_with(items, ["debit", "transfer", "entry"], m, now, record, idempotency, daily)
 
@@ -340,15 +372,22 @@ class DynamoLedger:
         self._transact(items, roles, m)
 
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
-                     record: WrittenWith | None = None) -> bool:
-        """Post or void a pending hold, exactly once: False if it was resolved already."""
+                     record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
+        """Post or void a pending hold, exactly once: False if it was resolved already.
+
+        `to` (wallet, owner) posts it somewhere other than the wallet the hold named: an
+        invitation's money goes to whoever claims it."""
         a, cur = _n(transfer.amount), _s(transfer.currency)
+        set_to, to_values = "", {}
+        if post and to is not None:
+            transfer = dataclasses.replace(transfer, to_wallet_id=to[0], to_owner=to[1])
+            set_to, to_values = ", to_wallet_id = :tw, to_owner = :to", {":tw": _s(to[0]), ":to": _s(to[1])}
         items: list[dict[str, Any]] = [{"Update": {
             "TableName": self.t[TransferRecord], "Key": {"transfer_id": _s(transfer.transfer_id)},
-            "UpdateExpression": "SET #st = :new, resolved_at = :now", "ConditionExpression": "#st = :pending",
+            "UpdateExpression": "SET #st = :new, resolved_at = :now" + set_to, "ConditionExpression": "#st = :pending",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending"),
-                                          ":now": _s(now)}}}]
+                                          ":now": _s(now), **to_values}}}]
         wallet_expr = ("SET held = held - :a, balance = balance - :a" if post
                        else "SET held = held - :a, available = available + :a")
         items.append({"Update": {
@@ -358,9 +397,11 @@ class DynamoLedger:
         items.append({"Update": {
             "TableName": self.t[EntryRecord],
             "Key": {"wallet_id": _s(transfer.from_wallet_id), "sk": _s(transfer.debit_sk or "")},
-            "UpdateExpression": "SET #st = :new", "ConditionExpression": "#st = :pending",
+            "UpdateExpression": "SET #st = :new" + (", counterparty_wallet_id = :tw" if set_to else ""),
+            "ConditionExpression": "#st = :pending",
             "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending")}}})
+            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending"),
+                                          **({":tw": to_values[":tw"]} if set_to else {})}}})
         roles = ["resolve", "wallet", "entry"]
         if post:
             m = Movement(transfer.transfer_id, transfer.type, transfer.from_wallet_id, transfer.to_wallet_id,
@@ -387,6 +428,14 @@ class DynamoLedger:
                 "wallet_id": _s(value.wallet_id), "amount": _n(value.amount), "currency": _s(value.currency),
                 "status": _s("pending"), "request_hash": _s(value.request_hash), "created_at": _s(value.created_at)},
                 "ConditionExpression": "attribute_not_exists(withdrawal_id)"}}
+        if isinstance(value, Invitation):
+            return {"Put": {"TableName": self.t[InvitationRecord], "Item": {
+                "transfer_id": _s(value.transfer_id), "sender_id": _s(value.sender_id),
+                "wallet_id": _s(value.wallet_id), "contact_key": _s(value.contact_key), "amount": _n(value.amount),
+                "currency": _s(value.currency), "status": _s("unclaimed"), "created_at": _s(value.created_at),
+                "expires_at": _n(value.expires_at)}, "ConditionExpression": "attribute_not_exists(transfer_id)"}}
+        if isinstance(value, InvitationOutcome):
+            return self._invitation_outcome(value)
         if isinstance(value, WithdrawalStatusChange):
             allowed = {f":from{i}": _s(s) for i, s in enumerate(value.from_)}
             return {"Update": {"TableName": self.t[WithdrawalRecord],
@@ -402,6 +451,25 @@ class DynamoLedger:
                            "UpdateExpression": "SET #a = :new", "ConditionExpression": condition,
                            "ExpressionAttributeNames": {"#a": value.attribute},
                            "ExpressionAttributeValues": {":new": _n(value.new), ":old": _n(value.old), ":zero": _n(0)}}}
+
+    def _invitation_outcome(self, value: InvitationOutcome) -> dict[str, Any]:
+        """Out of `unclaimed`, on the condition that says which outcome may still happen: a
+        claim only before the expiry, an expiry only after it, a cancel only by the sender."""
+        condition = "#st = :unclaimed"
+        values = {":unclaimed": _s("unclaimed"), ":new": _s(value.status), ":at": _n(value.at)}
+        if value.status == "posted":
+            condition += " AND expires_at > :at"
+        elif value.status == "expired":
+            condition += " AND expires_at <= :at"
+        elif value.status == "canceled":
+            condition += " AND sender_id = :by"
+        update = "SET #st = :new, resolved_at = :at"
+        if value.by:
+            values[":by"] = _s(value.by)
+            update += ", claimed_by = :by" if value.status == "posted" else ""
+        return {"Update": {"TableName": self.t[InvitationRecord], "Key": {"transfer_id": _s(value.transfer_id)},
+                           "UpdateExpression": update, "ConditionExpression": condition,
+                           "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": values}}
 
     def _transact(self, items: list[dict[str, Any]], roles: list[str], m: Movement | None) -> None:
         from botocore.exceptions import ClientError

@@ -61,6 +61,10 @@ class UserRecord(BaseModel):
     phone_ct = UnicodeAttribute(null=True)
     first_name_ct = UnicodeAttribute(null=True)
     last_name_ct = UnicodeAttribute(null=True)
+    email_verified = BooleanAttribute(default=False)
+    # The phone is an (encrypted) attribute until it is verified; only then does it get an
+    # identity item, so several accounts may hold one number unverified (first to verify wins).
+    phone_verified = BooleanAttribute(default=False)
     password_hash = UnicodeAttribute(null=True)
     mfa_enabled = BooleanAttribute(default=False)
     totp_secret_ct = UnicodeAttribute(null=True)
@@ -74,7 +78,10 @@ class UserRecord(BaseModel):
 
 class IdentityRecord(BaseModel):
     """Uniqueness and look-up: "email#<hmac>", "phone#<hmac>", "google#<sub>" -> user id;
-    "wallet#<user>#<currency>" -> the user's default wallet of that currency."""
+    "wallet#<user>#<currency>" -> the user's default wallet of that currency.
+
+    An e-mail item exists from registration (e-mail is unique per account) and is a payment
+    address only once `verified`; a phone item exists only once the phone is verified."""
 
     table = "identities"
 
@@ -86,6 +93,26 @@ class IdentityRecord(BaseModel):
     user_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     wallet_id = UnicodeAttribute(null=True)
+    verified = BooleanAttribute(null=True)
+
+
+class CodeRecord(BaseModel):
+    """One live one-time code per (purpose, subject): hashes only (domain.verification)."""
+
+    table = "codes"
+    ttl_attribute = "purge_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "codes"
+
+    key = UnicodeAttribute(hash_key=True)  # <purpose>#<user id, or the e-mail's blind index>
+    code_hash = UnicodeAttribute()
+    target = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    tries = NumberAttribute(default=0)
+    replaced = ListAttribute(of=UnicodeAttribute, null=True)
+    purge_at = NumberAttribute()
 
 
 class WalletsByOwner(GlobalSecondaryIndex["WalletRecord"]):
@@ -354,7 +381,51 @@ class WithdrawalRecord(BaseModel):
     by_payout = WithdrawalsByPayout()
 
 
+class InvitationsByContact(GlobalSecondaryIndex["InvitationRecord"]):
+    class Meta:
+        index_name = "by-contact"
+        projection = AllProjection()
+
+    contact_key = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class InvitationsByStatus(GlobalSecondaryIndex["InvitationRecord"]):
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute(range_key=True)
+
+
+class InvitationRecord(BaseModel):
+    """Money sent to a contact nobody has verified yet: written in the same transaction as its
+    hold, and moved out of `unclaimed` in the same transaction as the hold's posting (claim) or
+    voiding (cancel, expiry), each conditional on `unclaimed`: exactly one outcome."""
+
+    table = "invitations"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "invitations"
+
+    transfer_id = UnicodeAttribute(hash_key=True)
+    sender_id = UnicodeAttribute()
+    wallet_id = UnicodeAttribute()
+    contact_key = UnicodeAttribute()  # the contact's identity key (email#<hmac> | phone#<hmac>)
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # unclaimed | posted | canceled | expired
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    claimed_by = UnicodeAttribute(null=True)
+    resolved_at = NumberAttribute(null=True)
+    by_contact = InvitationsByContact()
+    by_status = InvitationsByStatus()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
-    WithdrawalRecord)
+    WithdrawalRecord, CodeRecord, InvitationRecord)

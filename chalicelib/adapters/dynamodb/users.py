@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb.connection import reason_codes, transact
-from chalicelib.adapters.dynamodb.models import IdentityRecord, UserRecord, WalletRecord
-from chalicelib.domain.errors import Conflict, EmailTaken, PhoneTaken
-from chalicelib.domain.user import NewWallet, User
+from chalicelib.adapters.dynamodb.models import CodeRecord, IdentityRecord, UserRecord, WalletRecord
+from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken
+from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
+from chalicelib.domain.verification import MAX_TRIES, USED
 
 _TAKEN = {"email": EmailTaken, "phone": PhoneTaken}
 
@@ -28,23 +29,34 @@ def wallet_puts(wallet: NewWallet) -> list[tuple[Any, Any]]:
                                     user_id=wallet.owner_id, wallet_id=wallet.wallet_id, created_at=wallet.created_at),
                      IdentityRecord.key.does_not_exist()))
     return puts
+def _consume(tx: Any, proof: CodeProof) -> None:
+    """Use the code up (it stays, burned, so a second use answers "expired" like any dead
+    code), only if it is still this code and unused: of two concurrent confirmations, one wins."""
+    tx.update(CodeRecord(key=proof.key), actions=[CodeRecord.tries.set(USED)],
+              condition=(CodeRecord.code_hash == proof.code_hash) & (CodeRecord.tries <= MAX_TRIES))
+
+
 _FIELDS = ("user_id", "created_at", "status", "email_ct", "phone_ct", "first_name_ct", "last_name_ct",
-           "password_hash", "mfa_enabled", "totp_secret_ct", "totp_pending_ct", "totp_last_step")
+           "email_verified", "phone_verified", "password_hash", "mfa_enabled", "totp_secret_ct", "totp_pending_ct",
+           "totp_last_step")
 
 
 def _to_user(r: UserRecord) -> User:
     user = User(**{f: getattr(r, f) for f in _FIELDS})
     user.totp_last_step = int(r.totp_last_step or 0)
+    user.email_verified, user.phone_verified = bool(r.email_verified), bool(r.phone_verified)
     user.recovery_codes = set(r.recovery_codes or ())
     return user
 
 
 class DynamoUsers:
-    def create(self, user: User, identities: list[str], wallet: NewWallet) -> None:
+    def create(self, user: User, identities: list[str], wallet: NewWallet, *, verified: tuple[str, ...] = (),
+               absent: tuple[str, ...] = ()) -> None:
         """Put the user, its identity keys and its default wallet in ONE transaction.
 
         Each put is conditional on the key not existing, so of many concurrent registrations of
-        one e-mail exactly one succeeds; the others learn which identity was taken.
+        one e-mail exactly one succeeds; the others learn which identity was taken. `absent`
+        keys (an unverified phone's) are only checked: nobody may own them verified.
         """
         from pynamodb.exceptions import TransactWriteError
 
@@ -53,18 +65,98 @@ class DynamoUsers:
         def write(tx: Any) -> None:
             tx.save(record, condition=UserRecord.user_id.does_not_exist())
             for key in identities:
-                tx.save(IdentityRecord(key=key, user_id=user.user_id, created_at=user.created_at),
+                tx.save(IdentityRecord(key=key, user_id=user.user_id, created_at=user.created_at,
+                                       verified=True if key in verified else None),
                         condition=IdentityRecord.key.does_not_exist())
+            for key in absent:
+                tx.condition_check(IdentityRecord, key, condition=IdentityRecord.key.does_not_exist())
             for model, condition in wallet_puts(wallet):
                 tx.save(model, condition=condition)
 
         try:
             transact(write)
         except TransactWriteError as exc:
-            codes = reason_codes(exc)
-            for key, code in zip(identities, codes[1:1 + len(identities)], strict=False):
-                if code == "ConditionalCheckFailed":
+            # In the order DynamoDB got them (condition checks first, then puts): see _contact_write.
+            keys = [*absent, None, *identities]
+            for key, code in zip(keys, reason_codes(exc), strict=False):
+                if key and code == "ConditionalCheckFailed":
                     raise _TAKEN.get(key.split("#", 1)[0], Conflict)() from None
+            raise
+
+    def verified_user_for(self, identity_key: str) -> str | None:
+        """The owner of a contact, only if verified: a payment address (guarantee 11)."""
+        try:
+            r = IdentityRecord.get(identity_key, consistent_read=True)
+        except IdentityRecord.DoesNotExist:
+            return None
+        return str(r.user_id) if r.verified else None
+
+    # -- contacts: each change in one transaction with the identity item it guards --------------
+    def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
+                      password_hash: str | None = None) -> None:
+        """Mark the e-mail verified (and, for a password reset, set the password), consuming the
+        code that proved it."""
+        actions = [UserRecord.email_verified.set(True)]
+        if password_hash is not None:
+            actions.append(UserRecord.password_hash.set(password_hash))
+
+        def write(tx: Any) -> None:
+            if proof:
+                _consume(tx, proof)
+            tx.update(UserRecord(user_id=user_id), actions=actions, condition=UserRecord.user_id.exists())
+            tx.update(IdentityRecord(key=email_key), actions=[IdentityRecord.verified.set(True)],
+                      condition=IdentityRecord.user_id == user_id)
+
+        self._contact_write(write, ["code", "user", "identity"] if proof else ["user", "identity"], Conflict)
+
+    def confirm_phone(self, user_id: str, phone_key: str, phone_ct: str, proof: CodeProof, created_at: str) -> None:
+        """The phone becomes the account's (its identity item is put, if nobody verified it first)."""
+        def write(tx: Any) -> None:
+            _consume(tx, proof)
+            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.phone_verified.set(True)],
+                      condition=(UserRecord.phone_ct == phone_ct))
+            tx.save(IdentityRecord(key=phone_key, user_id=user_id, created_at=created_at, verified=True),
+                    condition=IdentityRecord.key.does_not_exist())
+
+        self._contact_write(write, ["identity", "code", "user"], PhoneTaken)
+
+    def update_profile(self, user_id: str, names: dict[str, str], phone: PhoneChange | None) -> None:
+        """New names (ciphertexts) and, optionally, a new unverified phone: the old phone's
+        identity is freed and the new one checked free in the same transaction."""
+        actions = [getattr(UserRecord, f"{name}_ct").set(ct) for name, ct in names.items()]
+        condition = UserRecord.user_id.exists()
+        if phone:
+            actions += [UserRecord.phone_ct.set(phone.new_ct), UserRecord.phone_verified.set(False)]
+            condition &= (UserRecord.phone_ct == phone.old_ct) if phone.old_ct else UserRecord.phone_ct.does_not_exist()
+
+        def write(tx: Any) -> None:
+            tx.update(UserRecord(user_id=user_id), actions=actions, condition=condition)
+            if phone:
+                tx.condition_check(IdentityRecord, phone.new_key, condition=IdentityRecord.key.does_not_exist())
+                if phone.old_verified_key:
+                    tx.delete(IdentityRecord(key=phone.old_verified_key), condition=IdentityRecord.user_id == user_id)
+
+        roles = ["identity", "old", "user"] if phone and phone.old_verified_key else ["identity", "user"]
+        self._contact_write(write, roles if phone else ["user"], PhoneTaken)
+
+    @staticmethod
+    def _contact_write(write: Any, roles: list[str], taken: type[Exception]) -> None:
+        """Run a contact transaction; a failed condition becomes the error it means. `roles`
+        names the items in the order DynamoDB receives them: PynamoDB sends condition checks,
+        then deletes, then puts, then updates, whatever order they were added in."""
+        from pynamodb.exceptions import TransactWriteError
+
+        try:
+            transact(write)
+        except TransactWriteError as exc:
+            failed = {role for role, code in zip(roles, reason_codes(exc), strict=False)
+                      if code == "ConditionalCheckFailed"}
+            if "code" in failed:
+                raise CodeExpired() from None  # used or replaced meanwhile
+            if "identity" in failed:
+                raise taken() from None
+            if failed:  # the user (or its old phone) changed since it was read
+                raise Conflict("The account changed meanwhile; try again.") from None
             raise
 
     def get(self, user_id: str) -> User | None:

@@ -1,0 +1,24 @@
+"""E-mail through Amazon SES and SMS through Amazon SNS (moto records both locally).
+
+Only the address and the message leave here; neither is ever logged (no personal data in logs).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.messages import Message
+
+
+class AwsMessenger:
+    def __init__(self, ses: Any, sns: Any, sender: str) -> None:
+        self._ses, self._sns, self._sender = ses, sns, sender
+
+    def send_email(self, to: str, message: Message) -> None:
+        self._ses.send_email(Source=self._sender, Destination={"ToAddresses": [to]}, Message={
+            "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}}})
+
+    def send_sms(self, to: str, message: Message) -> None:
+        # Transactional: codes must arrive now, and AWS delivers them ahead of promotional SMS.
+        self._sns.publish(PhoneNumber=to, Message=message.text, MessageAttributes={
+            "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})

@@ -1,0 +1,35 @@
+"""The texts the product sends by e-mail and SMS.
+
+Short, naming the product, and holding nothing secret but the one code they carry: never a
+password, a token, a balance or a memo. An invitation names the sender's display name (the
+person invited needs to know who is paying them), the amount and the expiry, and nothing else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRODUCT = "E-Wallet"
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str  # e-mail only
+    text: str
+
+
+def verification(code: str, minutes: int) -> Message:
+    return Message(f"{PRODUCT} verification code",
+                   f"{PRODUCT}: your verification code is {code}. It expires in {minutes} minutes. "
+                   "Never share it with anyone.")
+
+
+def password_reset(code: str, minutes: int) -> Message:
+    return Message(f"{PRODUCT} password reset",
+                   f"{PRODUCT}: your password reset code is {code}. It expires in {minutes} minutes. "
+                   "If you did not ask for it, ignore this message: your password stays the same.")
+
+
+def invitation(sender: str, amount: str, until: str) -> Message:
+    return Message(f"{sender} sent you {amount} on {PRODUCT}",
+                   f"{sender} sent you {amount} on {PRODUCT}. Sign up and verify this address "
+                   f"before {until} to receive it.")
