@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import bench
-from bench import cold_start, package_cold_start, transfer
+from bench import cold_start, forgot, package_cold_start, transfer
 
 
 @contextlib.contextmanager
@@ -42,4 +42,5 @@ if __name__ == "__main__":
     with figures_only(log):
         cold_start.main()
         transfer.main()
+        forgot.main()
         package_cold_start.main()

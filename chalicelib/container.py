@@ -158,19 +158,31 @@ class Container:
 
         return OneTimeCodes(self.codes, self.blind_index)
 
-    def _send_limit(self) -> Lockout:
-        from chalicelib.domain.verification import SENDS_PER_HOUR
+    def _limit(self, count: int, window: int) -> Lockout:
         from chalicelib.services.lockout import Lockout
 
-        return Lockout(self.counters, SENDS_PER_HOUR, 3600)
+        return Lockout(self.counters, count, window)
+
+    def _send_limit(self) -> Lockout:
+        from chalicelib.domain.verification import SENDS_PER_HOUR
+
+        return self._limit(SENDS_PER_HOUR, 3600)
+
+    def _tries_limit(self) -> Lockout:
+        from chalicelib.domain.verification import TRIES_PER_DAY
+
+        return self._limit(TRIES_PER_DAY, 86400)
 
     @cached_property
     def contacts(self) -> ContactVerification:
+        from chalicelib.domain.verification import CONTACT_SENDS_PER_HOUR
         from chalicelib.services.contacts import ContactVerification
 
         return ContactVerification(users=self.users, codes=self.one_time_codes, messenger=self.messenger,
                                    cipher=self.cipher, blind_index=self.blind_index, send_limit=self._send_limit(),
-                                   deliver=lambda contact, user: self.invitations.deliver(contact, user))
+                                   deliver=lambda contact, user: self.invitations.deliver(contact, user),
+                                   contact_sends=self._limit(CONTACT_SENDS_PER_HOUR, 3600),
+                                   contact_tries=self._tries_limit())
 
     @cached_property
     def recovery(self) -> Recovery:
@@ -182,14 +194,15 @@ class Container:
                         messenger=self.messenger, hasher=BcryptHasher(s.bcrypt_rounds), mfa=self.mfa,
                         blind_index=self.blind_index, send_limit=self._send_limit(), login_lockout=self.lockout,
                         deliver=lambda contact, user: self.invitations.deliver(contact, user),
-                        floor_seconds=s.forgot_floor_ms / 1000)
+                        tries=self._tries_limit(), floor_seconds=s.forgot_floor_ms / 1000)
 
     @cached_property
     def invitations(self) -> Invitations:
+        from chalicelib.domain.verification import INVITATION_MESSAGES_PER_DAY
         from chalicelib.services.invitations import Invitations
 
         return Invitations(ledger=self.ledger, store=self.ledger_store, users=self.users, messenger=self.messenger,
-                           cipher=self.cipher)
+                           cipher=self.cipher, announce_limit=self._limit(INVITATION_MESSAGES_PER_DAY, 86400))
 
     # -- ledger ---------------------------------------------------------------------------------
     @cached_property
@@ -201,13 +214,15 @@ class Container:
 
     @cached_property
     def ledger(self) -> Ledger:
+        from chalicelib.domain.verification import INVITES_PER_HOUR
         from chalicelib.services.ledger import Ledger, LedgerPolicy
 
         s = self.settings
         return Ledger(store=self.ledger_store, users=self.users, blind_index=self.blind_index, cipher=self.cipher,
                       policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
                                           s.daily_limit_major, s.invite_ttl_seconds),
-                      announce=lambda sender, to, transfer: self.invitations.announce(sender, to, transfer))
+                      announce=lambda sender, to, transfer: self.invitations.announce(sender, to, transfer),
+                      invite_limit=self._limit(INVITES_PER_HOUR, 3600))
 
     # -- funding --------------------------------------------------------------------------------
     @cached_property

@@ -157,7 +157,7 @@ class FakeUsers:
         if phone:
             if phone.new_key in self.identities:
                 raise PhoneTaken()
-            if u.phone_ct != phone.old_ct:
+            if u.phone_ct != phone.old_ct or u.phone_verified != (phone.old_verified_key is not None):
                 raise Conflict()
             if phone.old_verified_key:
                 self.identities.pop(phone.old_verified_key, None)

@@ -14,6 +14,8 @@ class AwsMessenger:
         self._ses, self._sns, self._sender = ses, sns, sender
 
     def send_email(self, to: str, message: Message) -> None:
+        local, _, domain = to.rpartition("@")
+        to = f"{local}@{domain.encode('idna').decode('ascii')}"  # SES takes ASCII: IDN domains as punycode
         self._ses.send_email(Source=self._sender, Destination={"ToAddresses": [to]}, Message={
             "Subject": {"Data": message.subject, "Charset": "UTF-8"},
             "Body": {"Text": {"Data": message.text, "Charset": "UTF-8"}}})

@@ -143,7 +143,7 @@ def create_transfer(call: Call) -> Reply:
     outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body)
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if not outcome.replayed:
-        observability.count("TransferPosted")
+        observability.count("InvitationSent" if outcome.body["status"] == "unclaimed" else "TransferPosted")
     return Reply(body=outcome.body, headers=headers)
 
 

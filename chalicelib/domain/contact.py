@@ -16,7 +16,9 @@ def normalize_email(raw: str, field: str = "email") -> str:
     try:
         # No deliverability (DNS) check: no network at request time, and a typo'd domain is
         # caught by the user never receiving mail, not by us.
-        return validate_email(raw.strip(), check_deliverability=False).normalized
+        # No SMTPUTF8: Amazon SES cannot deliver to a non-ASCII local part, and an address we
+        # cannot send a code to can never be verified. International domains are fine (IDNA).
+        return validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as exc:
         raise InvalidRequest("The e-mail address is not valid.",
                              details=[{"field": field, "message": str(exc)}]) from None

@@ -29,6 +29,17 @@ def password_reset(code: str, minutes: int) -> Message:
                    "If you did not ask for it, ignore this message: your password stays the same.")
 
 
+def display_name(first: str | None, last: str | None) -> str:
+    """The sender as an invitation names them: letters, spaces, dots, hyphens and apostrophes of
+    their own names only, short, so nobody can put a link or a message of their own in our SMS."""
+    import re
+
+    name = " ".join(part for part in (first, last) if part)
+    name = re.sub(r"[^\w .'-]|[\d_]|\.(?=\w)", "", name)  # no digits, and no dot inside a word (a host)
+    name = re.sub(r"\s+", " ", name).strip()[:40].strip()
+    return name or "Someone"
+
+
 def invitation(sender: str, amount: str, until: str) -> Message:
     return Message(f"{sender} sent you {amount} on {PRODUCT}",
                    f"{sender} sent you {amount} on {PRODUCT}. Sign up and verify this address "

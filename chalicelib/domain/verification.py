@@ -17,7 +17,11 @@ USED = MAX_TRIES + 1  # the tries count of a consumed code: no try is left
 KEEP_REPLACED = 5  # replaced codes remembered, so typing one answers "expired", not "wrong"
 VERIFY_TTL = 10 * 60
 RESET_TTL = 15 * 60
-SENDS_PER_HOUR = 5
+SENDS_PER_HOUR = 5  # per account and channel
+CONTACT_SENDS_PER_HOUR = 10  # per contact, whichever accounts ask
+TRIES_PER_DAY = 20  # code tries per contact (or per e-mail for resets), across codes and accounts
+INVITES_PER_HOUR = 20  # invitations a sender may make
+INVITATION_MESSAGES_PER_DAY = 3  # invitation messages one contact may receive
 
 
 class Channel(StrEnum):

@@ -7,10 +7,12 @@ theirs (`phone_taken`); one that others hold unverified goes to the first who ve
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib import observability
 from chalicelib.domain import messages
 from chalicelib.domain.contact import (
     email_lookup_key,
@@ -18,13 +20,15 @@ from chalicelib.domain.contact import (
     normalize_phone,
     phone_lookup_key,
 )
-from chalicelib.domain.errors import AlreadyVerified, InvalidRequest, NotFound, PhoneTaken
+from chalicelib.domain.errors import AlreadyVerified, InvalidRequest, NotFound, PhoneTaken, ServiceUnavailable
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.user import PhoneChange, User
 from chalicelib.domain.verification import VERIFY_TTL, Channel, mask_email, mask_phone, purpose_for
 from chalicelib.services.codes import OneTimeCodes
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import Clock, Contacts, FieldCipher, Messenger
+
+log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, str], int]  # (contact identity key, new owner) -> invitations delivered
 
@@ -38,6 +42,11 @@ class ContactVerification:
     blind_index: Callable[[str], str]
     send_limit: Lockout  # sends per user and channel per hour
     deliver: Deliver
+    # Per contact, whoever asks: several accounts may hold one unverified phone, so limits per
+    # account alone would let many accounts flood a number with SMS, or share out guesses at
+    # the codes that would claim the money waiting for it.
+    contact_sends: Lockout | None = None  # sends to one contact per hour
+    contact_tries: Lockout | None = None  # code tries for one contact per day
     now: Clock = time.time
 
     def send(self, user_id: str, channel: Channel) -> str:
@@ -48,26 +57,39 @@ class ContactVerification:
             raise AlreadyVerified()
         if channel is Channel.PHONE and self.users.user_id_for(key) not in (None, user_id):
             raise PhoneTaken()  # no SMS for a number that is someone else's already
-        self.send_limit.attempt(f"send#{channel}#{user_id}", int(self.now()))
+        now = int(self.now())
+        self.send_limit.attempt(f"send#{channel}#{user_id}", now)
+        if self.contact_sends:
+            self.contact_sends.attempt(f"send#{key}", now)
         code = self.codes.issue(purpose_for(channel), user_id, key, VERIFY_TTL)
         message = messages.verification(code, VERIFY_TTL // 60)
-        if channel is Channel.EMAIL:
-            self.messenger.send_email(contact, message)
-            return mask_email(contact)
-        self.messenger.send_sms(contact, message)
-        return mask_phone(contact)
+        try:
+            if channel is Channel.EMAIL:
+                self.messenger.send_email(contact, message)
+            else:
+                self.messenger.send_sms(contact, message)
+        except Exception as exc:  # noqa: BLE001 - any provider failure; the caller may try again
+            # The provider's error may quote the address: only its type is logged.
+            log.warning("verification code not sent: %s", type(exc).__name__)
+            observability.count("CodeNotSent")
+            raise ServiceUnavailable("The code could not be sent; try again in a moment.") from None
+        return mask_email(contact) if channel is Channel.EMAIL else mask_phone(contact)
 
     def confirm(self, user_id: str, channel: Channel, code: object) -> None:
         user = self._user(user_id)
         _, key, verified = self._contact(user, channel)
         if verified:
             raise AlreadyVerified()
+        if self.contact_tries:
+            self.contact_tries.attempt(f"tries#{key}", int(self.now()))
         proof = self.codes.check(purpose_for(channel), user_id, key, code)
         if channel is Channel.EMAIL:
             self.users.confirm_email(user_id, key, proof)
         else:
             assert user.phone_ct is not None  # _contact checked it
             self.users.confirm_phone(user_id, key, user.phone_ct, proof, rfc3339(self.now()))
+        if self.contact_tries:
+            self.contact_tries.succeeded(f"tries#{key}")
         self.deliver(key, user_id)
 
     def update_profile(self, user_id: str, first_name: str | None = None, last_name: str | None = None,

@@ -18,11 +18,12 @@ from typing import Any
 from chalicelib import observability
 from chalicelib.domain import messages
 from chalicelib.domain.contact import normalize_email, normalize_phone
-from chalicelib.domain.errors import TransferNotCancelable
+from chalicelib.domain.errors import TooManyRequests, TransferNotCancelable
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.money import Money
 from chalicelib.domain.unit_of_work import InvitationOutcome
 from chalicelib.services.ledger import Ledger
+from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import Clock, FieldCipher, LedgerStore, Messenger, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,19 @@ class Invitations:
     users: UserDirectory
     messenger: Messenger
     cipher: FieldCipher
+    announce_limit: Lockout | None = None  # invitation messages per contact per day
     now: Clock = time.time
 
     def announce(self, sender_id: str, to: dict[str, Any], transfer: dict[str, Any]) -> None:
         """Tell the contact money waits for them. The money is held already: a failed send is
         counted and logged (without the address), never turned into a failed payment."""
+        if self.announce_limit:
+            try:  # a contact is told at most a few times a day, however many people invite it
+                contact = normalize_email(to["email"]) if "email" in to else normalize_phone(to["phone"])
+                self.announce_limit.attempt(f"invited#{contact.casefold()}", int(self.now()))
+            except TooManyRequests:
+                observability.count("InvitationNotSent")
+                return
         try:
             until = datetime.fromisoformat(transfer["claim_expires_at"].replace("Z", "+00:00"))
             message = messages.invitation(self._display_name(sender_id),
@@ -55,15 +64,20 @@ class Invitations:
 
     def _display_name(self, user_id: str) -> str:
         user = self.users.get(user_id)
-        parts = [self.cipher.decrypt(ct, user_id, name) for name in ("first_name", "last_name")
-                 if user is not None and (ct := getattr(user, f"{name}_ct"))]
-        return " ".join(parts) or "Someone"
+        first, last = (self.cipher.decrypt(ct, user_id, name) if user is not None and (
+            ct := getattr(user, f"{name}_ct")) else None for name in ("first_name", "last_name"))
+        return messages.display_name(first, last)
 
     def deliver(self, contact_key: str, user_id: str) -> int:
         """Post every unclaimed, unexpired invitation for a contact to its new verified owner.
         A failure leaves the invitation unclaimed for the sweep to deliver."""
         delivered = 0
-        for invitation in self.store.invitations_for(contact_key):
+        try:
+            waiting = self.store.invitations_for(contact_key)
+        except Exception as exc:  # noqa: BLE001 - the verification stands; the sweep delivers
+            log.warning("invitations not delivered yet: %s", type(exc).__name__)
+            return 0
+        for invitation in waiting:
             try:
                 delivered += self._claim(invitation, user_id)
             except Exception as exc:  # noqa: BLE001 - the sweep retries; the verification stands

@@ -40,6 +40,7 @@ from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import SYSTEM_OWNER, Entry, Transfer, Wallet, is_system_wallet, system_wallet_id
+from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
 from chalicelib.services.replay import Outcome, reopen, same_request, seal
 
@@ -79,6 +80,8 @@ class Ledger:
     # Tells an invited contact that money waits for them: (sender, the request's `to`, the
     # transfer). Called once, after the money is held; never on a replay.
     announce: Callable[[str, dict[str, Any], dict[str, Any]], None] = lambda sender, to, transfer: None
+    # Invitations a sender may make per window: each one sends a message on our account.
+    invite_limit: Lockout | None = None
 
     # -- wallets --------------------------------------------------------------------------------
     def wallets(self, user_id: str) -> list[Wallet]:
@@ -208,6 +211,8 @@ class Ledger:
         """Hold the money for a contact nobody has verified; the invitation is written with the
         hold, and the first account to verify the contact before the expiry receives it."""
         now = self.now()
+        if self.invite_limit:
+            self.invite_limit.attempt(f"invite#{user_id}", int(now))
         created = rfc3339(now)
         transfer_id = deterministic_id("tr", user_id, key)
         expires_at = int(now) + self.policy.invite_ttl_seconds
@@ -314,6 +319,8 @@ class Ledger:
         t = self.store.get_transfer(transfer_id)
         if t is None:
             raise NotFound("The transfer was not found.")
+        if post and to is None and t.to_wallet_id.startswith(f"sys:{INVITATIONS_ACCOUNT}:"):
+            raise ValueError("an invitation's hold is posted only to the wallet of whoever claims it")
         now = self.now()
         return bool(self.store.resolve_hold(t, post=post, now=rfc3339(now), now_ms=int(now * 1000), record=record,
                                             to=to))

@@ -9,11 +9,13 @@ cleared (linked to a provider) or never set (social sign-in) gets one.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.domain import messages
 from chalicelib.domain.contact import email_lookup_key, identity_key, normalize_email
 from chalicelib.domain.errors import InvalidCode, TooManyRequests
@@ -23,6 +25,8 @@ from chalicelib.services.codes import OneTimeCodes
 from chalicelib.services.contacts import Deliver
 from chalicelib.services.lockout import Lockout, password_key
 from chalicelib.services.ports import Clock, Contacts, Messenger, SecondFactor
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Recovery:
     send_limit: Lockout  # codes per e-mail per hour
     login_lockout: Lockout
     deliver: Deliver
+    tries: Lockout  # code tries per e-mail per day
     # Every `forgot` takes at least this long, so the time of the answer does not tell whether
     # an e-mail went out (the SES call is the only work an unknown e-mail does not do).
     floor_seconds: float = 0.4
@@ -55,7 +60,11 @@ class Recovery:
                 return  # still 202; nothing is sent
             code = self.codes.issue(Purpose.RESET, key, key, RESET_TTL)
             if self.users.user_id_for(key) is not None:
-                self.messenger.send_email(email, messages.password_reset(code, RESET_TTL // 60))
+                try:
+                    self.messenger.send_email(email, messages.password_reset(code, RESET_TTL // 60))
+                except Exception as exc:  # noqa: BLE001 - a failure must answer like an unknown e-mail
+                    log.warning("reset code not sent: %s", type(exc).__name__)
+                    observability.count("CodeNotSent")
         finally:
             left = self.floor_seconds - (self.monotonic() - started)
             if left > 0:
@@ -65,6 +74,9 @@ class Recovery:
         email = normalize_email(email)
         check_password(new_password, field="new_password")  # before a try of the code is spent
         key = identity_key(email_lookup_key(email), self.blind_index)
+        # Guesses per e-mail per day, across every code sent to it (five sends an hour, five
+        # tries each, would otherwise allow 600 guesses a day at an account's reset).
+        self.tries.attempt(f"tries#{key}", int(self.now()))
         proof = self.codes.check(Purpose.RESET, key, key, code, never_sent_is_wrong=True)
         user_id = self.users.user_id_for(key)
         user = self.users.get(user_id) if user_id else None
@@ -75,4 +87,5 @@ class Recovery:
         self.users.confirm_email(user.user_id, key, proof, password_hash=self.hasher.hash(new_password))
         self.sessions.revoke_all(user.user_id)
         self.login_lockout.succeeded(password_key(user.user_id))
+        self.tries.succeeded(f"tries#{key}")
         self.deliver(key, user.user_id)

@@ -186,6 +186,7 @@ def test_pay_a_friend_who_is_not_here_yet(api, stack, new_user, stack_container)
     assert default_wallet(alice)["balance"] == 5000 - 1250 and default_wallet(alice)["held"] == 0
     [entry] = fr.api.request("GET", f"/wallets/{default_wallet(fr)['wallet_id']}/transactions").json()["items"]
     assert entry["direction"] == "credit" and entry["amount"] == 1250 and entry["status"] == "posted"
+    assert entry["memo"] == "welcome"
     r = alice.api.request("POST", f"/transfers/{t['transfer_id']}/cancel")
     assert r.status_code == 409 and code(r) == "transfer_not_cancelable"
 

@@ -101,3 +101,19 @@ def test_a_reset_sets_the_password_and_verifies_in_one_go_and_unknown_emails_ans
     assert c.identity.login("a brand new passphrase 1", email=address)
     assert c.identity.profile(p.user_id).email_verified
     assert c.users.verified_user_for(identity_key(email_lookup_key(address), c.blind_index)) == p.user_id
+
+
+def test_a_phone_change_racing_its_confirmation_is_a_conflict_not_an_orphaned_phone(c):
+    from chalicelib.domain.errors import Conflict
+    from chalicelib.domain.user import PhoneChange
+
+    number = phone()
+    p = c.identity.register(f"it.{uuid.uuid4().hex[:10]}@example.com", PASSWORD, phone=number)
+    stale = c.users.get(p.user_id)  # read by a PATCH /me, before...
+    c.contacts.send(p.user_id, Channel.PHONE)
+    c.contacts.confirm(p.user_id, Channel.PHONE, c.messenger.last_code(number))  # ...this commits
+    change = PhoneChange(new_ct=c.cipher.encrypt(phone(), p.user_id, "phone"),
+                         new_key="phone#unused-" + uuid.uuid4().hex, old_ct=stale.phone_ct, old_verified_key=None)
+    with pytest.raises(Conflict):
+        c.users.update_profile(p.user_id, {}, change)
+    assert c.users.get(p.user_id).phone_verified  # the verified phone stays whole

@@ -57,9 +57,12 @@ def make_env() -> Env:
     one_time = OneTimeCodes(codes, bidx, now=clock)
     sends = Lockout(counters, max_failures=5, window_seconds=3600)
     contacts = ContactVerification(users=users, codes=one_time, messenger=outbox, cipher=cipher, blind_index=bidx,
-                                   send_limit=sends, deliver=deliver, now=clock)
+                                   send_limit=sends, deliver=deliver, now=clock,
+                                   contact_sends=Lockout(counters, max_failures=10, window_seconds=3600),
+                                   contact_tries=Lockout(counters, max_failures=20, window_seconds=86400))
     recovery = Recovery(users=users, sessions=sessions, codes=one_time, messenger=outbox, hasher=BcryptHasher(4),
                         mfa=mfa, blind_index=bidx, send_limit=sends, login_lockout=lockout, deliver=deliver,
+                        tries=Lockout(counters, max_failures=20, window_seconds=86400),
                         floor_seconds=0.4, now=clock, monotonic=clock, sleep=slept.append)
     return Env(identity, mfa, users, sessions, counters, clock, jwt, contacts, recovery, outbox, codes, delivered,
                slept)

@@ -266,3 +266,66 @@ def test_a_profile_change_racing_another_is_a_conflict_not_a_lost_update():
     env.users.get = lambda user_id: stale  # type: ignore[method-assign]  # as read before the change
     with pytest.raises(Conflict):
         env.contacts.update_profile(p.user_id, phone="+6593334444")
+
+
+def test_one_contact_gets_at_most_ten_codes_an_hour_whichever_accounts_ask():
+    env = make_env()
+    accounts = [env.identity.register(f"u{i}@example.com", PASSWORD, phone=PHONE).user_id for i in range(3)]
+    for i in range(10):
+        env.contacts.send(accounts[i % 3], Channel.PHONE)
+    with pytest.raises(TooManyRequests):
+        env.contacts.send(accounts[0], Channel.PHONE)
+    assert len(env.outbox.sent) == 10
+
+
+def test_guesses_at_one_contact_are_bounded_per_day_across_accounts():
+    env = make_env()
+    accounts = [env.identity.register(f"u{i}@example.com", PASSWORD, phone=PHONE).user_id for i in range(5)]
+    for user_id in accounts:
+        env.contacts.send(user_id, Channel.PHONE)
+    guesses = 0
+    with pytest.raises(TooManyRequests):
+        for user_id in accounts * 5:
+            try:
+                env.contacts.confirm(user_id, Channel.PHONE, "000000")
+            except (InvalidCode, CodeExpired):
+                guesses += 1
+    assert guesses == 20
+
+
+def test_a_failed_send_is_a_503_that_names_nobody_in_the_logs(caplog):
+    from chalicelib.domain.errors import ServiceUnavailable
+
+    env = make_env()
+    p = env.identity.register("ada@example.com", PASSWORD)
+
+    def down(to, message):
+        raise RuntimeError(f"SES refused {to}")
+
+    env.outbox.send_email = down  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        env.contacts.send(p.user_id, Channel.EMAIL)
+    env.recovery.forgot("ada@example.com")  # still answers like an unknown e-mail
+    assert "ada@example.com" not in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_addresses_no_one_can_mail_are_refused_at_registration():
+    env = make_env()
+    with pytest.raises(InvalidRequest):
+        env.identity.register("jörg@example.com", PASSWORD)
+    assert env.identity.register("ada@bücher.de", PASSWORD).email == "ada@bücher.de"
+
+
+def test_reset_guesses_per_email_are_bounded_per_day_for_unknown_emails_too():
+    env = make_env()
+    env.identity.register("ada@example.com", PASSWORD)
+    for email in ("ada@example.com", "nobody@example.com"):
+        outcomes = []
+        for _ in range(5):
+            env.recovery.forgot(email)
+            for _ in range(5):
+                try:
+                    env.recovery.reset(email, "000000", NEW_PASSWORD)
+                except (InvalidCode, CodeExpired, TooManyRequests) as err:
+                    outcomes.append(err.code)
+        assert outcomes.count("too_many_requests") == 5 and len(outcomes) == 25, outcomes

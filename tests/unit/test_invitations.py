@@ -10,14 +10,16 @@ import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
 from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
-from chalicelib.domain.errors import NotFound, TransferNotCancelable
+from chalicelib.domain.errors import NotFound, TooManyRequests, TransferNotCancelable
 from chalicelib.domain.ledger import RecipientNotFound, SameWallet
+from chalicelib.domain.messages import display_name
 from chalicelib.domain.money import Money
 from chalicelib.domain.user import NewWallet, User
 from chalicelib.services.invitations import Invitations
 from chalicelib.services.ledger import Ledger, LedgerPolicy
+from chalicelib.services.lockout import Lockout
 from chalicelib.services.reconcile import reconcile
-from tests.fakes import Clock, FakeMessenger, FakeUsers, PlainCipher
+from tests.fakes import Clock, FakeCounters, FakeMessenger, FakeUsers, PlainCipher
 from tests.fakes_money import FakeBook, FakeLedgerStore
 
 KEY = "A" * 43 + "="
@@ -66,7 +68,10 @@ def world() -> World:
     store, users, outbox, cipher = FakeLedgerStore(book), FakeUsers(), FakeMessenger(), PlainCipher()
     ledger = Ledger(store=store, users=users, blind_index=mac, cipher=cipher,
                     policy=LedgerPolicy(("USD", "EUR"), "USD", invite_ttl_seconds=30 * DAY), now=clock)
-    invitations = Invitations(ledger=ledger, store=store, users=users, messenger=outbox, cipher=cipher, now=clock)
+    counters = FakeCounters()
+    ledger.invite_limit = Lockout(counters, 20, 3600)
+    invitations = Invitations(ledger=ledger, store=store, users=users, messenger=outbox, cipher=cipher, now=clock,
+                              announce_limit=Lockout(counters, 3, 86400))
     ledger.announce = invitations.announce
     w = World(book, ledger, invitations, users, outbox, clock, mac)
     w.person("usr_ann", "ann@example.com", verified=True, first_name="Ann")
@@ -191,3 +196,20 @@ def test_a_failed_announcement_never_fails_the_payment(world):
     world.invitations.messenger = Down()
     out = world.send("usr_ann", {"email": "friend@example.com", "invite": True})
     assert out.body["status"] == "unclaimed" and world.wallet("wal_usr_ann") == (5000, 1000, 4000)
+
+
+def test_invitations_are_limited_per_sender_and_messages_per_contact(world):
+    for i in range(20):
+        world.send("usr_ann", {"email": f"friend{i % 4}@example.com", "invite": True}, amount=1)
+    with pytest.raises(TooManyRequests):
+        world.send("usr_ann", {"email": "friend9@example.com", "invite": True}, amount=1)
+    # Four contacts, five invitations each: each contact was told three times, no more.
+    assert len(world.outbox.sent) == 12 and world.wallet("wal_usr_ann") == (5000, 20, 4980)
+    world.check()
+
+
+def test_an_invitation_names_the_sender_without_anything_of_theirs_that_could_mislead():
+    assert display_name("Ann", "Lee") == "Ann Lee" and display_name("J. R.", "O'Neil-Smith") == "J. R. O'Neil-Smith"
+    assert display_name("Visit http://evil.example/x?a=1", None) == "Visit httpevilexamplexa"
+    assert display_name("\n\nYour account is locked", "call +1 555 0100") == "Your account is locked call"
+    assert display_name(None, None) == display_name("1234", "!!") == "Someone"

@@ -408,7 +408,8 @@ class DynamoLedger:
                          _money(transfer.amount, transfer.currency), transfer.from_owner, transfer.to_owner)
             items.append(self._credit(transfer.to_wallet_id, transfer.amount, transfer.currency, now))
             items.append(self._entry_put(transfer.to_wallet_id, self._sk(now_ms, transfer.transfer_id, "c"), m,
-                                         "credit", "posted", transfer.from_wallet_id, transfer.to_owner, now))
+                                         "credit", "posted", transfer.from_wallet_id, transfer.to_owner, now,
+                                         transfer.memo_ct))
             roles += ["credit", "entry"]
         if record:
             items.append(self._written_with(record))
@@ -464,7 +465,9 @@ class DynamoLedger:
         elif value.status == "canceled":
             condition += " AND sender_id = :by"
         update = "SET #st = :new, resolved_at = :at"
-        if value.by:
+        if value.status in ("posted", "canceled"):  # the claimer, or the sender who cancels
+            if not value.by:
+                raise ValueError(f"an invitation {value.status} needs `by`")
             values[":by"] = _s(value.by)
             update += ", claimed_by = :by" if value.status == "posted" else ""
         return {"Update": {"TableName": self.t[InvitationRecord], "Key": {"transfer_id": _s(value.transfer_id)},

@@ -128,6 +128,11 @@ class DynamoUsers:
         if phone:
             actions += [UserRecord.phone_ct.set(phone.new_ct), UserRecord.phone_verified.set(False)]
             condition &= (UserRecord.phone_ct == phone.old_ct) if phone.old_ct else UserRecord.phone_ct.does_not_exist()
+            # Also as verified (or not) as it was read: a confirmation committed meanwhile would
+            # otherwise leave the old phone's identity item behind, owned and unremovable.
+            condition &= ((UserRecord.phone_verified == True) if phone.old_verified_key  # noqa: E712
+                          else ((UserRecord.phone_verified == False)  # noqa: E712
+                                | UserRecord.phone_verified.does_not_exist()))
 
         def write(tx: Any) -> None:
             tx.update(UserRecord(user_id=user_id), actions=actions, condition=condition)
