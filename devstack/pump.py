@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 log = logging.getLogger("pump")
 
 # Every scheduled function of app.py (a test checks the list is complete).
@@ -76,12 +78,22 @@ class SqsSource:
 
 @dataclass
 class StreamSource:
+    """Follows every shard of the tables' streams, as Lambda's event-source mapping does.
+
+    A shard iterator lives 15 minutes and a used one may not be handed back: the position kept
+    is the last sequence number handled, and any new iterator (an expired one, a failed batch
+    to retry, a restart of the reading) starts AFTER it, never at LATEST, so no record is lost
+    or skipped. Only when the records after it were trimmed away (24 h in AWS) does it start
+    over at the oldest record, with one warning.
+    """
+
     ddb: Any
     streams: Any
     handler: Any
     table_prefix: str
-    iterators: dict[str, str] = field(default_factory=dict)  # shard id -> iterator
+    iterators: dict[str, str] = field(default_factory=dict)  # shard id -> iterator ("" = closed)
     arns: dict[str, str] = field(default_factory=dict)  # shard id -> stream arn
+    positions: dict[str, str] = field(default_factory=dict)  # shard id -> last sequence number handled
     _last_refresh: float = 0.0
 
     def refresh(self) -> None:
@@ -95,33 +107,63 @@ class StreamSource:
             shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
             for shard in shards:
                 sid = shard["ShardId"]
-                if sid in self.arns:
-                    continue
-                it = self.streams.get_shard_iterator(StreamArn=arn, ShardId=sid,
-                                                     ShardIteratorType="TRIM_HORIZON")
-                self.iterators[sid], self.arns[sid] = it["ShardIterator"], arn
+                if sid not in self.arns:
+                    self.arns[sid] = arn
+                    self.iterators[sid] = self._iterator(sid)
+
+    def _iterator(self, sid: str) -> str:
+        """A fresh iterator just after the last record handled (the oldest record if none)."""
+        after = self.positions.get(sid)
+        kwargs: dict[str, Any] = {"StreamArn": self.arns[sid], "ShardId": sid}
+        if after:
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
+        else:
+            kwargs.update(ShardIteratorType="TRIM_HORIZON")
+        try:
+            return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
+        except ClientError as exc:
+            if _code(exc) != "TrimmedDataAccessException" or not after:
+                raise
+            log.warning("stream records after %s in shard %s were trimmed; going on from the oldest", after, sid)
+            self.positions.pop(sid, None)
+            return self._iterator(sid)
 
     def poll(self) -> int:
         if time.time() - self._last_refresh > 5:
             self.refresh()
         total = 0
         for sid, iterator in list(self.iterators.items()):
-            if not iterator:
-                continue
-            got = self.streams.get_records(ShardIterator=iterator, Limit=100)
-            records = got.get("Records", [])
-            if records:
-                for r in records:
-                    r["eventSourceARN"] = self.arns[sid]
-                try:
-                    self.handler({"Records": records}, LambdaContext("notifications"))
-                except Exception:
-                    # Like Lambda, retry the same records (keep the old iterator).
-                    log.exception("notifications handler failed; retrying")
-                    continue
-                total += len(records)
-            self.iterators[sid] = got.get("NextShardIterator") or ""
+            if iterator:
+                total += self._read(sid, iterator)
         return total
+
+    def _read(self, sid: str, iterator: str) -> int:
+        try:
+            got = self.streams.get_records(ShardIterator=iterator, Limit=100)
+        except ClientError as exc:
+            if _code(exc) not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+                raise
+            self.iterators[sid] = self._iterator(sid)  # from where we were: nothing lost
+            return 0
+        records = got.get("Records", [])
+        if records:
+            for r in records:
+                r["eventSourceARN"] = self.arns[sid]
+            try:
+                self.handler({"Records": records}, LambdaContext("notifications"))
+            except Exception:
+                # Like Lambda, the same records again, from a fresh iterator after the last
+                # record handled (a used iterator is not handed back).
+                log.exception("notifications handler failed; retrying")
+                self.iterators[sid] = self._iterator(sid)
+                return 0
+            self.positions[sid] = records[-1]["dynamodb"]["SequenceNumber"]
+        self.iterators[sid] = got.get("NextShardIterator") or ""  # none: the shard is closed
+        return len(records)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def scheduled_event(name: str, region: str) -> dict[str, Any]:
