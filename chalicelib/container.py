@@ -143,7 +143,7 @@ class Container:
     def messenger(self) -> Messenger:
         from chalicelib.adapters.messaging import AwsMessenger
 
-        return AwsMessenger(self.client("ses"), self.client("sns"), self.settings.mail_from)
+        return AwsMessenger(self.client, self.settings.mail_from)
 
     @cached_property
     def codes(self) -> CodeStore:
@@ -221,7 +221,7 @@ class Container:
         return Ledger(store=self.ledger_store, users=self.users, blind_index=self.blind_index, cipher=self.cipher,
                       policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
                                           s.daily_limit_major, s.invite_ttl_seconds),
-                      announce=lambda sender, to, transfer: self.invitations.announce(sender, to, transfer),
+                      announce=lambda sender, invitee, transfer: self.invitations.announce(sender, invitee, transfer),
                       invite_limit=self._limit(INVITES_PER_HOUR, 3600))
 
     # -- funding --------------------------------------------------------------------------------

@@ -4,14 +4,26 @@ Only the address and the message leave here; neither is ever logged (no personal
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from chalicelib.domain.messages import Message
 
 
 class AwsMessenger:
-    def __init__(self, ses: Any, sns: Any, sender: str) -> None:
-        self._ses, self._sns, self._sender = ses, sns, sender
+    """Each client is made on its first use: an e-mail never pays for an SNS client."""
+
+    def __init__(self, client: Callable[[str], Any], sender: str) -> None:
+        self._client, self._sender = client, sender
+
+    @cached_property
+    def _ses(self) -> Any:
+        return self._client("ses")
+
+    @cached_property
+    def _sns(self) -> Any:
+        return self._client("sns")
 
     def send_email(self, to: str, message: Message) -> None:
         local, _, domain = to.rpartition("@")

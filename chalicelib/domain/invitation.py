@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INVITATIONS_ACCOUNT = "invitations"  # the system account a hold names until someone claims it
-STATUSES = ("unclaimed", "posted", "canceled", "expired")
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Whom an invitation is for: the contact's identity key (what claims it), and where the
+    announcement goes (the normalized address, `email` or `phone`)."""
+
+    contact_key: str
+    channel: str
+    address: str
 
 
 @dataclass(frozen=True)
@@ -21,7 +30,7 @@ class Invitation:
     contact_key: str
     amount: int
     currency: str
-    status: str
+    status: str  # unclaimed | posted | canceled | expired
     created_at: str
     expires_at: int
     claimed_by: str | None = None

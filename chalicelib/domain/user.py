@@ -65,8 +65,8 @@ class PhoneChange:
 
 @dataclass(frozen=True)
 class CodeProof:
-    """A checked one-time code: consumed (deleted, if still this code) in the same transaction
-    as what it proves."""
+    """A checked one-time code: used up (if it is still this code, unused) in the same
+    transaction as what it proves."""
 
     key: str
     code_hash: str

@@ -7,12 +7,10 @@ theirs (`phone_taken`); one that others hold unverified goes to the first who ve
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib import observability
 from chalicelib.domain import messages
 from chalicelib.domain.contact import (
     email_lookup_key,
@@ -24,11 +22,10 @@ from chalicelib.domain.errors import AlreadyVerified, InvalidRequest, NotFound, 
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.user import PhoneChange, User
 from chalicelib.domain.verification import VERIFY_TTL, Channel, mask_email, mask_phone, purpose_for
+from chalicelib.services import sending
 from chalicelib.services.codes import OneTimeCodes
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import Clock, Contacts, FieldCipher, Messenger
-
-log = logging.getLogger(__name__)
 
 Deliver = Callable[[str, str], int]  # (contact identity key, new owner) -> invitations delivered
 
@@ -62,17 +59,9 @@ class ContactVerification:
         if self.contact_sends:
             self.contact_sends.attempt(f"send#{key}", now)
         code = self.codes.issue(purpose_for(channel), user_id, key, VERIFY_TTL)
-        message = messages.verification(code, VERIFY_TTL // 60)
-        try:
-            if channel is Channel.EMAIL:
-                self.messenger.send_email(contact, message)
-            else:
-                self.messenger.send_sms(contact, message)
-        except Exception as exc:  # noqa: BLE001 - any provider failure; the caller may try again
-            # The provider's error may quote the address: only its type is logged.
-            log.warning("verification code not sent: %s", type(exc).__name__)
-            observability.count("CodeNotSent")
-            raise ServiceUnavailable("The code could not be sent; try again in a moment.") from None
+        if not sending.send(self.messenger, channel, contact, messages.verification(code, VERIFY_TTL // 60),
+                            what="Code"):
+            raise ServiceUnavailable("The code could not be sent; try again in a moment.")
         return mask_email(contact) if channel is Channel.EMAIL else mask_phone(contact)
 
     def confirm(self, user_id: str, channel: Channel, code: object) -> None:

@@ -17,11 +17,11 @@ from typing import Any
 
 from chalicelib import observability
 from chalicelib.domain import messages
-from chalicelib.domain.contact import normalize_email, normalize_phone
 from chalicelib.domain.errors import TooManyRequests, TransferNotCancelable
-from chalicelib.domain.invitation import Invitation
+from chalicelib.domain.invitation import Invitation, Invitee
 from chalicelib.domain.money import Money
 from chalicelib.domain.unit_of_work import InvitationOutcome
+from chalicelib.services import sending
 from chalicelib.services.ledger import Ledger
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import Clock, FieldCipher, LedgerStore, Messenger, UserDirectory
@@ -39,28 +39,20 @@ class Invitations:
     announce_limit: Lockout | None = None  # invitation messages per contact per day
     now: Clock = time.time
 
-    def announce(self, sender_id: str, to: dict[str, Any], transfer: dict[str, Any]) -> None:
+    def announce(self, sender_id: str, invitee: Invitee, transfer: dict[str, Any]) -> None:
         """Tell the contact money waits for them. The money is held already: a failed send is
         counted and logged (without the address), never turned into a failed payment."""
         if self.announce_limit:
             try:  # a contact is told at most a few times a day, however many people invite it
-                contact = normalize_email(to["email"]) if "email" in to else normalize_phone(to["phone"])
-                self.announce_limit.attempt(f"invited#{contact.casefold()}", int(self.now()))
+                self.announce_limit.attempt(f"invited#{invitee.contact_key}", int(self.now()))
             except TooManyRequests:
                 observability.count("InvitationNotSent")
                 return
-        try:
-            until = datetime.fromisoformat(transfer["claim_expires_at"].replace("Z", "+00:00"))
-            message = messages.invitation(self._display_name(sender_id),
-                                          str(Money(transfer["amount"], transfer["currency"])),
-                                          until.astimezone(UTC).strftime("%d %B %Y"))
-            if "email" in to:
-                self.messenger.send_email(normalize_email(to["email"]), message)
-            else:
-                self.messenger.send_sms(normalize_phone(to["phone"]), message)
-        except Exception as exc:  # noqa: BLE001 - any failure of the provider, reported below
-            log.warning("invitation %s not sent: %s", transfer["transfer_id"], type(exc).__name__)
-            observability.count("InvitationNotSent")
+        until = datetime.fromisoformat(transfer["claim_expires_at"].replace("Z", "+00:00"))
+        message = messages.invitation(self._display_name(sender_id),
+                                      str(Money(transfer["amount"], transfer["currency"])),
+                                      until.astimezone(UTC).strftime("%d %B %Y"))
+        sending.send(self.messenger, invitee.channel, invitee.address, message, what="Invitation")
 
     def _display_name(self, user_id: str) -> str:
         user = self.users.get(user_id)
@@ -97,7 +89,7 @@ class Invitations:
 
     def cancel(self, user_id: str, transfer_id: str) -> dict[str, Any]:
         """The sender takes back an unclaimed invitation (409 once it is anything else)."""
-        self.ledger.get_transfer(user_id, transfer_id)  # 404 unless its sender or recipient
+        self.ledger.visible_transfer(user_id, transfer_id)  # 404 unless its sender or recipient
         invitation = self.store.get_invitation(transfer_id)
         if invitation is None or invitation.sender_id != user_id or invitation.status != "unclaimed":
             raise TransferNotCancelable()

@@ -23,7 +23,7 @@ from chalicelib.domain.contact import (
 )
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.ids import new_id, rfc3339
-from chalicelib.domain.invitation import INVITATIONS_ACCOUNT, Invitation
+from chalicelib.domain.invitation import INVITATIONS_ACCOUNT, Invitation, Invitee
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
     DailyLimit,
@@ -77,9 +77,9 @@ class Ledger:
     cipher: FieldCipher
     policy: LedgerPolicy
     now: Callable[[], float] = time.time
-    # Tells an invited contact that money waits for them: (sender, the request's `to`, the
-    # transfer). Called once, after the money is held; never on a replay.
-    announce: Callable[[str, dict[str, Any], dict[str, Any]], None] = lambda sender, to, transfer: None
+    # Tells an invited contact that money waits for them: (sender, whom, the transfer).
+    # Called once, after the money is held; never on a replay.
+    announce: Callable[[str, Invitee, dict[str, Any]], None] = lambda sender, invitee, transfer: None
     # Invitations a sender may make per window: each one sends a message on our account.
     invite_limit: Lockout | None = None
 
@@ -167,31 +167,25 @@ class Ledger:
         if source.currency != amount.currency:
             raise CurrencyMismatch()
         recipient = self._recipient(request["to"], amount.currency, user_id)
-        if isinstance(recipient, str):  # a contact nobody has verified: an invitation
+        if isinstance(recipient, Invitee):  # a contact nobody has verified: an invitation
             return self._written_once(idem_key, req_hash, user_id,
                                       lambda: self._invite(user_id, key, idem_key, req_hash, source, amount,
-                                                           recipient, request))
+                                                           recipient, request.get("memo")))
         to_wallet, to_owner = recipient
         if to_wallet == source.wallet_id:
             raise SameWallet()
 
         now = self.now()
-        created = rfc3339(now)
         transfer_id = deterministic_id("tr", user_id, key)
         memo = request.get("memo")
-        memo_ct = self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
-        body = {"transfer_id": transfer_id, "type": "transfer", "status": "posted",
-                "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
-                "currency": amount.currency, "memo": memo, "created_at": created}
-        daily = self.daily_limit(user_id, amount, now)
-        idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
-                              response_ct=seal(self.cipher, user_id, body),
-                              resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
+        body = self._transfer_body(transfer_id, "posted", source, to_wallet, amount, memo, now)
+        idem = self._kept_answer(idem_key, req_hash, user_id, body, now)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
 
         def write() -> Outcome:
-            self.store.move(movement, now=created, now_ms=int(now * 1000), memo_ct=memo_ct,
-                            request_hash=req_hash, idempotency=idem, daily=daily)
+            self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
+                            memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
+                            daily=self.daily_limit(user_id, amount, now))
             return Outcome(body)
 
         return self._written_once(idem_key, req_hash, user_id, write)
@@ -207,36 +201,47 @@ class Ledger:
             return self._replay(previous, req_hash, user_id)
 
     def _invite(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, amount: Money,
-                contact_key: str, request: dict[str, Any]) -> Outcome:
+                invitee: Invitee, memo: str | None) -> Outcome:
         """Hold the money for a contact nobody has verified; the invitation is written with the
         hold, and the first account to verify the contact before the expiry receives it."""
         now = self.now()
         if self.invite_limit:
             self.invite_limit.attempt(f"invite#{user_id}", int(now))
-        created = rfc3339(now)
         transfer_id = deterministic_id("tr", user_id, key)
         expires_at = int(now) + self.policy.invite_ttl_seconds
-        memo = request.get("memo")
-        memo_ct = self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
-        body = {"transfer_id": transfer_id, "type": "transfer", "status": "unclaimed",
-                "from_wallet_id": source.wallet_id, "to_wallet_id": None, "amount": amount.amount,
-                "currency": amount.currency, "memo": memo, "created_at": created,
+        body = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
                 "claim_expires_at": rfc3339(expires_at)}
-        idem = IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
-                              response_ct=seal(self.cipher, user_id, body),
-                              resource_id=transfer_id, expires_at=int(now) + IDEMPOTENCY_TTL)
+        created = body["created_at"]
+        idem = self._kept_answer(idem_key, req_hash, user_id, body, now)
         # Until claimed, the hold names the invitations account; the claim posts it to the
         # claimer's wallet instead (resolve_hold `to`).
         movement = Movement(transfer_id, "transfer", source.wallet_id,
                             system_wallet_id(INVITATIONS_ACCOUNT, amount.currency, 0), amount, user_id, SYSTEM_OWNER)
         invitation = Invitation(transfer_id=transfer_id, sender_id=user_id, wallet_id=source.wallet_id,
-                                contact_key=contact_key, amount=amount.amount, currency=amount.currency,
+                                contact_key=invitee.contact_key, amount=amount.amount, currency=amount.currency,
                                 status="unclaimed", created_at=created, expires_at=expires_at)
         self.store.hold(movement, now=created, now_ms=int(now * 1000), idempotency=idem,
-                        daily=self.daily_limit(user_id, amount, now), record=invitation, memo_ct=memo_ct,
-                        request_hash=req_hash)
-        self.announce(user_id, request["to"], body)
+                        daily=self.daily_limit(user_id, amount, now), record=invitation,
+                        memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash)
+        self.announce(user_id, invitee, body)
         return Outcome(body)
+
+    @staticmethod
+    def _transfer_body(transfer_id: str, status: str, source: Wallet, to_wallet: str | None, amount: Money,
+                       memo: str | None, now: float) -> dict[str, Any]:
+        return {"transfer_id": transfer_id, "type": "transfer", "status": status,
+                "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
+                "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
+
+    def _kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
+                     now: float) -> IdempotencyPut:
+        """The (user, key) record written with the money, holding the answer a retry gets."""
+        return IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
+                              response_ct=seal(self.cipher, user_id, body), resource_id=body["transfer_id"],
+                              expires_at=int(now) + IDEMPOTENCY_TTL)
+
+    def _memo_ct(self, memo: str | None, transfer_id: str) -> str | None:
+        return self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
 
     def request_hash(self, operation: str, request: dict[str, Any]) -> str:
         return request_hash(operation, request, self.blind_index)
@@ -245,10 +250,10 @@ class Ledger:
         same_request(previous.request_hash, req_hash)
         return reopen(self.cipher, user_id, previous.response_ct)
 
-    def _recipient(self, to: dict[str, Any], currency: str, sender: str) -> tuple[str, str] | str:
+    def _recipient(self, to: dict[str, Any], currency: str, sender: str) -> tuple[str, str] | Invitee:
         """(wallet id, owner) of the recipient: a wallet, or the default wallet of the currency
         of the person whose VERIFIED contact it is. With `invite`, a contact nobody has verified
-        gives its identity key instead (the money will wait for it)."""
+        gives the invitee instead (the money will wait for it)."""
         if "wallet_id" in to:
             w = self.store.get_wallet(to["wallet_id"])
             if w is None or w.kind != "user" or w.status != "active":
@@ -257,9 +262,11 @@ class Ledger:
                 raise CurrencyMismatch()
             return w.wallet_id, w.owner_id
         if "email" in to:
-            lookup = email_lookup_key(normalize_email(to["email"], field="to.email"))
+            channel, address = "email", normalize_email(to["email"], field="to.email")
+            lookup = email_lookup_key(address)
         else:
-            lookup = phone_lookup_key(normalize_phone(to["phone"], field="to.phone"))
+            channel, address = "phone", normalize_phone(to["phone"], field="to.phone")
+            lookup = phone_lookup_key(address)
         contact_key = identity_key(lookup, self.blind_index)
         owner = self.users.verified_user_for(contact_key)
         if owner is None:
@@ -267,14 +274,18 @@ class Ledger:
                 raise RecipientNotFound()
             if self.users.user_id_for(contact_key) == sender:
                 raise SameWallet("This is your own address: verify it instead.")
-            return contact_key
+            return Invitee(contact_key, channel, address)
         return self.default_wallet(owner, currency), owner
 
     def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
+        return self.transfer_view(self.visible_transfer(user_id, transfer_id))
+
+    def visible_transfer(self, user_id: str, transfer_id: str) -> Transfer:
+        """The transfer, for its sender or recipient only (anyone else: 404)."""
         t = self.store.get_transfer(transfer_id)
         if t is None or user_id not in (t.from_owner, t.to_owner):
             raise NotFound("The transfer was not found.")
-        return self.transfer_view(t)
+        return t
 
     def transfer_view(self, t: Transfer) -> dict[str, Any]:
         view = {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,

@@ -15,3 +15,19 @@ def test_greedy_matcher_prefers_concrete_routes_then_longest_greedy_prefix():
 
 def test_greedy_matcher_is_a_route_matcher():
     assert issubclass(GreedyRouteMatcher, RouteMatcher)
+
+
+def test_the_pump_runs_every_scheduled_function_of_the_app():
+    from chalice.app import ScheduledEventConfig
+
+    import app
+    from devstack.pump import SCHEDULED, ScheduleSource
+
+    scheduled = {s.name for s in app.app.event_sources if isinstance(s, ScheduledEventConfig)}
+    assert set(SCHEDULED) == scheduled
+    ran: list[tuple[str, str]] = []
+    source = ScheduleSource({name: (lambda event, context, n=name: ran.append((n, event["detail-type"])))
+                             for name in SCHEDULED}, "us-east-1", every=60)
+    source.poll()
+    source.poll()  # within the period: nothing runs again
+    assert ran == [(name, "Scheduled Event") for name in SCHEDULED]

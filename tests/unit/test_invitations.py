@@ -205,6 +205,9 @@ def test_invitations_are_limited_per_sender_and_messages_per_contact(world):
         world.send("usr_ann", {"email": "friend9@example.com", "invite": True}, amount=1)
     # Four contacts, five invitations each: each contact was told three times, no more.
     assert len(world.outbox.sent) == 12 and world.wallet("wal_usr_ann") == (5000, 20, 4980)
+    # The counters name contacts by their keyed hash only, never the address.
+    counted = " ".join(world.invitations.announce_limit.counters.rows)  # type: ignore[union-attr,attr-defined]
+    assert "invited#email#" in counted and "friend" not in counted and "example" not in counted
     world.check()
 
 

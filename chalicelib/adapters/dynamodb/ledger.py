@@ -378,16 +378,17 @@ class DynamoLedger:
         `to` (wallet, owner) posts it somewhere other than the wallet the hold named: an
         invitation's money goes to whoever claims it."""
         a, cur = _n(transfer.amount), _s(transfer.currency)
-        set_to, to_values = "", {}
         if post and to is not None:
             transfer = dataclasses.replace(transfer, to_wallet_id=to[0], to_owner=to[1])
-            set_to, to_values = ", to_wallet_id = :tw, to_owner = :to", {":tw": _s(to[0]), ":to": _s(to[1])}
+        # A posting (re)writes the recipient, on the transfer and as the debit's counterparty.
+        recipient = {":tw": _s(transfer.to_wallet_id), ":to": _s(transfer.to_owner)} if post else {}
+        status = {":new": _s("posted" if post else "voided"), ":pending": _s("pending")}
         items: list[dict[str, Any]] = [{"Update": {
             "TableName": self.t[TransferRecord], "Key": {"transfer_id": _s(transfer.transfer_id)},
-            "UpdateExpression": "SET #st = :new, resolved_at = :now" + set_to, "ConditionExpression": "#st = :pending",
-            "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending"),
-                                          ":now": _s(now), **to_values}}}]
+            "UpdateExpression": "SET #st = :new, resolved_at = :now"
+                                + (", to_wallet_id = :tw, to_owner = :to" if post else ""),
+            "ConditionExpression": "#st = :pending", "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {**status, ":now": _s(now), **recipient}}}]
         wallet_expr = ("SET held = held - :a, balance = balance - :a" if post
                        else "SET held = held - :a, available = available + :a")
         items.append({"Update": {
@@ -397,11 +398,9 @@ class DynamoLedger:
         items.append({"Update": {
             "TableName": self.t[EntryRecord],
             "Key": {"wallet_id": _s(transfer.from_wallet_id), "sk": _s(transfer.debit_sk or "")},
-            "UpdateExpression": "SET #st = :new" + (", counterparty_wallet_id = :tw" if set_to else ""),
-            "ConditionExpression": "#st = :pending",
-            "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {":new": _s("posted" if post else "voided"), ":pending": _s("pending"),
-                                          **({":tw": to_values[":tw"]} if set_to else {})}}})
+            "UpdateExpression": "SET #st = :new" + (", counterparty_wallet_id = :tw" if post else ""),
+            "ConditionExpression": "#st = :pending", "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {**status, **({":tw": recipient[":tw"]} if post else {})}}})
         roles = ["resolve", "wallet", "entry"]
         if post:
             m = Movement(transfer.transfer_id, transfer.type, transfer.from_wallet_id, transfer.to_wallet_id,
