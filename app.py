@@ -5,18 +5,22 @@ import os
 from typing import Any
 
 from chalice import Chalice, Rate
+from chalice.app import WebsocketEvent
 
-from chalicelib.api import auth, events, funding, identity, system, wallets, webhooks
+from chalicelib.api import auth, events, funding, identity, inbox, payment_requests, system, wallets, webhooks
 from chalicelib.container import get_container
 
 app = Chalice(app_name="ewallet")
 app.api.cors = False
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # the live push of notifications
 
 auth.install(app, lambda: get_container().access_tokens, lambda: get_container().settings.cors_origins)
 app.register_blueprint(system.bp)
 app.register_blueprint(identity.bp)
 app.register_blueprint(wallets.bp)
 app.register_blueprint(funding.bp)
+app.register_blueprint(payment_requests.bp)
+app.register_blueprint(inbox.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 
@@ -33,6 +37,22 @@ def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
     return {"handled": events.process_stream(event.get("Records", []))}
 
 
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    return inbox.ws_connect(event.connection_id, event.to_dict().get("queryStringParameters"))
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    # Nothing to answer: the socket is for pushing notifications to the client.
+    return None
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> dict[str, Any]:
+    return inbox.ws_disconnect(event.connection_id)
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event: Any) -> dict[str, Any]:
     return events.reconcile_ledger()
@@ -46,3 +66,8 @@ def resume_withdrawals(event: Any) -> dict[str, int]:
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="sweep_invitations")
 def sweep_invitations(event: Any) -> dict[str, int]:
     return events.sweep_invitations()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="expire_payment_requests")
+def expire_payment_requests(event: Any) -> dict[str, int]:
+    return events.expire_payment_requests()

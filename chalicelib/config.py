@@ -71,6 +71,9 @@ class Settings:
     stale_hold_seconds: int = 3 * 86400  # reconciliation reports holds pending longer than this
     invite_ttl_seconds: int = 30 * 86400  # money for an unverified contact waits this long
     mail_from: str = "no-reply@ewallet.example"  # SES: a verified identity of the account
+    # The WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>,
+    # from the template; locally the dev stack's server). None: nothing is pushed live.
+    ws_management_endpoint: str | None = None
     forgot_floor_ms: int = 400  # every /auth/password/forgot takes at least this long
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
@@ -112,6 +115,7 @@ class Settings:
             stale_hold_seconds=_bounded(env, "STALE_HOLD_SECONDS", 3 * 86400, 60, 90 * 86400),
             invite_ttl_seconds=_bounded(env, "INVITE_TTL_SECONDS", 30 * 86400, 60, 365 * 86400),
             mail_from=env.get("MAIL_FROM", "no-reply@ewallet.example"),
+            ws_management_endpoint=env.get("WS_MANAGEMENT_ENDPOINT") or None,
             forgot_floor_ms=_bounded(env, "FORGOT_FLOOR_MS", 400, 0, 5000),
             oidc=_oidc(env),
         )

@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
     from chalicelib.services.invitations import Invitations
     from chalicelib.services.ledger import Ledger
     from chalicelib.services.lockout import Lockout
+    from chalicelib.services.notifications import Notifications, Pusher
+    from chalicelib.services.payment_requests import PaymentRequests
     from chalicelib.services.ports import (
         CodeStore,
         FieldCipher,
@@ -224,6 +226,16 @@ class Container:
                       announce=lambda sender, invitee, transfer: self.invitations.announce(sender, invitee, transfer),
                       invite_limit=self._limit(INVITES_PER_HOUR, 3600))
 
+    @cached_property
+    def payment_requests(self) -> PaymentRequests:
+        from chalicelib.adapters.dynamodb.payment_requests import DynamoPaymentRequests
+        from chalicelib.domain.payment_request import REQUESTS_PER_HOUR
+        from chalicelib.services.payment_requests import PaymentRequests
+
+        assert self.tables_bound
+        return PaymentRequests(ledger=self.ledger, store=self.ledger_store, requests=DynamoPaymentRequests(),
+                               users=self.users, cipher=self.cipher, create_limit=self._limit(REQUESTS_PER_HOUR, 3600))
+
     # -- funding --------------------------------------------------------------------------------
     @cached_property
     def stripe(self) -> PaymentGateway:
@@ -271,9 +283,26 @@ class Container:
         assert self.tables_bound
         return DynamoStripeEventLog()
 
+    # -- notifications --------------------------------------------------------------------------
     @cached_property
-    def notifiers(self) -> dict[str, Any]:
-        return {}
+    def notifications(self) -> Notifications:
+        from chalicelib.adapters.dynamodb.notifications import DynamoConnections, DynamoNotifications
+        from chalicelib.services.notifications import Notifications
+        from chalicelib.services.people import People
+
+        assert self.tables_bound
+        return Notifications(inbox=DynamoNotifications(self.cipher), connections=DynamoConnections(),
+                             people=lambda: People(self.users, self.cipher),
+                             transfer=lambda transfer_id: self.ledger_store.get_transfer(transfer_id),
+                             tokens=self.access_tokens, pusher=self.pusher)
+
+    @cached_property
+    def pusher(self) -> Pusher | None:
+        """Live push to WebSocket connections, when the stage has a WebSocket API."""
+        from chalicelib.adapters.websocket import ApiGatewayPusher, management_client
+
+        endpoint = self.settings.ws_management_endpoint
+        return ApiGatewayPusher(lambda url: management_client(self.settings, url), endpoint) if endpoint else None
 
 
 _container: Container | None = None

@@ -13,17 +13,36 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters.dynamodb.models import ALL_MODELS, BaseModel, EntryRecord
+from chalicelib.adapters.dynamodb.models import (
+    ALL_MODELS,
+    BaseModel,
+    ConnectionRecord,
+    NotificationRecord,
+    SessionRecord,
+    TransferRecord,
+    UserRecord,
+)
 from chalicelib.adapters.secrets import SECRET_NAMES
 from chalicelib.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
-             "sweep_invitations")
+             "sweep_invitations", "expire_payment_requests", "websocket_connect", "websocket_message",
+             "websocket_disconnect")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
            "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
-           "sweep_invitations": "SweepInvitations"}
-THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
+           "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
+           "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
+           "websocket_disconnect": "WebsocketDisconnect"}
+THROTTLE = {"rate": 100, "burst": 200}
+WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
+WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
+
+
+def streamed_models() -> list[type[BaseModel]]:
+    from chalicelib.domain.notification import NOTIFYING_TABLES
+
+    return [m for m in ALL_MODELS if m.table in NOTIFYING_TABLES]  # requests/s across the stage; raise with traffic
 
 
 def stage_settings(stage: str) -> Settings:
@@ -65,6 +84,10 @@ def table_resource(model: type[BaseModel], settings: Settings) -> dict[str, Any]
         props["GlobalSecondaryIndexes"] = [{
             "IndexName": gsi["index_name"], "KeySchema": _key_schema(gsi["key_schema"]),
             "Projection": gsi["projection"]} for gsi in schema["global_secondary_indexes"]]
+    if schema["local_secondary_indexes"]:
+        props["LocalSecondaryIndexes"] = [{
+            "IndexName": lsi["index_name"], "KeySchema": _key_schema(lsi["key_schema"]),
+            "Projection": lsi["projection"]} for lsi in schema["local_secondary_indexes"]]
     if model.ttl_attribute:
         props["TimeToLiveSpecification"] = {"AttributeName": model.ttl_attribute, "Enabled": True}
     stream = getattr(model.Meta, "stream_view_type", None)
@@ -109,11 +132,6 @@ def merge_template(stage: str) -> dict[str, Any]:
             "QueueName": queue, "VisibilityTimeout": 360, "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["StripeEventsDLQ", "Arn"]},
                               "maxReceiveCount": 5}}},
-        "NotificationsStreamMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
-            "EventSourceArn": {"Fn::GetAtt": [table_logical_id(EntryRecord), "StreamArn"]},
-            "FunctionName": {"Ref": "Notifications"}, "StartingPosition": "LATEST", "BatchSize": 100,
-            "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}},
-        # Not encrypted with alias/aws/sns: CloudWatch alarms cannot publish to a topic under that
         # AWS-managed key, and alarm notifications carry no personal data.
         "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms"}},
         "StripeEventsDLQAlarm": _alarm("Stripe events failed 5 times and wait in the dead-letter queue",
@@ -156,9 +174,17 @@ def merge_template(stage: str) -> dict[str, Any]:
         method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}
     for model in ALL_MODELS:
         resources[table_logical_id(model)] = table_resource(model, settings)
+    for model in streamed_models():  # every table whose changes notify someone
+        resources[f"Notifications{_camel(model.table)}Stream"] = {
+            "Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": [table_logical_id(model), "StreamArn"]},
+                "FunctionName": {"Ref": "Notifications"}, "StartingPosition": "LATEST", "BatchSize": 100,
+                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}}
     for fn in FUNCTIONS:
-        resources.setdefault(LOGICAL[fn], {}).setdefault("Properties", {})["Environment"] = {
-            "Variables": {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}}
+        variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
+        if fn == "notifications":  # it pushes to the WebSocket API's connections
+            variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
+        resources.setdefault(LOGICAL[fn], {}).setdefault("Properties", {})["Environment"] = {"Variables": variables}
     return {"Resources": resources, "Outputs": {
         "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
@@ -181,6 +207,10 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
     tables = _tables(settings)
     indexes = [f"{t}/index/*" for t in tables]
     params = [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in SECRET_NAMES]
+
+    def table(model: type[BaseModel]) -> str:
+        return f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{model.table}"
+
     logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": "arn:aws:logs:*:*:*"}
     secrets = [
@@ -208,10 +238,25 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                           {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                          "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                            "Resource": queue_arn}],
-        "notifications": [logs, {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                                                               "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
-                                 "Resource": f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}"
-                                             f"{EntryRecord.table}/stream/*"}],
+        "notifications": [logs, *secrets, {
+            "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                                          "dynamodb:ListStreams"],
+            "Resource": [f"{table(m)}/stream/*" for m in streamed_models()]},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table(UserRecord), table(TransferRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table(NotificationRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:DeleteItem"],
+             "Resource": [table(ConnectionRecord), f"{table(ConnectionRecord)}/index/*"]},
+            # Only posting to connections, only on this stage (the API's id is not known here).
+            {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+             "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/POST/@connections/*"}],
+        # The token of a connection is checked like an HTTP call's (its session must be live).
+        "websocket_connect": [logs, *secrets,
+                              {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table(SessionRecord)]},
+                              {"Effect": "Allow", "Action": ["dynamodb:PutItem"],
+                               "Resource": [table(ConnectionRecord)]}],
+        "websocket_message": [logs],
+        "websocket_disconnect": [logs, *secrets, {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+                                                  "Resource": [table(ConnectionRecord)]}],
         "reconcile": [logs, *secrets,
                       {"Effect": "Allow", "Action": [*READ, "dynamodb:Scan"], "Resource": tables + indexes}],
         "resume_withdrawals": [logs, *secrets,
@@ -219,6 +264,7 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                                               "dynamodb:TransactWriteItems"],
                                 "Resource": tables + indexes}],
         "sweep_invitations": [logs, money, *secrets],
+        "expire_payment_requests": [logs, money, *secrets],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

@@ -19,6 +19,8 @@ def main() -> int:
     p.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", 8001)))
     p.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5001)))
     p.add_argument("--stripe-port", type=int, default=int(os.environ.get("STRIPE_PORT", 8420)))
+    p.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 8002)))
+    p.add_argument("--ws-management-port", type=int, default=int(os.environ.get("WS_MANAGEMENT_PORT", 8003)))
     p.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 3)))
     args = p.parse_args()
 
@@ -26,7 +28,8 @@ def main() -> int:
     state = Path(args.state_dir)
     state.mkdir(parents=True, exist_ok=True)
     (state / "stack.env").unlink(missing_ok=True)
-    stack = Stack(state, Ports(args.api_port, args.dynamodb_port, args.moto_port, args.stripe_port),
+    stack = Stack(state, Ports(args.api_port, args.dynamodb_port, args.moto_port, args.stripe_port, args.ws_port,
+                                     args.ws_management_port),
                   api_workers=args.api_workers)
 
     def stop(signum: int, _frame: object) -> None:
@@ -38,6 +41,7 @@ def main() -> int:
         took = time.monotonic() - started
         print(f"Local stack up in {took:.1f}s", flush=True)
         print(f"  API             {env['API_URL']}   (try {env['API_URL']}/health)")
+        print(f"  WebSocket       {env['WS_URL']}?token=<access token>   (live notifications)")
         print(f"  DynamoDB Local  {env['DYNAMODB_ENDPOINT']}")
         print(f"  moto (AWS)      {env['AWS_ENDPOINT']}")
         print(f"  localstripe     {env['STRIPE_API_BASE']}")

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 log = logging.getLogger("pump")
 
 # Every scheduled function of app.py (a test checks the list is complete).
-SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations")
+SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests")
 
 
 class LambdaContext:

@@ -34,10 +34,13 @@ class Ports:
     dynamodb: int = 8001
     moto: int = 5001
     stripe: int = 8420
+    ws: int = 8002  # the WebSocket API (live notifications)
+    ws_management: int = 8003  # its management API (`POST /@connections/{id}`), for the app only
 
     def named(self) -> dict[str, int]:
         return {"API (chalice local)": self.api, "DynamoDB Local": self.dynamodb,
-                "moto server": self.moto, "localstripe": self.stripe}
+                "moto server": self.moto, "localstripe": self.stripe, "WebSocket API": self.ws,
+                "WebSocket management API": self.ws_management}
 
 
 def _die_with_parent() -> None:
@@ -173,8 +176,12 @@ class Stack:
         self._bootstrap()
         api = self._spawn("api", [py, "-m", "devstack.local_api", "--port", str(self.ports.api),
                                   "--stage", "local", "--workers", str(self.api_workers)], env=self.env)
+        ws = self._spawn("ws", [py, "-m", "devstack.ws_server", "--port", str(self.ports.ws),
+                                "--management-port", str(self.ports.ws_management)], env=self.env)
         self._spawn("pump", [py, "-m", "devstack.pump"], env=self.env)
         _wait("the API", lambda: _health(self.env["API_URL"]), api, self.logs / "api.log")
+        _wait("the WebSocket server", lambda: port_in_use(self.ports.ws) and port_in_use(self.ports.ws_management),
+              ws, self.logs / "ws.log")
         self._write_env_file()
         return self.env
 
@@ -209,6 +216,10 @@ class Stack:
             # SES sends only from a verified identity; the bootstrap verifies this one in moto.
             "MAIL_FROM": "no-reply@ewallet.local",
             "SCHEDULE_SECONDS": os.environ.get("SCHEDULE_SECONDS", "15"),
+            # Clients connect to WS_URL?token=<access token>; the app pushes through the
+            # management endpoint (in AWS: the WebSocket API's stage URL).
+            "WS_URL": f"ws://127.0.0.1:{self.ports.ws}",
+            "WS_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{self.ports.ws_management}",
             **keys,
         })
         return env
@@ -261,7 +272,7 @@ class Stack:
         urllib.request.urlopen(req, timeout=5).close()
 
     def _write_env_file(self) -> None:
-        keys = ["API_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+        keys = ["API_URL", "WS_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "TABLE_PREFIX", "STRIPE_EVENTS_QUEUE_URL", "STRIPE_API_BASE",
                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID",
                 "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL"]

@@ -52,9 +52,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The running local stack's settings (the keys of `.local/stack.env`)."""
     state = tmp_path_factory.mktemp("stack")
-    api, ddb, moto, stripe = free_ports(4)
+    api, ddb, moto, stripe, ws, ws_management = free_ports(6)
     cmd = [sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
-           "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe)]
+           "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
+           "--ws-port", str(ws), "--ws-management-port", str(ws_management)]
     out = open(state / "launcher.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)

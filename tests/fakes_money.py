@@ -8,10 +8,11 @@ first, then every write. `reconcile()` runs on it like on DynamoDB.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import NotFound, RequestNotPending
 from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
@@ -24,6 +25,7 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
+from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
     InvitationOutcome,
     NewWithdrawal,
@@ -48,6 +50,7 @@ class FakeBook:
     topups: dict[str, TopUp] = field(default_factory=dict)
     withdrawals: dict[str, Withdrawal] = field(default_factory=dict)
     invitations: dict[str, Invitation] = field(default_factory=dict)
+    requests: dict[str, PaymentRequest] = field(default_factory=dict)
 
     def wallet(self, wallet_id: str, owner: str, currency: str = "USD", balance: int = 0) -> str:
         self.wallets[wallet_id] = Wallet(wallet_id, owner, currency, "Main", balance, 0, balance, "active", "user",
@@ -157,7 +160,7 @@ class FakeLedgerStore:
         if m.transfer_id in self.b.transfers or (idem and idem.key in self.b.idempotency):
             raise DuplicateRequest()
         if record is not None and not self._companion_ok(record):
-            raise DuplicateRequest()
+            raise RequestNotPending() if isinstance(record, RequestOutcome) else DuplicateRequest()
         if daily and self.b.daily.get(daily.key, 0) + m.amount.amount > daily.limit:
             raise LimitExceeded()
         if not is_system_wallet(m.from_wallet):
@@ -215,6 +218,16 @@ class FakeLedgerStore:
     def _sk(self, transfer_id: str, leg: str) -> str:
         return f"{next(self._seq):013d}#{transfer_id}#{leg}"
 
+    def write(self, record: WrittenWith, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
+        if idempotency and idempotency.key in self.b.idempotency:
+            raise DuplicateRequest()
+        if not self._companion_ok(record):
+            raise RequestNotPending() if isinstance(record, RequestOutcome) else DuplicateRequest()
+        self._apply_companion(record)
+        if idempotency:
+            self.b.idempotency[idempotency.key] = IdempotentResponse(
+                idempotency.request_hash, idempotency.status_code, idempotency.response_ct, idempotency.resource_id)
+
     # -- what is written with the money ---------------------------------------------------------
     def _companion_ok(self, v: WrittenWith) -> bool:
         if isinstance(v, NewWithdrawal):
@@ -229,6 +242,13 @@ class FakeLedgerStore:
             return i is not None and i.status == "unclaimed" and {
                 "posted": i.expires_at > v.at, "expired": i.expires_at <= v.at,
                 "canceled": i.sender_id == v.by}[v.status]
+        if isinstance(v, PaymentRequest):
+            return v.request_id not in self.b.requests
+        if isinstance(v, RequestOutcome):
+            r = self.b.requests.get(v.request_id)
+            return r is not None and r.status == "pending" and (
+                r.expires_at <= v.at if v.status == "expired" else r.expires_at > v.at and v.by == (
+                    r.requester_id if v.status == "canceled" else r.payer_id))
         t = self.b.topups.get(v.topup_id)
         return (t is not None and int(getattr(t, v.attribute) or 0) == v.old
                 and (not v.at_most_refunded or t.refunded >= v.new))
@@ -245,10 +265,41 @@ class FakeLedgerStore:
             self.b.invitations[v.transfer_id] = replace(
                 self.b.invitations[v.transfer_id], status=v.status,
                 claimed_by=v.by if v.status == "posted" else None)
+        elif isinstance(v, PaymentRequest):
+            self.b.requests[v.request_id] = v
+        elif isinstance(v, RequestOutcome):
+            self.b.requests[v.request_id] = replace(self.b.requests[v.request_id], status=v.status,
+                                                    transfer_id=v.transfer_id)
         else:
             assert isinstance(v, TopUpTotal)
             changes: dict[str, Any] = {v.attribute: v.new}
             self.b.topups[v.topup_id] = replace(self.b.topups[v.topup_id], **changes)
+
+
+class FakeRequests:
+    """Reads of the payment requests the fake ledger store wrote (PaymentRequestStore)."""
+
+    def __init__(self, book: FakeBook) -> None:
+        self.b = book
+
+    def get(self, request_id: str) -> PaymentRequest | None:
+        return self.b.requests.get(request_id)
+
+    def _sk(self, r: PaymentRequest) -> str:
+        return f"{r.created_ms:013d}#{r.request_id}"
+
+    def newest(self, user_id: str, role: str, before: str | None, page: int) -> Iterator[PaymentRequest]:
+        mine = [r for r in self.b.requests.values()
+                if (r.payer_id if role == "incoming" else r.requester_id) == user_id]
+        for r in sorted(mine, key=self._sk, reverse=True):
+            if before is None or self._sk(r) < before:
+                yield r
+
+    def cursor_of(self, r: PaymentRequest) -> str:
+        return self._sk(r)
+
+    def waiting_until(self, now: int) -> Iterator[PaymentRequest]:
+        yield from [r for r in self.b.requests.values() if r.status == "pending" and r.expires_at <= now]
 
 
 class FakeFundingRepo:

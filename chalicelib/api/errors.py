@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payout_account_required": 409,
     "already_verified": 409,
     "transfer_not_cancelable": 409,
+    "request_not_pending": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "insufficient_funds": 422,

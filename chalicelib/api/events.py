@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib import observability
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
-from chalicelib.services import notifications, stripe_events
+from chalicelib.services import stripe_events
 from chalicelib.services.funding import Redeliver
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,14 @@ def process_stripe_events(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def process_stream(records: list[dict[str, Any]]) -> int:
-    return notifications.handle_records(records, get_container().notifiers)
+    """Notifications from a batch of stream records; a failure fails the batch (retried)."""
+    from chalicelib.adapters.dynamodb.stream import changes
+
+    c = get_container()
+    made = c.notifications.handle(changes(records, c.settings.table_prefix))
+    observability.count("NotificationsMade", made)
+    observability.flush()
+    return made
 
 
 def reconcile_ledger() -> dict[str, Any]:
@@ -65,3 +72,10 @@ def sweep_invitations() -> dict[str, int]:
     observability.count("InvitationsExpired", done["expired"])
     observability.flush()
     return done
+
+
+def expire_payment_requests() -> dict[str, int]:
+    """Pending requests past their expiry are written as expired (they read so already)."""
+    done = get_container().payment_requests.expire()
+    observability.flush()
+    return {"expired": done}

@@ -48,7 +48,8 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(spec.path)
     ]
-    params += [{"name": name, "in": "header", "required": True,
+    # A header named with a trailing "?" may be left out (an optional Idempotency-Key).
+    params += [{"name": name.rstrip("?"), "in": "header", "required": not name.endswith("?"),
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
                for name in spec.headers]
     if spec.query is not None:

@@ -193,3 +193,10 @@ class TransferNotCancelable(DomainError):
 
     code = "transfer_not_cancelable"
     default_message = "This transfer can no longer be canceled."
+
+
+class RequestNotPending(DomainError):
+    """A payment request that is paid, declined, canceled or expired cannot change again."""
+
+    code = "request_not_pending"
+    default_message = "This payment request is no longer pending."

@@ -30,14 +30,10 @@ def password_reset(code: str, minutes: int) -> Message:
 
 
 def display_name(first: str | None, last: str | None) -> str:
-    """The sender as an invitation names them: letters, spaces, dots, hyphens and apostrophes of
-    their own names only, short, so nobody can put a link or a message of their own in our SMS."""
-    import re
+    """The sender as an invitation names them: their own names, cleaned (`party.clean_name`)."""
+    from chalicelib.domain.party import clean_name
 
-    name = " ".join(part for part in (first, last) if part)
-    name = re.sub(r"[^\w .'-]|[\d_]|\.(?=\w)", "", name)  # no digits, and no dot inside a word (a host)
-    name = re.sub(r"\s+", " ", name).strip()[:40].strip()
-    return name or "Someone"
+    return clean_name(" ".join(part for part in (first, last) if part)) or "Someone"
 
 
 def invitation(sender: str, amount: str, until: str) -> Message:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.invitation import Invitation
+from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 
 
 @dataclass(frozen=True)
@@ -58,5 +59,8 @@ class InvitationOutcome:
     by: str | None = None
 
 
-# A new invitation (`domain.invitation.Invitation`, unclaimed) is written with its hold too.
-WrittenWith = NewWithdrawal | WithdrawalStatusChange | TopUpTotal | Invitation | InvitationOutcome
+# A new invitation (`domain.invitation.Invitation`, unclaimed) is written with its hold too; a
+# new payment request (pending) alone or with its idempotency record, and its outcome (paid)
+# with the payment.
+WrittenWith = (NewWithdrawal | WithdrawalStatusChange | TopUpTotal | Invitation | InvitationOutcome
+               | PaymentRequest | RequestOutcome)

@@ -24,6 +24,7 @@ from chalicelib.domain.unit_of_work import InvitationOutcome
 from chalicelib.services import sending
 from chalicelib.services.ledger import Ledger
 from chalicelib.services.lockout import Lockout
+from chalicelib.services.people import People
 from chalicelib.services.ports import Clock, FieldCipher, LedgerStore, Messenger, UserDirectory
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,7 @@ class Invitations:
         sending.send(self.messenger, invitee.channel, invitee.address, message, what="Invitation")
 
     def _display_name(self, user_id: str) -> str:
-        user = self.users.get(user_id)
-        first, last = (self.cipher.decrypt(ct, user_id, name) if user is not None and (
-            ct := getattr(user, f"{name}_ct")) else None for name in ("first_name", "last_name"))
-        return messages.display_name(first, last)
+        return messages.display_name(*People(self.users, self.cipher).names(user_id))
 
     def deliver(self, contact_key: str, user_id: str) -> int:
         """Post every unclaimed, unexpired invitation for a contact to its new verified owner.

@@ -94,7 +94,7 @@ class Ledger:
         return w
 
     def open_wallet(self, user_id: str, currency: str, name: str | None = None) -> Wallet:
-        self._check_currency(currency)
+        self.check_currency(currency)
         created = rfc3339(self.now())
         name = name or f"{currency} wallet"
         # The first wallet of a currency becomes its default (where payments by e-mail land).
@@ -128,7 +128,7 @@ class Ledger:
             raise InvalidRequest("The amount is above the per-transfer maximum.", details=[
                 {"field": "amount", "message": f"at most {self.policy.max_transfer_major} {amount.currency}"}])
 
-    def _check_currency(self, currency: str) -> None:
+    def check_currency(self, currency: str) -> None:
         if currency not in self.policy.currencies:
             raise InvalidRequest("This currency is not supported.", details=[
                 {"field": "currency", "message": f"must be one of {', '.join(self.policy.currencies)}"}])
@@ -160,7 +160,7 @@ class Ledger:
         if previous is not None:
             return self._replay(previous, req_hash, user_id)
 
-        self._check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
+        self.check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
         amount = Money(request["amount"], request["currency"])
         self.check_maximum(amount)
         source = self.wallet(user_id, request["from_wallet_id"])
@@ -171,22 +171,29 @@ class Ledger:
             return self._written_once(idem_key, req_hash, user_id,
                                       lambda: self._invite(user_id, key, idem_key, req_hash, source, amount,
                                                            recipient, request.get("memo")))
-        to_wallet, to_owner = recipient
-        if to_wallet == source.wallet_id:
+        if recipient[0] == source.wallet_id:
             raise SameWallet()
+        return self.pay(user_id, key, idem_key, req_hash, source, recipient, amount, request.get("memo"))
 
+    def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, to: tuple[str, str],
+            amount: Money, memo: str | None, *, record: WrittenWith | None = None,
+            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Outcome:
+        """Move `amount` from the user's `source` wallet to `to` (wallet, owner), once per key:
+        debit, credit, the transfer and its legs, the key's record, the daily total and `record`
+        (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
+        the body the call returns and a retry gets again (default: the transfer)."""
         now = self.now()
         transfer_id = deterministic_id("tr", user_id, key)
-        memo = request.get("memo")
-        body = self._transfer_body(transfer_id, "posted", source, to_wallet, amount, memo, now)
-        idem = self._kept_answer(idem_key, req_hash, user_id, body, now)
-        movement = Movement(transfer_id, "transfer", source.wallet_id, to_wallet, amount, user_id, to_owner)
+        body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
+        kept = answer(body) if answer else body
+        idem = self._kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
+        movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1])
 
         def write() -> Outcome:
             self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
                             memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
-                            daily=self.daily_limit(user_id, amount, now))
-            return Outcome(body)
+                            daily=self.daily_limit(user_id, amount, now), record=record)
+            return Outcome(kept)
 
         return self._written_once(idem_key, req_hash, user_id, write)
 
@@ -212,7 +219,7 @@ class Ledger:
         body = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
                 "claim_expires_at": rfc3339(expires_at)}
         created = body["created_at"]
-        idem = self._kept_answer(idem_key, req_hash, user_id, body, now)
+        idem = self._kept_answer(idem_key, req_hash, user_id, body, now, transfer_id)
         # Until claimed, the hold names the invitations account; the claim posts it to the
         # claimer's wallet instead (resolve_hold `to`).
         movement = Movement(transfer_id, "transfer", source.wallet_id,
@@ -234,11 +241,23 @@ class Ledger:
                 "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
 
     def _kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
-                     now: float) -> IdempotencyPut:
+                     now: float, resource_id: str) -> IdempotencyPut:
         """The (user, key) record written with the money, holding the answer a retry gets."""
         return IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
-                              response_ct=seal(self.cipher, user_id, body), resource_id=body["transfer_id"],
+                              response_ct=seal(self.cipher, user_id, body), resource_id=resource_id,
                               expires_at=int(now) + IDEMPOTENCY_TTL)
+
+    def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any], now: float,
+                    resource_id: str) -> IdempotencyPut:
+        """The record of a keyed call that moves no money (a payment request), same rules."""
+        return self._kept_answer(idem_key, req_hash, user_id, body, now, resource_id)
+
+    def replay_or(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
+        """The first answer again if this key was used, else `write`, once however many race."""
+        previous = self.store.get_idempotency(idem_key)
+        if previous is not None:
+            return self._replay(previous, req_hash, user_id)
+        return self._written_once(idem_key, req_hash, user_id, write)
 
     def _memo_ct(self, memo: str | None, transfer_id: str) -> str | None:
         return self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
@@ -261,21 +280,26 @@ class Ledger:
             if w.currency != currency:
                 raise CurrencyMismatch()
             return w.wallet_id, w.owner_id
-        if "email" in to:
-            channel, address = "email", normalize_email(to["email"], field="to.email")
-            lookup = email_lookup_key(address)
-        else:
-            channel, address = "phone", normalize_phone(to["phone"], field="to.phone")
-            lookup = phone_lookup_key(address)
-        contact_key = identity_key(lookup, self.blind_index)
-        owner = self.users.verified_user_for(contact_key)
+        owner, invitee = self.contact(to, "to")
         if owner is None:
             if not to.get("invite"):
                 raise RecipientNotFound()
-            if self.users.user_id_for(contact_key) == sender:
+            if self.users.user_id_for(invitee.contact_key) == sender:
                 raise SameWallet("This is your own address: verify it instead.")
-            return Invitee(contact_key, channel, address)
+            return invitee
         return self.default_wallet(owner, currency), owner
+
+    def contact(self, to: dict[str, Any], field: str) -> tuple[str | None, Invitee]:
+        """The user whose VERIFIED contact `to` ({email} or {phone}) is (None if nobody's), and
+        the contact as an invitee. `field` names the body field in a validation error."""
+        if "email" in to:
+            channel, address = "email", normalize_email(to["email"], field=f"{field}.email")
+            lookup = email_lookup_key(address)
+        else:
+            channel, address = "phone", normalize_phone(to["phone"], field=f"{field}.phone")
+            lookup = phone_lookup_key(address)
+        contact_key = identity_key(lookup, self.blind_index)
+        return self.users.verified_user_for(contact_key), Invitee(contact_key, channel, address)
 
     def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
         return self.transfer_view(self.visible_transfer(user_id, transfer_id))

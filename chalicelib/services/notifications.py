@@ -1,33 +1,161 @@
-"""Notifications from table changes (DynamoDB stream -> the `notifications` Lambda).
+"""Notifications: made from table changes, kept in an inbox, pushed live (guarantee 13).
 
-Each table whose changes notify someone registers a notifier for its stream records; records of
-other tables are skipped. The ledger registers the money-received notifier.
+The `notifications` Lambda reads the streams of the tables that notify someone; each change
+goes through the fan-out rules (domain.notification) and each notice becomes one stored
+notification, whose id makes a replayed or reordered record a no-op. Only a newly stored one
+is pushed, as a text frame, to every open WebSocket connection of its user; a connection that is
+gone is forgotten. A push is best effort: the inbox is the record, and the batch never fails
+because a phone went offline.
 """
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib import observability
+from chalicelib.domain.errors import Unauthorized
+from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.notification import (
+    TTL_SECONDS,
+    Change,
+    Notice,
+    Notification,
+    notices_for,
+    notification_id,
+)
+from chalicelib.domain.wallet import Transfer
+from chalicelib.services.people import People
 
 log = logging.getLogger(__name__)
 
-StreamRecord = dict[str, Any]
-Notifier = Callable[[StreamRecord], None]
+CONNECTION_TTL = 3 * 3600  # API Gateway closes a WebSocket after 2 hours; the TTL sweeps leftovers
 
 
-def table_of(record: StreamRecord) -> str:
-    """The table name in a stream record's eventSourceARN (arn:...:table/NAME/stream/...)."""
-    arn = record.get("eventSourceARN", "")
-    _, _, rest = arn.partition(":table/")
-    return rest.split("/", 1)[0]
+class Inbox(Protocol):
+    def add(self, n: Notification, expires_at: int) -> bool:
+        """Store a new notification; False if it is stored already (same id)."""
+
+    def page(self, user_id: str, unread: bool, limit: int, cursor: str | None
+             ) -> tuple[list[Notification], str | None]: ...
+
+    def unread_count(self, user_id: str) -> int: ...
+
+    def mark_read(self, user_id: str, notification_id: str) -> None:
+        """NotFound for no such notification of this user."""
+
+    def read_all(self, user_id: str) -> int: ...
 
 
-def handle_records(records: Iterable[StreamRecord], notifiers: dict[str, Notifier]) -> int:
-    """Hand each record to its table's notifier; the number of records handled."""
-    handled = 0
-    for record in records:
-        notifier = notifiers.get(table_of(record))
-        if notifier is not None:
-            notifier(record)
-            handled += 1
-    return handled
+class Connections(Protocol):
+    def add(self, connection_id: str, user_id: str, connected_at: int, expires_at: int) -> None: ...
+
+    def remove(self, connection_id: str) -> None: ...
+
+    def of_user(self, user_id: str) -> list[str]: ...
+
+
+class Pusher(Protocol):
+    def send(self, connection_id: str, data: bytes) -> bool:
+        """Deliver one text frame; False if the connection is gone."""
+
+
+class AccessTokens(Protocol):
+    def verify_access(self, token: str) -> Any:
+        """The token's principal (with `user_id`), or raise Unauthorized."""
+
+
+def view(n: Notification) -> dict[str, Any]:
+    return {"notification_id": n.notification_id, "type": n.type, "read": n.read,
+            "created_at": rfc3339(n.created_ms / 1000), "data": n.data}
+
+
+@dataclass
+class Notifications:
+    inbox: Inbox
+    connections: Connections
+    people: Callable[[], People]  # a fresh one per batch: names are read once per batch
+    transfer: Callable[[str], Transfer | None]  # who sent a transfer (the counterparty of a receipt)
+    tokens: AccessTokens | None = None
+    pusher: Pusher | None = None
+    now: Callable[[], float] = time.time
+
+    # -- from the stream ------------------------------------------------------------------------
+    def handle(self, changes: Iterable[Change]) -> int:
+        """Make the notifications of a batch of changes; the number newly stored. A storage
+        error fails the batch (the stream delivers it again; what was stored stays once)."""
+        people, made = self.people(), 0
+        for change in changes:
+            try:
+                notices = notices_for(change)
+            except (KeyError, TypeError, ValueError):
+                # A record the rules cannot read will never read better: count it, skip it,
+                # rather than block its shard behind it forever.
+                log.error("unreadable %s change skipped", change.table)
+                observability.count("NotificationSkipped")
+                continue
+            for notice in notices:
+                made += self._notify(notice, change.at, people)
+        return made
+
+    def _notify(self, notice: Notice, at: float, people: People) -> int:
+        counterparty = notice.counterparty
+        if counterparty is None and notice.type == "transfer.received":
+            t = self.transfer(notice.subject)
+            counterparty = t.from_owner if t is not None and t.from_owner.startswith("usr_") else None
+        data = {**notice.data, "counterparty": people.party(counterparty) if counterparty else None}
+        n = Notification(notice.recipient, notification_id(notice.type, notice.subject, notice.recipient),
+                         notice.type, int(at * 1000), data)
+        if not self.inbox.add(n, int(at) + TTL_SECONDS):
+            return 0  # told already: a replayed or repeated change
+        self.push(n)
+        return 1
+
+    def push(self, n: Notification) -> int:
+        """Send to every open connection of the user; the number reached."""
+        if self.pusher is None:
+            return 0
+        frame = json.dumps({"type": "notification", "notification": view(n)}).encode()
+        reached = 0
+        for connection_id in self.connections.of_user(n.user_id):
+            try:
+                if self.pusher.send(connection_id, frame):
+                    reached += 1
+                else:
+                    self.connections.remove(connection_id)  # closed without telling us
+            except Exception as exc:  # noqa: BLE001 - best effort: the inbox holds it
+                log.warning("push failed: %s", type(exc).__name__)
+                observability.count("NotificationPushFailed")
+        return reached
+
+    # -- the inbox ------------------------------------------------------------------------------
+    def list(self, user_id: str, unread: bool, limit: int, cursor: str | None) -> dict[str, Any]:
+        items, next_cursor = self.inbox.page(user_id, unread, limit, cursor)
+        return {"items": [view(n) for n in items], "next_cursor": next_cursor,
+                "unread_count": self.inbox.unread_count(user_id)}
+
+    def mark_read(self, user_id: str, notification_id: str) -> None:
+        self.inbox.mark_read(user_id, notification_id)
+
+    def read_all(self, user_id: str) -> int:
+        return self.inbox.read_all(user_id)
+
+    # -- live connections -----------------------------------------------------------------------
+    def connect(self, connection_id: str, token: str | None) -> bool:
+        """Accept a WebSocket connection only with a valid access token (checked like every
+        HTTP route's: signature, expiry, live session); remember whose it is."""
+        if not token or self.tokens is None:
+            return False
+        try:
+            principal = self.tokens.verify_access(token)
+        except Unauthorized:
+            return False
+        now = int(self.now())
+        self.connections.add(connection_id, str(principal.user_id), now, now + CONNECTION_TTL)
+        return True
+
+    def disconnect(self, connection_id: str) -> None:
+        self.connections.remove(connection_id)

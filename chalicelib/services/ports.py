@@ -1,7 +1,7 @@
 """The interfaces services depend on; adapters implement them, tests fake them."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from chalicelib.domain.funding import (
@@ -16,6 +16,7 @@ from chalicelib.domain.funding import (
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
 from chalicelib.domain.messages import Message
+from chalicelib.domain.payment_request import PaymentRequest
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
 from chalicelib.domain.verification import StoredCode
@@ -139,6 +140,9 @@ class LedgerStore(Protocol):
                      record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
         """Post (to `to` if given) or void a pending hold once; False if it was resolved already."""
 
+    def write(self, record: WrittenWith, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
+        """A companion without money (e.g. a payment request), with its idempotency record."""
+
     def get_invitation(self, transfer_id: str) -> Invitation | None: ...
 
     def invitations_for(self, contact_key: str) -> list[Invitation]:
@@ -146,6 +150,20 @@ class LedgerStore(Protocol):
 
     def unclaimed_invitations(self) -> Iterable[Invitation]:
         """Every unclaimed invitation, soonest expiry first."""
+
+
+class PaymentRequestStore(Protocol):
+    """Reading payment requests; they are written through `LedgerStore` (with the money)."""
+
+    def get(self, request_id: str) -> PaymentRequest | None: ...
+
+    def newest(self, user_id: str, role: str, before: str | None, page: int) -> Iterator[PaymentRequest]:
+        """The user's requests in a role (incoming | outgoing), newest first, after a cursor."""
+
+    def cursor_of(self, r: PaymentRequest) -> str: ...
+
+    def waiting_until(self, now: int) -> Iterator[PaymentRequest]:
+        """Requests still stored as pending whose expiry is at or before `now`."""
 
 
 class FundingRepository(Protocol):

@@ -15,7 +15,15 @@ import pytest
 
 from chalicelib.adapters.dynamodb.models import ALL_MODELS
 from chalicelib.adapters.secrets import SECRET_NAMES
-from deploy.template import FUNCTIONS, LOGICAL, merge_template, policies, stage_env, stage_settings
+from deploy.template import (
+    FUNCTIONS,
+    LOGICAL,
+    merge_template,
+    policies,
+    stage_env,
+    stage_settings,
+    table_logical_id,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +80,19 @@ def test_queue_dlq_and_event_sources(package):
     source = r["StripeEvents"]["Properties"]["Events"]["StripeEventsSqsEventSource"]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["Queue"] == {"Fn::GetAtt": ["StripeEventsQueue", "Arn"]}
-    assert r["NotificationsStreamMapping"]["Properties"]["FunctionName"] == {"Ref": "Notifications"}
+    from chalicelib.domain.notification import NOTIFYING_TABLES
+
+    mappings = [v["Properties"] for v in r.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert all(m["FunctionName"] == {"Ref": "Notifications"} for m in mappings)
+    streamed = {m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings}
+    assert streamed == {table_logical_id(m) for m in ALL_MODELS if m.table in NOTIFYING_TABLES}
+    assert all(r[t]["Properties"]["StreamSpecification"] for t in streamed)
+    # The WebSocket API: its three routes, and where the notifications function pushes.
+    routes = {v["Properties"]["RouteKey"] for v in r.values() if v["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert routes == {"$connect", "$disconnect", "$default"}
+    push = r["Notifications"]["Properties"]["Environment"]["Variables"]["WS_MANAGEMENT_ENDPOINT"]
+    assert "${WebsocketAPI}" in push["Fn::Sub"] and push["Fn::Sub"].endswith("/" + r["WebsocketAPIStage"][
+        "Properties"]["StageName"])
     assert r["Reconcile"]["Properties"]["Events"]["ReconcileEvent"]["Type"] == "Schedule"
     for alarm in ("StripeEventsDLQAlarm", "Api5xxAlarm", "ReconciliationDriftAlarm"):
         assert r[alarm]["Type"] == "AWS::CloudWatch::Alarm"
@@ -86,7 +106,8 @@ def test_every_function_has_its_own_least_privilege_policy_and_its_secrets(packa
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
     assert config["autogen_policy"] is False
     handlers = ({"api_handler"} | {s.name for s in app.app.event_sources}
-                | {f.name for f in app.app.pure_lambda_functions})
+                | {f.name for f in app.app.pure_lambda_functions}
+                | {f"websocket_{kind}" for kind in ("connect", "message", "disconnect")})
     assert handlers == set(FUNCTIONS)
     expected = policies("prod")
     roles = {name: res for name, res in t["Resources"].items() if res["Type"] == "AWS::IAM::Role"}

@@ -101,6 +101,18 @@ def new_user(api, stack) -> Callable[..., User]:
     return make
 
 
+@pytest.fixture
+def fund(stack_container) -> Callable[..., None]:
+    """Credit a wallet from the Stripe clearing account through the ledger service itself."""
+    from chalicelib.domain.ids import new_id
+    from chalicelib.domain.money import Money
+
+    def credit(wallet_id: str, amount: int, currency: str = "USD") -> None:
+        assert stack_container.ledger.credit_from_system("stripe_clearing", wallet_id, Money(amount, currency),
+                                                         new_id("tp"))
+    return credit
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _ledger_reconciles_after_the_whole_suite(stack):
     """After every e2e test has run: the ledger has no drift (docs/architecture.md)."""

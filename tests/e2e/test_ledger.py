@@ -5,10 +5,6 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from chalicelib.domain.ids import new_id
-from chalicelib.domain.money import Money
 from chalicelib.services.reconcile import reconcile
 from tests.e2e.conftest import Api, uniq_email, uniq_phone
 
@@ -18,15 +14,6 @@ def code(r):
         return r.json()["error"]["code"]
     except Exception:  # noqa: BLE001
         return None
-
-
-@pytest.fixture
-def fund(stack_container):
-    """Credit a wallet from the Stripe clearing account through the ledger service itself."""
-    def credit(wallet_id: str, amount: int, currency: str = "USD") -> None:
-        assert stack_container.ledger.credit_from_system("stripe_clearing", wallet_id, Money(amount, currency),
-                                                         new_id("tp"))
-    return credit
 
 
 def default_wallet(user) -> dict:

@@ -31,3 +31,12 @@ def test_the_pump_runs_every_scheduled_function_of_the_app():
     source.poll()
     source.poll()  # within the period: nothing runs again
     assert ran == [(name, "Scheduled Event") for name in SCHEDULED]
+
+
+def test_the_websocket_server_serves_every_websocket_handler_of_the_app():
+    import app
+    from devstack.ws_server import ROUTES
+
+    assert set(ROUTES) == set(app.app.websocket_handlers)
+    for route, name in ROUTES.items():
+        assert app.app.websocket_handlers[route].handler_string == f"app.{name}"

@@ -1,4 +1,5 @@
-"""The SQS and stream Lambdas, invoked the way Lambda invokes them (chalice.test.Client)."""
+"""The SQS and scheduled Lambdas, invoked the way Lambda invokes them (chalice.test.Client);
+the stream Lambda is in test_notifications."""
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,7 @@ class RecordingHandler:
 
 @pytest.fixture
 def container():
-    c = Container(stripe_event_log=FlakyLog(), notifiers={}, funding=RecordingHandler())
+    c = Container(stripe_event_log=FlakyLog(), funding=RecordingHandler())
     set_container(c)
     yield c
     set_container(None)
@@ -47,23 +48,6 @@ def test_partial_batch_failure_reports_only_the_failed_message(container):
     assert result == {"batchItemFailures": [{"itemIdentifier": ids[1]}]}
     assert set(container.stripe_event_log.events) == {"evt_ok"}
     assert container.funding.seen == [("customer.created", "cus_1")]
-
-
-def test_stream_records_go_to_their_tables_notifier(container):
-    import app
-
-    seen: list[dict] = []
-    set_container(Container(stripe_event_log=FakeStripeEventLog(), funding=RecordingHandler(),
-                            notifiers={"ewallet-test-transfers": seen.append}))
-    records = [
-        {"eventName": "INSERT", "eventSourceARN":
-            "arn:aws:dynamodb:us-east-1:1:table/ewallet-test-transfers/stream/2026-01-01T00:00:00.000"},
-        {"eventName": "INSERT", "eventSourceARN":
-            "arn:aws:dynamodb:us-east-1:1:table/ewallet-test-other/stream/2026-01-01T00:00:00.000"},
-    ]
-    with Client(app.app) as client:
-        result = client.lambda_.invoke("notifications", {"Records": records}).payload
-    assert result == {"handled": 1} and seen == [records[0]]
 
 
 def test_reconciliation_runs_on_its_own_schedule_whatever_payouts_do(monkeypatch):

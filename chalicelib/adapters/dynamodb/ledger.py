@@ -12,9 +12,7 @@ expressions and to read `ConsumedCapacity` (bench/).
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import random
 import re
 import threading
@@ -22,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from chalicelib.adapters.dynamodb import cursors
 from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, RETRYABLE, backoff
 from chalicelib.adapters.dynamodb.models import (
     DailyTotalRecord,
@@ -29,6 +28,7 @@ from chalicelib.adapters.dynamodb.models import (
     IdempotencyRecord,
     IdentityRecord,
     InvitationRecord,
+    PaymentRequestRecord,
     TopUpRecord,
     TransferRecord,
     WalletRecord,
@@ -37,7 +37,7 @@ from chalicelib.adapters.dynamodb.models import (
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
 from chalicelib.config import Settings
-from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.domain.errors import Conflict, NotFound, RequestNotPending, ServiceUnavailable
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
@@ -49,6 +49,7 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
+from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
     InvitationOutcome,
     NewWithdrawal,
@@ -105,17 +106,11 @@ _ENTRY_SK = re.compile(r"[0-9]{13}#[A-Za-z0-9_]{1,100}#[dc]")  # what `_sk` writ
 
 
 def encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+    return cursors.encode(sk)
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
-        if not isinstance(sk, str) or not _ENTRY_SK.fullmatch(sk):
-            raise ValueError
-        return sk
-    except (ValueError, KeyError, TypeError):
-        raise InvalidRequest("The cursor is not valid.", details=[{"field": "cursor", "message": "invalid"}]) from None
+    return cursors.decode(cursor, _ENTRY_SK)
 
 
 class DynamoLedger:
@@ -126,7 +121,7 @@ class DynamoLedger:
         self._sleep = sleep
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
-                   TopUpRecord, InvitationRecord)}
+                   TopUpRecord, InvitationRecord, PaymentRequestRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -362,7 +357,7 @@ class DynamoLedger:
         (the withdrawal of a hold), conditional so that it happens once."""
         if record:
             items.append(self._written_with(record))
-            roles.append("record")
+            roles.append(_role(record))
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
@@ -412,12 +407,21 @@ class DynamoLedger:
             roles += ["credit", "entry"]
         if record:
             items.append(self._written_with(record))
-            roles.append("record")
+            roles.append(_role(record))
         try:
             self._transact(items, roles, None)
         except DuplicateRequest:
             return False
         return True
+
+    def write(self, record: WrittenWith, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
+        """A companion written without money (a new payment request, a request declined),
+        with the idempotency record of the call that made it, in one transaction."""
+        items, roles = [self._written_with(record)], [_role(record)]
+        if idempotency:
+            items.append(self._idempotency_put(idempotency, now))
+            roles.append("idempotency")
+        self._transact(items, roles, None)
 
     def _written_with(self, value: WrittenWith) -> dict[str, Any]:
         """A service's companion item as a transaction item, with the condition that makes it
@@ -436,6 +440,10 @@ class DynamoLedger:
                 "expires_at": _n(value.expires_at)}, "ConditionExpression": "attribute_not_exists(transfer_id)"}}
         if isinstance(value, InvitationOutcome):
             return self._invitation_outcome(value)
+        if isinstance(value, PaymentRequest):
+            return self._request_put(value)
+        if isinstance(value, RequestOutcome):
+            return self._request_outcome(value)
         if isinstance(value, WithdrawalStatusChange):
             allowed = {f":from{i}": _s(s) for i, s in enumerate(value.from_)}
             return {"Update": {"TableName": self.t[WithdrawalRecord],
@@ -470,6 +478,34 @@ class DynamoLedger:
             values[":by"] = _s(value.by)
             update += ", claimed_by = :by" if value.status == "posted" else ""
         return {"Update": {"TableName": self.t[InvitationRecord], "Key": {"transfer_id": _s(value.transfer_id)},
+                           "UpdateExpression": update, "ConditionExpression": condition,
+                           "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": values}}
+
+    def _request_put(self, r: PaymentRequest) -> dict[str, Any]:
+        item = {"request_id": _s(r.request_id), "requester_id": _s(r.requester_id), "payer_id": _s(r.payer_id),
+                "amount": _n(r.amount), "currency": _s(r.currency), "status": _s("pending"),
+                "waiting": _s("pending"), "created_at": _s(r.created_at),
+                "created_sk": _s(f"{r.created_ms:013d}#{r.request_id}"), "expires_at": _n(r.expires_at)}
+        if r.memo_ct:
+            item["memo_ct"] = _s(r.memo_ct)
+        return {"Put": {"TableName": self.t[PaymentRequestRecord], "Item": item,
+                        "ConditionExpression": "attribute_not_exists(request_id)"}}
+
+    def _request_outcome(self, value: RequestOutcome) -> dict[str, Any]:
+        """Out of `pending` on the condition of domain.payment_request.RequestOutcome; the
+        sparse `waiting` attribute goes, so the expiry sweep never sees it again."""
+        values = {":pending": _s("pending"), ":new": _s(value.status), ":at": _n(value.at)}
+        if value.status == "expired":
+            condition = "#st = :pending AND expires_at <= :at"
+        else:
+            party = "requester_id" if value.status == "canceled" else "payer_id"
+            condition = f"#st = :pending AND expires_at > :at AND {party} = :by"
+            values[":by"] = _s(value.by or "")
+        update = "SET #st = :new, resolved_at = :at REMOVE waiting"
+        if value.transfer_id:
+            update = "SET #st = :new, resolved_at = :at, transfer_id = :tr REMOVE waiting"
+            values[":tr"] = _s(value.transfer_id)
+        return {"Update": {"TableName": self.t[PaymentRequestRecord], "Key": {"request_id": _s(value.request_id)},
                            "UpdateExpression": update, "ConditionExpression": condition,
                            "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": values}}
 
@@ -509,6 +545,8 @@ class DynamoLedger:
     def _raise_for(self, roles: list[str], m: Movement | None, olds: dict[str, Any] | None = None) -> None:
         if "transfer" in roles or "idempotency" in roles or "resolve" in roles or "record" in roles:
             raise DuplicateRequest()
+        if "request" in roles:  # paid, declined, canceled or expired meanwhile: before any money reason
+            raise RequestNotPending()
         if "daily" in roles:
             raise LimitExceeded()
         olds = olds or {}
@@ -533,6 +571,12 @@ class DynamoLedger:
             return str(item["status"]["S"]), str(item["currency"]["S"])
         found = self.get_wallet(wallet_id)
         return (found.status, found.currency) if found else None
+
+
+def _role(record: WrittenWith) -> str:
+    """How a companion's failed condition is read: a request that is no longer pending is
+    `request_not_pending`; any other companion was written already (a duplicate)."""
+    return "request" if isinstance(record, RequestOutcome) else "record"
 
 
 def _money(amount: int, currency: str) -> Any:

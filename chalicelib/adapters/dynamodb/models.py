@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
 
@@ -324,6 +324,7 @@ class TopUpRecord(BaseModel):
     class Meta(BaseModel.Meta):
         abstract = False
         table_name = "topups"
+        stream_view_type = "NEW_IMAGE"  # notifications (top-up succeeded or failed) read this stream
 
     topup_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -362,6 +363,7 @@ class WithdrawalRecord(BaseModel):
     class Meta(BaseModel.Meta):
         abstract = False
         table_name = "withdrawals"
+        stream_view_type = "NEW_IMAGE"  # notifications (withdrawal paid or failed) read this stream
 
     withdrawal_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -409,6 +411,7 @@ class InvitationRecord(BaseModel):
     class Meta(BaseModel.Meta):
         abstract = False
         table_name = "invitations"
+        stream_view_type = "NEW_IMAGE"  # notifications (an invitation claimed) read this stream
 
     transfer_id = UnicodeAttribute(hash_key=True)
     sender_id = UnicodeAttribute()
@@ -425,7 +428,138 @@ class InvitationRecord(BaseModel):
     by_status = InvitationsByStatus()
 
 
+class RequestsByRequester(GlobalSecondaryIndex["PaymentRequestRecord"]):
+    class Meta:
+        index_name = "by-requester"
+        projection = AllProjection()
+
+    requester_id = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class RequestsByPayer(GlobalSecondaryIndex["PaymentRequestRecord"]):
+    class Meta:
+        index_name = "by-payer"
+        projection = AllProjection()
+
+    payer_id = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class RequestsWaiting(GlobalSecondaryIndex["PaymentRequestRecord"]):
+    """Sparse: only pending requests carry `waiting`, so the expiry sweep reads nothing else."""
+
+    class Meta:
+        index_name = "waiting"
+        projection = AllProjection()
+
+    waiting = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute(range_key=True)
+
+
+class PaymentRequestRecord(BaseModel):
+    """A payment request. It leaves `pending` once, on the condition that it is still pending:
+    `paid` in the same transaction as the payment (domain.payment_request)."""
+
+    table = "payment_requests"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "payment_requests"
+        stream_view_type = "NEW_IMAGE"  # notifications (received, paid, declined) read this stream
+
+    request_id = UnicodeAttribute(hash_key=True)
+    requester_id = UnicodeAttribute()
+    payer_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    memo_ct = UnicodeAttribute(null=True)  # encrypted, bound to the request id
+    status = UnicodeAttribute()  # pending | paid | declined | canceled | expired
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()  # <ms timestamp>#<request id>: newest first in both lists
+    expires_at = NumberAttribute()
+    waiting = UnicodeAttribute(null=True)  # "pending" while pending (RequestsWaiting)
+    transfer_id = UnicodeAttribute(null=True)
+    resolved_at = NumberAttribute(null=True)
+    by_requester = RequestsByRequester()
+    by_payer = RequestsByPayer()
+    waiting_index = RequestsWaiting()
+
+
+class NotificationsByTime(LocalSecondaryIndex["NotificationRecord"]):
+    """A user's notifications, newest first (local: strongly consistent reads)."""
+
+    class Meta:
+        index_name = "by-time"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class NotificationsUnread(LocalSecondaryIndex["NotificationRecord"]):
+    """Sparse: only unread notifications carry `unread_sk`, so the unread count and "read all"
+    read nothing else, consistently."""
+
+    class Meta:
+        index_name = "unread"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    unread_sk = UnicodeAttribute(range_key=True)
+
+
+class NotificationRecord(BaseModel):
+    """One notification for one user; its id comes from (type, subject, recipient), so one
+    event is stored once however often the stream delivers it (domain.notification)."""
+
+    table = "notifications"
+    ttl_attribute = "expires_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "notifications"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    notification_id = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    created_sk = UnicodeAttribute()  # <ms timestamp>#<notification id>
+    unread_sk = UnicodeAttribute(null=True)  # = created_sk while unread
+    data_ct = UnicodeAttribute()  # encrypted JSON: ids, amount, currency, counterparty
+    expires_at = NumberAttribute()
+    by_time = NotificationsByTime()
+    unread = NotificationsUnread()
+
+
+class ConnectionsByUser(GlobalSecondaryIndex["ConnectionRecord"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+
+
+class ConnectionRecord(BaseModel):
+    """An open WebSocket connection of a user (API Gateway's connection id). Forgotten on
+    disconnect, when a push finds it gone, or by its TTL (API Gateway ends a connection after
+    2 hours)."""
+
+    table = "connections"
+    ttl_attribute = "expires_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    connected_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    by_user = ConnectionsByUser()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
-    WithdrawalRecord, CodeRecord, InvitationRecord)
+    WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
+    ConnectionRecord)

@@ -1,0 +1,131 @@
+"""Payment requests: ask someone for money, and pay, decline or cancel what was asked."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field, model_validator
+
+from chalicelib import observability
+from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.schemas import Body
+from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut
+from chalicelib.container import get_container
+from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
+from chalicelib.services.replay import Outcome
+
+bp = Blueprint(__name__)
+
+Status = Literal["pending", "paid", "declined", "canceled", "expired"]
+
+
+class Payer(Body):
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> Payer:
+        if (self.email is None) == (self.phone is None):
+            raise ValueError("give exactly one of email, phone")
+        return self
+
+
+class PaymentRequestIn(Body):
+    payer: Payer
+    amount: Amount
+    currency: Currency
+    memo: Annotated[str, Field(max_length=280)] | None = None
+    expires_in: Annotated[int, Field(strict=True, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN,
+                                     description=f"Seconds (default {DEFAULT_EXPIRES_IN}, a week)")] | None = None
+
+
+class Party(BaseModel):
+    user_id: str
+    display_name: str | None = Field(description="First name and last initial, or null; never a contact")
+
+
+class PaymentRequestOut(BaseModel):
+    request_id: str
+    status: Status
+    requester: Party
+    payer: Party
+    amount: int
+    currency: str
+    memo: str | None
+    transfer_id: str | None = Field(description="The payment, once paid")
+    created_at: str
+    expires_at: str
+
+
+class PaymentRequestPage(BaseModel):
+    items: list[PaymentRequestOut]
+    next_cursor: str | None
+
+
+class PaymentRequestQuery(PageQuery):
+    role: Literal["incoming", "outgoing"] | None = Field(
+        default=None, description="incoming: asked of you; outgoing: asked by you; both when left out")
+    status: Status | None = None
+
+
+class PayIn(Body):
+    wallet_id: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PaidOut(BaseModel):
+    request: PaymentRequestOut
+    transfer: TransferOut
+
+
+def _reply(outcome: Outcome) -> Reply:
+    return Reply(body=outcome.body, headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
+
+
+@route(bp, "/payment-requests", "POST", summary="Ask someone (a verified e-mail or phone) for money",
+       body=PaymentRequestIn, response=PaymentRequestOut, status=201, headers=("Idempotency-Key?",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "recipient_not_found", "same_wallet",
+               "too_many_requests"), tags=("payment requests",))
+def create_request(call: Call) -> Reply:
+    body = call.body.model_dump(exclude_none=True)
+    outcome = get_container().payment_requests.create(call.user_id, call.headers.get("idempotency-key"), body)
+    if not outcome.replayed:
+        observability.count("PaymentRequestCreated")
+    return _reply(outcome)
+
+
+@route(bp, "/payment-requests", "GET", summary="Requests asked of you or by you, newest first",
+       query=PaymentRequestQuery, response=PaymentRequestPage, tags=("payment requests",))
+def list_requests(call: Call) -> dict:
+    q = call.query
+    items, cursor = get_container().payment_requests.list(call.user_id, q.role, q.status, q.limit, q.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@route(bp, "/payment-requests/{request_id}", "GET", summary="A request, for its requester or payer",
+       response=PaymentRequestOut, errors=("not_found",), tags=("payment requests",))
+def get_request(call: Call, request_id: str) -> dict:
+    return get_container().payment_requests.get(call.user_id, request_id)
+
+
+@route(bp, "/payment-requests/{request_id}/pay", "POST", summary="Pay a request asked of you",
+       body=PayIn, response=PaidOut, status=201, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "request_not_pending",
+               "currency_mismatch", "insufficient_funds", "limit_exceeded"), tags=("payment requests",))
+def pay_request(call: Call, request_id: str) -> Reply:
+    outcome = get_container().payment_requests.pay(call.user_id, call.headers.get("idempotency-key"), request_id,
+                                                   call.body.wallet_id)
+    if not outcome.replayed:
+        observability.count("PaymentRequestPaid")
+    return _reply(outcome)
+
+
+@route(bp, "/payment-requests/{request_id}/decline", "POST", summary="Decline a request asked of you",
+       response=PaymentRequestOut, errors=("not_found", "request_not_pending"), tags=("payment requests",))
+def decline_request(call: Call, request_id: str) -> dict:
+    return get_container().payment_requests.decline(call.user_id, request_id)
+
+
+@route(bp, "/payment-requests/{request_id}/cancel", "POST", summary="Cancel a request you made",
+       response=PaymentRequestOut, errors=("not_found", "request_not_pending"), tags=("payment requests",))
+def cancel_request(call: Call, request_id: str) -> dict:
+    return get_container().payment_requests.cancel(call.user_id, request_id)
