@@ -6,6 +6,7 @@ single attributes of it) with `set_container`.
 """
 from __future__ import annotations
 
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
     from chalicelib.services.invitations import Invitations
     from chalicelib.services.ledger import Ledger
     from chalicelib.services.lockout import Lockout
-    from chalicelib.services.notifications import Notifications, Pusher
+    from chalicelib.services.notifications import Connections, Notifications, Pusher
     from chalicelib.services.payment_requests import PaymentRequests
     from chalicelib.services.ports import (
         CodeStore,
@@ -286,15 +287,25 @@ class Container:
     # -- notifications --------------------------------------------------------------------------
     @cached_property
     def notifications(self) -> Notifications:
-        from chalicelib.adapters.dynamodb.notifications import DynamoConnections, DynamoNotifications
+        from chalicelib.adapters.dynamodb.notifications import DynamoNotifications
         from chalicelib.services.notifications import Notifications
         from chalicelib.services.people import People
 
-        assert self.tables_bound
-        return Notifications(inbox=DynamoNotifications(self.cipher), connections=DynamoConnections(),
+        # Everything keyed is reached lazily: each function loads only the secrets its path
+        # uses (the template grants each exactly those).
+        return Notifications(inbox=DynamoNotifications(lambda: self.cipher), connections=self.connections,
                              people=lambda: People(self.users, self.cipher),
                              transfer=lambda transfer_id: self.ledger_store.get_transfer(transfer_id),
-                             tokens=self.access_tokens, pusher=self.pusher)
+                             verify=lambda token: self.access_tokens.verify_access(token),
+                             session_live=lambda session_id: self.sessions.is_active(session_id, int(time.time())),
+                             pusher=self.pusher)
+
+    @cached_property
+    def connections(self) -> Connections:
+        from chalicelib.adapters.dynamodb.notifications import DynamoConnections
+
+        assert self.tables_bound
+        return DynamoConnections()
 
     @cached_property
     def pusher(self) -> Pusher | None:

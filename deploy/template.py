@@ -17,7 +17,9 @@ from chalicelib.adapters.dynamodb.models import (
     ALL_MODELS,
     BaseModel,
     ConnectionRecord,
+    EntryRecord,
     NotificationRecord,
+    PaymentRequestRecord,
     SessionRecord,
     TransferRecord,
     UserRecord,
@@ -34,15 +36,21 @@ LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifi
            "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
            "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
            "websocket_disconnect": "WebsocketDisconnect"}
-THROTTLE = {"rate": 100, "burst": 200}
+THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
 WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
+
+
+def stream_mapping_id(model: type[BaseModel]) -> str:
+    # The entries mapping keeps the id it was first deployed with: a renamed mapping would be
+    # created before the old one is deleted, and Lambda allows one per (stream, function).
+    return "NotificationsStreamMapping" if model is EntryRecord else f"Notifications{_camel(model.table)}Stream"
 
 
 def streamed_models() -> list[type[BaseModel]]:
     from chalicelib.domain.notification import NOTIFYING_TABLES
 
-    return [m for m in ALL_MODELS if m.table in NOTIFYING_TABLES]  # requests/s across the stage; raise with traffic
+    return [m for m in ALL_MODELS if m.table in NOTIFYING_TABLES]
 
 
 def stage_settings(stage: str) -> Settings:
@@ -132,6 +140,14 @@ def merge_template(stage: str) -> dict[str, Any]:
             "QueueName": queue, "VisibilityTimeout": 360, "SqsManagedSseEnabled": True,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["StripeEventsDLQ", "Arn"]},
                               "maxReceiveCount": 5}}},
+        "NotificationsFailed": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"ewallet-{stage}-notifications-failed", "MessageRetentionPeriod": 1209600,
+            "SqsManagedSseEnabled": True}},
+        "NotificationsFailedAlarm": _alarm("Stream records the notifications function could not handle",
+                                           "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                           [{"Name": "QueueName", "Value": f"ewallet-{stage}-notifications-failed"}],
+                                           "Maximum", 0),
+        # Not encrypted with alias/aws/sns: CloudWatch alarms cannot publish to a topic under that
         # AWS-managed key, and alarm notifications carry no personal data.
         "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms"}},
         "StripeEventsDLQAlarm": _alarm("Stripe events failed 5 times and wait in the dead-letter queue",
@@ -175,11 +191,14 @@ def merge_template(stage: str) -> dict[str, Any]:
     for model in ALL_MODELS:
         resources[table_logical_id(model)] = table_resource(model, settings)
     for model in streamed_models():  # every table whose changes notify someone
-        resources[f"Notifications{_camel(model.table)}Stream"] = {
+        resources[stream_mapping_id(model)] = {
             "Type": "AWS::Lambda::EventSourceMapping", "Properties": {
                 "EventSourceArn": {"Fn::GetAtt": [table_logical_id(model), "StreamArn"]},
                 "FunctionName": {"Ref": "Notifications"}, "StartingPosition": "LATEST", "BatchSize": 100,
-                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True}}
+                "MaximumRetryAttempts": 10, "BisectBatchOnFunctionError": True,
+                # A record still failing after the retries is not dropped silently: its
+                # position goes to a queue (alarmed) for a person to replay.
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationsFailed", "Arn"]}}}}}
     for fn in FUNCTIONS:
         variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
         if fn == "notifications":  # it pushes to the WebSocket API's connections
@@ -206,20 +225,26 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
     queue_arn = f"arn:aws:sqs:*:*:{env['STRIPE_EVENTS_QUEUE_NAME']}"
     tables = _tables(settings)
     indexes = [f"{t}/index/*" for t in tables]
-    params = [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in SECRET_NAMES]
 
     def table(model: type[BaseModel]) -> str:
         return f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{model.table}"
 
     logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": "arn:aws:logs:*:*:*"}
-    secrets = [
-        {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": params},
-        # SecureStrings are decrypted by SSM with the stack's secrets key, on this function's behalf.
-        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*",
-         "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"},
-                       "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-secrets"}}},
-    ]
+    def secrets_of(*names: str) -> list[dict[str, Any]]:
+        """Reading these secrets (default: all of them) and nothing else."""
+        return [
+            {"Effect": "Allow", "Action": ["ssm:GetParameter"],
+             "Resource": [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in names or SECRET_NAMES]},
+            # SecureStrings are decrypted by SSM with the stack's secrets key, on this function's behalf.
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*",
+             "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"},
+                           "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-secrets"}}},
+        ]
+
+    secrets = secrets_of()
+    # What building the ledger and identity services reads (no Stripe key, no webhook secret).
+    keys = secrets_of("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY")
     money = {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:TransactWriteItems"],
              "Resource": tables + indexes}
     # Codes and invitations go out by e-mail from the one verified sender, and by SMS: SNS
@@ -238,25 +263,30 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                           {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                          "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                            "Resource": queue_arn}],
-        "notifications": [logs, *secrets, {
+        # Names and notification data are encrypted: the data key, and no other secret.
+        "notifications": [logs, *secrets_of("DATA_KEY"), {
             "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                                           "dynamodb:ListStreams"],
             "Resource": [f"{table(m)}/stream/*" for m in streamed_models()]},
-            {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table(UserRecord), table(TransferRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem"],
+             "Resource": [table(UserRecord), table(TransferRecord), table(SessionRecord)]},
             {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table(NotificationRecord)]},
             {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:DeleteItem"],
              "Resource": [table(ConnectionRecord), f"{table(ConnectionRecord)}/index/*"]},
             # Only posting to connections, only on this stage (the API's id is not known here).
             {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
-             "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/POST/@connections/*"}],
+             "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/POST/@connections/*"},
+            # Where the stream mappings put a batch that keeps failing (their on-failure destination).
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"],
+             "Resource": f"arn:aws:sqs:*:*:ewallet-{stage}-notifications-failed"}],
         # The token of a connection is checked like an HTTP call's (its session must be live).
-        "websocket_connect": [logs, *secrets,
+        "websocket_connect": [logs, *keys,
                               {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table(SessionRecord)]},
                               {"Effect": "Allow", "Action": ["dynamodb:PutItem"],
                                "Resource": [table(ConnectionRecord)]}],
         "websocket_message": [logs],
-        "websocket_disconnect": [logs, *secrets, {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
-                                                  "Resource": [table(ConnectionRecord)]}],
+        "websocket_disconnect": [logs, {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+                                        "Resource": [table(ConnectionRecord)]}],
         "reconcile": [logs, *secrets,
                       {"Effect": "Allow", "Action": [*READ, "dynamodb:Scan"], "Resource": tables + indexes}],
         "resume_withdrawals": [logs, *secrets,
@@ -264,7 +294,9 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                                               "dynamodb:TransactWriteItems"],
                                 "Resource": tables + indexes}],
         "sweep_invitations": [logs, money, *secrets],
-        "expire_payment_requests": [logs, money, *secrets],
+        "expire_payment_requests": [logs, *secrets_of("DATA_KEY", "BLIND_INDEX_KEY"), {
+            "Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"],
+            "Resource": [table(PaymentRequestRecord), f"{table(PaymentRequestRecord)}/index/*"]}],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

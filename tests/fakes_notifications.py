@@ -49,16 +49,16 @@ class FakeInbox:
 
 class FakeConnections:
     def __init__(self) -> None:
-        self.open: dict[str, str] = {}  # connection id -> user id
+        self.open: dict[str, tuple[str, str]] = {}  # connection id -> (user id, session id)
 
-    def add(self, connection_id: str, user_id: str, connected_at: int, expires_at: int) -> None:
-        self.open[connection_id] = user_id
+    def add(self, connection_id: str, user_id: str, session_id: str, connected_at: int, expires_at: int) -> None:
+        self.open[connection_id] = (user_id, session_id)
 
     def remove(self, connection_id: str) -> None:
         self.open.pop(connection_id, None)
 
-    def of_user(self, user_id: str) -> list[str]:
-        return [c for c, u in self.open.items() if u == user_id]
+    def of_user(self, user_id: str) -> list[tuple[str, str]]:
+        return [(c, s) for c, (u, s) in self.open.items() if u == user_id]
 
 
 class FakePusher:

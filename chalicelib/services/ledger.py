@@ -177,13 +177,15 @@ class Ledger:
 
     def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, to: tuple[str, str],
             amount: Money, memo: str | None, *, record: WrittenWith | None = None,
-            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Outcome:
+            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None, transfer_id: str | None = None
+            ) -> Outcome:
         """Move `amount` from the user's `source` wallet to `to` (wallet, owner), once per key:
         debit, credit, the transfer and its legs, the key's record, the daily total and `record`
         (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
-        the body the call returns and a retry gets again (default: the transfer)."""
+        the body the call returns and a retry gets again (default: the transfer). `transfer_id`
+        must be derived from the key AND the operation when it is not /transfers."""
         now = self.now()
-        transfer_id = deterministic_id("tr", user_id, key)
+        transfer_id = transfer_id or deterministic_id("tr", user_id, key)
         body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
         kept = answer(body) if answer else body
         idem = self._kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)

@@ -51,21 +51,17 @@ class Inbox(Protocol):
 
 
 class Connections(Protocol):
-    def add(self, connection_id: str, user_id: str, connected_at: int, expires_at: int) -> None: ...
+    def add(self, connection_id: str, user_id: str, session_id: str, connected_at: int, expires_at: int) -> None: ...
 
     def remove(self, connection_id: str) -> None: ...
 
-    def of_user(self, user_id: str) -> list[str]: ...
+    def of_user(self, user_id: str) -> list[tuple[str, str]]:
+        """(connection id, the session that opened it) of each open connection of the user."""
 
 
 class Pusher(Protocol):
     def send(self, connection_id: str, data: bytes) -> bool:
         """Deliver one text frame; False if the connection is gone."""
-
-
-class AccessTokens(Protocol):
-    def verify_access(self, token: str) -> Any:
-        """The token's principal (with `user_id`), or raise Unauthorized."""
 
 
 def view(n: Notification) -> dict[str, Any]:
@@ -79,7 +75,10 @@ class Notifications:
     connections: Connections
     people: Callable[[], People]  # a fresh one per batch: names are read once per batch
     transfer: Callable[[str], Transfer | None]  # who sent a transfer (the counterparty of a receipt)
-    tokens: AccessTokens | None = None
+    # An access token's principal (`user_id`, `session_id`), or Unauthorized: the HTTP check.
+    verify: Callable[[str], Any] | None = None
+    # Whether a login is still live: a connection outlives neither a logout nor a password reset.
+    session_live: Callable[[str], bool] = lambda session_id: True
     pusher: Pusher | None = None
     now: Callable[[], float] = time.time
 
@@ -106,23 +105,32 @@ class Notifications:
         if counterparty is None and notice.type == "transfer.received":
             t = self.transfer(notice.subject)
             counterparty = t.from_owner if t is not None and t.from_owner.startswith("usr_") else None
+            if counterparty == notice.recipient:
+                return 0  # between one's own wallets: nothing to tell
         data = {**notice.data, "counterparty": people.party(counterparty) if counterparty else None}
         n = Notification(notice.recipient, notification_id(notice.type, notice.subject, notice.recipient),
                          notice.type, int(at * 1000), data)
         if not self.inbox.add(n, int(at) + TTL_SECONDS):
             return 0  # told already: a replayed or repeated change
-        self.push(n)
+        try:
+            self.push(n)
+        except Exception as exc:  # noqa: BLE001 - best effort: stored already, so never retried
+            log.warning("push failed: %s", type(exc).__name__)
+            observability.count("NotificationPushFailed")
         return 1
 
     def push(self, n: Notification) -> int:
-        """Send to every open connection of the user; the number reached."""
+        """Send to every open connection of the user whose login is still live; the number
+        reached. Connections that are gone, or whose session ended, are forgotten."""
         if self.pusher is None:
             return 0
         frame = json.dumps({"type": "notification", "notification": view(n)}).encode()
         reached = 0
-        for connection_id in self.connections.of_user(n.user_id):
+        for connection_id, session_id in self.connections.of_user(n.user_id):
             try:
-                if self.pusher.send(connection_id, frame):
+                if not self.session_live(session_id):
+                    self.connections.remove(connection_id)  # logged out or reset since it connected
+                elif self.pusher.send(connection_id, frame):
                     reached += 1
                 else:
                     self.connections.remove(connection_id)  # closed without telling us
@@ -147,14 +155,15 @@ class Notifications:
     def connect(self, connection_id: str, token: str | None) -> bool:
         """Accept a WebSocket connection only with a valid access token (checked like every
         HTTP route's: signature, expiry, live session); remember whose it is."""
-        if not token or self.tokens is None:
+        if not token or self.verify is None:
             return False
         try:
-            principal = self.tokens.verify_access(token)
+            principal = self.verify(token)
         except Unauthorized:
             return False
         now = int(self.now())
-        self.connections.add(connection_id, str(principal.user_id), now, now + CONNECTION_TTL)
+        self.connections.add(connection_id, str(principal.user_id), str(principal.session_id), now,
+                             now + CONNECTION_TTL)
         return True
 
     def disconnect(self, connection_id: str) -> None:

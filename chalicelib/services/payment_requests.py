@@ -8,9 +8,9 @@ transfer. Nothing here shows anyone's e-mail or phone: people are `{user_id, dis
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import heapq
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from chalicelib.services.people import People
 from chalicelib.services.ports import FieldCipher, LedgerStore, PaymentRequestStore, UserDirectory
 
 MEMO = "memo"  # encryption context field of a request's memo (bound to the request id)
+READ_BUDGET = 200  # requests one list call may read past those it returns
 
 
 @dataclass
@@ -60,14 +61,14 @@ class PaymentRequests:
         self.ledger.check_currency(body["currency"])
         amount = Money(body["amount"], body["currency"])
         self.ledger.check_maximum(amount)
+        now = self.now()
+        if self.create_limit:  # before the look-up: the limit also bounds probing who is verified
+            self.create_limit.attempt(f"payment-requests#{user_id}", int(now))
         payer, _ = self.ledger.contact(body["payer"], "payer")
         if payer is None:  # only a verified contact names a payer: nobody is asked by a guess
             raise RecipientNotFound()
         if payer == user_id:
             raise SameWallet("You cannot ask yourself for money.")
-        now = self.now()
-        if self.create_limit:
-            self.create_limit.attempt(f"payment-requests#{user_id}", int(now))
         request_id = deterministic_id("prq", user_id, keyed[0]) if keyed else new_id("prq")
         memo = body.get("memo")
         request = PaymentRequest(
@@ -90,15 +91,23 @@ class PaymentRequests:
         request past its expiry is listed as expired)."""
         now = self.now()
         roles = [role] if role else ["incoming", "outgoing"]
-        streams = [(r for r in self.requests.newest(user_id, which, cursor, limit + 1)
-                    if status is None or r.status_at(now) == status) for which in roles]
-        merged = _newest_first(streams)
-        page = list(itertools.islice(merged, limit + 1))
-        more = len(page) > limit
-        page = page[:limit]
+        merged = _newest_first([self.requests.newest(user_id, which, cursor, limit + 1) for which in roles])
+        # A status filter reads past what it skips, but only so far in one call (the rest is on
+        # the next page): a long history of other statuses never makes one slow answer.
+        page: builtins.list[PaymentRequest] = []  # `list` here is the method below
+        scanned: PaymentRequest | None = None
+        for read, r in enumerate(merged):
+            if len(page) == limit or read >= limit + READ_BUDGET:
+                return self._page(page, now, self.requests.cursor_of(scanned) if scanned else None)
+            scanned = r
+            if status is None or r.status_at(now) == status:
+                page.append(r)
+        return self._page(page, now, None)
+
+    def _page(self, page: builtins.list[PaymentRequest], now: float, cursor: str | None
+              ) -> tuple[builtins.list[dict[str, Any]], str | None]:
         people = People(self.users, self.cipher)
-        return ([self.view(r, people, now) for r in page],
-                self.requests.cursor_of(page[-1]) if more else None)
+        return [self.view(r, people, now) for r in page], cursor
 
     def _visible(self, user_id: str, request_id: str) -> PaymentRequest:
         r = self.requests.get(request_id)
@@ -127,11 +136,14 @@ class PaymentRequests:
     def _pay(self, user_id: str, key: str, idem_key: str, req_hash: str, request_id: str,
              wallet_id: str) -> Outcome:
         r = self._payable(user_id, request_id)
+        self.ledger.check_currency(r.currency)  # today's rules, not those of the day it was asked
+        self.ledger.check_maximum(Money(r.amount, r.currency))
         source = self.ledger.wallet(user_id, wallet_id)
         if source.currency != r.currency:
             raise CurrencyMismatch()
         now = int(self.now())
-        transfer_id = deterministic_id("tr", user_id, key)
+        # The operation is part of the id: a key used on /transfers names another transfer.
+        transfer_id = deterministic_id("tr", user_id, "payment-requests.pay", key)
         to = (self.ledger.default_wallet(r.requester_id, r.currency), r.requester_id)
         memo = self.cipher.decrypt(r.memo_ct, r.request_id, MEMO) if r.memo_ct else None
         people = People(self.users, self.cipher)
@@ -142,7 +154,7 @@ class PaymentRequests:
 
         return self.ledger.pay(user_id, key, idem_key, req_hash, source, to, Money(r.amount, r.currency), memo,
                                record=RequestOutcome(request_id, "paid", now, by=user_id, transfer_id=transfer_id),
-                               answer=answer)
+                               answer=answer, transfer_id=transfer_id)
 
     def _payable(self, user_id: str, request_id: str) -> PaymentRequest:
         r = self._visible(user_id, request_id)

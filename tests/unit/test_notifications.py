@@ -35,11 +35,10 @@ def request(status="pending", **extra):
             "currency": "EUR", "status": status, "memo_ct": "c2VjcmV0", **extra}
 
 
-class Tokens:
-    def verify_access(self, token: str) -> Principal:
-        if token != "good":
-            raise Unauthorized()
-        return Principal(user_id="usr_bob", session_id="ses_1")
+def verify(token: str) -> Principal:
+    if not token.startswith("good"):
+        raise Unauthorized()
+    return Principal(user_id="usr_bob", session_id=token.replace("good", "ses"))
 
 
 @pytest.fixture
@@ -52,8 +51,11 @@ def env():
     transfers = {"tr_1": Transfer("tr_1", "transfer", "posted", "wal_a", "wal_b", "usr_ann", "usr_bob", 1250, "USD",
                                   None, "t")}
     inbox, connections, pusher = FakeInbox(), FakeConnections(), FakePusher()
+    ended: set[str] = set()
     service = Notifications(inbox=inbox, connections=connections, people=lambda: People(users, cipher),
-                            transfer=transfers.get, tokens=Tokens(), pusher=pusher, now=lambda: T0)
+                            transfer=transfers.get, verify=verify, session_live=lambda s: s not in ended,
+                            pusher=pusher, now=lambda: T0)
+    service.ended = ended  # type: ignore[attr-defined]  # the sessions a test logs out
     return service, inbox, connections, pusher
 
 
@@ -117,22 +119,31 @@ def test_a_notification_holds_ids_amount_and_a_display_name_never_a_contact_or_m
 
 def test_new_notifications_reach_every_open_connection_and_gone_ones_are_forgotten(env):
     service, _, connections, pusher = env
-    assert service.connect("c1", "good") and service.connect("c2", "good")
+    assert service.connect("c1", "good1") and service.connect("c2", "good2") and service.connect("c5", "good5")
     assert not service.connect("c3", "forged") and not service.connect("c4", None)
-    assert connections.of_user("usr_bob") == ["c1", "c2"]
+    assert [c for c, _ in connections.of_user("usr_bob")] == ["c1", "c2", "c5"]
+    service.ended.add("ses5")  # that login ended (logout, password reset): its socket hears nothing more
     pusher.gone.add("c2")
     service.handle([Change("entries", "INSERT", entry(), T0)])
     [(cid, frame)] = pusher.sent
     message = json.loads(frame)
     assert cid == "c1" and message["type"] == "notification"
     assert message["notification"]["type"] == "transfer.received" and message["notification"]["read"] is False
-    assert connections.of_user("usr_bob") == ["c1"]  # c2 was gone: forgotten
+    assert [c for c, _ in connections.of_user("usr_bob")] == ["c1"]  # c2 gone, c5's session over: forgotten
     service.handle([Change("entries", "INSERT", entry(), T0)])  # a replay pushes nothing again
     assert len(pusher.sent) == 1
     pusher.broken.add("c1")  # a push that fails is the inbox's problem no more: it is stored
     assert service.handle([Change("entries", "INSERT", entry(transfer="tr_2"), T0 + 1)]) == 1
     service.disconnect("c1")
     assert connections.of_user("usr_bob") == []
+
+
+def test_money_between_ones_own_wallets_tells_nobody(env):
+    service, inbox, _, _ = env
+    service.transfer = lambda tid: Transfer(tid, "transfer", "posted", "wal_b1", "wal_b2", "usr_bob", "usr_bob", 5,
+                                            "USD", None, "t")
+    assert service.handle([Change("entries", "INSERT", entry(transfer="tr_own"), T0)]) == 0
+    assert inbox.items == {}
 
 
 def test_the_inbox_counts_unread_and_marks_read(env):
@@ -178,3 +189,16 @@ def test_the_stream_lambda_reads_records_as_lambda_gives_them(env):
         set_container(None)
     [n] = inbox.items.values()
     assert (n.user_id, n.type, n.created_ms) == ("usr_bob", "transfer.received", int(T0 * 1000))
+
+
+def test_an_unreadable_stream_record_is_skipped_by_the_reader():
+    from chalicelib.adapters.dynamodb.stream import changes
+
+    arn = "arn:aws:dynamodb:us-east-1:1:table/p-entries/stream/x"
+    records: list[dict] = [{"eventName": "INSERT", "eventSourceARN": arn, "dynamodb": {"NewImage": {"a": {"Q": "?"}}}},
+               {"eventName": "INSERT", "eventSourceARN": arn, "dynamodb": "not a dict"},
+               {"eventName": "INSERT", "eventSourceARN": arn, "dynamodb": {"ApproximateCreationDateTime": "x"}},
+               {"eventName": "MODIFY", "eventSourceARN": arn, "dynamodb": {"NewImage": {"n": {"N": "5"}},
+                                                                           "ApproximateCreationDateTime": T0}}]
+    [change] = list(changes(records, "p-"))
+    assert (change.table, change.event, change.image, change.at) == ("entries", "MODIFY", {"n": 5}, T0)

@@ -237,3 +237,17 @@ def test_an_outcome_names_its_party_and_a_paid_one_its_transfer():
 ])
 def test_public_names_are_a_first_name_and_an_initial(first, last, shown):
     assert public_name(first, last) == shown
+
+
+def test_a_status_filter_reads_only_so_far_in_one_call_and_the_cursor_goes_on(world):
+    from chalicelib.services.payment_requests import READ_BUDGET
+
+    world.requests.create_limit = None
+    wanted = world.ask("usr_ann", "bob@example.com").body["request_id"]  # the oldest
+    for _ in range(READ_BUDGET + 30):
+        world.clock.advance(0.01)
+        world.requests.decline("usr_bob", world.ask("usr_ann", "bob@example.com").body["request_id"])
+    items, cursor = world.requests.list("usr_bob", "incoming", "pending", 20, None)
+    assert items == [] and cursor  # nothing pending among the first READ_BUDGET + 20: come back
+    items, cursor = world.requests.list("usr_bob", "incoming", "pending", 20, cursor)
+    assert [r["request_id"] for r in items] == [wanted] and cursor is None

@@ -553,6 +553,7 @@ class ConnectionRecord(BaseModel):
 
     connection_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
+    session_id = UnicodeAttribute(null=True)  # the login that opened it: pushes stop when it ends
     connected_at = NumberAttribute()
     expires_at = NumberAttribute()
     by_user = ConnectionsByUser()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -26,8 +27,12 @@ def _sk(n: Notification) -> str:
 
 
 class DynamoNotifications:
-    def __init__(self, cipher: FieldCipher) -> None:
-        self.cipher = cipher
+    def __init__(self, cipher: Callable[[], FieldCipher]) -> None:
+        self._cipher = cipher  # made on first use: a function that only lists connections needs no key
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self._cipher()
 
     def add(self, n: Notification, expires_at: int) -> bool:
         """Store a new notification; False if this one (same id) is stored already."""
@@ -77,17 +82,25 @@ class DynamoNotifications:
         done = 0
         for r in NotificationRecord.unread.query(user_id, consistent_read=True,
                                                  attributes_to_get=["user_id", "notification_id"]):
-            NotificationRecord(user_id, r.notification_id).update(actions=[NotificationRecord.unread_sk.remove()])
+            try:  # conditional: an item the TTL deleted meanwhile is not re-created key-only
+                NotificationRecord(user_id, r.notification_id).update(
+                    actions=[NotificationRecord.unread_sk.remove()],
+                    condition=NotificationRecord.notification_id.exists())
+            except UpdateError as exc:
+                if not _conditional(exc):
+                    raise
+                continue
             done += 1
         return done
 
 
 class DynamoConnections:
-    def add(self, connection_id: str, user_id: str, connected_at: int, expires_at: int) -> None:
-        ConnectionRecord(connection_id, user_id=user_id, connected_at=connected_at, expires_at=expires_at).save()
+    def add(self, connection_id: str, user_id: str, session_id: str, connected_at: int, expires_at: int) -> None:
+        ConnectionRecord(connection_id, user_id=user_id, session_id=session_id, connected_at=connected_at,
+                         expires_at=expires_at).save()
 
     def remove(self, connection_id: str) -> None:
         ConnectionRecord(connection_id).delete()  # unconditional: gone already is fine
 
-    def of_user(self, user_id: str) -> list[str]:
-        return [r.connection_id for r in ConnectionRecord.by_user.query(user_id)]
+    def of_user(self, user_id: str) -> list[tuple[str, str]]:
+        return [(r.connection_id, r.session_id or "") for r in ConnectionRecord.by_user.query(user_id)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from chalicelib.domain.notification import Change
 
 _deserialize = TypeDeserializer().deserialize
+log = logging.getLogger(__name__)
 
 
 def table_of(record: dict[str, Any]) -> str:
@@ -32,7 +34,12 @@ def changes(records: Iterable[dict[str, Any]], table_prefix: str) -> Iterator[Ch
         name = table_of(record)
         if not name.startswith(table_prefix):
             continue
-        body = record.get("dynamodb", {})
-        image = {k: _deserialize(v) for k, v in (body.get("NewImage") or {}).items()}
-        yield Change(table=name[len(table_prefix):], event=str(record.get("eventName", "")), image=image,
-                     at=_at(body.get("ApproximateCreationDateTime")))
+        try:
+            body = record.get("dynamodb") or {}
+            image = {k: _deserialize(v) for k, v in (body.get("NewImage") or {}).items()}
+            at = _at(body.get("ApproximateCreationDateTime"))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            # It will never read better: skip it rather than fail (and retry) the batch forever.
+            log.error("unreadable stream record of %s skipped", name)
+            continue
+        yield Change(table=name[len(table_prefix):], event=str(record.get("eventName", "")), image=image, at=at)
