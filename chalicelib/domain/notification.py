@@ -22,7 +22,8 @@ TTL_SECONDS = 90 * 86400
 @dataclass(frozen=True)
 class Change:
     """One stream record, read: the table's short name (models' `table`), INSERT | MODIFY |
-    REMOVE, the item after the change as plain values, and when the change happened."""
+    REMOVE, the item after the change as plain values, and when the stream saw the change
+    (approximate: to the second in AWS, to the minute in DynamoDB Local)."""
 
     table: str
     event: str

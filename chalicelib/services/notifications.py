@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib import observability
@@ -81,6 +81,7 @@ class Notifications:
     session_live: Callable[[str], bool] = lambda session_id: True
     pusher: Pusher | None = None
     now: Callable[[], float] = time.time
+    _last_ms: int = field(default=0, init=False, repr=False)
 
     # -- from the stream ------------------------------------------------------------------------
     def handle(self, changes: Iterable[Change]) -> int:
@@ -97,10 +98,17 @@ class Notifications:
                 observability.count("NotificationSkipped")
                 continue
             for notice in notices:
-                made += self._notify(notice, change.at, people)
+                made += self._notify(notice, self._clock_ms(), people)
         return made
 
-    def _notify(self, notice: Notice, at: float, people: People) -> int:
+    def _clock_ms(self) -> int:
+        """When a notification is made: the handler's clock in ms, strictly rising within this
+        container so a batch keeps its stream order. Not the stream record's time: DynamoDB
+        Local gives it to the minute (AWS to the second), too coarse to order an inbox."""
+        self._last_ms = max(int(self.now() * 1000), self._last_ms + 1)
+        return self._last_ms
+
+    def _notify(self, notice: Notice, at_ms: int, people: People) -> int:
         counterparty = notice.counterparty
         if counterparty is None and notice.type == "transfer.received":
             t = self.transfer(notice.subject)
@@ -109,8 +117,8 @@ class Notifications:
                 return 0  # between one's own wallets: nothing to tell
         data = {**notice.data, "counterparty": people.party(counterparty) if counterparty else None}
         n = Notification(notice.recipient, notification_id(notice.type, notice.subject, notice.recipient),
-                         notice.type, int(at * 1000), data)
-        if not self.inbox.add(n, int(at) + TTL_SECONDS):
+                         notice.type, at_ms, data)
+        if not self.inbox.add(n, at_ms // 1000 + TTL_SECONDS):
             return 0  # told already: a replayed or repeated change
         try:
             self.push(n)
