@@ -6,13 +6,11 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib import observability
 from chalicelib.api.identity import Otp
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount
 from chalicelib.container import get_container
-from chalicelib.services.ledger import Outcome
 
 bp = Blueprint(__name__)
 
@@ -80,13 +78,6 @@ class WithdrawalOut(BaseModel):
     created_at: str
 
 
-def _reply(outcome: Outcome, metric: str) -> Reply:
-    headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    if not outcome.replayed:
-        observability.count(metric)
-    return Reply(body=outcome.body, headers=headers)
-
-
 @route(bp, "/payment-methods/setup-intents", "POST", summary="A SetupIntent for collecting a card client-side",
        response=SetupIntentOut, status=201, errors=("payment_provider_error",), tags=("funding",))
 def setup_intent(call: Call) -> dict[str, Any]:
@@ -116,7 +107,7 @@ def detach(call: Call, payment_method_id: str) -> None:
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "card_declined"),
        tags=("funding",))
 def top_up(call: Call) -> Reply:
-    return _reply(get_container().funding.top_up(call.user_id, call.headers.get("idempotency-key"),
+    return replayable(get_container().funding.top_up(call.user_id, call.headers.get("idempotency-key"),
                                                   call.body.model_dump()), "TopUpRequested")
 
 
@@ -145,7 +136,7 @@ def payout_account(call: Call) -> dict[str, Any]:
        tags=("funding",))
 def withdraw(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"})
-    return _reply(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
+    return replayable(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
                                                    call.body.otp), "WithdrawalRequested")
 
 

@@ -6,13 +6,11 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
-from chalicelib import observability
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut
 from chalicelib.container import get_container
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
-from chalicelib.services.replay import Outcome
 
 bp = Blueprint(__name__)
 
@@ -77,10 +75,6 @@ class PaidOut(BaseModel):
     transfer: TransferOut
 
 
-def _reply(outcome: Outcome) -> Reply:
-    return Reply(body=outcome.body, headers={"Idempotent-Replayed": "true"} if outcome.replayed else {})
-
-
 @route(bp, "/payment-requests", "POST", summary="Ask someone (a verified e-mail or phone) for money",
        body=PaymentRequestIn, response=PaymentRequestOut, status=201, headers=("Idempotency-Key?",),
        errors=("idempotency_key_required", "idempotency_key_reused", "recipient_not_found", "same_wallet",
@@ -88,9 +82,7 @@ def _reply(outcome: Outcome) -> Reply:
 def create_request(call: Call) -> Reply:
     body = call.body.model_dump(exclude_none=True)
     outcome = get_container().payment_requests.create(call.user_id, call.headers.get("idempotency-key"), body)
-    if not outcome.replayed:
-        observability.count("PaymentRequestCreated")
-    return _reply(outcome)
+    return replayable(outcome, "PaymentRequestCreated")
 
 
 @route(bp, "/payment-requests", "GET", summary="Requests asked of you or by you, newest first",
@@ -114,9 +106,7 @@ def get_request(call: Call, request_id: str) -> dict:
 def pay_request(call: Call, request_id: str) -> Reply:
     outcome = get_container().payment_requests.pay(call.user_id, call.headers.get("idempotency-key"), request_id,
                                                    call.body.wallet_id)
-    if not outcome.replayed:
-        observability.count("PaymentRequestPaid")
-    return _reply(outcome)
+    return replayable(outcome, "PaymentRequestPaid")
 
 
 @route(bp, "/payment-requests/{request_id}/decline", "POST", summary="Decline a request asked of you",

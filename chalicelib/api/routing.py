@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import error_response, internal_error_response
 from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound
+from chalicelib.services.replay import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,17 @@ class Reply:
     body: Any = None
     status: int | None = None
     headers: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+def replayable(outcome: Outcome, metric: str) -> Reply:
+    """The answer of a keyed call: `Idempotent-Replayed: true` on a replay; the metric counts
+    only what really happened the first time."""
+    if outcome.replayed:
+        return Reply(body=outcome.body, headers={"Idempotent-Replayed": "true"})
+    from chalicelib import observability
+
+    observability.count(metric)
+    return Reply(body=outcome.body)
 
 
 @dataclass

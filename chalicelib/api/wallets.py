@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
-from chalicelib import observability
-from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.container import get_container
 from chalicelib.services.ledger import wallet_view
@@ -141,10 +140,7 @@ def create_transfer(call: Call) -> Reply:
     if not body["to"].get("invite"):
         body["to"].pop("invite", None)  # `invite: false` is the default: the same request as none
     outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body)
-    headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    if not outcome.replayed:
-        observability.count("InvitationSent" if outcome.body["status"] == "unclaimed" else "TransferPosted")
-    return Reply(body=outcome.body, headers=headers)
+    return replayable(outcome, "InvitationSent" if outcome.body["status"] == "unclaimed" else "TransferPosted")
 
 
 @route(bp, "/transfers/{transfer_id}", "GET", summary="A transfer, for its sender or recipient",

@@ -156,10 +156,10 @@ class Ledger:
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "transfers", key)
         req_hash = self.request_hash("transfers", request)
-        previous = self.store.get_idempotency(idem_key)
-        if previous is not None:
-            return self._replay(previous, req_hash, user_id)
+        return self.replay_or(idem_key, req_hash, user_id,
+                              lambda: self._transfer(user_id, key, idem_key, req_hash, request))
 
+    def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any]) -> Outcome:
         self.check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
         amount = Money(request["amount"], request["currency"])
         self.check_maximum(amount)
@@ -168,9 +168,7 @@ class Ledger:
             raise CurrencyMismatch()
         recipient = self._recipient(request["to"], amount.currency, user_id)
         if isinstance(recipient, Invitee):  # a contact nobody has verified: an invitation
-            return self._written_once(idem_key, req_hash, user_id,
-                                      lambda: self._invite(user_id, key, idem_key, req_hash, source, amount,
-                                                           recipient, request.get("memo")))
+            return self._invite(user_id, key, idem_key, req_hash, source, amount, recipient, request.get("memo"))
         if recipient[0] == source.wallet_id:
             raise SameWallet()
         return self.pay(user_id, key, idem_key, req_hash, source, recipient, amount, request.get("memo"))
@@ -183,21 +181,18 @@ class Ledger:
         debit, credit, the transfer and its legs, the key's record, the daily total and `record`
         (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
         the body the call returns and a retry gets again (default: the transfer). `transfer_id`
-        must be derived from the key AND the operation when it is not /transfers."""
+        must be derived from the key AND the operation when it is not /transfers. Callers run
+        it inside `replay_or`, which answers retries and races of the same key."""
         now = self.now()
         transfer_id = transfer_id or deterministic_id("tr", user_id, key)
         body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
         kept = answer(body) if answer else body
-        idem = self._kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
+        idem = self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1])
-
-        def write() -> Outcome:
-            self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
-                            memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
-                            daily=self.daily_limit(user_id, amount, now), record=record)
-            return Outcome(kept)
-
-        return self._written_once(idem_key, req_hash, user_id, write)
+        self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
+                        memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
+                        daily=self.daily_limit(user_id, amount, now), record=record)
+        return Outcome(kept)
 
     def _written_once(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
         try:
@@ -221,7 +216,7 @@ class Ledger:
         body = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
                 "claim_expires_at": rfc3339(expires_at)}
         created = body["created_at"]
-        idem = self._kept_answer(idem_key, req_hash, user_id, body, now, transfer_id)
+        idem = self.kept_answer(idem_key, req_hash, user_id, body, now, transfer_id)
         # Until claimed, the hold names the invitations account; the claim posts it to the
         # claimer's wallet instead (resolve_hold `to`).
         movement = Movement(transfer_id, "transfer", source.wallet_id,
@@ -242,17 +237,13 @@ class Ledger:
                 "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
                 "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
 
-    def _kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
-                     now: float, resource_id: str) -> IdempotencyPut:
-        """The (user, key) record written with the money, holding the answer a retry gets."""
+    def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
+                    now: float, resource_id: str) -> IdempotencyPut:
+        """The (user, key) record written with the money (or with a payment request), holding
+        the answer a retry gets."""
         return IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
                               response_ct=seal(self.cipher, user_id, body), resource_id=resource_id,
                               expires_at=int(now) + IDEMPOTENCY_TTL)
-
-    def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any], now: float,
-                    resource_id: str) -> IdempotencyPut:
-        """The record of a keyed call that moves no money (a payment request), same rules."""
-        return self._kept_answer(idem_key, req_hash, user_id, body, now, resource_id)
 
     def replay_or(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
         """The first answer again if this key was used, else `write`, once however many race."""

@@ -115,8 +115,8 @@ class PaymentRequests:
             raise NotFound("The payment request was not found.")  # someone else's: not found
         return r
 
-    def view(self, r: PaymentRequest, people: People, now: float, status: str | None = None) -> dict[str, Any]:
-        return {"request_id": r.request_id, "status": status or r.status_at(now),
+    def view(self, r: PaymentRequest, people: People, now: float) -> dict[str, Any]:
+        return {"request_id": r.request_id, "status": r.status_at(now),
                 "requester": people.party(r.requester_id), "payer": people.party(r.payer_id),
                 "amount": r.amount, "currency": r.currency,
                 "memo": self.cipher.decrypt(r.memo_ct, r.request_id, MEMO) if r.memo_ct else None,
