@@ -7,7 +7,18 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import WebsocketEvent
 
-from chalicelib.api import auth, events, funding, identity, inbox, payment_requests, system, wallets, webhooks
+from chalicelib.api import (
+    auth,
+    events,
+    funding,
+    identity,
+    inbox,
+    offline,
+    payment_requests,
+    system,
+    wallets,
+    webhooks,
+)
 from chalicelib.container import get_container
 
 app = Chalice(app_name="ewallet")
@@ -21,6 +32,7 @@ app.register_blueprint(wallets.bp)
 app.register_blueprint(funding.bp)
 app.register_blueprint(payment_requests.bp)
 app.register_blueprint(inbox.bp)
+app.register_blueprint(offline.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 
@@ -71,3 +83,8 @@ def sweep_invitations(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS), name="expire_payment_requests")
 def expire_payment_requests(event: Any) -> dict[str, int]:
     return events.expire_payment_requests()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="release_allowances")
+def release_allowances(event: Any) -> dict[str, int]:
+    return events.release_allowances()

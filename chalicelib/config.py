@@ -25,6 +25,14 @@ def _bounded(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
+_PEM_END = "-----END PUBLIC KEY-----"
+
+
+def _pems(value: str) -> tuple[str, ...]:
+    """Public keys in PEM, one after another in one variable."""
+    return tuple(part.strip() + "\n" + _PEM_END + "\n" for part in value.split(_PEM_END) if part.strip())
+
+
 _OIDC_DEFAULTS = {
     "google": ("https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs"),
     "facebook": ("https://www.facebook.com", "https://limited.facebook.com/.well-known/oauth/openid/jwks/"),
@@ -74,6 +82,12 @@ class Settings:
     # The WebSocket API's management endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>,
     # from the template; locally the dev stack's server). None: nothing is pushed live.
     ws_management_endpoint: str | None = None
+    # Offline allowances (domain.offline): limits in major units of the allowance's currency.
+    offline_max_allowance_major: int = 500
+    offline_max_outstanding_major: int = 1000
+    offline_grace_seconds: int = 72 * 3600
+    # Public PEMs of retired offline keys, kept until every allowance they certified has closed.
+    offline_retired_public_keys: tuple[str, ...] = field(default_factory=tuple)
     forgot_floor_ms: int = 400  # every /auth/password/forgot takes at least this long
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
@@ -117,6 +131,10 @@ class Settings:
             mail_from=env.get("MAIL_FROM", "no-reply@ewallet.example"),
             ws_management_endpoint=env.get("WS_MANAGEMENT_ENDPOINT") or None,
             forgot_floor_ms=_bounded(env, "FORGOT_FLOOR_MS", 400, 0, 5000),
+            offline_max_allowance_major=_bounded(env, "OFFLINE_MAX_ALLOWANCE_MAJOR", 500, 1, 10**9),
+            offline_max_outstanding_major=_bounded(env, "OFFLINE_MAX_OUTSTANDING_MAJOR", 1000, 1, 10**9),
+            offline_grace_seconds=_bounded(env, "OFFLINE_GRACE_SECONDS", 72 * 3600, 0, 30 * 86400),
+            offline_retired_public_keys=_pems(env.get("OFFLINE_RETIRED_PUBLIC_KEYS", "")),
             oidc=_oidc(env),
         )
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
     from chalicelib.services.ledger import Ledger
     from chalicelib.services.lockout import Lockout
     from chalicelib.services.notifications import Connections, Notifications, Pusher
+    from chalicelib.services.offline import AllowanceRelease, Offline
     from chalicelib.services.payment_requests import PaymentRequests
     from chalicelib.services.ports import (
         CodeStore,
@@ -236,6 +237,37 @@ class Container:
         assert self.tables_bound
         return PaymentRequests(ledger=self.ledger, store=self.ledger_store, requests=DynamoPaymentRequests(),
                                users=self.users, cipher=self.cipher, create_limit=self._limit(REQUESTS_PER_HOUR, 3600))
+
+    # -- offline payments -----------------------------------------------------------------------
+    @cached_property
+    def offline_keys(self) -> Any:
+        from chalicelib.adapters.offline_keys import OfflineKeys
+
+        return OfflineKeys(self.secrets.get("OFFLINE_SIGNING_KEY"), self.settings.offline_retired_public_keys)
+
+    @cached_property
+    def offline_store(self) -> Any:
+        from chalicelib.adapters.dynamodb.offline import DynamoOffline
+
+        return DynamoOffline(self.ledger_store)  # type: ignore[arg-type]  # the DynamoDB ledger, by construction
+
+    @cached_property
+    def offline(self) -> Offline:
+        from chalicelib.domain.offline import OfflinePolicy
+        from chalicelib.services.offline import Offline
+
+        s = self.settings
+        return Offline(store=self.offline_store, ledger=self.ledger, ledger_store=self.ledger_store,
+                       signer=self.offline_keys, mfa=self.mfa, cipher=self.cipher,
+                       policy=OfflinePolicy(s.offline_max_allowance_major, s.offline_max_outstanding_major,
+                                            s.offline_grace_seconds),
+                       issuer=s.jwt_issuer)
+
+    @cached_property
+    def allowance_release(self) -> AllowanceRelease:
+        from chalicelib.services.offline import AllowanceRelease
+
+        return AllowanceRelease(self.offline_store, self.ledger_store)
 
     # -- funding --------------------------------------------------------------------------------
     @cached_property

@@ -15,25 +15,29 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.models import (
     ALL_MODELS,
+    AllowanceRecord,
     BaseModel,
     ConnectionRecord,
+    DailyTotalRecord,
     EntryRecord,
     NotificationRecord,
     PaymentRequestRecord,
     SessionRecord,
     TransferRecord,
     UserRecord,
+    WalletRecord,
 )
 from chalicelib.adapters.secrets import SECRET_NAMES
 from chalicelib.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
-             "sweep_invitations", "expire_payment_requests", "websocket_connect", "websocket_message",
-             "websocket_disconnect")
+             "sweep_invitations", "expire_payment_requests", "release_allowances", "websocket_connect",
+             "websocket_message", "websocket_disconnect")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
            "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
            "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
+           "release_allowances": "ReleaseAllowances",
            "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
            "websocket_disconnect": "WebsocketDisconnect"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
@@ -297,6 +301,12 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
         "expire_payment_requests": [logs, *secrets_of("DATA_KEY", "BLIND_INDEX_KEY"), {
             "Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"],
             "Resource": [table(PaymentRequestRecord), f"{table(PaymentRequestRecord)}/index/*"]}],
+        # Voids what is left of expired allowances: the ledger's items, and no secret at all.
+        "release_allowances": [logs, {
+            "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+                                          "dynamodb:TransactWriteItems"],
+            "Resource": [table(AllowanceRecord), f"{table(AllowanceRecord)}/index/*", table(TransferRecord),
+                         table(WalletRecord), table(EntryRecord), table(DailyTotalRecord)]}],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 log = logging.getLogger("pump")
 
 # Every scheduled function of app.py (a test checks the list is complete).
-SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests")
+SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests",
+             "release_allowances")
 
 
 class LambdaContext:

@@ -213,6 +213,9 @@ class Stack:
             "JWT_PRIVATE_KEY": local_secrets["jwt_private_key"],
             "DATA_KEY": local_secrets["data_key"],
             "BLIND_INDEX_KEY": local_secrets["blind_index_key"],
+            "OFFLINE_SIGNING_KEY": local_secrets["offline_signing_key"],
+            # How long an expired offline allowance stays redeemable before its release.
+            "OFFLINE_GRACE_SECONDS": os.environ.get("OFFLINE_GRACE_SECONDS", str(72 * 3600)),
             # SES sends only from a verified identity; the bootstrap verifies this one in moto.
             "MAIL_FROM": "no-reply@ewallet.local",
             "SCHEDULE_SECONDS": os.environ.get("SCHEDULE_SECONDS", "15"),
@@ -234,6 +237,7 @@ class Stack:
             "stripe_api_key": lambda: "sk_test_local_" + secrets.token_hex(12),
             "stripe_webhook_secret": lambda: "whsec_local_" + secrets.token_hex(16),
             "jwt_private_key": generate_private_pem,
+            "offline_signing_key": generate_private_pem,  # its own key: never the access-token one
             "data_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
             "blind_index_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
         }
@@ -275,7 +279,8 @@ class Stack:
         keys = ["API_URL", "WS_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "TABLE_PREFIX", "STRIPE_EVENTS_QUEUE_URL", "STRIPE_API_BASE",
                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID",
-                "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL"]
+                "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL",
+                "OFFLINE_GRACE_SECONDS"]
         lines = ["# Written by the local stack. Dev-only values: never use them anywhere else."]
         lines += [f"{k}={self.env[k]}" for k in keys]
         path = self.state / "stack.env"

@@ -20,12 +20,17 @@ def b64url(data: bytes) -> str:
 
 
 def unb64url(text: str) -> bytes:
+    """Strict: only the one canonical spelling of some bytes (the server takes no other, so a
+    payee never accepts a voucher the server would refuse as malformed)."""
     if not isinstance(text, str) or any(c in text for c in "=+/ \n"):
         raise Malformed("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError):
         raise Malformed("not base64url") from None
+    if b64url(raw) != text:
+        raise Malformed("not canonical base64url")
+    return raw
 
 
 def sign(header: dict[str, Any], payload: dict[str, Any], key: Ed25519PrivateKey) -> str:

@@ -17,6 +17,8 @@ from offline_wallet import jws
 from offline_wallet.keys import public_from_text
 from offline_wallet.payer import CERTIFICATE_TYP, VOUCHER_TYP, voucher_hash
 
+MAX_SEQ = 2**53 - 1
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -53,7 +55,10 @@ def check(certificate: str, voucher: str, offline_keys: dict[str, Ed25519PublicK
         return Verdict(False, "invalid_signature")
     a, p = signed
     fields = (p.get("seq"), p.get("amount"), p.get("cumulative"), p.get("iat"), a.get("amount"), a.get("exp"))
-    if not all(_int(f) for f in fields) or p["seq"] < 1 or p["amount"] <= 0:
+    # The same shape the server requires (chalicelib/domain/offline.py, read_voucher), so what a
+    # payee accepts offline is never refused online as malformed.
+    if (not all(_int(f) for f in fields) or not 1 <= p["seq"] <= MAX_SEQ or p["amount"] <= 0
+            or p["cumulative"] < p["amount"]):
         return Verdict(False, "invalid_voucher")
     seq, amount = int(p["seq"]), int(p["amount"])
     code = _terms(a, p, me) or _chain(seen.vouchers.setdefault(str(a["allowance_id"]), {}), p, voucher_hash(voucher))

@@ -57,7 +57,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
            "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
            "--ws-port", str(ws), "--ws-management-port", str(ws_management)]
     out = open(state / "launcher.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+    # A short offline grace, so the release of an expired allowance is seen within a test.
+    launch_env = {**os.environ, "OFFLINE_GRACE_SECONDS": "10"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=launch_env, stdout=out, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     env_file = state / "stack.env"
     deadline = time.time() + 120
@@ -72,6 +74,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         # The stack's dev-only keys, so tests can build the same services the API runs.
         keys = json.loads((state / "secrets.json").read_text())
         env["DATA_KEY"], env["BLIND_INDEX_KEY"] = keys["data_key"], keys["blind_index_key"]
+        env["OFFLINE_SIGNING_KEY"] = keys["offline_signing_key"]
         yield env
     finally:
         proc.terminate()

@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "currency_mismatch": 422,
     "same_wallet": 422,
     "limit_exceeded": 422,
+    "device_inactive": 422,
     "invalid_code": 422,
     "code_expired": 422,
     "too_many_requests": 429,

@@ -53,7 +53,7 @@ def reconcile_ledger() -> dict[str, Any]:
     from chalicelib.services.reconcile import reconcile, report_drift
 
     c = get_container()
-    report = reconcile(c.ledger_store, stale_after_seconds=c.settings.stale_hold_seconds)
+    report = reconcile(c.ledger_store, offline=c.offline_store, stale_after_seconds=c.settings.stale_hold_seconds)
     report_drift(report)
     return {"ok": report.ok, "drift": len(report.drift), "wallets": report.wallets, "transfers": report.transfers,
             "stale_holds": len(report.stale_holds)}
@@ -79,3 +79,11 @@ def expire_payment_requests() -> dict[str, int]:
     done = get_container().payment_requests.expire()
     observability.flush()
     return {"expired": done}
+
+
+def release_allowances() -> dict[str, int]:
+    """Offline allowances past expiry + grace: what is left goes back to the wallet."""
+    done = get_container().allowance_release.release_due()
+    observability.count("OfflineAllowancesReleased", done)
+    observability.flush()
+    return {"released": done}

@@ -89,7 +89,7 @@ class DailyLimit:
     expires_at: int
 
 
-TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute")
+TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute", "offline")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,14 @@ def request_hash(operation: str, body: dict[str, Any], mac: Callable[[str], str]
 def deterministic_id(prefix: str, *parts: str) -> str:
     """An id derived from (user, idempotency key, ...): a retry can only ever create the same id."""
     return f"{prefix}_{hashlib.sha256('|'.join(parts).encode('utf-8')).hexdigest()[:32]}"
+
+
+def keyed_id(prefix: str, user_id: str, operation: str, key: str) -> str:
+    """The id of what one operation makes for one (user, Idempotency-Key). The parts are JSON
+    encoded, so no client key can make another operation's id (with `deterministic_id`'s "|"
+    joins, a transfer keyed "op|K" would take the id of operation "op" keyed "K")."""
+    encoded = json.dumps([user_id, operation, key], ensure_ascii=True)
+    return f"{prefix}_{hashlib.sha256(encoded.encode('ascii')).hexdigest()[:32]}"
 
 
 def check_idempotency_key(key: str | None) -> str:

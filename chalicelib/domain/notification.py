@@ -74,13 +74,18 @@ def notices_for(change: Change) -> list[Notice]:
 
 def _entry(c: Change) -> list[Notice]:
     # Money arrives in a wallet: a posted credit leg of a person-to-person transfer (a payment,
-    # a paid request, a claimed invitation). Top-ups and withdrawals speak through their own
-    # records; the counterparty (the transfer's sender) is looked up by the service.
+    # a paid request, a claimed invitation, a redeemed offline voucher). And a payer hears that
+    # a voucher they signed offline was redeemed (its posted debit leg). Top-ups and withdrawals
+    # speak through their own records; the counterparty is looked up by the service.
     i = c.image
-    if (c.event != "INSERT" or i.get("direction") != "credit" or i.get("status") != "posted"
-            or i.get("type") != "transfer" or not _person(i.get("owner_id"))):
+    if c.event != "INSERT" or i.get("status") != "posted" or not _person(i.get("owner_id")):
         return []
-    return [Notice(i["owner_id"], "transfer.received", i["transfer_id"], _money(i, transfer_id=i["transfer_id"]))]
+    money = _money(i, transfer_id=i["transfer_id"])
+    if i.get("direction") == "credit" and i.get("type") in ("transfer", "offline"):
+        return [Notice(i["owner_id"], "transfer.received", i["transfer_id"], money)]
+    if i.get("direction") == "debit" and i.get("type") == "offline":
+        return [Notice(i["owner_id"], "offline.redeemed", i["transfer_id"], money)]
+    return []
 
 
 def _invitation(c: Change) -> list[Notice]:

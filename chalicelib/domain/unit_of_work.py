@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.invitation import Invitation
+from chalicelib.domain.ledger import DailyLimit
+from chalicelib.domain.offline import Allowance, DeviceCheck
 from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 
 
@@ -59,8 +61,32 @@ class InvitationOutcome:
     by: str | None = None
 
 
+@dataclass(frozen=True)
+class NewAllowance:
+    """An offline allowance written with its hold (only if no allowance has this id), counted
+    in its owner's outstanding total (`outstanding`: its key and limit), and only while its
+    device is still active (a freeze or a revocation racing the hold wins)."""
+
+    allowance: Allowance
+    outstanding: DailyLimit
+    device: DeviceCheck
+
+
+@dataclass(frozen=True)
+class AllowanceClosed:
+    """An allowance closed with the void of its remainder, only if still open, due at `at`,
+    and unchanged since it was read (`spent`): a redemption racing the release makes this fail,
+    so every unit of the hold has exactly one outcome."""
+
+    allowance_id: str
+    spent: int
+    at: int
+    outstanding_key: str
+    remainder: int
+
+
 # A new invitation (`domain.invitation.Invitation`, unclaimed) is written with its hold too; a
 # new payment request (pending) alone or with its idempotency record, and its outcome (paid)
 # with the payment.
 WrittenWith = (NewWithdrawal | WithdrawalStatusChange | TopUpTotal | Invitation | InvitationOutcome
-               | PaymentRequest | RequestOutcome)
+               | PaymentRequest | RequestOutcome | NewAllowance | AllowanceClosed)

@@ -110,9 +110,10 @@ class Notifications:
 
     def _notify(self, notice: Notice, at_ms: int, people: People) -> int:
         counterparty = notice.counterparty
-        if counterparty is None and notice.type == "transfer.received":
-            t = self.transfer(notice.subject)
-            counterparty = t.from_owner if t is not None and t.from_owner.startswith("usr_") else None
+        if counterparty is None and notice.type in ("transfer.received", "offline.redeemed"):
+            t = self.transfer(notice.subject)  # who sent it, or (a redeemed voucher) who was paid
+            other = (t.from_owner if notice.type == "transfer.received" else t.to_owner) if t is not None else ""
+            counterparty = other if other.startswith("usr_") else None
             if counterparty == notice.recipient:
                 return 0  # between one's own wallets: nothing to tell
         data = {**notice.data, "counterparty": people.party(counterparty) if counterparty else None}

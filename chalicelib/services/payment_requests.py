@@ -24,6 +24,7 @@ from chalicelib.domain.ledger import (
     SameWallet,
     check_idempotency_key,
     deterministic_id,
+    keyed_id,
 )
 from chalicelib.domain.money import Money
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, PaymentRequest, RequestOutcome
@@ -143,7 +144,7 @@ class PaymentRequests:
             raise CurrencyMismatch()
         now = int(self.now())
         # The operation is part of the id: a key used on /transfers names another transfer.
-        transfer_id = deterministic_id("tr", user_id, "payment-requests.pay", key)
+        transfer_id = keyed_id("tr", user_id, "payment-requests.pay", key)
         to = (self.ledger.default_wallet(r.requester_id, r.currency), r.requester_id)
         memo = self.cipher.decrypt(r.memo_ct, r.request_id, MEMO) if r.memo_ct else None
         people = People(self.users, self.cipher)

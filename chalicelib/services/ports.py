@@ -16,6 +16,7 @@ from chalicelib.domain.funding import (
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
 from chalicelib.domain.messages import Message
+from chalicelib.domain.offline import Allowance, Device, DoubleSpend, Redemption, Voucher
 from chalicelib.domain.payment_request import PaymentRequest
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
@@ -140,8 +141,9 @@ class LedgerStore(Protocol):
                      record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
         """Post (to `to` if given) or void a pending hold once; False if it was resolved already."""
 
-    def write(self, record: WrittenWith, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
-        """A companion without money (e.g. a payment request), with its idempotency record."""
+    def write(self, record: WrittenWith | None, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
+        """A companion without money (e.g. a payment request), with its idempotency record;
+        or the idempotency record alone."""
 
     def get_invitation(self, transfer_id: str) -> Invitation | None: ...
 
@@ -164,6 +166,55 @@ class PaymentRequestStore(Protocol):
 
     def waiting_until(self, now: int) -> Iterator[PaymentRequest]:
         """Requests still stored as pending whose expiry is at or before `now`."""
+
+
+class OfflineSigner(Protocol):
+    """The offline key ring: certifies allowances, verifies certificates and vouchers."""
+
+    kid: str
+
+    def sign_certificate(self, claims: dict[str, Any]) -> str: ...
+
+    def claims(self, compact: str) -> dict[str, Any] | None:
+        """A certificate's claims, read without trusting them: the caller compares the whole
+        certificate with the one it stored when it signed it."""
+
+    def voucher(self, compact: str, device_key: str) -> dict[str, Any] | None:
+        """The payload if the device with this key signed it."""
+
+    def jwks(self) -> dict[str, Any]: ...
+
+
+class OfflineStore(Protocol):
+    """Devices, allowances and redemptions. An allowance is written with its hold through
+    `LedgerStore.hold`, and closed through `LedgerStore.resolve_hold`; a redemption is one
+    transaction of its own here."""
+
+    def add_device(self, device: Device) -> None: ...
+
+    def device(self, device_id: str) -> Device | None: ...
+
+    def devices_of(self, user_id: str) -> list[Device]: ...
+
+    def set_device_status(self, device_id: str, status: str, only_from: tuple[str, ...]) -> bool:
+        """Change the status if it is one of `only_from`; False otherwise."""
+
+    def allowance(self, allowance_id: str) -> Allowance | None: ...
+
+    def allowances_of(self, user_id: str, limit: int, cursor: str | None) -> tuple[list[Allowance], str | None]: ...
+
+    def releasable(self, now: int) -> Iterator[Allowance]:
+        """Open allowances whose release time (expiry + grace) has come."""
+
+    def redeem(self, allowance: Allowance, voucher: Voucher, hold_sk: str, payee: tuple[str, str], *,
+               transfer_id: str, now: str, now_ms: int) -> None:
+        """Credit one voucher in ONE transaction; `SeqTaken` (with the first redemption) if its
+        (allowance, seq) was credited already, `Refused` (with a code) if the hold cannot."""
+
+    def report_double_spend(self, evidence: DoubleSpend) -> None:
+        """Keep both vouchers for a person and freeze the device (both idempotent)."""
+
+    def redemption(self, allowance_id: str, seq: int) -> Redemption | None: ...
 
 
 class FundingRepository(Protocol):

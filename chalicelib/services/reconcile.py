@@ -35,7 +35,9 @@ class Report:
         return not self.drift
 
 
-def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int = 3 * 86400) -> Report:
+def reconcile(store: Any, *, offline: Any = None, now: float | None = None,
+              stale_after_seconds: int = 3 * 86400) -> Report:
+    """`offline` (the allowances' store), when given, adds the allowances' invariants."""
     report = Report()
     wallets = list(store.scan_wallets())
     entries = list(store.scan_entries())
@@ -46,6 +48,10 @@ def reconcile(store: Any, *, now: float | None = None, stale_after_seconds: int 
         legs[e.transfer_id].append(e)
     _check_wallets(report, wallets, entries)
     _check_transfers(report, transfers, legs)
+    if offline is not None:
+        allowances = list(offline.scan_allowances())
+        _check_allowances(report, allowances, list(offline.scan_redemptions()), {t.transfer_id: t for t in transfers})
+        _check_outstanding(report, allowances, offline.outstanding_totals())
     stale_before = rfc3339((time.time() if now is None else now) - stale_after_seconds)
     # Withdrawals only: a dispute's hold stays open for weeks by design.
     report.stale_holds = [f"hold {t.transfer_id} ({t.type}) pending since {t.created_at}" for t in transfers
@@ -97,6 +103,42 @@ def _check_transfers(report: Report, transfers: list[Any], legs: dict[str, list[
         if shape != want or len(got) != len(want) or not amounts_ok or not wallets_ok:
             report.drift.append(f"transfer {t.transfer_id} ({t.status}): legs {sorted(shape)} do not match")
     report.drift += [f"entries of unknown transfer {transfer_id}" for transfer_id in legs]
+
+
+def _check_allowances(report: Report, allowances: list[Any], redemptions: list[Any], transfers: dict[str, Any]) -> None:
+    """An allowance's hold is what is left of it (pending while open, voided once closed), its
+    `spent` is the sum of its redemptions, each a posted transfer of its amount, and never more
+    than the allowance: so the wallets' `held` (checked above against pending legs) is exactly
+    the open holds, allowances included."""
+    redeemed: dict[str, int] = defaultdict(int)
+    for r in redemptions:
+        redeemed[r.allowance_id] += r.amount
+        t = transfers.get(r.transfer_id)
+        if t is None or t.status != "posted" or t.amount != r.amount:
+            report.drift.append(f"redemption {r.allowance_id}#{r.seq}: no posted transfer of {r.amount}")
+    for a in allowances:
+        hold = transfers.get(a.hold_id)
+        want = "pending" if a.status == "open" else "voided"
+        if hold is None or hold.status != want or hold.amount != a.amount - a.spent:
+            report.drift.append(f"allowance {a.allowance_id}: hold is not {want} with {a.amount - a.spent} left")
+        if not 0 <= a.spent <= a.amount or redeemed[a.allowance_id] != a.spent:
+            report.drift.append(f"allowance {a.allowance_id}: spent {a.spent} != redeemed {redeemed[a.allowance_id]}"
+                                f" (of {a.amount})")
+
+
+def _check_outstanding(report: Report, allowances: list[Any], counters: dict[str, int]) -> None:
+    """Each user's outstanding counter (the limit's running total) is what their open
+    allowances have left, per currency."""
+    from chalicelib.domain.offline import outstanding_key
+
+    left: dict[str, int] = defaultdict(int)
+    for a in allowances:
+        if a.status == "open":
+            left[outstanding_key(a.user_id, a.currency)] += a.amount - a.spent
+    for key in set(left) | set(counters):
+        counted = counters.get(key, 0)
+        if left[key] != counted:
+            report.drift.append(f"outstanding {key.split('#', 1)[1]}: counter {counted} != open {left[key]}")
 
 
 def report_drift(report: Report) -> None:

@@ -119,13 +119,15 @@ def _ledger_reconciles_after_the_whole_suite(stack):
     yield
     from chalicelib.adapters.aws import client
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger
+    from chalicelib.adapters.dynamodb.offline import DynamoOffline
     from chalicelib.adapters.dynamodb.tables import bind
     from chalicelib.config import Settings
     from chalicelib.services.reconcile import reconcile
 
     settings = Settings.from_env(stack)
     bind(settings)
-    report = reconcile(DynamoLedger(settings, client("dynamodb", settings)))
+    ledger = DynamoLedger(settings, client("dynamodb", settings))
+    report = reconcile(ledger, offline=DynamoOffline(ledger))
     assert report.ok, report.drift[:10]
     assert report.transfers > 0
     from tests.e2e.log_scan import leaks

@@ -60,7 +60,7 @@ def test_reconciliation_runs_on_its_own_schedule_whatever_payouts_do(monkeypatch
         def funding(self):
             raise RuntimeError("stripe is down")
 
-    c = Broken(ledger_store=object())
+    c = Broken(ledger_store=object(), offline_store=object())
     set_container(c)
     monkeypatch.setattr(rec, "reconcile", lambda store, **kw: rec.Report(wallets=3))
     try:

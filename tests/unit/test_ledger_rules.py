@@ -179,3 +179,12 @@ def test_a_cursor_names_an_entry_key_or_nothing(sk):
         decode_cursor(raw)
     good = "1767225600000#tr_abc#d"
     assert decode_cursor(encode_cursor(good)) == good
+
+
+def test_no_client_key_can_take_the_id_another_operation_makes():
+    from chalicelib.domain.ledger import deterministic_id, keyed_id
+
+    # A transfer keyed "offline.allowances|K" would have the id of the allowance keyed "K" if
+    # both were "|"-joined; the operations' ids are JSON-encoded instead.
+    assert deterministic_id("tr", "usr_1", "offline.allowances|K") != keyed_id("tr", "usr_1", "offline.allowances", "K")
+    assert keyed_id("tr", "usr_1", "a", "b|c") != keyed_id("tr", "usr_1", "a|b", "c")

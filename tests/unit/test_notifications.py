@@ -67,6 +67,13 @@ def test_fan_out_rules_say_who_hears_of_what():
     for image in (entry(direction="debit"), entry(status="pending"), entry(type_="topup"), entry(owner="system")):
         assert who("entries", "INSERT", image) == []
     assert who("entries", "MODIFY", entry()) == []  # a leg's later change is not money arriving again
+    # A redeemed offline voucher: the payee receives money, the payer hears it was redeemed; the
+    # allowance's hold (a pending debit) and its release (MODIFY) tell nobody.
+    assert who("entries", "INSERT", entry(type_="offline")) == [("usr_bob", "transfer.received", None)]
+    assert who("entries", "INSERT", entry(type_="offline", direction="debit")) == [
+        ("usr_bob", "offline.redeemed", None)]
+    assert who("entries", "INSERT", entry(type_="offline", direction="debit", status="pending")) == []
+    assert who("entries", "MODIFY", entry(type_="offline", direction="debit", status="voided")) == []
     assert who("invitations", "MODIFY", {"transfer_id": "tr_9", "sender_id": "usr_ann", "claimed_by": "usr_bob",
                                          "status": "posted", "amount": 5, "currency": "USD"}) == [
         ("usr_ann", "transfer.claimed", "usr_bob")]

@@ -71,6 +71,12 @@ def test_a_payee_refuses_what_it_cannot_trust(world):
     assert verdict(world["cert"], signed(iat=NOW + 3601)) == "expired"
     assert verdict(world["cert"], signed(amount=0, cumulative=0)) == "invalid_voucher"
     assert verdict(world["cert"], signed(amount=True)) == "invalid_voucher"
+    # What the server would refuse as malformed, the payee refuses too.
+    assert verdict(world["cert"], signed(seq=5, amount=100, cumulative=1)) == "invalid_voucher"
+    assert verdict(world["cert"], signed(seq=2**53)) == "invalid_voucher"
+    good, alphabet = signed(), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    stray = good[:-1] + alphabet[alphabet.index(good[-1]) ^ 1]  # the same signature, spelled another way
+    assert verdict(world["cert"], stray) == "invalid_signature"
     assert verdict(world["cert"], signed(allowance_id="alw_2")) == "invalid_voucher"
     assert verdict(world["cert"], signed(prev="x")) == "broken_chain"
 

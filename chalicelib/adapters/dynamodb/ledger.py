@@ -23,12 +23,15 @@ from typing import Any
 from chalicelib.adapters.dynamodb import cursors
 from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, RETRYABLE, backoff
 from chalicelib.adapters.dynamodb.models import (
+    AllowanceRecord,
     DailyTotalRecord,
     EntryRecord,
     IdempotencyRecord,
     IdentityRecord,
     InvitationRecord,
+    OfflineDeviceRecord,
     PaymentRequestRecord,
+    RedemptionRecord,
     TopUpRecord,
     TransferRecord,
     WalletRecord,
@@ -49,10 +52,14 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
+from chalicelib.domain.offline import DeviceInactive
 from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
+    AllowanceClosed,
     InvitationOutcome,
+    NewAllowance,
     NewWithdrawal,
+    TopUpTotal,
     WithdrawalStatusChange,
     WrittenWith,
 )
@@ -121,7 +128,8 @@ class DynamoLedger:
         self._sleep = sleep
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
-                   TopUpRecord, InvitationRecord, PaymentRequestRecord)}
+                   TopUpRecord, InvitationRecord, PaymentRequestRecord, AllowanceRecord, RedemptionRecord,
+                   OfflineDeviceRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -356,8 +364,7 @@ class DynamoLedger:
         `record` is written with the money: a claim (a top-up's refunded total) or a resource
         (the withdrawal of a hold), conditional so that it happens once."""
         if record:
-            items.append(self._written_with(record))
-            roles.append(_role(record))
+            self._add_companion(items, roles, record)
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
@@ -406,22 +413,68 @@ class DynamoLedger:
                                          transfer.memo_ct))
             roles += ["credit", "entry"]
         if record:
-            items.append(self._written_with(record))
-            roles.append(_role(record))
+            self._add_companion(items, roles, record)
         try:
             self._transact(items, roles, None)
         except DuplicateRequest:
             return False
         return True
 
-    def write(self, record: WrittenWith, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
+    def write(self, record: WrittenWith | None, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
         """A companion written without money (a new payment request, a request declined),
-        with the idempotency record of the call that made it, in one transaction."""
-        items, roles = [self._written_with(record)], [_role(record)]
+        with the idempotency record of the call that made it, in one transaction; or that
+        record alone (the answer of a call whose money moved in transactions of its own)."""
+        items: list[dict[str, Any]] = []
+        roles: list[str] = []
+        if record:
+            self._add_companion(items, roles, record)
         if idempotency:
             items.append(self._idempotency_put(idempotency, now))
             roles.append("idempotency")
         self._transact(items, roles, None)
+
+    def _add_companion(self, items: list[dict[str, Any]], roles: list[str], record: WrittenWith) -> None:
+        """A companion's items and how each one's failed condition is read."""
+        if isinstance(record, NewAllowance):
+            items += [self._allowance_put(record), self._daily_update(record.outstanding, record.allowance.amount),
+                      {"ConditionCheck": {
+                          "TableName": self.t[OfflineDeviceRecord], "Key": {"device_id": _s(record.device.device_id)},
+                          "ConditionExpression": "#st = :active AND user_id = :u",
+                          "ExpressionAttributeNames": {"#st": "status"},
+                          "ExpressionAttributeValues": {":active": _s("active"), ":u": _s(record.device.user_id)}}}]
+            roles += ["record", "daily", "device"]
+        elif isinstance(record, AllowanceClosed):
+            items += [self._allowance_close(record), self.counter_update(record.outstanding_key, -record.remainder)]
+            roles += ["record", "counter"]
+        else:
+            items.append(self._written_with(record))
+            roles.append(_role(record))
+
+    def counter_update(self, key: str, delta: int) -> dict[str, Any]:
+        """A running total moved by `delta` without a condition (it only ever gives room back)."""
+        return {"Update": {"TableName": self.t[DailyTotalRecord], "Key": {"key": _s(key)},
+                           "UpdateExpression": "SET #t = if_not_exists(#t, :zero) + :d",
+                           "ExpressionAttributeNames": {"#t": "total"},
+                           "ExpressionAttributeValues": {":d": _n(delta), ":zero": _n(0)}}}
+
+    def _allowance_put(self, record: NewAllowance) -> dict[str, Any]:
+        a = record.allowance
+        return {"Put": {"TableName": self.t[AllowanceRecord], "Item": {
+            "allowance_id": _s(a.allowance_id), "user_id": _s(a.user_id), "device_id": _s(a.device_id),
+            "wallet_id": _s(a.wallet_id), "amount": _n(a.amount), "currency": _s(a.currency), "spent": _n(0),
+            "status": _s("open"), "releasing": _s("open"), "expires_at": _n(a.expires_at),
+            "release_at": _n(a.release_at), "created_at": _s(a.created_at),
+            "created_sk": _s(f"{a.created_ms:013d}#{a.allowance_id}"), "certificate": _s(a.certificate),
+            "hold_id": _s(a.hold_id), "kid": _s(a.kid)}, "ConditionExpression": "attribute_not_exists(allowance_id)"}}
+
+    def _allowance_close(self, value: AllowanceClosed) -> dict[str, Any]:
+        return {"Update": {
+            "TableName": self.t[AllowanceRecord], "Key": {"allowance_id": _s(value.allowance_id)},
+            "UpdateExpression": "SET #st = :closed, closed_at = :at REMOVE releasing",
+            "ConditionExpression": "#st = :open AND spent = :spent AND release_at <= :at",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":closed": _s("closed"), ":open": _s("open"), ":spent": _n(value.spent),
+                                          ":at": _n(value.at)}}}
 
     def _written_with(self, value: WrittenWith) -> dict[str, Any]:
         """A service's companion item as a transaction item, with the condition that makes it
@@ -452,6 +505,8 @@ class DynamoLedger:
                                "ConditionExpression": f"#st IN ({', '.join(allowed)})",
                                "ExpressionAttributeNames": {"#st": "status"},
                                "ExpressionAttributeValues": {":new": _s(value.status), **allowed}}}
+        if not isinstance(value, TopUpTotal):  # two items each: see _add_companion
+            raise TypeError(f"{type(value).__name__} is not one item")
         condition = "(#a = :old OR (attribute_not_exists(#a) AND :old = :zero))"
         if value.at_most_refunded:
             condition += " AND refunded >= :new"
@@ -509,7 +564,11 @@ class DynamoLedger:
                            "UpdateExpression": update, "ConditionExpression": condition,
                            "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": values}}
 
-    def _transact(self, items: list[dict[str, Any]], roles: list[str], m: Movement | None) -> None:
+    def _transact(self, items: list[dict[str, Any]], roles: list[str], m: Movement | None,
+                  explain: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Write `items` in one transaction, retrying contention. A failed condition raises
+        the domain error its role means; `explain` (failed role -> the item as it was) may
+        raise a more specific one first."""
         from botocore.exceptions import ClientError
 
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -529,6 +588,8 @@ class DynamoLedger:
                         # no second read that could see a different state.
                         olds = {roles[i]: r.get("Item") for i, r in enumerate(cancelled)
                                 if r.get("Code") == "ConditionalCheckFailed"}
+                        if explain:
+                            explain(olds)
                         self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m, olds)
                     if not all(c in RETRYABLE for _, c in failed):
                         raise
@@ -547,6 +608,8 @@ class DynamoLedger:
             raise DuplicateRequest()
         if "request" in roles:  # paid, declined, canceled or expired meanwhile: before any money reason
             raise RequestNotPending()
+        if "device" in roles:  # frozen or revoked while its allowance was being made
+            raise DeviceInactive()
         if "daily" in roles:
             raise LimitExceeded()
         olds = olds or {}

@@ -559,8 +559,126 @@ class ConnectionRecord(BaseModel):
     by_user = ConnectionsByUser()
 
 
+class DevicesByUser(GlobalSecondaryIndex["OfflineDeviceRecord"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class OfflineDeviceRecord(BaseModel):
+    """A device that may receive offline allowances for its Ed25519 key (domain.offline)."""
+
+    table = "offline_devices"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "offline_devices"
+
+    device_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    public_key = UnicodeAttribute()  # base64url raw Ed25519 public key: public by nature
+    name_ct = UnicodeAttribute(null=True)  # encrypted, bound to the device id
+    status = UnicodeAttribute()  # active | revoked | frozen
+    created_at = UnicodeAttribute()
+    by_user = DevicesByUser()
+
+
+class AllowancesByUser(GlobalSecondaryIndex["AllowanceRecord"]):
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class AllowancesToRelease(GlobalSecondaryIndex["AllowanceRecord"]):
+    """Sparse: only open allowances carry `releasing`, soonest release first."""
+
+    class Meta:
+        index_name = "to-release"
+        projection = AllProjection()
+
+    releasing = UnicodeAttribute(hash_key=True)
+    release_at = NumberAttribute(range_key=True)
+
+
+class AllowanceRecord(BaseModel):
+    """An offline allowance: its hold is the pending transfer `hold_id`, whose amount is what is
+    left; `spent` rises with each redemption in the same transaction, never past `amount`."""
+
+    table = "allowances"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "allowances"
+
+    allowance_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    wallet_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    spent = NumberAttribute()
+    status = UnicodeAttribute()  # open | closed
+    expires_at = NumberAttribute()
+    release_at = NumberAttribute()
+    releasing = UnicodeAttribute(null=True)  # "open" while open (AllowancesToRelease)
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()  # <ms timestamp>#<allowance id>: newest first
+    certificate = UnicodeAttribute()
+    hold_id = UnicodeAttribute()
+    kid = UnicodeAttribute()
+    closed_at = NumberAttribute(null=True)
+    by_user = AllowancesByUser()
+    to_release = AllowancesToRelease()
+
+
+class RedemptionRecord(BaseModel):
+    """(allowance, seq) credited: written `attribute_not_exists` with the money, so each seq is
+    credited at most once; the voucher's hash tells a replay from a double spend."""
+
+    table = "redemptions"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "redemptions"
+
+    allowance_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    voucher_hash = UnicodeAttribute()
+    voucher = UnicodeAttribute()  # the compact JWS: evidence if another voucher claims this seq
+    payee_id = UnicodeAttribute()
+    transfer_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    created_at = UnicodeAttribute()
+
+
+class DoubleSpendRecord(BaseModel):
+    """Evidence of a double spend for a person: both vouchers of one (allowance, seq)."""
+
+    table = "double_spends"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "double_spends"
+
+    evidence_id = UnicodeAttribute(hash_key=True)
+    allowance_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    device_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    first_voucher = UnicodeAttribute()
+    second_voucher = UnicodeAttribute()
+    presented_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
     WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
-    ConnectionRecord)
+    ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord)

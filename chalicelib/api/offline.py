@@ -1,0 +1,136 @@
+"""Offline payments: devices, allowances (held and certified, with 2FA), redemption of vouchers."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.identity import Jwks, Otp
+from chalicelib.api.routing import Call, Reply, replayable, route
+from chalicelib.api.schemas import Body
+from chalicelib.api.wallets import Amount, PageQuery
+from chalicelib.container import get_container
+from chalicelib.domain.offline import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MAX_VOUCHERS_PER_CALL, MIN_EXPIRES_IN
+
+bp = Blueprint(__name__)
+
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+Jws = Annotated[str, Field(min_length=1, max_length=4096, description="A compact JWS")]
+
+
+class DeviceIn(Body):
+    public_key: Annotated[str, Field(min_length=1, max_length=64,
+                                     description="base64url (no padding) of the raw 32-byte Ed25519 public key")]
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    name: str | None
+    public_key: str
+    status: Literal["active", "revoked", "frozen"]
+    created_at: str
+
+
+class DeviceList(BaseModel):
+    items: list[DeviceOut]
+
+
+class AllowanceIn(Body):
+    device_id: Id
+    wallet_id: Id
+    amount: Amount
+    expires_in: Annotated[int, Field(strict=True, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN,
+                                     description=f"Seconds (default {DEFAULT_EXPIRES_IN}, 72 h)")] | None = None
+    otp: Otp | None = None
+
+
+class AllowanceOut(BaseModel):
+    allowance_id: str
+    device_id: str
+    wallet_id: str
+    amount: int
+    currency: str
+    spent: int
+    remaining: int
+    status: Literal["active", "expired", "closed"]
+    expires_at: str
+    certificate: str = Field(description="Compact JWS (typ offline-allowance+jwt) signed by an offline key")
+
+
+class AllowancePage(BaseModel):
+    items: list[AllowanceOut]
+    next_cursor: str | None
+
+
+class RedeemIn(Body):
+    certificate: Jws
+    vouchers: Annotated[list[Jws], Field(min_length=1, max_length=MAX_VOUCHERS_PER_CALL)]
+
+
+class RedeemResult(BaseModel):
+    seq: int | None = Field(description="The voucher's seq (null if it could not be read at all)")
+    status: Literal["credited", "already_redeemed", "rejected"]
+    code: Literal["invalid_signature", "expired", "over_allowance", "allowance_closed", "currency_mismatch",
+                  "wrong_payee", "double_spend", "recipient_not_found"] | None = None
+    transfer_id: str | None = None
+
+
+class RedeemOut(BaseModel):
+    results: list[RedeemResult]
+
+
+@route(bp, "/.well-known/offline-keys.json", "GET", summary="Public keys that sign offline allowance certificates",
+       public=True, response=Jwks, tags=("offline",))
+def offline_keys(call: Call) -> dict[str, Any]:
+    return dict(get_container().offline_keys.jwks())
+
+
+@route(bp, "/offline/devices", "POST", summary="Register a device's Ed25519 key for offline payments",
+       body=DeviceIn, response=DeviceOut, status=201, errors=("limit_exceeded",), tags=("offline",))
+def register_device(call: Call) -> dict[str, Any]:
+    return get_container().offline.register_device(call.user_id, call.body.public_key, call.body.name)
+
+
+@route(bp, "/offline/devices", "GET", summary="The caller's devices", response=DeviceList, tags=("offline",))
+def list_devices(call: Call) -> dict[str, Any]:
+    return {"items": get_container().offline.devices(call.user_id)}
+
+
+@route(bp, "/offline/devices/{device_id}", "DELETE", summary="Revoke a device (no new allowances)", status=204,
+       errors=("not_found",), tags=("offline",))
+def revoke_device(call: Call, device_id: str) -> None:
+    get_container().offline.revoke_device(call.user_id, device_id)
+
+
+@route(bp, "/offline/allowances", "POST", summary="Hold money for a device to spend offline (sensitive: needs otp)",
+       body=AllowanceIn, response=AllowanceOut, status=201, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused", "mfa_required", "mfa_invalid",
+               "mfa_not_enrolled", "not_found", "device_inactive", "insufficient_funds", "limit_exceeded"),
+       tags=("offline",))
+def create_allowance(call: Call) -> Reply:
+    body = call.body.model_dump(exclude={"otp"}, exclude_none=True)
+    return replayable(get_container().offline.create_allowance(call.user_id, call.headers.get("idempotency-key"),
+                                                               body, call.body.otp), "OfflineAllowanceCreated")
+
+
+@route(bp, "/offline/allowances", "GET", summary="The caller's allowances, newest first", query=PageQuery,
+       response=AllowancePage, tags=("offline",))
+def list_allowances(call: Call) -> dict[str, Any]:
+    items, cursor = get_container().offline.allowances(call.user_id, call.query.limit, call.query.cursor)
+    return {"items": items, "next_cursor": cursor}
+
+
+@route(bp, "/offline/allowances/{allowance_id}", "GET", summary="An allowance", response=AllowanceOut,
+       errors=("not_found",), tags=("offline",))
+def get_allowance(call: Call, allowance_id: str) -> dict[str, Any]:
+    return get_container().offline.allowance(call.user_id, allowance_id)
+
+
+@route(bp, "/offline/redeem", "POST", summary="Redeem vouchers paid to the caller, each exactly once",
+       body=RedeemIn, response=RedeemOut, headers=("Idempotency-Key",),
+       errors=("idempotency_key_required", "idempotency_key_reused"), tags=("offline",))
+def redeem(call: Call) -> Reply:
+    return replayable(get_container().offline.redeem(call.user_id, call.headers.get("idempotency-key"),
+                                                     call.body.model_dump()), "OfflineRedeemed")
