@@ -47,7 +47,7 @@ def test_cfn_lint_finds_no_error(package):
 
 def test_package_is_under_the_direct_upload_limit(package):
     out, _ = package
-    assert (out / "deployment.zip").stat().st_size < 50 * 2**20
+    assert (out / "deployment.zip").stat().st_size < 30 * 2**20  # Lambda's limit is 50 MB
     import zipfile
 
     names = zipfile.ZipFile(out / "deployment.zip").namelist()
@@ -129,3 +129,26 @@ def test_every_function_has_its_own_least_privilege_policy_and_its_secrets(packa
 def test_the_merge_template_in_the_repo_is_what_the_code_generates():
     kept = json.loads((ROOT / "deploy" / "merge-template-prod.json").read_text())
     assert kept == json.loads(json.dumps(merge_template("prod")))
+
+
+def test_the_package_keeps_the_model_of_every_aws_service_the_code_calls(package, tmp_path):
+    import re
+    import zipfile
+
+    from deploy.package import AWS_SERVICES
+
+    out, _ = package
+    code = "\n".join(p.read_text() for p in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")])
+    called = set(re.findall(r"client\(\s*\"([a-z0-9-]+)\"", code))
+    assert called and called <= set(AWS_SERVICES), called - set(AWS_SERVICES)
+    zipfile.ZipFile(out / "deployment.zip").extractall(tmp_path)
+    # The unpacked package alone (-I -S: no site-packages) builds a client for each, offline.
+    check = ("import sys; sys.path.insert(0, sys.argv[1]); import boto3, botocore.session\n"
+             "services = botocore.session.get_session().get_available_services()\n"
+             "[boto3.client(s, region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')"
+             " for s in sys.argv[2:]]\n"
+             "print(' '.join(sorted(services)))")
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", check, str(tmp_path), *AWS_SERVICES],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.stdout.split()) == set(AWS_SERVICES)
