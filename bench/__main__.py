@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import bench
-from bench import cold_start, forgot, package_cold_start, transfer
+from bench import cold_start, forgot, load, package_cold_start, transfer
 
 
 @contextlib.contextmanager
@@ -44,3 +44,4 @@ if __name__ == "__main__":
         transfer.main()
         forgot.main()
         package_cold_start.main()
+        load.main()

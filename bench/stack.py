@@ -29,9 +29,10 @@ def _free_ports(n: int) -> list[int]:
 def local_stack() -> Iterator[dict[str, str]]:
     """Yield the stack's settings, with its dev-only keys, and put them in os.environ."""
     state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    api, ddb, moto, stripe = _free_ports(4)
+    api, ddb, moto, stripe, ws, ws_management = _free_ports(6)
     proc = subprocess.Popen([sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
-                             "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe)],
+                             "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
+                             "--ws-port", str(ws), "--ws-management-port", str(ws_management)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 120
@@ -43,7 +44,8 @@ def local_stack() -> Iterator[dict[str, str]]:
                    if line and not line.startswith("#"))
         keys = json.loads((state / "secrets.json").read_text())
         env.update(DATA_KEY=keys["data_key"], BLIND_INDEX_KEY=keys["blind_index_key"],
-                   JWT_PRIVATE_KEY=keys["jwt_private_key"], STRIPE_WEBHOOK_SECRET=keys["stripe_webhook_secret"])
+                   JWT_PRIVATE_KEY=keys["jwt_private_key"], STRIPE_WEBHOOK_SECRET=keys["stripe_webhook_secret"],
+                   OFFLINE_SIGNING_KEY=keys["offline_signing_key"])
         os.environ.update(env)
         yield env
     finally:
