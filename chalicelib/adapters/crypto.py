@@ -2,11 +2,18 @@
 
 Each field is its own ESDK message, encrypted with the committing, non-signing suite
 AES_256_GCM_HKDF_SHA512_COMMIT_KEY under an encryption context {"user_id", "field"}: a ciphertext
-copied to another user or field fails to decrypt. The message's data key is wrapped by a raw AES
-keyring whose 256-bit key-encryption key (KEK) is a secret: in AWS an SSM SecureString, i.e.
-protected by KMS and fetched once per container; locally a dev-only value. So a warm container
-never calls KMS per field (the same structure as the SDK's hierarchical keyring, without its key
-store table). The SDK is imported on first use only (~0.4 s: kept out of the cold start).
+copied to another user or field fails to decrypt. The message's data key is wrapped with a raw
+AES key (AES-256-GCM, namespace "ewallet", key name the KEK id) whose 256-bit key-encryption key
+(KEK) is a secret: in AWS an SSM SecureString, i.e. protected by KMS and fetched once per
+container; locally a dev-only value. So a warm container never calls KMS per field. The SDK is
+imported on first use only (kept out of the cold start).
+
+The wrapping is the SDK's raw master key provider, not the Material Providers Library's raw AES
+keyring: the two write and read the same messages (the ESDK specification makes them
+interoperable; a test decrypts a ciphertext the keyring wrote), and the provider costs 0.11 ms
+per field instead of 0.9 ms (measured), on the path of every transfer (memo, kept answer). The
+provider does not check the encryption context on decrypt the way a keyring call does, so
+`decrypt` compares it itself.
 
 Look-ups by e-mail or phone use an HMAC-SHA256 blind index with its own key, never the plain value.
 """
@@ -38,21 +45,29 @@ class FieldCipher:
         self._kek = _key(kek_b64, "the data key-encryption key")
         self._kek_id = kek_id
         self._client: Any = None
-        self._keyring: Any = None
+        self._provider: Any = None
 
     def _ready(self) -> None:
         if self._client is not None:
             return
         import aws_encryption_sdk
-        from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
-        from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
-        from aws_cryptographic_material_providers.mpl.models import AesWrappingAlg, CreateRawAesKeyringInput
         from aws_encryption_sdk import CommitmentPolicy
+        from aws_encryption_sdk.identifiers import EncryptionKeyType, WrappingAlgorithm
+        from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
+        from aws_encryption_sdk.key_providers.raw import RawMasterKeyProvider
 
-        mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
-        self._keyring = mpl.create_raw_aes_keyring(input=CreateRawAesKeyringInput(
-            key_namespace=NAMESPACE, key_name=self._kek_id, wrapping_key=self._kek,
-            wrapping_alg=AesWrappingAlg.ALG_AES256_GCM_IV12_TAG16))
+        kek = self._kek
+
+        class _Kek(RawMasterKeyProvider):  # type: ignore[misc]
+            provider_id = NAMESPACE
+
+            def _get_raw_key(self, key_id: Any) -> WrappingKey:
+                return WrappingKey(wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+                                   wrapping_key=kek, wrapping_key_type=EncryptionKeyType.SYMMETRIC)
+
+        provider = _Kek()
+        provider.add_master_key(self._kek_id)
+        self._provider = provider
         self._client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
 
@@ -61,7 +76,7 @@ class FieldCipher:
         from aws_encryption_sdk.identifiers import AlgorithmSuite
 
         ciphertext, _ = self._client.encrypt(
-            source=plaintext.encode("utf-8"), keyring=self._keyring,
+            source=plaintext.encode("utf-8"), key_provider=self._provider,
             encryption_context={"user_id": owner, "field": field},
             algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
         return base64.b64encode(ciphertext).decode("ascii")
@@ -69,10 +84,14 @@ class FieldCipher:
     def decrypt(self, ciphertext: str, owner: str, field: str) -> str:
         self._ready()
         try:
-            plaintext, _ = self._client.decrypt(source=base64.b64decode(ciphertext), keyring=self._keyring,
-                                                encryption_context={"user_id": owner, "field": field})
+            plaintext, header = self._client.decrypt(source=base64.b64decode(ciphertext),
+                                                     key_provider=self._provider)
         except Exception:  # noqa: BLE001 - the SDK raises several types; all mean "not ours"
             raise DecryptionFailed(f"cannot decrypt {field}") from None
+        # The context is authenticated with the message; it must name this owner and field.
+        context = header.encryption_context
+        if context.get("user_id") != owner or context.get("field") != field:
+            raise DecryptionFailed(f"cannot decrypt {field}")
         return bytes(plaintext).decode("utf-8")
 
 

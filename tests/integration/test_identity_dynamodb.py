@@ -156,6 +156,21 @@ def test_ciphertext_is_bound_to_owner_and_field(keys):
         FieldCipher(base64.b64encode(secrets.token_bytes(32)).decode()).decrypt(ct, "usr_1", "email")
 
 
+def test_ciphertexts_written_before_the_switch_to_the_master_key_provider_still_decrypt():
+    # Written by the Material Providers Library's raw AES keyring (namespace "ewallet", key
+    # "kek-1"), with a dev-only test key: the stored data of every earlier version.
+    key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    old = ("AgR4VnQU/D7kwHJXduln8B/MiPYBCmoZilfro+vyXwJGihsAJQACAAVmaWVsZAAFZW1haWwAB3VzZXJfaWQACnVzcl92ZWN0b3IAAQAHZ"
+           "XdhbGxldAAZa2VrLTEAAACAAAAADP+tJbRrdpnUZ9oAngAwwZ4fUUR5IrQR84Kijxdy+NqFlSEcDKlYRszXQVtz6hGA6xChbGjYHnn5JLa"
+           "OJrJbAgAAEABlQkv4eh8waUobJg4Cd/SIlgk9GK8WSfSSaBcuY0HKpUFaKhI6aOa1O8/xB0pEmo//////AAAAAQAAAAAAAAAAAAAAAQAAA"
+           "A+KLTa8UryZEco2lFaf+/GAjknZnpTCOC6DTKpkj5Ue")
+    from chalicelib.adapters.crypto import DecryptionFailed
+
+    assert FieldCipher(key).decrypt(old, "usr_vector", "email") == "ada@example.com"
+    with pytest.raises(DecryptionFailed):
+        FieldCipher(key).decrypt(old, "usr_vector", "phone")
+
+
 def test_secrets_come_from_ssm_when_not_in_the_environment(stack_settings):
     from chalicelib.adapters.secrets import MissingSecret, Secrets
 
