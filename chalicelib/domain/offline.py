@@ -191,25 +191,24 @@ def canonical_jws(compact: str) -> bool:
     it: PyJWT also accepts padded or bit-flipped spellings of one signature, and a payee could
     otherwise present one voucher twice as two "different" vouchers (a fake double spend)."""
     parts = compact.split(".") if isinstance(compact, str) else []
-    if len(parts) != 3 or len(parts[2]) != 86:
-        return False
-    for part in parts:
-        if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
-            return False
-        if b64url(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) != part:
-            return False
-    return True
+    return (len(parts) == 3 and all(_canonical_b64url(part) is not None for part in parts)
+            and len(_canonical_b64url(parts[2]) or b"") == 64)
+
+
+def _canonical_b64url(text: str) -> bytes | None:
+    """The bytes `text` spells if it is their one canonical unpadded base64url spelling."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return raw if b64url(raw) == text else None
 
 
 def device_key_ok(text: str) -> bool:
     """base64url (unpadded, canonical) of exactly 32 bytes."""
-    if not isinstance(text, str) or len(text) != 43 or any(c in text for c in "=+/"):
-        return False
-    try:
-        raw = base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
-        return False
-    return len(raw) == 32 and b64url(raw) == text
+    return len(_canonical_b64url(text) or b"") == 32
 
 
 def _int(value: Any) -> bool:

@@ -238,10 +238,10 @@ class Ledger:
                 "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
 
     def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
-                    now: float, resource_id: str) -> IdempotencyPut:
+                    now: float, resource_id: str, status_code: int = 201) -> IdempotencyPut:
         """The (user, key) record written with the money (or with a payment request), holding
         the answer a retry gets."""
-        return IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=201,
+        return IdempotencyPut(key=idem_key, request_hash=req_hash, status_code=status_code,
                               response_ct=seal(self.cipher, user_id, body), resource_id=resource_id,
                               expires_at=int(now) + IDEMPOTENCY_TTL)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import logging
 import secrets
@@ -205,14 +206,17 @@ class Offline:
 
     def _redeem(self, user_id: str, idem_key: str, req_hash: str, request: dict[str, Any]) -> Outcome:
         certified = self._certified(request["certificate"])
-        results = [self._one(user_id, certified, compact) for compact in request["vouchers"]]
+        # Where the caller is paid: looked up (or opened) once, and only if a voucher gets that far.
+        payee_wallet = functools.cache(
+            lambda: self.ledger.default_wallet(user_id, certified.allowance.currency) if certified else "")
+        results = [self._one(user_id, certified, compact, payee_wallet) for compact in request["vouchers"]]
         body = {"results": [r.view() for r in results]}
         now = self.now()
         resource = certified.allowance.allowance_id if certified else "none"
         # Each voucher moved its money in a transaction of its own; this keeps the call's answer,
         # so a retry of the key gets exactly these results (not "already_redeemed").
-        self.ledger_store.write(None, now=rfc3339(now), idempotency=dataclasses.replace(
-            self.ledger.kept_answer(idem_key, req_hash, user_id, body, now, resource), status_code=200))
+        self.ledger_store.write(None, now=rfc3339(now), idempotency=self.ledger.kept_answer(
+            idem_key, req_hash, user_id, body, now, resource, status_code=200))
         return Outcome(body)
 
     def _certified(self, certificate: str) -> Certified | None:
@@ -230,7 +234,7 @@ class Offline:
             return None
         return Certified(a, str(claims["device_key"]), hold.debit_sk)
 
-    def _one(self, user_id: str, certified: Certified | None, compact: str) -> Result:
+    def _one(self, user_id: str, certified: Certified | None, compact: str, payee_wallet: Callable[[], str]) -> Result:
         payload = self.signer.voucher(compact, certified.device_key) if certified and canonical_jws(compact) else None
         v = read_voucher(compact, payload) if payload is not None else None
         if certified is None or v is None:
@@ -239,7 +243,7 @@ class Offline:
         code = voucher_terms(a, v, user_id)
         if code:
             return Result(v.seq, REJECTED, code)
-        wallet = self.ledger.default_wallet(user_id, a.currency)
+        wallet = payee_wallet()
         if wallet == a.wallet_id:  # the owner paying the very wallet the money is held from
             return Result(v.seq, REJECTED, "wrong_payee")
         now = self.now()

@@ -379,7 +379,6 @@ class DynamoLedger:
 
         `to` (wallet, owner) posts it somewhere other than the wallet the hold named: an
         invitation's money goes to whoever claims it."""
-        a, cur = _n(transfer.amount), _s(transfer.currency)
         if post and to is not None:
             transfer = dataclasses.replace(transfer, to_wallet_id=to[0], to_owner=to[1])
         # A posting (re)writes the recipient, on the transfer and as the debit's counterparty.
@@ -391,12 +390,7 @@ class DynamoLedger:
                                 + (", to_wallet_id = :tw, to_owner = :to" if post else ""),
             "ConditionExpression": "#st = :pending", "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {**status, ":now": _s(now), **recipient}}}]
-        wallet_expr = ("SET held = held - :a, balance = balance - :a" if post
-                       else "SET held = held - :a, available = available + :a")
-        items.append({"Update": {
-            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(transfer.from_wallet_id)},
-            "UpdateExpression": wallet_expr, "ConditionExpression": "held >= :a AND currency = :cur",
-            "ExpressionAttributeValues": {":a": a, ":cur": cur}}})
+        items.append(self._out_of_held(transfer.from_wallet_id, transfer.amount, transfer.currency, spent=post))
         items.append({"Update": {
             "TableName": self.t[EntryRecord],
             "Key": {"wallet_id": _s(transfer.from_wallet_id), "sk": _s(transfer.debit_sk or "")},
@@ -419,6 +413,43 @@ class DynamoLedger:
         except DuplicateRequest:
             return False
         return True
+
+    def _out_of_held(self, wallet_id: str, amount: int, currency: str, *, spent: bool) -> dict[str, Any]:
+        """Held money leaves the hold: spent (posted: `balance` falls with `held`) or given
+        back (voided: `available` rises as `held` falls)."""
+        expr = "SET held = held - :a, " + ("balance = balance - :a" if spent else "available = available + :a")
+        return {"Update": {
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)}, "UpdateExpression": expr,
+            "ConditionExpression": "held >= :a AND currency = :cur",
+            "ExpressionAttributeValues": {":a": _n(amount), ":cur": _s(currency)}}}
+
+    def post_part_of_hold(self, m: Movement, hold: tuple[str, str], *, now: str, now_ms: int,
+                          companions: list[tuple[str, dict[str, Any]]],
+                          explain: Callable[[dict[str, Any]], None]) -> None:
+        """Post `m.amount` of a pending hold (transfer id, debit leg's sort key) as a movement of
+        its own, in ONE transaction: the payer's held money spent, the hold's transfer and leg
+        lowered to what is left (still pending), the credit, the posted transfer and its two
+        legs, and the caller's `companions` (role, item), whose failures `explain` reads first.
+        An offline voucher's redemption is this (adapters.dynamodb.offline)."""
+        amount, currency = m.amount.amount, m.amount.currency
+        debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
+        lower = {"UpdateExpression": "SET amount = amount - :a",
+                 "ConditionExpression": "#st = :pending AND amount >= :a",
+                 "ExpressionAttributeNames": {"#st": "status"},
+                 "ExpressionAttributeValues": {":a": _n(amount), ":pending": _s("pending")}}
+        items = [
+            *(item for _, item in companions),
+            self._out_of_held(m.from_wallet, amount, currency, spent=True),
+            {"Update": {"TableName": self.t[TransferRecord], "Key": {"transfer_id": _s(hold[0])}, **lower}},
+            {"Update": {"TableName": self.t[EntryRecord], "Key": {"wallet_id": _s(m.from_wallet), "sk": _s(hold[1])},
+                        **lower}},
+            self._credit(m.to_wallet, amount, currency, now),
+            self._transfer_put(m, "posted", now, None, None, debit_sk),
+            self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now),
+            self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now),
+        ]
+        roles = [role for role, _ in companions] + ["payer", "hold", "hold", "credit", "transfer", "entry", "entry"]
+        self._transact(items, roles, m, explain=explain)
 
     def write(self, record: WrittenWith | None, *, now: str, idempotency: IdempotencyPut | None = None) -> None:
         """A companion written without money (a new payment request, a request declined),

@@ -1,14 +1,13 @@
 """Devices, allowances and redemptions on DynamoDB.
 
-A redemption is ONE TransactWriteItems with the ledger's own item builders
-(`adapters.dynamodb.ledger`): the record (allowance_id, seq) put `attribute_not_exists`; the
-allowance's `spent` raised on the condition `status = open AND spent <= amount - :a` (DynamoDB
-conditions have no arithmetic on both sides: `spent + :a <= amount` is written with the room
-computed from the amount, which the condition also pins); the payer's `balance` and `held` both
-lowered by the amount (what was held is now spent: `available` does not move); the hold's pending
-transfer and its debit leg lowered to what is left; the payee credited; the offline transfer and
-its two legs; the owner's outstanding total lowered. Whatever runs concurrently, each seq is
-credited once and `spent` never passes `amount`.
+A redemption is ONE TransactWriteItems: the ledger's partial posting of a hold
+(`DynamoLedger.post_part_of_hold`: the payer's held money spent, the hold lowered to what is
+left, the payee credited, the transfer and its legs) with this module's companions. The record
+(allowance_id, seq) is put `attribute_not_exists`; the allowance's `spent` is raised on the
+condition `status = open AND spent <= amount - :a` (DynamoDB conditions have no arithmetic on
+both sides: `spent + :a <= amount` is written with the room computed from the amount, which the
+condition also pins); the owner's outstanding total is lowered. Whatever runs concurrently, each
+seq is credited once and `spent` never passes `amount`.
 """
 from __future__ import annotations
 
@@ -21,11 +20,8 @@ from chalicelib.adapters.dynamodb.ledger import DynamoLedger, _n, _s
 from chalicelib.adapters.dynamodb.models import (
     AllowanceRecord,
     DoubleSpendRecord,
-    EntryRecord,
     OfflineDeviceRecord,
     RedemptionRecord,
-    TransferRecord,
-    WalletRecord,
 )
 from chalicelib.domain.ledger import Movement
 from chalicelib.domain.money import Money
@@ -61,12 +57,8 @@ def _redemption(r: RedemptionRecord) -> Redemption:
 
 
 def _redemption_image(item: dict[str, Any] | None) -> Redemption | None:
-    if not item or "voucher_hash" not in item:
-        return None
-    return Redemption(allowance_id=item["allowance_id"]["S"], seq=int(item["seq"]["N"]),
-                      voucher_hash=item["voucher_hash"]["S"], voucher=item["voucher"]["S"],
-                      payee_id=item["payee_id"]["S"], transfer_id=item["transfer_id"]["S"],
-                      amount=int(item["amount"]["N"]), created_at=item["created_at"]["S"])
+    """The record as a failed condition saw it (ALL_OLD), if the store sent it back."""
+    return _redemption(RedemptionRecord.from_raw_data(item)) if item and "voucher_hash" in item else None
 
 
 _CURSOR = re.compile(r"[0-9]{13}#al_[0-9a-f]{32}")  # what the ledger writes as `created_sk`
@@ -117,8 +109,11 @@ class DynamoOffline:
             kwargs["range_key_condition"] = AllowanceRecord.created_sk < cursors.decode(cursor, _CURSOR)
         rows = list(AllowanceRecord.by_user.query(user_id, **kwargs))
         page = rows[:limit]
-        # The index is eventually consistent: each item is read again, so spent and status are current.
-        items = [self.allowance(r.allowance_id) or _allowance(r) for r in page]
+        # The index is eventually consistent: the page is read again (one batch), so spent and
+        # status are current.
+        current = {r.allowance_id: r for r in AllowanceRecord.batch_get([r.allowance_id for r in page],
+                                                                         consistent_read=True)}
+        items = [_allowance(current.get(r.allowance_id, r)) for r in page]
         return items, (cursors.encode(page[-1].created_sk) if len(rows) > limit else None)
 
     def releasable(self, now: int) -> Iterator[Allowance]:
@@ -149,50 +144,28 @@ class DynamoOffline:
 
     def redeem(self, allowance: Allowance, voucher: Voucher, hold_sk: str, payee: tuple[str, str], *,
                transfer_id: str, now: str, now_ms: int) -> None:
-        a, ledger = voucher.amount, self._ledger
+        a = voucher.amount
         m = Movement(transfer_id, TRANSFER_TYPE, allowance.wallet_id, payee[0], Money(a, allowance.currency),
                      allowance.user_id, payee[1])
-        debit_sk, credit_sk = ledger._sk(now_ms, transfer_id, "d"), ledger._sk(now_ms, transfer_id, "c")
-        pending = {":a": _n(a), ":pending": _s("pending")}
-        items: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._t[RedemptionRecord], "Item": {
+        companions = [
+            ("redemption", {"Put": {"TableName": self._t[RedemptionRecord], "Item": {
                 "allowance_id": _s(allowance.allowance_id), "seq": _n(voucher.seq),
                 "voucher_hash": _s(voucher.digest), "voucher": _s(voucher.compact), "payee_id": _s(payee[1]),
                 "transfer_id": _s(transfer_id), "amount": _n(a), "created_at": _s(now)},
                 "ConditionExpression": "attribute_not_exists(allowance_id)",
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Update": {
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}),
+            ("allowance", {"Update": {
                 "TableName": self._t[AllowanceRecord], "Key": {"allowance_id": _s(allowance.allowance_id)},
                 "UpdateExpression": "SET spent = spent + :a",
                 # Redeemable until the release time, even if the release job runs late.
                 "ConditionExpression": "#st = :open AND amount = :amount AND spent <= :room AND release_at > :t",
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD", "ExpressionAttributeNames": {"#st": "status"},
                 "ExpressionAttributeValues": {":a": _n(a), ":open": _s("open"), ":amount": _n(allowance.amount),
-                                              ":room": _n(allowance.amount - a), ":t": _n(now_ms // 1000)}}},
-            {"Update": {
-                "TableName": self._t[WalletRecord], "Key": {"wallet_id": _s(allowance.wallet_id)},
-                "UpdateExpression": "SET balance = balance - :a, held = held - :a",
-                "ConditionExpression": "held >= :a AND currency = :cur",
-                "ExpressionAttributeValues": {":a": _n(a), ":cur": _s(allowance.currency)}}},
-            {"Update": {
-                "TableName": ledger.t[TransferRecord], "Key": {"transfer_id": _s(allowance.hold_id)},
-                "UpdateExpression": "SET amount = amount - :a",
-                "ConditionExpression": "#st = :pending AND amount >= :a", "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": pending}},
-            {"Update": {
-                "TableName": ledger.t[EntryRecord], "Key": {"wallet_id": _s(allowance.wallet_id), "sk": _s(hold_sk)},
-                "UpdateExpression": "SET amount = amount - :a",
-                "ConditionExpression": "#st = :pending AND amount >= :a", "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": pending}},
-            ledger._credit(payee[0], a, allowance.currency, now),
-            ledger._transfer_put(m, "posted", now, None, None, debit_sk),
-            ledger._entry_put(allowance.wallet_id, debit_sk, m, "debit", "posted", payee[0], allowance.user_id, now),
-            ledger._entry_put(payee[0], credit_sk, m, "credit", "posted", allowance.wallet_id, payee[1], now),
-            ledger.counter_update(outstanding_key(allowance.user_id, allowance.currency), -a),
+                                              ":room": _n(allowance.amount - a), ":t": _n(now_ms // 1000)}}}),
+            ("counter", self._ledger.counter_update(outstanding_key(allowance.user_id, allowance.currency), -a)),
         ]
-        roles = ["redemption", "allowance", "payer", "hold", "hold", "credit", "transfer", "entry", "entry", "counter"]
-        ledger._transact(items, roles, m, explain=lambda olds: self._explain(allowance, voucher.seq, olds,
-                                                                             now_ms // 1000))
+        self._ledger.post_part_of_hold(m, (allowance.hold_id, hold_sk), now=now, now_ms=now_ms, companions=companions,
+                                       explain=lambda olds: self._explain(allowance, voucher.seq, olds, now_ms // 1000))
 
     def _explain(self, allowance: Allowance, seq: int, olds: dict[str, Any], at: int) -> None:
         """Why a redemption's transaction failed, in the order that answers a replay first."""
