@@ -4,7 +4,8 @@ Prints, in one line each:
 - DynamoDB calls and consumed write capacity of one POST /transfers (ReturnConsumedCapacity);
 - latency of a transfer through the Lambda handler (routing, auth, validation, encryption,
   idempotency, the transaction) relative to a bare transact_write_items of the same 7 items;
-- throughput and errors of many concurrent clients paying into one hot wallet.
+- throughput of 16 clients paying 16 wallets vs ONE merchant wallet with credit shards (and
+  one without), balances checked: the line ends `ratio hot/spread X.XX`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import report
+from bench.calls import dynamodb_calls
 from bench.stack import local_stack
 
 N = 60
@@ -31,6 +33,7 @@ def _run(env: dict[str, str]) -> None:
 
     import app as chalice_app
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger
+    from chalicelib.adapters.dynamodb.models import IdempotencyRecord, WalletRecord
     from chalicelib.container import get_container
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.money import Money
@@ -39,63 +42,62 @@ def _run(env: dict[str, str]) -> None:
     assert c.tables_bound
     store = c.ledger_store
     assert isinstance(store, DynamoLedger)  # the bench reads what the DynamoDB store measures
-    calls: list[str] = []
     ddb = store._ddb
-    ddb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
 
-    def person() -> tuple[str, str, str]:
+    def person() -> tuple[str, str, str, str]:
+        """(user id, token, default wallet, e-mail), the e-mail verified: a payment address."""
+        from chalicelib.domain.contact import email_lookup_key, identity_key
+
         email = f"bench.{uuid.uuid4().hex[:8]}@example.com"
         profile = c.identity.register(email, "correct horse battery staple 42")
+        c.users.confirm_email(profile.user_id, identity_key(email_lookup_key(email), c.blind_index), None)
         token = c.identity.login("correct horse battery staple 42", email=email).access_token
-        return profile.user_id, token, c.ledger.wallets(profile.user_id)[0].wallet_id
+        return profile.user_id, token, c.ledger.wallets(profile.user_id)[0].wallet_id, email
 
     with Client(chalice_app.app) as client:
-        _, a_tok, wa = person()
-        _, _, wb = person()
+        _, a_tok, wa, _ = person()
+        _, _, wb, b_email = person()
         c.ledger.credit_from_system("stripe_clearing", wa, Money(10**8, "USD"), new_id("tp"))
 
-        def post(key: str, to: str = wb, token: str = a_tok, src: str = wa) -> int:
-            r = client.http.post("/transfers", headers={"Authorization": f"Bearer {token}",
+        def post(key: str, to: dict[str, str] | None = None) -> int:
+            r = client.http.post("/transfers", headers={"Authorization": f"Bearer {a_tok}",
                                                          "Content-Type": "application/json", "Idempotency-Key": key},
-                                 body=json.dumps({"from_wallet_id": src, "to": {"wallet_id": to}, "amount": 1,
+                                 body=json.dumps({"from_wallet_id": wa, "to": to or {"wallet_id": wb}, "amount": 1,
                                                   "currency": "USD"}))
             return int(r.status_code)
 
         post(uuid.uuid4().hex)  # warm: imports, keys, connections
-        # All DynamoDB calls happen on the ledger's client and the PynamoDB connection; count both.
-        from pynamodb.connection.base import Connection
-
-        pyn_calls: list[str] = []
-        original = Connection.dispatch
-
-        def counting(self: Any, operation_name: str, operation_kwargs: Any) -> Any:
-            pyn_calls.append(operation_name)
-            return original(self, operation_name, operation_kwargs)
-
-        Connection.dispatch = counting  # type: ignore[method-assign]
-        calls.clear()
-        assert post(uuid.uuid4().hex) == 201
-        Connection.dispatch = original  # type: ignore[method-assign]
+        counted = []
+        for label, to in (("by e-mail", {"email": b_email}), ("by wallet id", {"wallet_id": wb})):
+            with dynamodb_calls(ddb) as calls:
+                assert post(uuid.uuid4().hex, to) == 201
+            counted.append(f"{label} {len(calls)} ({', '.join(calls)})")
         consumed = store.last_consumed
         wcu = sum(x.get("CapacityUnits", x.get("WriteCapacityUnits", 0)) for x in consumed)
-        report(f"transfer_cost: {len(calls) + len(pyn_calls)} DynamoDB calls per transfer "
-              f"({', '.join(sorted(calls + pyn_calls))}); transaction consumed {wcu:g} WCU over "
-              f"{len(consumed)} tables")
+        report(f"transfer_cost: DynamoDB round trips per POST /transfers: {'; '.join(counted)}; "
+               f"the transaction consumed {wcu:g} WCU over {len(consumed)} tables")
 
-        handler = []
+        # Interleaved, so that DynamoDB Local warming up (its JIT, its tables growing) weighs
+        # on both series alike.
+        handler, bare, reads = [], [], []
+        batch = {store.t[m]: [{k: {"S": v}}] for m, k, v in (
+            (WalletRecord, "wallet_id", wa), (IdempotencyRecord, "key", "bench#none"))}
         for _ in range(N):
             t = time.perf_counter()
             assert post(uuid.uuid4().hex) == 201
             handler.append(time.perf_counter() - t)
-        bare = []
-        for _ in range(N):
             items = _bare_items(c, wa, wb)
             t = time.perf_counter()
             ddb.transact_write_items(TransactItems=items)
             bare.append(time.perf_counter() - t)
-        h, b = statistics.median(handler), statistics.median(bare)
+            t = time.perf_counter()
+            ddb.batch_get_item(RequestItems={k: {"Keys": v, "ConsistentRead": True} for k, v in batch.items()})
+            reads.append(time.perf_counter() - t)
+        h, b, r = statistics.median(handler), statistics.median(bare), statistics.median(reads)
         report(f"transfer_latency: handler median {h * 1000:.1f} ms vs bare transact_write_items "
-              f"{b * 1000:.1f} ms, ratio {h / b:.2f} (n={N} each)")
+               f"{b * 1000:.1f} ms, ratio {h / b:.2f}; a bare batch_get_item is {r * 1000:.1f} ms, so the two "
+               f"round trips alone are {(b + r) / b:.2f}x and the handler adds {(h - b - r) * 1000:.1f} ms of its "
+               f"own (n={N} each, interleaved)")
 
     _hot_wallet(c)
 
@@ -118,40 +120,55 @@ def _bare_items(c: Any, wa: str, wb: str) -> list[dict[str, Any]]:
             s._daily_update(DailyLimit(f"bare#{tid}", 10**12, 0), 1)]
 
 
-def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15) -> None:
-    """Many payers, one payee: every transaction updates the same receiving item."""
+def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15, shards: int = 8) -> None:
+    """16 payers paying 16 different wallets, then ONE merchant wallet with credit shards, then
+    one plain wallet: throughput of each, the money checked, and the hot/spread ratio."""
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.money import Money
 
+    def wallet_of_new_user() -> str:
+        p = c.identity.register(f"hot.{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple 42")
+        return str(c.ledger.wallets(p.user_id)[0].wallet_id)
+
     payers = []
     for _ in range(clients):
-        email = f"hot.{uuid.uuid4().hex[:8]}@example.com"
-        p = c.identity.register(email, "correct horse battery staple 42")
-        w = c.ledger.wallets(p.user_id)[0].wallet_id
+        w = wallet_of_new_user()
         c.ledger.credit_from_system("stripe_clearing", w, Money(10**6, "USD"), new_id("tp"))
-        payers.append((p.user_id, w))
-    hot = c.ledger.wallets(c.identity.register(f"hot.{uuid.uuid4().hex[:8]}@example.com",
-                                               "correct horse battery staple 42").user_id)[0].wallet_id
-    errors: list[str] = []
-    retries: list[int] = []
+        payers.append((c.ledger_store.get_wallet(w).owner_id, w))
 
-    def pay(payer: tuple[str, str]) -> None:
-        for _ in range(per_client):
-            try:
-                c.ledger.transfer(payer[0], uuid.uuid4().hex, {"from_wallet_id": payer[1],
-                                  "to": {"wallet_id": hot}, "amount": 1, "currency": "USD"})
-                retries.append(c.ledger_store.last_attempts - 1)
-            except Exception as exc:  # noqa: BLE001 - counted, not hidden
-                errors.append(type(exc).__name__)
+    def run(targets: list[str]) -> tuple[float, int, int]:
+        errors: list[str] = []
+        retries: list[int] = []
 
-    t = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(pay, payers))
-    took = time.perf_counter() - t
-    done = clients * per_client - len(errors)
-    balance = c.ledger_store.get_wallet(hot).balance
-    report(f"hot_wallet: {clients} clients x {per_client} payments into one wallet: {done / took:.0f} transfers/s, "
-          f"{len(errors)} errors, {sum(retries)} conflict retries, balance {balance} == {done}: {balance == done}")
+        def pay(i: int) -> None:
+            payer = payers[i]
+            for _ in range(per_client):
+                try:
+                    c.ledger.transfer(payer[0], uuid.uuid4().hex, {"from_wallet_id": payer[1],
+                                      "to": {"wallet_id": targets[i % len(targets)]}, "amount": 1, "currency": "USD"})
+                    retries.append(c.ledger_store.last_attempts - 1)
+                except Exception as exc:  # noqa: BLE001 - counted, not hidden
+                    errors.append(type(exc).__name__)
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(pay, range(clients)))
+        took = time.perf_counter() - t
+        done = clients * per_client - len(errors)
+        received = sum(c.ledger_store.get_wallet(w).balance for w in set(targets))
+        assert received == done, f"money check failed: received {received} != {done} transfers"
+        return done / took, len(errors), sum(retries)
+
+    spread = [wallet_of_new_user() for _ in range(clients)]
+    merchant, plain = wallet_of_new_user(), wallet_of_new_user()
+    c.ledger.spread_credits(merchant, shards)
+    spread_rate, spread_err, _ = run(spread)
+    hot_rate, hot_err, hot_retries = run([merchant])
+    plain_rate, plain_err, plain_retries = run([plain])
+    report(f"hot_wallet: {clients} clients x {per_client} payments: to {clients} wallets {spread_rate:.0f}/s; to ONE "
+           f"merchant wallet with {shards} credit shards {hot_rate:.0f}/s ({hot_retries} conflict retries); to one "
+           f"unsharded wallet {plain_rate:.0f}/s ({plain_retries} retries); errors {spread_err + hot_err + plain_err}, "
+           f"balances exact; ratio hot/spread {hot_rate / spread_rate:.2f}")
 
 
 if __name__ == "__main__":

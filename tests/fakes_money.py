@@ -36,7 +36,15 @@ from chalicelib.domain.unit_of_work import (
     WrittenWith,
 )
 from chalicelib.domain.user import NewWallet
-from chalicelib.domain.wallet import Entry, IdempotentResponse, Transfer, Wallet, is_system_wallet, system_wallet_id
+from chalicelib.domain.wallet import (
+    Entry,
+    IdempotentResponse,
+    PaymentReads,
+    Transfer,
+    Wallet,
+    is_system_wallet,
+    system_wallet_id,
+)
 
 
 @dataclass
@@ -62,9 +70,11 @@ class FakeBook:
 
 
 class FakeLedgerStore:
-    def __init__(self, book: FakeBook) -> None:
+    def __init__(self, book: FakeBook, users: Any = None, sessions: Any = None) -> None:
         self.b = book
         self._seq = itertools.count(1)
+        # The fake directory and session store the DynamoDB adapter reads in `payment_reads`.
+        self.users, self.sessions = users, sessions
 
     # -- reads ----------------------------------------------------------------------------------
     def get_wallet(self, wallet_id: str) -> Wallet | None:
@@ -76,9 +86,11 @@ class FakeLedgerStore:
     def default_wallet_id(self, owner_id: str, currency: str) -> str | None:
         return self.b.defaults.get((owner_id, currency))
 
-    def open_wallet(self, wallet: NewWallet) -> str:
+    def open_wallet(self, wallet: NewWallet) -> str | None:
         if wallet.is_default and (wallet.owner_id, wallet.currency) in self.b.defaults:
-            return self.b.defaults[(wallet.owner_id, wallet.currency)]
+            return None
+        if wallet.wallet_id in self.b.wallets:  # DynamoDB's condition: attribute_not_exists
+            raise AssertionError(f"wallet {wallet.wallet_id} exists")
         self.b.wallets[wallet.wallet_id] = Wallet(wallet.wallet_id, wallet.owner_id, wallet.currency, wallet.name,
                                                   0, 0, 0, "active", "user", wallet.is_default, wallet.created_at)
         if wallet.is_default:
@@ -88,11 +100,28 @@ class FakeLedgerStore:
     def system_shard(self, account: str, currency: str) -> str:
         return system_wallet_id(account, currency, 0)
 
+    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
+        # In memory there is no hot item: the wallet is marked, its credits stay on it.
+        self.b.wallets[main.wallet_id] = replace(main, credit_shards=shards)
+
+    def sweep(self, wallet_id: str) -> int:
+        return 0
+
     def get_transfer(self, transfer_id: str) -> Transfer | None:
         return self.b.transfers.get(transfer_id)
 
     def get_idempotency(self, key: str) -> IdempotentResponse | None:
         return self.b.idempotency.get(key)
+
+    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+                      recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
+        if (contact_key and self.users is None) or (session_id and self.sessions is None):
+            raise AssertionError("FakeLedgerStore(users=..., sessions=...): this payment reads them")
+        return PaymentReads(
+            session=self.sessions.get(session_id) if session_id else None,
+            previous=self.get_idempotency(idempotency_key), source=self.get_wallet(source_wallet),
+            recipient=self.get_wallet(recipient_wallet) if recipient_wallet else None,
+            contact_owner=self.users.verified_user_for(contact_key) if contact_key else None)
 
     def entries(self, wallet_id: str, limit: int, cursor: str | None = None) -> tuple[list[Entry], str | None]:
         mine = sorted((e for e in self.b.entries if e.wallet_id == wallet_id), key=lambda e: e.sk, reverse=True)

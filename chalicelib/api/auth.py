@@ -39,6 +39,12 @@ class AccessTokenVerifier(Protocol):
     def verify_access(self, token: str) -> Principal:
         """The token's principal, or raise `Unauthorized`."""
 
+    def verify_token(self, token: str) -> Principal:
+        """The token's principal with its session still to confirm (`Principal.pending`)."""
+
+    def confirm_session(self, principal: Principal) -> None:
+        """Raise `Unauthorized` unless the principal's session is active."""
+
 
 def is_public(app: Chalice, request: Request) -> bool:
     path = (request.context or {}).get("resourcePath")
@@ -49,6 +55,12 @@ def is_public(app: Chalice, request: Request) -> bool:
         # public view on the same path would not.
         return any(getattr(e.view_function, "public", False) for e in views.values())
     return bool(getattr(entry.view_function, "public", False))
+
+
+def reads_session_itself(app: Chalice, request: Request) -> bool:
+    """Whether the view reads the caller's session in its own first read (one round trip less)."""
+    entry = app.routes.get((request.context or {}).get("resourcePath") or "", {}).get(request.method)
+    return bool(entry and getattr(entry.view_function, "reads_session", False))
 
 
 def bearer_token(header: str | None) -> str:
@@ -88,12 +100,20 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
             raw = request.raw_body or b""
             if len(raw) > MAX_BODY_BYTES:
                 raise PayloadTooLarge()
+            principal = None
             if not is_public(app, request):
                 token = bearer_token(request.headers.get("authorization"))
-                principal = verifier().verify_access(token)
+                if reads_session_itself(app, request):
+                    principal = verifier().verify_token(token)
+                else:
+                    principal = verifier().verify_access(token)
                 request.context["principal"] = principal
                 observability.bind(user_id=principal.user_id)  # an opaque id: never e-mail or phone
             response = get_response(request)
+            if principal is not None and principal.pending and not principal.pending.confirmed:
+                # The view answered before reading the session (a malformed body, say): a
+                # revoked login learns nothing from its answer.
+                verifier().confirm_session(principal)
         except DomainError as err:
             response = error_response(err)
         except Exception:

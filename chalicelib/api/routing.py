@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import error_response, internal_error_response
 from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound
+from chalicelib.domain.principal import PendingSession
 from chalicelib.services.replay import Outcome
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,12 @@ class Call:
         return str(principal.user_id)
 
     @property
+    def pending_session(self) -> PendingSession | None:
+        """The caller's session, left to this view to read (`route(..., reads_session=True)`)."""
+        principal = (self.request.context or {}).get("principal")
+        return principal.pending if principal is not None else None
+
+    @property
     def headers(self) -> Any:
         return self.request.headers
 
@@ -200,6 +207,7 @@ def route(
     headers: tuple[str, ...] = (),
     content_types: tuple[str, ...] = (JSON,),
     fallback: bool = False,
+    reads_session: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint; see the module docstring for what it adds to the view."""
 
@@ -236,6 +244,8 @@ def route(
             return Response(body=_serialize(reply.body), status_code=code, headers=reply.headers)
 
         endpoint.public = public  # type: ignore[attr-defined]  # read by api.auth
+        # The view confirms `call.pending_session` in its first read, before any write (api.auth).
+        endpoint.reads_session = reads_session  # type: ignore[attr-defined]
         endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi
             path=path, method=method, summary=summary, status=status, public=public, body=body,
             query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers,

@@ -134,12 +134,14 @@ def statement(call: Call, wallet_id: str) -> dict:
 @route(bp, "/transfers", "POST", summary="Pay a wallet, or a person by e-mail or phone", body=TransferIn,
        response=TransferOut, status=201, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "recipient_not_found",
-               "currency_mismatch", "same_wallet", "insufficient_funds", "limit_exceeded"), tags=("transfers",))
+               "currency_mismatch", "same_wallet", "insufficient_funds", "limit_exceeded"), tags=("transfers",),
+       reads_session=True)
 def create_transfer(call: Call) -> Reply:
     body = call.body.model_dump(exclude_none=True)
     if not body["to"].get("invite"):
         body["to"].pop("invite", None)  # `invite: false` is the default: the same request as none
-    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body)
+    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body,
+                                              session=call.pending_session)
     return replayable(outcome, "InvitationSent" if outcome.body["status"] == "unclaimed" else "TransferPosted")
 
 

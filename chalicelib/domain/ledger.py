@@ -103,6 +103,8 @@ class Movement:
     amount: Money
     from_owner: str
     to_owner: str
+    # The recipient's credit shards (a high-volume wallet): the credit lands on one of them.
+    to_credit_shards: int = 0
 
     def __post_init__(self) -> None:
         if self.type not in TRANSFER_TYPES:
@@ -133,6 +135,14 @@ def keyed_id(prefix: str, user_id: str, operation: str, key: str) -> str:
     joins, a transfer keyed "op|K" would take the id of operation "op" keyed "K")."""
     encoded = json.dumps([user_id, operation, key], ensure_ascii=True)
     return f"{prefix}_{hashlib.sha256(encoded.encode('ascii')).hexdigest()[:32]}"
+
+
+def default_wallet_id(owner_id: str, currency: str) -> str:
+    """The id a user's default wallet of a currency is opened with. Derived, so a payment to an
+    e-mail or phone can name the wallet as soon as it knows the owner, without reading the
+    default pointer (one round trip less). Defaults opened before ids were derived have random
+    ids: the pointer item stays the authority, read when this guess misses."""
+    return keyed_id("wal", owner_id, "default_wallet", currency)
 
 
 def check_idempotency_key(key: str | None) -> str:

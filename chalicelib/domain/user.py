@@ -50,6 +50,10 @@ class Session:
     previous_hash: str | None = None  # the token the last rotation retired...
     rotated_at: int = 0  # ...and when: presented again within the grace period, it is a retry
 
+    def active_at(self, now: int) -> bool:
+        """Whether an access token of this login is still honoured."""
+        return self.status == "active" and self.expires_at > now
+
 
 @dataclass(frozen=True)
 class PhoneChange:

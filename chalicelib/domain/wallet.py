@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.user import Session
+
 
 @dataclass(frozen=True)
 class Wallet:
@@ -17,6 +19,9 @@ class Wallet:
     kind: str
     is_default: bool
     created_at: str
+    # > 0: a high-volume (merchant) wallet whose credits land on that many shard items,
+    # summed into `balance` and `available` when read (docs/hot-wallets.md).
+    credit_shards: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,29 @@ class Entry:
     counterparty_wallet_id: str | None
     created_at: str
     memo_ct: str | None = None
+
+
+CREDIT_SHARD_KIND = "credit_shard"
+
+
+def credit_shard_id(wallet_id: str, shard: int) -> str:
+    """The item one shard of a high-volume wallet's credits accumulate on. The "#" cannot occur
+    in a wallet id, and the item's kind is not "user": nobody can pay, read or spend it."""
+    return f"{wallet_id}#credit{shard}"
+
+
+@dataclass(frozen=True)
+class PaymentReads:
+    """What a payment must read, fetched together in one round trip (`LedgerStore.payment_reads`):
+    each is None when it does not exist (or was not asked for)."""
+
+    session: Session | None  # the caller's login, when the route left it to the payment
+    previous: IdempotentResponse | None  # the key's first answer: this is a retry
+    # The wallets' main items only: a high-volume wallet's credit shards are not summed in
+    # (the transaction's conditions decide about money, not these figures).
+    source: Wallet | None
+    recipient: Wallet | None  # when paying a wallet id
+    contact_owner: str | None  # when paying an e-mail or phone: its owner, if VERIFIED
 
 
 @dataclass(frozen=True)

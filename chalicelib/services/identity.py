@@ -22,8 +22,9 @@ from chalicelib.domain.contact import (
 )
 from chalicelib.domain.errors import Conflict, EmailTaken, InvalidCredentials, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.ledger import default_wallet_id
 from chalicelib.domain.passwords import check_password
-from chalicelib.domain.principal import Principal
+from chalicelib.domain.principal import PendingSession, Principal
 from chalicelib.domain.user import NewWallet, Session, User
 from chalicelib.services.lockout import Lockout, password_key
 from chalicelib.services.mfa import Mfa
@@ -114,7 +115,8 @@ class Identity:
         return identity_key(lookup_key, self.blind_index)
 
     def _default_wallet(self, user_id: str, created: str) -> NewWallet:
-        return NewWallet(wallet_id=new_id("wal"), owner_id=user_id, currency=self.default_currency,
+        return NewWallet(wallet_id=default_wallet_id(user_id, self.default_currency), owner_id=user_id,
+                         currency=self.default_currency,
                          name="Main", created_at=created)
 
     # -- login and tokens ---------------------------------------------------------------------
@@ -207,11 +209,28 @@ class Identity:
         return session
 
     def verify_access(self, token: str) -> Principal:
+        """The token's principal, its login read back and still active."""
+        principal = self.verify_token(token)
+        self.confirm_session(principal)
+        return Principal(user_id=principal.user_id, session_id=principal.session_id)
+
+    def verify_token(self, token: str) -> Principal:
+        """The token's principal, its signature and claims checked but its login not yet read:
+        the route reads it in its own first round trip (`PendingSession`)."""
         claims = self.jwt.verify(token, audience=self.policy.audience, issuer=self.policy.issuer)
         session_id = str(claims.get("sid", ""))
-        if not session_id or not self.sessions.is_active(session_id, int(self.now())):
+        if not session_id:
             raise Unauthorized()
-        return Principal(user_id=str(claims["sub"]), session_id=session_id)
+        return Principal(user_id=str(claims["sub"]), session_id=session_id, pending=PendingSession(session_id))
+
+    def confirm_session(self, principal: Principal) -> None:
+        """Unauthorized unless the principal's login is active (read, unless confirmed already)."""
+        if principal.pending and principal.pending.confirmed:
+            return
+        if not principal.session_id or not self.sessions.is_active(principal.session_id, int(self.now())):
+            raise Unauthorized()
+        if principal.pending:
+            principal.pending.confirmed = True
 
     # -- profile and password -----------------------------------------------------------------
     def profile(self, user_id: str) -> Profile:

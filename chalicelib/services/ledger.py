@@ -21,7 +21,7 @@ from chalicelib.domain.contact import (
     normalize_phone,
     phone_lookup_key,
 )
-from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.invitation import INVITATIONS_ACCOUNT, Invitation, Invitee
 from chalicelib.domain.ledger import (
@@ -33,13 +33,23 @@ from chalicelib.domain.ledger import (
     RecipientNotFound,
     SameWallet,
     check_idempotency_key,
+    default_wallet_id,
     deterministic_id,
     request_hash,
 )
 from chalicelib.domain.money import Money, currency_exponent
+from chalicelib.domain.principal import PendingSession
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
-from chalicelib.domain.wallet import SYSTEM_OWNER, Entry, Transfer, Wallet, is_system_wallet, system_wallet_id
+from chalicelib.domain.wallet import (
+    SYSTEM_OWNER,
+    Entry,
+    PaymentReads,
+    Transfer,
+    Wallet,
+    is_system_wallet,
+    system_wallet_id,
+)
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
 from chalicelib.services.replay import Outcome, reopen, same_request, seal
@@ -47,6 +57,8 @@ from chalicelib.services.replay import Outcome, reopen, same_request, seal
 __all__ = ["Ledger", "LedgerPolicy", "Outcome", "idempotency_record_key", "wallet_view"]
 
 IDEMPOTENCY_TTL = 30 * 24 * 3600
+# A transaction holds at most 100 items: marking a wallet writes it and each shard at once.
+MAX_CREDIT_SHARDS = 32
 
 
 def idempotency_record_key(user_id: str, operation: str, key: str) -> str:
@@ -88,22 +100,33 @@ class Ledger:
         return sorted(self.store.wallets_of(user_id), key=lambda w: (w.created_at, w.wallet_id))
 
     def wallet(self, user_id: str, wallet_id: str) -> Wallet:
-        w = self.store.get_wallet(wallet_id)
-        if w is None or w.owner_id != user_id or w.kind != "user":
-            raise NotFound("The wallet was not found.")  # someone else's is "not found" too
-        return w
+        return self._own(user_id, self.store.get_wallet(wallet_id))
 
     def open_wallet(self, user_id: str, currency: str, name: str | None = None) -> Wallet:
         self.check_currency(currency)
         created = rfc3339(self.now())
         name = name or f"{currency} wallet"
         # The first wallet of a currency becomes its default (where payments by e-mail land).
-        first = self.store.default_wallet_id(user_id, currency) is None
-        wallet = NewWallet(new_id("wal"), user_id, currency, name, created, is_default=first)
-        if self.store.open_wallet(wallet) != wallet.wallet_id:  # lost a race for the default
-            wallet = NewWallet(new_id("wal"), user_id, currency, name, created, is_default=False)
-            self.store.open_wallet(wallet)
-        return self.wallet(user_id, wallet.wallet_id)
+        if self.store.default_wallet_id(user_id, currency) is None:
+            opened = self.store.open_wallet(NewWallet(default_wallet_id(user_id, currency), user_id, currency, name,
+                                                      created, is_default=True))
+            if opened:
+                return self.wallet(user_id, opened)
+            # Lost a race for the default: this one is an extra wallet of the currency.
+        opened = self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, name, created, is_default=False))
+        return self.wallet(user_id, str(opened))
+
+    def spread_credits(self, wallet_id: str, shards: int) -> None:
+        """Mark a wallet high-volume (a merchant): its credits spread over `shards` items (an
+        operator's decision; docs/hot-wallets.md)."""
+        if not 1 <= shards <= MAX_CREDIT_SHARDS:
+            raise InvalidRequest(f"A wallet has 1 to {MAX_CREDIT_SHARDS} credit shards.")
+        w = self.store.get_wallet(wallet_id)
+        if w is None or w.kind != "user":
+            raise NotFound("The wallet was not found.")
+        if shards < w.credit_shards:  # a shard beyond the count would hold money nobody reads
+            raise InvalidRequest(f"The wallet has {w.credit_shards} credit shards; their number cannot shrink.")
+        self.store.spread_credits(w, shards, rfc3339(self.now()))
 
     def default_wallet(self, user_id: str, currency: str) -> str:
         """The user's default wallet of a currency, opened if missing (where payments land)."""
@@ -111,8 +134,12 @@ class Ledger:
         if existing:
             return str(existing)
         created = rfc3339(self.now())
-        return str(self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, f"{currency} wallet",
-                                                    created, is_default=True)))
+        opened = self.store.open_wallet(NewWallet(default_wallet_id(user_id, currency), user_id, currency,
+                                                  f"{currency} wallet", created, is_default=True))
+        existing = opened or self.store.default_wallet_id(user_id, currency)
+        if not existing:  # lost a race to a default that is gone again: nothing to pay into
+            raise Conflict("The recipient's wallet changed concurrently; retry with the same Idempotency-Key.")
+        return existing
 
     def daily_limit(self, user_id: str, amount: Money, now: float) -> DailyLimit:
         """The counter of the user's outgoing total today in this currency (transfers and
@@ -151,44 +178,105 @@ class Ledger:
         return view
 
     # -- transfers ------------------------------------------------------------------------------
-    def transfer(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
-        """POST /transfers: validate, then move the money and record the key in one transaction."""
+    def transfer(self, user_id: str, idempotency_key: str | None, request: dict[str, Any],
+                 session: PendingSession | None = None) -> Outcome:
+        """POST /transfers: validate, then move the money and record the key in one transaction.
+
+        Two round trips when paying a wallet, an e-mail or a phone: one batch read (the
+        caller's session if `session` is pending, the key's record, both wallets or the
+        contact), then the transaction, whose conditions re-check what money depends on."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "transfers", key)
         req_hash = self.request_hash("transfers", request)
-        return self.replay_or(idem_key, req_hash, user_id,
-                              lambda: self._transfer(user_id, key, idem_key, req_hash, request))
+        to = request["to"]
+        try:
+            invitee: Invitee | None = None if "wallet_id" in to else self.contact_of(to, "to")
+        except InvalidRequest:  # a malformed address: answered after the key's record is read
+            invitee, bad_address = None, True
+        else:
+            bad_address = False
+        reads = self.store.payment_reads(
+            idempotency_key=idem_key, source_wallet=request["from_wallet_id"],
+            session_id=session.session_id if session else None, recipient_wallet=to.get("wallet_id"),
+            contact_key=invitee.contact_key if invitee else None)
+        if session:
+            if reads.session is None or not reads.session.active_at(int(self.now())):
+                raise Unauthorized()
+            session.confirmed = True
+        if reads.previous is not None:
+            return self._replay(reads.previous, req_hash, user_id)
+        if bad_address:
+            self.contact_of(to, "to")  # raises the address's own 400
+        return self._written_once(idem_key, req_hash, user_id,
+                                  lambda: self._transfer(user_id, key, idem_key, req_hash, request, reads, invitee))
 
-    def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any]) -> Outcome:
+    def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
+                  reads: PaymentReads, invitee: Invitee | None) -> Outcome:
         self.check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
         amount = Money(request["amount"], request["currency"])
         self.check_maximum(amount)
-        source = self.wallet(user_id, request["from_wallet_id"])
+        source = self._own(user_id, reads.source)
         if source.currency != amount.currency:
             raise CurrencyMismatch()
-        recipient = self._recipient(request["to"], amount.currency, user_id)
-        if isinstance(recipient, Invitee):  # a contact nobody has verified: an invitation
-            return self._invite(user_id, key, idem_key, req_hash, source, amount, recipient, request.get("memo"))
-        if recipient[0] == source.wallet_id:
+        memo = request.get("memo")
+        spread = 0
+        if invitee is None:
+            to = self._payable(reads.recipient, amount.currency)
+            spread = reads.recipient.credit_shards if reads.recipient else 0
+        elif reads.contact_owner is None:
+            if not request["to"].get("invite"):
+                raise RecipientNotFound()
+            if self.users.user_id_for(invitee.contact_key) == user_id:
+                raise SameWallet("This is your own address: verify it instead.")
+            # A contact nobody has verified: an invitation. It counts against a rate limit
+            # before writing, so a retry must find the key's record first (replay_or).
+            return self.replay_or(idem_key, req_hash, user_id,
+                                  lambda: self._invite(user_id, key, idem_key, req_hash, source, amount, invitee, memo))
+        else:
+            owner = reads.contact_owner
+            guess = (default_wallet_id(owner, amount.currency), owner)
+            if guess[0] != source.wallet_id:
+                try:
+                    return self.pay(user_id, key, idem_key, req_hash, source, guess, amount, memo)
+                except RecipientNotFound:
+                    pass  # a default opened before its id was derived, or none yet: read the pointer
+            to = (self.default_wallet(owner, amount.currency), owner)
+        if to[0] == source.wallet_id:
             raise SameWallet()
-        return self.pay(user_id, key, idem_key, req_hash, source, recipient, amount, request.get("memo"))
+        return self.pay(user_id, key, idem_key, req_hash, source, to, amount, memo, spread=spread)
+
+    @staticmethod
+    def _own(user_id: str, w: Wallet | None) -> Wallet:
+        if w is None or w.owner_id != user_id or w.kind != "user":
+            raise NotFound("The wallet was not found.")  # someone else's is "not found" too
+        return w
+
+    @staticmethod
+    def _payable(w: Wallet | None, currency: str) -> tuple[str, str]:
+        if w is None or w.kind != "user" or w.status != "active":
+            raise RecipientNotFound()
+        if w.currency != currency:
+            raise CurrencyMismatch()
+        return w.wallet_id, w.owner_id
 
     def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, to: tuple[str, str],
             amount: Money, memo: str | None, *, record: WrittenWith | None = None,
-            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None, transfer_id: str | None = None
-            ) -> Outcome:
+            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None, transfer_id: str | None = None,
+            spread: int = 0) -> Outcome:
         """Move `amount` from the user's `source` wallet to `to` (wallet, owner), once per key:
         debit, credit, the transfer and its legs, the key's record, the daily total and `record`
         (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
         the body the call returns and a retry gets again (default: the transfer). `transfer_id`
         must be derived from the key AND the operation when it is not /transfers. Callers run
-        it inside `replay_or`, which answers retries and races of the same key."""
+        it inside `replay_or`, which answers retries and races of the same key. `spread` is the
+        recipient's credit shards (a high-volume wallet, as read)."""
         now = self.now()
         transfer_id = transfer_id or deterministic_id("tr", user_id, key)
         body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
         kept = answer(body) if answer else body
         idem = self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
-        movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1])
+        movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1],
+                            to_credit_shards=spread)
         self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
                         memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
                         daily=self.daily_limit(user_id, amount, now), record=record)
@@ -262,37 +350,21 @@ class Ledger:
         same_request(previous.request_hash, req_hash)
         return reopen(self.cipher, user_id, previous.response_ct)
 
-    def _recipient(self, to: dict[str, Any], currency: str, sender: str) -> tuple[str, str] | Invitee:
-        """(wallet id, owner) of the recipient: a wallet, or the default wallet of the currency
-        of the person whose VERIFIED contact it is. With `invite`, a contact nobody has verified
-        gives the invitee instead (the money will wait for it)."""
-        if "wallet_id" in to:
-            w = self.store.get_wallet(to["wallet_id"])
-            if w is None or w.kind != "user" or w.status != "active":
-                raise RecipientNotFound()
-            if w.currency != currency:
-                raise CurrencyMismatch()
-            return w.wallet_id, w.owner_id
-        owner, invitee = self.contact(to, "to")
-        if owner is None:
-            if not to.get("invite"):
-                raise RecipientNotFound()
-            if self.users.user_id_for(invitee.contact_key) == sender:
-                raise SameWallet("This is your own address: verify it instead.")
-            return invitee
-        return self.default_wallet(owner, currency), owner
-
     def contact(self, to: dict[str, Any], field: str) -> tuple[str | None, Invitee]:
         """The user whose VERIFIED contact `to` ({email} or {phone}) is (None if nobody's), and
         the contact as an invitee. `field` names the body field in a validation error."""
+        invitee = self.contact_of(to, field)
+        return self.users.verified_user_for(invitee.contact_key), invitee
+
+    def contact_of(self, to: dict[str, Any], field: str) -> Invitee:
+        """`to` ({email} or {phone}) normalized, with the key its identity item is stored under."""
         if "email" in to:
             channel, address = "email", normalize_email(to["email"], field=f"{field}.email")
             lookup = email_lookup_key(address)
         else:
             channel, address = "phone", normalize_phone(to["phone"], field=f"{field}.phone")
             lookup = phone_lookup_key(address)
-        contact_key = identity_key(lookup, self.blind_index)
-        return self.users.verified_user_for(contact_key), Invitee(contact_key, channel, address)
+        return Invitee(identity_key(lookup, self.blind_index), channel, address)
 
     def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
         return self.transfer_view(self.visible_transfer(user_id, transfer_id))

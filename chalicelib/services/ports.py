@@ -21,7 +21,7 @@ from chalicelib.domain.payment_request import PaymentRequest
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
 from chalicelib.domain.verification import StoredCode
-from chalicelib.domain.wallet import Entry, IdempotentResponse, Transfer, Wallet
+from chalicelib.domain.wallet import Entry, IdempotentResponse, PaymentReads, Transfer, Wallet
 
 
 class WebhookVerifier(Protocol):
@@ -116,10 +116,20 @@ class LedgerStore(Protocol):
 
     def default_wallet_id(self, owner_id: str, currency: str) -> str | None: ...
 
-    def open_wallet(self, wallet: NewWallet) -> str:
-        """Open a wallet; for a default one that exists already (a race), the existing id."""
+    def open_wallet(self, wallet: NewWallet) -> str | None:
+        """Open a wallet: its id, or None for a default when one of its currency exists already."""
+
+    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+                      recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
+        """Everything a payment reads before its transaction, in one round trip (strongly consistent)."""
 
     def system_shard(self, account: str, currency: str) -> str: ...
+
+    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
+        """Make a user wallet high-volume: credits land on `shards` items summed when read."""
+
+    def sweep(self, wallet_id: str) -> int:
+        """Fold a high-volume wallet's credit shards into its main item; the amount folded."""
 
     def get_transfer(self, transfer_id: str) -> Transfer | None: ...
 

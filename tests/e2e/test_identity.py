@@ -99,6 +99,16 @@ def test_login_refresh_logout(api, new_user):
     assert out.status_code == 204 and not out.content
     assert api.request("POST", "/auth/refresh", {"refresh_token": again["refresh_token"]}).status_code == 401
     assert Api(api.base, again["access_token"]).request("GET", "/me").status_code == 401
+    # POST /transfers reads the session in its own first read: a logged-out token gets 401
+    # there too, whatever else is wrong with the request (no key, a malformed body, a wallet).
+    ended = Api(api.base, again["access_token"])
+    for headers, body in (({}, {"from_wallet_id": "wal_x", "to": {"email": "a@example.com"}, "amount": 1,
+                                 "currency": "USD"}),
+                          ({"Idempotency-Key": "k1"}, {"amount": "nope"}),
+                          ({"Idempotency-Key": "k2"}, {"from_wallet_id": "wal_x", "to": {"wallet_id": "wal_y"},
+                                                       "amount": 1, "currency": "USD"})):
+        r = ended.request("POST", "/transfers", body, headers=headers)
+        assert r.status_code == 401 and code(r) == "unauthorized", r.text
 
 
 def test_login_failures_look_alike_and_lock_out(api, new_user):

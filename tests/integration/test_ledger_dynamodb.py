@@ -1,13 +1,15 @@
 """The ledger's transactions and conditions on DynamoDB Local."""
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bench.calls import dynamodb_calls
 from chalicelib.adapters.dynamodb.models import IdempotencyRecord, TransferRecord
-from chalicelib.domain.errors import InvalidRequest, NotFound
+from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
@@ -17,9 +19,11 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
     SameWallet,
+    default_wallet_id,
 )
 from chalicelib.domain.money import Money
-from chalicelib.domain.user import NewWallet, User
+from chalicelib.domain.principal import PendingSession
+from chalicelib.domain.user import NewWallet, Session, User
 from chalicelib.services.ledger import Ledger, LedgerPolicy
 from chalicelib.services.reconcile import reconcile
 
@@ -29,12 +33,14 @@ def ledger(stack_container):
     return stack_container.ledger
 
 
-def person(c, currency: str = "USD") -> tuple[str, str, str]:
-    """(user id, e-mail, default wallet id), made straight through the repositories."""
+def person(c, currency: str = "USD", *, derived: bool = False) -> tuple[str, str, str]:
+    """(user id, e-mail, default wallet id), made straight through the repositories. The wallet
+    id is random (as defaults were before ids were derived) unless `derived`."""
     from chalicelib.domain.contact import email_lookup_key
 
     user_id, email = new_id("usr"), f"it.{uuid.uuid4().hex[:8]}@example.com"
-    wallet = NewWallet(new_id("wal"), user_id, currency, "Main", "2026-01-01T00:00:00.000Z")
+    wallet_id = default_wallet_id(user_id, currency) if derived else new_id("wal")
+    wallet = NewWallet(wallet_id, user_id, currency, "Main", "2026-01-01T00:00:00.000Z")
     key = "email#" + c.blind_index(email_lookup_key(email))
     c.users.create(User(user_id=user_id, created_at="2026-01-01T00:00:00.000Z"), [key], wallet, verified=(key,))
     return user_id, email, wallet.wallet_id
@@ -63,6 +69,45 @@ def test_transfer_by_email_moves_money_with_two_legs(stack_container, ledger):
     assert legs == {(wa, "debit", 1250), (wb, "credit", 1250)}
     record = TransferRecord.get(out.body["transfer_id"])
     assert record.memo_ct and "lunch" not in record.memo_ct
+
+
+def login(c, user_id: str) -> PendingSession:
+    """A session for `user_id`, as an access token names it before it is read back."""
+    session_id = new_id("ses")
+    c.sessions.create(Session(session_id, user_id, "h", 0, "active", int(time.time()) + 600), "2026-01-01T00:00:00Z")
+    return PendingSession(session_id)
+
+
+def test_a_transfer_reads_once_then_writes_once(stack_container, ledger):
+    """Session, key record, wallets or contact in one BatchGetItem; then the one transaction."""
+    a, _, wa = person(stack_container, derived=True)
+    _, b_email, wb = person(stack_container, derived=True)
+    fund(ledger, wa, 5000)
+    for to in ({"email": b_email}, {"wallet_id": wb}):
+        session = login(stack_container, a)
+        with dynamodb_calls(ledger.store._ddb) as calls:
+            out = ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": wa, "to": to, "amount": 100,
+                                                        "currency": "USD"}, session=session)
+        assert calls == ["BatchGetItem", "TransactWriteItems"] and session.confirmed
+        assert out.body["to_wallet_id"] == wb
+    assert ledger.store.get_wallet(wb).balance == 200
+
+
+def test_a_revoked_session_moves_nothing_and_a_retry_still_replays(stack_container, ledger):
+    a, _, wa = person(stack_container, derived=True)
+    _, _, wb = person(stack_container, derived=True)
+    fund(ledger, wa, 5000)
+    session, key = login(stack_container, a), uuid.uuid4().hex
+    body = {"from_wallet_id": wa, "to": {"wallet_id": wb}, "amount": 100, "currency": "USD"}
+    first = ledger.transfer(a, key, body, session=session)
+    assert ledger.transfer(a, key, body, session=PendingSession(session.session_id)).body == first.body
+    stack_container.sessions.revoke(session.session_id)
+    for to in ({"wallet_id": wb}, {"email": "someone.else@example.com"}, {"email": "not an address"}):
+        with pytest.raises(Unauthorized):
+            ledger.transfer(a, uuid.uuid4().hex, {**body, "to": to}, session=PendingSession(session.session_id))
+    with pytest.raises(Unauthorized):  # not even the first answer again
+        ledger.transfer(a, key, body, session=PendingSession(session.session_id))
+    assert ledger.store.get_wallet(wb).balance == 100 and ledger.store.get_wallet(wa).balance == 4900
 
 
 def test_rejections_change_nothing(stack_container, ledger):

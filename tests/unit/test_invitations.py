@@ -65,7 +65,8 @@ class World:
 @pytest.fixture
 def world() -> World:
     book, clock, mac = FakeBook(), Clock(), BlindIndex(KEY)
-    store, users, outbox, cipher = FakeLedgerStore(book), FakeUsers(), FakeMessenger(), PlainCipher()
+    users, outbox, cipher = FakeUsers(), FakeMessenger(), PlainCipher()
+    store = FakeLedgerStore(book, users=users)
     ledger = Ledger(store=store, users=users, blind_index=mac, cipher=cipher,
                     policy=LedgerPolicy(("USD", "EUR"), "USD", invite_ttl_seconds=30 * DAY), now=clock)
     counters = FakeCounters()

@@ -74,7 +74,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     book, clock, mac, users, cipher = FakeBook(), Clock(), BlindIndex(KEY), FakeUsers(), PlainCipher()
-    store = FakeLedgerStore(book)
+    store = FakeLedgerStore(book, users=users)
     ledger = Ledger(store=store, users=users, blind_index=mac, cipher=cipher,
                     policy=LedgerPolicy(("USD", "EUR"), "USD", daily_limit_major=100), now=clock)
     requests = PaymentRequests(ledger=ledger, store=store, requests=FakeRequests(book), users=users, cipher=cipher,

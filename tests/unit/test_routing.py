@@ -14,7 +14,7 @@ from chalicelib.api import auth, system
 from chalicelib.api.openapi import build_document
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.domain.errors import NotFound, TooManyRequests, Unauthorized
-from chalicelib.domain.principal import Principal
+from chalicelib.domain.principal import PendingSession, Principal
 
 
 class PayIn(BaseModel):
@@ -31,11 +31,26 @@ class Page(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
 
 
+SESSION_READS: list[str] = []
+
+
 class Verifier:
+    """"good" is an active login; "revoked" a valid signature whose login has ended."""
+
     def verify_access(self, token: str) -> Principal:
-        if token != "good":
-            raise Unauthorized()
+        principal = self.verify_token(token)
+        self.confirm_session(principal)
         return Principal(user_id="u1")
+
+    def verify_token(self, token: str) -> Principal:
+        if token not in ("good", "revoked"):
+            raise Unauthorized()
+        return Principal(user_id="u1", session_id=token, pending=PendingSession(token))
+
+    def confirm_session(self, principal: Principal) -> None:
+        SESSION_READS.append(str(principal.session_id))
+        if principal.session_id != "good":
+            raise Unauthorized()
 
 
 def build_app() -> Chalice:
@@ -55,6 +70,17 @@ def build_app() -> Chalice:
         if thing_id == "slow":
             raise TooManyRequests(retry_after=7)
         return {"id": thing_id, "limit": call.query.limit}
+
+    @route(app, "/pay-fast", "POST", summary="pay, reading the session itself", body=PayIn, status=201,
+           reads_session=True)
+    def pay_fast(call: Call) -> dict:
+        pending = call.pending_session
+        assert pending is not None
+        if call.body.amount == 1:  # the view's own batch read found the login active
+            pending.confirmed = True
+        if call.body.amount == 2:
+            raise NotFound()  # answered before any read of the session
+        return {"confirmed": pending.confirmed}
 
     @route(app, "/open", "DELETE", summary="public", public=True, status=204)
     def open_(call: Call) -> Reply:
@@ -114,6 +140,19 @@ def test_domain_errors_and_crashes_map_once(client):
     assert status == 500 and body == {"error": {"code": "internal_error", "message": "An internal error occurred."}}
     status, _, headers = call(client, "GET", "/things/slow")
     assert status == 429 and headers["Retry-After"] == "7"
+
+
+def test_a_route_that_reads_the_session_itself_is_checked_after_the_view_if_it_did_not(client):
+    pay = '{"amount": %d, "currency": "USD"}'
+    SESSION_READS.clear()
+    assert call(client, "POST", "/pay-fast", pay % 1)[:2] == (201, {"confirmed": True})
+    assert SESSION_READS == []  # confirmed by the view: no second read
+    assert call(client, "POST", "/pay-fast", pay % 5)[0] == 201
+    assert SESSION_READS == ["good"]  # not confirmed by the view: the middleware read it
+    # A revoked login never sees what the view would answer (here a 404), nor a body error.
+    assert call(client, "POST", "/pay-fast", pay % 2, token="revoked")[0] == 401
+    assert call(client, "POST", "/pay-fast", "{", token="revoked")[0] == 401
+    assert call(client, "POST", "/pay", pay % 5, token="revoked")[0] == 401  # other routes read first
 
 
 def test_auth_is_default_deny_and_public_routes_are_open(client):

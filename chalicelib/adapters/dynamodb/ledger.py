@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chalicelib.adapters.dynamodb import cursors
@@ -32,13 +32,15 @@ from chalicelib.adapters.dynamodb.models import (
     OfflineDeviceRecord,
     PaymentRequestRecord,
     RedemptionRecord,
+    SessionRecord,
     TopUpRecord,
     TransferRecord,
     WalletRecord,
     WithdrawalRecord,
 )
+from chalicelib.adapters.dynamodb.sessions import to_session
 from chalicelib.adapters.dynamodb.tables import table_name
-from chalicelib.adapters.dynamodb.users import default_wallet_key, wallet_puts
+from chalicelib.adapters.dynamodb.users import default_wallet_key, verified_owner, wallet_puts
 from chalicelib.config import Settings
 from chalicelib.domain.errors import Conflict, NotFound, RequestNotPending, ServiceUnavailable
 from chalicelib.domain.invitation import Invitation
@@ -65,11 +67,14 @@ from chalicelib.domain.unit_of_work import (
 )
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
+    CREDIT_SHARD_KIND,
     SYSTEM_OWNER,
     Entry,
     IdempotentResponse,
+    PaymentReads,
     Transfer,
     Wallet,
+    credit_shard_id,
     is_system_wallet,
 )
 
@@ -84,10 +89,13 @@ def _n(v: int) -> dict[str, str]:
     return {"N": str(v)}
 
 
-def _wallet(r: WalletRecord) -> Wallet:
+def _wallet(r: WalletRecord, shards: Sequence[WalletRecord] = ()) -> Wallet:
+    """A wallet as read; a high-volume one with its credit shards summed in."""
     return Wallet(wallet_id=r.wallet_id, owner_id=r.owner_id, currency=r.currency, name=r.name,
-                  balance=int(r.balance), held=int(r.held or 0), available=int(r.available or 0),
-                  status=r.status, kind=r.kind, is_default=bool(r.is_default), created_at=r.created_at)
+                  balance=int(r.balance) + sum(int(x.balance) for x in shards), held=int(r.held or 0),
+                  available=int(r.available or 0) + sum(int(x.available or 0) for x in shards),
+                  status=r.status, kind=r.kind, is_default=bool(r.is_default), created_at=r.created_at,
+                  credit_shards=int(r.credit_shards or 0))
 
 
 def _transfer(r: TransferRecord) -> Transfer:
@@ -129,7 +137,7 @@ class DynamoLedger:
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
                    TopUpRecord, InvitationRecord, PaymentRequestRecord, AllowanceRecord, RedemptionRecord,
-                   OfflineDeviceRecord)}
+                   OfflineDeviceRecord, SessionRecord, IdentityRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -145,12 +153,92 @@ class DynamoLedger:
     # -- reads ----------------------------------------------------------------------------------
     def get_wallet(self, wallet_id: str) -> Wallet | None:
         try:
-            return _wallet(WalletRecord.get(wallet_id, consistent_read=True))
+            return self._summed(WalletRecord.get(wallet_id, consistent_read=True))
         except WalletRecord.DoesNotExist:
             return None
 
     def wallets_of(self, owner_id: str) -> list[Wallet]:
-        return [_wallet(r) for r in WalletRecord.by_owner.query(owner_id)]
+        return [self._summed(r) for r in WalletRecord.by_owner.query(owner_id)]
+
+    def _summed(self, r: WalletRecord) -> Wallet:
+        """The wallet; a high-volume one re-read with its shards in ONE TransactGetItems (one
+        more round trip, for those wallets only): a sweep between two separate reads would
+        show its amount twice or not at all."""
+        if not r.credit_shards:
+            return _wallet(r)
+        main, *shards = self._snapshot(r.wallet_id, int(r.credit_shards))
+        return _wallet(main, shards)
+
+    def _snapshot(self, wallet_id: str, shards: int) -> list[WalletRecord]:
+        """The wallet item and its shards as of one instant (serializable with transactions)."""
+        from botocore.exceptions import ClientError
+
+        keys = [wallet_id] + [credit_shard_id(wallet_id, k) for k in range(shards)]
+        gets = [{"Get": {"TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(k)}}} for k in keys]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                out = self._ddb.transact_get_items(TransactItems=gets)
+            except ClientError as exc:  # a concurrent transaction on one of the items
+                if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException",
+                                                                     "ThrottlingException"):
+                    raise
+                self._sleep(backoff(attempt))
+                continue
+            return [WalletRecord.from_raw_data(x["Item"]) for x in out["Responses"] if x.get("Item")]
+        raise ServiceUnavailable()
+
+    def _shards_of(self, r: WalletRecord) -> list[WalletRecord]:
+        """A high-volume wallet's credit shards, for the sweep (which re-checks each in its
+        condition, so a separate read is enough)."""
+        n = int(r.credit_shards or 0)
+        if not n:
+            return []
+        table = self.t[WalletRecord]
+        found = self._batch_get({table: [{"wallet_id": _s(credit_shard_id(r.wallet_id, k))} for k in range(n)]})
+        return [WalletRecord.from_raw_data(item) for item in found.get(table, [])]
+
+    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+                      recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
+        """One BatchGetItem across four tables, strongly consistent: the payment's only round
+        trip before its transaction (which re-checks, in its conditions, all that money needs)."""
+        wallets = {source_wallet} | ({recipient_wallet} if recipient_wallet else set())  # no duplicate keys
+        keys: dict[str, list[dict[str, Any]]] = {
+            self.t[IdempotencyRecord]: [{"key": _s(idempotency_key)}],
+            self.t[WalletRecord]: [{"wallet_id": _s(w)} for w in sorted(wallets)]}
+        if session_id:
+            keys[self.t[SessionRecord]] = [{"session_id": _s(session_id)}]
+        if contact_key:
+            keys[self.t[IdentityRecord]] = [{"key": _s(contact_key)}]
+        found = self._batch_get(keys)
+
+        def one(model: Any, attr: str, value: str | None) -> Any:
+            item = next((i for i in found.get(self.t[model], []) if value and i[attr].get("S") == value), None)
+            return model.from_raw_data(item) if item else None
+
+        idem, contact = one(IdempotencyRecord, "key", idempotency_key), one(IdentityRecord, "key", contact_key)
+        source, recipient = one(WalletRecord, "wallet_id", source_wallet), one(WalletRecord, "wallet_id",
+                                                                              recipient_wallet)
+        session = one(SessionRecord, "session_id", session_id)
+        return PaymentReads(
+            session=to_session(session) if session else None,
+            previous=IdempotentResponse(idem.request_hash, int(idem.status_code), idem.response_ct,
+                                        idem.resource_id) if idem else None,
+            source=_wallet(source) if source else None, recipient=_wallet(recipient) if recipient else None,
+            contact_owner=verified_owner(contact) if contact else None)
+
+    def _batch_get(self, keys: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        """BatchGetItem until nothing is left unprocessed (throttling returns keys, not errors)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        request = {table: {"Keys": k, "ConsistentRead": True} for table, k in keys.items()}
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            out = self._ddb.batch_get_item(RequestItems=request)
+            for table, items in out.get("Responses", {}).items():
+                found.setdefault(table, []).extend(items)
+            request = out.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self._sleep(backoff(attempt))
+        raise ServiceUnavailable()
 
     def default_wallet_id(self, owner_id: str, currency: str) -> str | None:
         try:
@@ -203,8 +291,65 @@ class DynamoLedger:
             yield _entry(r)
 
     def scan_wallets(self) -> Iterator[Wallet]:
+        # A scan sees items at different instants: a high-volume wallet is re-read with its
+        # shards as of one instant, its scanned shards skipped.
         for r in WalletRecord.scan(consistent_read=True):
-            yield _wallet(r)
+            if r.kind != CREDIT_SHARD_KIND:
+                yield self._summed(r)
+
+    # -- high-volume wallets --------------------------------------------------------------------
+    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
+        """Make a user wallet high-volume: its credits land on `shards` shard items, so no one
+        item takes every payment (DynamoDB's per-item write limit, docs/hot-wallets.md). The
+        count may grow, never shrink (a shard beyond it would hold money nobody reads)."""
+        table, wallet_id = self.t[WalletRecord], main.wallet_id
+        items: list[dict[str, Any]] = [{"Update": {
+            "TableName": table, "Key": {"wallet_id": _s(wallet_id)}, "UpdateExpression": "SET credit_shards = :n",
+            "ConditionExpression": "kind = :user AND (attribute_not_exists(credit_shards) OR credit_shards <= :n)",
+            "ExpressionAttributeValues": {":n": _n(shards), ":user": _s("user")}}}]
+        for k in range(shards):
+            # The shard copies what a credit's condition checks (status, currency): a status
+            # change of the wallet must be written to its shards too.
+            items.append({"Update": {
+                "TableName": table, "Key": {"wallet_id": _s(credit_shard_id(wallet_id, k))},
+                "UpdateExpression": ("SET balance = if_not_exists(balance, :zero), held = :zero,"
+                                     " available = if_not_exists(available, :zero), currency = :cur, kind = :kind,"
+                                     " #st = :st, shard_of = :w, #nm = :nm, is_default = :false,"
+                                     " created_at = if_not_exists(created_at, :now)"),
+                "ExpressionAttributeNames": {"#st": "status", "#nm": "name"},
+                "ExpressionAttributeValues": {":zero": _n(0), ":cur": _s(main.currency), ":kind": _s(CREDIT_SHARD_KIND),
+                                              ":st": _s(main.status), ":w": _s(wallet_id), ":nm": _s(f"shard {k}"),
+                                              ":false": {"BOOL": False}, ":now": _s(now)}}})
+        self._transact(items, ["wallet"] + ["shard"] * shards, None)
+
+    def sweep(self, wallet_id: str) -> int:
+        """Fold a high-volume wallet's credit shards into its main item, where debits are
+        checked (available >= amount on ONE item: no overdraft however many shards). Each
+        shard moves in its own small transaction; the total balance never changes. Returns
+        the amount folded."""
+        try:
+            main = WalletRecord.get(wallet_id, consistent_read=True)
+        except WalletRecord.DoesNotExist:
+            return 0
+        moved = 0
+        for shard in self._shards_of(main):
+            amount = int(shard.available or 0)
+            if amount <= 0:
+                continue
+            items = [{"Update": {
+                "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(shard.wallet_id)},
+                "UpdateExpression": "SET balance = balance - :a, available = available - :a",
+                "ConditionExpression": "available >= :a", "ExpressionAttributeValues": {":a": _n(amount)}}}, {
+                "Update": {
+                "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)},
+                "UpdateExpression": "SET balance = balance + :a, available = available + :a",
+                "ConditionExpression": "attribute_exists(wallet_id)", "ExpressionAttributeValues": {":a": _n(amount)}}}]
+            try:
+                self._transact(items, ["shard", "wallet"], None)
+            except Conflict:
+                continue  # a concurrent sweep took this shard's money first
+            moved += amount
+        return moved
 
     def scan_transfers(self) -> Iterator[Transfer]:
         for r in TransferRecord.scan(consistent_read=True):
@@ -215,8 +360,8 @@ class DynamoLedger:
             yield _entry(r)
 
     # -- wallets --------------------------------------------------------------------------------
-    def open_wallet(self, wallet: NewWallet) -> str:
-        """Open a wallet; for a default one that exists already (a race), the existing id."""
+    def open_wallet(self, wallet: NewWallet) -> str | None:
+        """Open a wallet: its id, or None for a default when one of its currency exists already."""
         from pynamodb.exceptions import TransactWriteError
 
         from chalicelib.adapters.dynamodb.connection import transact
@@ -228,10 +373,8 @@ class DynamoLedger:
         try:
             transact(write)
         except TransactWriteError:
-            if wallet.is_default:
-                existing = self.default_wallet_id(wallet.owner_id, wallet.currency)
-                if existing:
-                    return existing
+            if wallet.is_default and self.default_wallet_id(wallet.owner_id, wallet.currency):
+                return None
             raise
         return wallet.wallet_id
 
@@ -254,17 +397,20 @@ class DynamoLedger:
             "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
                                           ":user": _s("user")}}}
 
-    def _credit(self, wallet_id: str, amount: int, currency: str, now: str) -> dict[str, Any]:
+    def _credit(self, wallet_id: str, amount: int, currency: str, now: str, shards: int = 0) -> dict[str, Any]:
         if is_system_wallet(wallet_id):
             return self._system_update(wallet_id, amount, currency, now)
+        key, kind = wallet_id, "user"
+        if shards:  # a high-volume wallet: any one of its shards, so concurrent payers rarely meet
+            key, kind = credit_shard_id(wallet_id, random.randrange(shards)), CREDIT_SHARD_KIND
         return {"Update": {
-            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(wallet_id)},
+            "TableName": self.t[WalletRecord], "Key": {"wallet_id": _s(key)},
             "UpdateExpression": "SET balance = balance + :a, available = available + :a",
-            "ConditionExpression": "#st = :active AND currency = :cur AND kind = :user",
+            "ConditionExpression": "#st = :active AND currency = :cur AND kind = :kind",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {":a": _n(amount), ":active": _s("active"), ":cur": _s(currency),
-                                          ":user": _s("user")}}}
+                                          ":kind": _s(kind)}}}
 
     def _system_update(self, wallet_id: str, delta: int, currency: str, now: str) -> dict[str, Any]:
         # System shards are created on first use and may go negative (they mirror money outside).
@@ -334,7 +480,7 @@ class DynamoLedger:
         debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
         items = [
             self._debit(m.from_wallet, amount, currency, now),
-            self._credit(m.to_wallet, amount, currency, now),
+            self._credit(m.to_wallet, amount, currency, now, m.to_credit_shards),
             self._transfer_put(m, "posted", now, memo_ct, request_hash, debit_sk),
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now, memo_ct),
             self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct),
@@ -602,6 +748,7 @@ class DynamoLedger:
         raise a more specific one first."""
         from botocore.exceptions import ClientError
 
+        swept = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self._last.attempts = attempt
             try:
@@ -619,6 +766,13 @@ class DynamoLedger:
                         # no second read that could see a different state.
                         olds = {roles[i]: r.get("Item") for i, r in enumerate(cancelled)
                                 if r.get("Code") == "ConditionalCheckFailed"}
+                        if not swept and m is not None and self._short_but_spread(olds.get("debit")):
+                            # A high-volume wallet short on its main item: fold its credit
+                            # shards in, once, and try again (whatever else failed: the retry
+                            # then names the real reason).
+                            swept = True
+                            if self.sweep(m.from_wallet):
+                                continue
                         if explain:
                             explain(olds)
                         self._raise_for([role for role, c in failed if c == "ConditionalCheckFailed"], m, olds)
@@ -633,6 +787,11 @@ class DynamoLedger:
             observability.count("TransactionConflict")
             self._sleep(backoff(attempt))
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
+
+    @staticmethod
+    def _short_but_spread(item: dict[str, Any] | None) -> bool:
+        return bool(item and int(item.get("credit_shards", {}).get("N", "0")) > 0
+                    and item.get("status", {}).get("S") == "active")
 
     def _raise_for(self, roles: list[str], m: Movement | None, olds: dict[str, Any] | None = None) -> None:
         if "transfer" in roles or "idempotency" in roles or "resolve" in roles or "record" in roles:

@@ -141,9 +141,13 @@ class WalletRecord(BaseModel):
     held = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
     status = UnicodeAttribute(default="active")
-    kind = UnicodeAttribute(default="user")  # user | system
+    kind = UnicodeAttribute(default="user")  # user | system | credit_shard
     is_default = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()
+    # A high-volume wallet: how many credit shards it has. A shard is an item of its own
+    # (`credit_shard_id`) with `shard_of` naming its wallet and no owner (so not in by-owner).
+    credit_shards = NumberAttribute(null=True)
+    shard_of = UnicodeAttribute(null=True)
     by_owner = WalletsByOwner()
 
 

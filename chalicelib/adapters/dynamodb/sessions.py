@@ -7,7 +7,7 @@ from chalicelib.adapters.dynamodb.models import SessionRecord
 from chalicelib.domain.user import Session
 
 
-def _to_session(r: SessionRecord) -> Session:
+def to_session(r: SessionRecord) -> Session:
     return Session(session_id=r.session_id, user_id=r.user_id, current_hash=r.current_hash,
                    generation=int(r.generation), status=r.status, expires_at=int(r.expires_at),
                    recent_hashes=[str(h) for h in (r.recent_hashes or ())], previous_hash=r.previous_hash,
@@ -22,7 +22,7 @@ class DynamoSessions:
 
     def get(self, session_id: str) -> Session | None:
         try:
-            return _to_session(SessionRecord.get(session_id, consistent_read=True))
+            return to_session(SessionRecord.get(session_id, consistent_read=True))
         except SessionRecord.DoesNotExist:
             return None
 
@@ -68,4 +68,4 @@ class DynamoSessions:
 
     def is_active(self, session_id: str, now: int) -> bool:
         session = self.get(session_id)
-        return session is not None and session.status == "active" and session.expires_at > now
+        return session is not None and session.active_at(now)

@@ -29,6 +29,13 @@ def wallet_puts(wallet: NewWallet) -> list[tuple[Any, Any]]:
                                     user_id=wallet.owner_id, wallet_id=wallet.wallet_id, created_at=wallet.created_at),
                      IdentityRecord.key.does_not_exist()))
     return puts
+
+
+def verified_owner(r: IdentityRecord) -> str | None:
+    """The user a contact's identity item names, only once the contact is verified."""
+    return str(r.user_id) if r.verified else None
+
+
 def _consume(tx: Any, proof: CodeProof) -> None:
     """Use the code up (it stays, burned, so a second use answers "expired" like any dead
     code), only if it is still this code and unused: of two concurrent confirmations, one wins."""
@@ -86,10 +93,9 @@ class DynamoUsers:
     def verified_user_for(self, identity_key: str) -> str | None:
         """The owner of a contact, only if verified: a payment address (guarantee 11)."""
         try:
-            r = IdentityRecord.get(identity_key, consistent_read=True)
+            return verified_owner(IdentityRecord.get(identity_key, consistent_read=True))
         except IdentityRecord.DoesNotExist:
             return None
-        return str(r.user_id) if r.verified else None
 
     # -- contacts: each change in one transaction with the identity item it guards --------------
     def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
