@@ -51,3 +51,9 @@ def local_stack() -> Iterator[dict[str, str]]:
     finally:
         proc.terminate()
         proc.wait(20)
+        # The next benchmark's stack has other ports and keys: settings and container afresh.
+        from chalicelib.config import get_settings
+        from chalicelib.container import set_container
+
+        get_settings.cache_clear()
+        set_container(None)
