@@ -15,11 +15,8 @@ def _code(r: CodeRecord) -> StoredCode:
 class DynamoCodes:
     def issue(self, code: StoredCode) -> None:
         """Store a new code; the one it replaces joins the (bounded) list of replaced codes."""
-        try:
-            old = CodeRecord.get(code.key, consistent_read=True)
-            replaced = [*(old.replaced or ()), old.code_hash][-KEEP_REPLACED:]
-        except CodeRecord.DoesNotExist:
-            replaced = []
+        old = CodeRecord.find(code.key)
+        replaced = [*(old.replaced or ()), old.code_hash][-KEEP_REPLACED:] if old else []
         CodeRecord(key=code.key, code_hash=code.code_hash, target=code.target, expires_at=code.expires_at,
                    tries=0, replaced=replaced or None, purge_at=code.expires_at + PURGE_AFTER).save()
 
@@ -37,8 +34,4 @@ class DynamoCodes:
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-        try:
-            CodeRecord.get(key, consistent_read=True)
-            return None, True
-        except CodeRecord.DoesNotExist:
-            return None, False
+        return None, CodeRecord.find(key) is not None

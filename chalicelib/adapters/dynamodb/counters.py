@@ -7,11 +7,8 @@ from chalicelib.adapters.dynamodb.models import CounterRecord
 class DynamoCounters:
     def current(self, key: str, now: int) -> tuple[int, int]:
         """(failures in the live window, second the window ends); (0, 0) if none is live."""
-        try:
-            r = CounterRecord.get(key, consistent_read=True)
-        except CounterRecord.DoesNotExist:
-            return 0, 0
-        if int(r.window_ends) <= now:
+        r = CounterRecord.find(key)
+        if r is None or int(r.window_ends) <= now:
             return 0, 0
         return int(r.failures), int(r.window_ends)
 

@@ -44,9 +44,8 @@ class DynamoFunding:
 
     # -- customers and payout accounts ----------------------------------------------------------
     def user(self, user_id: str) -> FundingProfile | None:
-        try:
-            r = UserRecord.get(user_id, consistent_read=True)
-        except UserRecord.DoesNotExist:
+        r = UserRecord.find(user_id)
+        if r is None:
             return None
         return FundingProfile(r.user_id, r.stripe_customer_id, r.payout_account_id, r.payout_status)
 
@@ -75,10 +74,8 @@ class DynamoFunding:
             record.save(condition=PaymentMethodRecord.payment_method_id.does_not_exist())
 
     def payment_method(self, payment_method_id: str) -> PaymentMethod | None:
-        try:
-            return _to(PaymentMethod, PaymentMethodRecord.get(payment_method_id, consistent_read=True))
-        except PaymentMethodRecord.DoesNotExist:
-            return None
+        r = PaymentMethodRecord.find(payment_method_id)
+        return _to(PaymentMethod, r) if r else None
 
     def payment_methods_of(self, user_id: str) -> list[PaymentMethod]:
         return [_to(PaymentMethod, r) for r in PaymentMethodRecord.by_user.query(user_id) if r.status == "active"]
@@ -95,10 +92,8 @@ class DynamoFunding:
         return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
 
     def topup(self, topup_id: str) -> TopUp | None:
-        try:
-            return _to(TopUp, TopUpRecord.get(topup_id, consistent_read=True))
-        except TopUpRecord.DoesNotExist:
-            return None
+        r = TopUpRecord.find(topup_id)
+        return _to(TopUp, r) if r else None
 
     def topup_by_intent(self, payment_intent_id: str) -> TopUp | None:
         for record in TopUpRecord.by_intent.query(payment_intent_id):
@@ -127,10 +122,8 @@ class DynamoFunding:
 
     # -- withdrawals ----------------------------------------------------------------------------
     def withdrawal(self, withdrawal_id: str) -> Withdrawal | None:
-        try:
-            return _to(Withdrawal, WithdrawalRecord.get(withdrawal_id, consistent_read=True))
-        except WithdrawalRecord.DoesNotExist:
-            return None
+        r = WithdrawalRecord.find(withdrawal_id)
+        return _to(Withdrawal, r) if r else None
 
     def withdrawal_by_payout(self, payout_id: str) -> Withdrawal | None:
         for record in WithdrawalRecord.by_payout.query(payout_id):

@@ -152,10 +152,8 @@ class DynamoLedger:
 
     # -- reads ----------------------------------------------------------------------------------
     def get_wallet(self, wallet_id: str) -> Wallet | None:
-        try:
-            return self._summed(WalletRecord.get(wallet_id, consistent_read=True))
-        except WalletRecord.DoesNotExist:
-            return None
+        r = WalletRecord.find(wallet_id)
+        return self._summed(r) if r else None
 
     def wallets_of(self, owner_id: str) -> list[Wallet]:
         return [self._summed(r) for r in WalletRecord.by_owner.query(owner_id)]
@@ -241,22 +239,16 @@ class DynamoLedger:
         raise ServiceUnavailable()
 
     def default_wallet_id(self, owner_id: str, currency: str) -> str | None:
-        try:
-            return IdentityRecord.get(default_wallet_key(owner_id, currency), consistent_read=True).wallet_id
-        except IdentityRecord.DoesNotExist:
-            return None
+        r = IdentityRecord.find(default_wallet_key(owner_id, currency))
+        return r.wallet_id if r else None
 
     def get_transfer(self, transfer_id: str) -> Transfer | None:
-        try:
-            return _transfer(TransferRecord.get(transfer_id, consistent_read=True))
-        except TransferRecord.DoesNotExist:
-            return None
+        r = TransferRecord.find(transfer_id)
+        return _transfer(r) if r else None
 
     def get_invitation(self, transfer_id: str) -> Invitation | None:
-        try:
-            return _invitation(InvitationRecord.get(transfer_id, consistent_read=True))
-        except InvitationRecord.DoesNotExist:
-            return None
+        r = InvitationRecord.find(transfer_id)
+        return _invitation(r) if r else None
 
     def invitations_for(self, contact_key: str) -> list[Invitation]:
         """The unclaimed invitations waiting for a contact, oldest first."""
@@ -269,9 +261,8 @@ class DynamoLedger:
             yield _invitation(r)
 
     def get_idempotency(self, key: str) -> IdempotentResponse | None:
-        try:
-            r = IdempotencyRecord.get(key, consistent_read=True)
-        except IdempotencyRecord.DoesNotExist:
+        r = IdempotencyRecord.find(key)
+        if r is None:
             return None
         return IdempotentResponse(r.request_hash, int(r.status_code), r.response_ct, r.resource_id)
 
@@ -327,12 +318,9 @@ class DynamoLedger:
         checked (available >= amount on ONE item: no overdraft however many shards). Each
         shard moves in its own small transaction; the total balance never changes. Returns
         the amount folded."""
-        try:
-            main = WalletRecord.get(wallet_id, consistent_read=True)
-        except WalletRecord.DoesNotExist:
-            return 0
+        main = WalletRecord.find(wallet_id)
         moved = 0
-        for shard in self._shards_of(main):
+        for shard in self._shards_of(main) if main else []:
             amount = int(shard.available or 0)
             if amount <= 0:
                 continue

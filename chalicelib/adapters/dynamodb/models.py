@@ -6,6 +6,8 @@ Sensitive attributes end in `_ct`: ciphertext from `adapters.crypto`, never plai
 """
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -26,6 +28,14 @@ class BaseModel(Model):
     class Meta:
         abstract = True
         billing_mode = "PAY_PER_REQUEST"
+
+    @classmethod
+    def find(cls, hash_key: Any, range_key: Any = None) -> Self | None:
+        """The item, read strongly consistent, or None if there is none."""
+        try:
+            return cls.get(hash_key, range_key, consistent_read=True)
+        except cls.DoesNotExist:
+            return None
 
 
 class StripeEventRecord(BaseModel):

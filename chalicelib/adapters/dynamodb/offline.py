@@ -76,10 +76,8 @@ class DynamoOffline:
             condition=OfflineDeviceRecord.device_id.does_not_exist())
 
     def device(self, device_id: str) -> Device | None:
-        try:
-            return _device(OfflineDeviceRecord.get(device_id, consistent_read=True))
-        except OfflineDeviceRecord.DoesNotExist:
-            return None
+        r = OfflineDeviceRecord.find(device_id)
+        return _device(r) if r else None
 
     def devices_of(self, user_id: str) -> list[Device]:
         return [_device(r) for r in OfflineDeviceRecord.by_user.query(user_id, scan_index_forward=False)]
@@ -98,10 +96,8 @@ class DynamoOffline:
 
     # -- allowances -----------------------------------------------------------------------------
     def allowance(self, allowance_id: str) -> Allowance | None:
-        try:
-            return _allowance(AllowanceRecord.get(allowance_id, consistent_read=True))
-        except AllowanceRecord.DoesNotExist:
-            return None
+        r = AllowanceRecord.find(allowance_id)
+        return _allowance(r) if r else None
 
     def allowances_of(self, user_id: str, limit: int, cursor: str | None) -> tuple[list[Allowance], str | None]:
         kwargs: dict[str, Any] = {"scan_index_forward": False, "limit": limit + 1}
@@ -126,10 +122,8 @@ class DynamoOffline:
 
     # -- redemptions ----------------------------------------------------------------------------
     def redemption(self, allowance_id: str, seq: int) -> Redemption | None:
-        try:
-            return _redemption(RedemptionRecord.get(allowance_id, seq, consistent_read=True))
-        except RedemptionRecord.DoesNotExist:
-            return None
+        r = RedemptionRecord.find(allowance_id, seq)
+        return _redemption(r) if r else None
 
     def outstanding_totals(self) -> dict[str, int]:
         """Every user's outstanding counter (key -> total), for reconciliation."""

@@ -21,10 +21,8 @@ def _request(r: PaymentRequestRecord) -> PaymentRequest:
 
 class DynamoPaymentRequests:
     def get(self, request_id: str) -> PaymentRequest | None:
-        try:
-            return _request(PaymentRequestRecord.get(request_id, consistent_read=True))
-        except PaymentRequestRecord.DoesNotExist:
-            return None
+        r = PaymentRequestRecord.find(request_id)
+        return _request(r) if r else None
 
     def newest(self, user_id: str, role: str, before: str | None, page: int) -> Iterator[PaymentRequest]:
         """The user's requests in one role, newest first, from just before the cursor `before`

@@ -21,10 +21,8 @@ class DynamoSessions:
                       expires_at=session.expires_at).save(condition=SessionRecord.session_id.does_not_exist())
 
     def get(self, session_id: str) -> Session | None:
-        try:
-            return to_session(SessionRecord.get(session_id, consistent_read=True))
-        except SessionRecord.DoesNotExist:
-            return None
+        r = SessionRecord.find(session_id)
+        return to_session(r) if r else None
 
     def rotate(self, session_id: str, expected_current: str, new_hash: str, recent: list[str], now: int,
                retired: str | None = None) -> bool:

@@ -27,10 +27,7 @@ class DynamoStripeEventLog:
         return True
 
     def get(self, event_id: str) -> StripeEventRecord | None:
-        try:
-            return StripeEventRecord.get(event_id, consistent_read=True)
-        except StripeEventRecord.DoesNotExist:
-            return None
+        return StripeEventRecord.find(event_id)
 
     def status_of(self, event_id: str) -> str | None:
         record = self.get(event_id)

@@ -92,10 +92,8 @@ class DynamoUsers:
 
     def verified_user_for(self, identity_key: str) -> str | None:
         """The owner of a contact, only if verified: a payment address (guarantee 11)."""
-        try:
-            return verified_owner(IdentityRecord.get(identity_key, consistent_read=True))
-        except IdentityRecord.DoesNotExist:
-            return None
+        r = IdentityRecord.find(identity_key)
+        return verified_owner(r) if r else None
 
     # -- contacts: each change in one transaction with the identity item it guards --------------
     def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
@@ -171,16 +169,12 @@ class DynamoUsers:
             raise
 
     def get(self, user_id: str) -> User | None:
-        try:
-            return _to_user(UserRecord.get(user_id, consistent_read=True))
-        except UserRecord.DoesNotExist:
-            return None
+        r = UserRecord.find(user_id)
+        return _to_user(r) if r else None
 
     def user_id_for(self, identity_key: str) -> str | None:
-        try:
-            return str(IdentityRecord.get(identity_key, consistent_read=True).user_id)
-        except IdentityRecord.DoesNotExist:
-            return None
+        r = IdentityRecord.find(identity_key)
+        return str(r.user_id) if r else None
 
     def link(self, identity_key: str, user_id: str, created_at: str) -> str:
         """Attach an identity to a user; the user it already belongs to if it was taken meanwhile."""
