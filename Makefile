@@ -6,10 +6,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 NODE   := node_modules/.deps-installed
+# The browser tests drive Debian's chromium (Playwright from PyPI, no browser download).
+CHROMIUM := /usr/lib/chromium/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test unit integration e2e lint typecheck bench setup clean check-tools package deploy
+.PHONY: dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy
 
-setup: $(DEPS) $(NODE)
+setup: $(DEPS) $(NODE) $(CHROMIUM)
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
@@ -22,6 +25,11 @@ $(NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Debian's chromium (apt-get install chromium)"; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+
 check-tools:
 	@command -v java >/dev/null || { echo "Java 17+ is required for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@java -version 2>&1 | head -n 1
@@ -30,7 +38,7 @@ check-tools:
 dev: setup check-tools
 	$(PY) -m devstack
 
-## make test: unit, integration and e2e tests (the e2e stack starts on free ports of its own)
+## make test: unit, integration, e2e and browser tests (their stack starts on free ports of its own)
 test: setup check-tools
 	$(PY) -m pytest
 
@@ -42,6 +50,10 @@ integration: setup check-tools
 
 e2e: setup check-tools
 	$(PY) -m pytest tests/e2e
+
+## make browser: the web wallet in headless Chromium; screenshots in build/screenshots/
+browser: setup check-tools
+	$(PY) -m pytest tests/browser
 
 lint: setup
 	$(VENV)/bin/ruff check .

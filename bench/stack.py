@@ -29,10 +29,10 @@ def _free_ports(n: int) -> list[int]:
 def local_stack() -> Iterator[dict[str, str]]:
     """Yield the stack's settings, with its dev-only keys, and put them in os.environ."""
     state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    api, ddb, moto, stripe, ws, ws_management = _free_ports(6)
+    api, ddb, moto, stripe, ws, ws_management, web = _free_ports(7)
     proc = subprocess.Popen([sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
                              "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
-                             "--ws-port", str(ws), "--ws-management-port", str(ws_management)],
+                             "--ws-port", str(ws), "--ws-management-port", str(ws_management), "--web-port", str(web)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 120

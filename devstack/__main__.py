@@ -21,6 +21,7 @@ def main() -> int:
     p.add_argument("--stripe-port", type=int, default=int(os.environ.get("STRIPE_PORT", 8420)))
     p.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 8002)))
     p.add_argument("--ws-management-port", type=int, default=int(os.environ.get("WS_MANAGEMENT_PORT", 8003)))
+    p.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8004)))
     p.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 3)))
     args = p.parse_args()
 
@@ -29,7 +30,7 @@ def main() -> int:
     state.mkdir(parents=True, exist_ok=True)
     (state / "stack.env").unlink(missing_ok=True)
     stack = Stack(state, Ports(args.api_port, args.dynamodb_port, args.moto_port, args.stripe_port, args.ws_port,
-                                     args.ws_management_port),
+                                     args.ws_management_port, args.web_port),
                   api_workers=args.api_workers)
 
     def stop(signum: int, _frame: object) -> None:
@@ -40,6 +41,7 @@ def main() -> int:
         env = stack.start()
         took = time.monotonic() - started
         print(f"Local stack up in {took:.1f}s", flush=True)
+        print(f"  Web wallet      {env['WEB_URL']}   (open it in a browser)")
         print(f"  API             {env['API_URL']}   (try {env['API_URL']}/health)")
         print(f"  WebSocket       {env['WS_URL']}?token=<access token>   (live notifications)")
         print(f"  DynamoDB Local  {env['DYNAMODB_ENDPOINT']}")

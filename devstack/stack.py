@@ -22,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
+# localstripe's Stripe.js accepts any publishable-looking key; a publishable key is public anyway.
+LOCAL_PUBLISHABLE_KEY = "pk_test_local"
 
 
 class StackError(RuntimeError):
@@ -36,11 +38,12 @@ class Ports:
     stripe: int = 8420
     ws: int = 8002  # the WebSocket API (live notifications)
     ws_management: int = 8003  # its management API (`POST /@connections/{id}`), for the app only
+    web: int = 8004  # the web wallet's static files
 
     def named(self) -> dict[str, int]:
         return {"API (chalice local)": self.api, "DynamoDB Local": self.dynamodb,
                 "moto server": self.moto, "localstripe": self.stripe, "WebSocket API": self.ws,
-                "WebSocket management API": self.ws_management}
+                "WebSocket management API": self.ws_management, "web wallet": self.web}
 
 
 def _die_with_parent() -> None:
@@ -154,8 +157,8 @@ class Stack:
         busy = [f"{what} port {port}" for what, port in self.ports.named().items() if port_in_use(port)]
         if busy:
             raise StackError("already in use: " + ", ".join(busy) + ". Stop what uses it "
-                             "(is another `make dev` running?) or choose other ports "
-                             "(API_PORT, DYNAMODB_PORT, MOTO_PORT, STRIPE_PORT).")
+                             "(is another `make dev` running?) or choose other ports (API_PORT, "
+                             "DYNAMODB_PORT, MOTO_PORT, STRIPE_PORT, WS_PORT, WS_MANAGEMENT_PORT, WEB_PORT).")
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.state / "localstripe-tmp").mkdir(exist_ok=True)
         py = sys.executable
@@ -179,11 +182,29 @@ class Stack:
         ws = self._spawn("ws", [py, "-m", "devstack.ws_server", "--port", str(self.ports.ws),
                                 "--management-port", str(self.ports.ws_management)], env=self.env)
         self._spawn("pump", [py, "-m", "devstack.pump"], env=self.env)
+        web = self._serve_web(py)
         _wait("the API", lambda: _health(self.env["API_URL"]), api, self.logs / "api.log")
         _wait("the WebSocket server", lambda: port_in_use(self.ports.ws) and port_in_use(self.ports.ws_management),
               ws, self.logs / "ws.log")
+        _wait("the web wallet", lambda: _http_ok(self.env["WEB_URL"] + "/config.json"), web, self.logs / "web.log")
         self._write_env_file()
         return self.env
+
+    def _serve_web(self, py: str) -> subprocess.Popen[bytes]:
+        """Build the web wallet into this stack's own folder (two stacks never share one) and
+        serve it with a config.json naming this stack's endpoints."""
+        from chalicelib.config import Settings
+        from deploy import web
+
+        env = self.env
+        root = web.build(self.state / "web")
+        stripe_js = env["STRIPE_API_BASE"] + "/js.stripe.com/v3/"
+        config = web.config(env["API_URL"], env["WS_URL"], stripe_js, LOCAL_PUBLISHABLE_KEY,
+                            Settings.from_env(env).currencies)
+        csp = web.content_security_policy(web.origin(env["API_URL"]), web.origin(env["WS_URL"]),
+                                          (web.origin(env["STRIPE_API_BASE"]),))
+        return self._spawn("web", [py, "-m", "devstack.web_server", "--port", str(self.ports.web), "--root",
+                                   str(root), "--config", json.dumps(config), "--csp", csp])
 
     def _app_env(self) -> dict[str, str]:
         sys.path.insert(0, str(ROOT))
@@ -204,7 +225,10 @@ class Stack:
             "DYNAMODB_ENDPOINT": f"http://127.0.0.1:{self.ports.dynamodb}",
             "AWS_ENDPOINT": moto,
             "TABLE_PREFIX": self.prefix,
-            "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000"),
+            "WEB_URL": f"http://127.0.0.1:{self.ports.web}",
+            # The web wallet calls the API from its own origin (both spellings of this machine).
+            "CORS_ORIGINS": os.environ.get("CORS_ORIGINS", f"http://127.0.0.1:{self.ports.web},"
+                                                           f"http://localhost:{self.ports.web}"),
             "STRIPE_EVENTS_QUEUE_NAME": queue,
             "STRIPE_EVENTS_QUEUE_URL": f"{moto}/{ACCOUNT}/{queue}",
             "STRIPE_API_BASE": f"http://localhost:{self.ports.stripe}",
@@ -276,7 +300,7 @@ class Stack:
         urllib.request.urlopen(req, timeout=5).close()
 
     def _write_env_file(self) -> None:
-        keys = ["API_URL", "WS_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+        keys = ["API_URL", "WS_URL", "WEB_URL", "DYNAMODB_ENDPOINT", "AWS_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "TABLE_PREFIX", "STRIPE_EVENTS_QUEUE_URL", "STRIPE_API_BASE",
                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID",
                 "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL",

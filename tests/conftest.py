@@ -52,10 +52,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The running local stack's settings (the keys of `.local/stack.env`)."""
     state = tmp_path_factory.mktemp("stack")
-    api, ddb, moto, stripe, ws, ws_management = free_ports(6)
+    api, ddb, moto, stripe, ws, ws_management, web = free_ports(7)
     cmd = [sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
            "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
-           "--ws-port", str(ws), "--ws-management-port", str(ws_management)]
+           "--ws-port", str(ws), "--ws-management-port", str(ws_management), "--web-port", str(web)]
     out = open(state / "launcher.log", "wb")  # noqa: SIM115
     # A short offline grace, so the release of an expired allowance is seen within a test.
     launch_env = {**os.environ, "OFFLINE_GRACE_SECONDS": "10"}

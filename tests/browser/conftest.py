@@ -1,0 +1,120 @@
+"""The web wallet in a real headless Chromium (Debian's `chromium`, installed by `make setup`),
+driven by Playwright from Python against the same local stack as the e2e tests.
+
+Every screen a test visits is saved as a PNG under `build/screenshots/<test>/` (or
+`$SCREENSHOTS_DIR`) for a person to review.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
+
+from tests.conftest import ROOT
+from tests.outbox import last_code
+
+PASSWORD = "correct horse battery staple 42"
+# A phone-sized screen: the wallet must work there first.
+PHONE = ViewportSize(width=390, height=844)
+SLOW = 30_000  # ms: the first calls warm up the local API's workers
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("Debian's chromium is not installed: run `make setup` (it installs it with apt-get)")
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _patient() -> None:
+    expect.set_options(timeout=SLOW)
+
+
+class Person:
+    """One person at their own browser (a separate context: separate memory, separate tokens)."""
+
+    def __init__(self, context: BrowserContext, web_url: str, shots: Path, name: str) -> None:
+        self.context, self.web_url, self.shots, self.name = context, web_url, shots, name
+        self.page: Page = context.new_page()
+        self.page.set_default_timeout(SLOW)
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        self.email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
+        self.count = 0
+
+    def open(self, route: str) -> Page:
+        self.page.goto(f"{self.web_url}/#/{route}")
+        return self.page
+
+    def nav(self, link: str) -> Page:
+        self.page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(f"^{link}")).click()
+        expect(self.page.locator("h1")).to_be_visible()
+        return self.page
+
+    def shot(self, what: str) -> None:
+        self.count += 1
+        self.page.screenshot(path=str(self.shots / f"{self.name.lower()}-{self.count:02d}-{what}.png"), full_page=True)
+
+    def sign_up(self, first: str, last: str) -> None:
+        page = self.open("signup")
+        page.get_by_label("First name").fill(first)
+        page.get_by_label("Last name").fill(last)
+        page.get_by_label("E-mail").fill(self.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        self.shot("sign-up")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.locator("h1")).to_have_text(f"Hello, {first}")
+        expect(page.get_by_test_id("live-state")).to_have_text("Live")
+
+    def verify_email(self, aws_endpoint: str) -> None:
+        page = self.nav("Security")
+        box = page.get_by_test_id("contact-email")
+        box.get_by_role("button", name="Send me a code").click()
+        expect(box.get_by_role("status")).to_contain_text("We sent a 6-digit code")
+        box.get_by_label("Code sent to your e-mail").fill(last_code(aws_endpoint, self.email))
+        self.shot("verify-email")
+        box.get_by_role("button", name="Verify", exact=True).click()
+        expect(box).to_contain_text("verified")
+        expect(box).not_to_contain_text("not verified")
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    base = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "build" / "screenshots"))
+    folder = base / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def people(browser: Browser, stack: dict[str, str], shots: Path) -> Iterator[dict[str, Person]]:
+    """Two people, each at their own phone-sized browser."""
+    contexts = [browser.new_context(viewport=PHONE) for _ in range(2)]
+    crowd = {name: Person(ctx, stack["WEB_URL"], shots, name)
+             for name, ctx in zip(("Ana", "Ben"), contexts, strict=True)}
+    yield crowd
+    for ctx in contexts:
+        ctx.close()
+    for person in crowd.values():
+        assert not person.errors, f"{person.name}'s page threw: {person.errors}"

@@ -1,0 +1,126 @@
+// The one place that talks to the wallet API. Tokens live in this module's memory only (never
+// in localStorage or a cookie a script could read): a reload signs the person out, which is the
+// price of keeping a stolen-disk or XSS-in-another-tab from finding them.
+
+let config = null;
+let tokens = null;
+let refreshing = null;
+let refreshTimer = null;
+const listeners = new Set();
+
+export class ApiError extends Error {
+  constructor(status, code, message, details = null, retryAfter = null) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export function configure(c) { config = c; }
+export function settings() { return config; }
+export function signedIn() { return tokens !== null; }
+export function accessToken() { return tokens ? tokens.access_token : null; }
+
+// Called with true/false whenever the person signs in or out (a failed refresh signs out).
+export function onAuthChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+function setTokens(next) {
+  const was = tokens !== null;
+  tokens = next;
+  clearTimeout(refreshTimer);
+  if (next) {
+    // Refresh a little before the access token expires, so a person never sees a 401.
+    const seconds = Math.max(5, Math.floor((next.expires_in || 300) * 0.8));
+    refreshTimer = setTimeout(() => { refresh().catch(() => {}); }, seconds * 1000);
+  }
+  if (was !== (next !== null)) listeners.forEach((fn) => fn(next !== null));
+}
+
+// An idempotency key for a money action. The screens keep one per form content, so pressing
+// "Send" again after a network error replays the first attempt instead of paying twice.
+export function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function raw(method, path, body, headers = {}) {
+  const h = { ...headers };
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(config.apiUrl + path, {
+      method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit',
+    });
+  } catch (err) {
+    throw new ApiError(0, 'network', 'The wallet could not be reached.');
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch (err) { data = null; }
+  if (!res.ok) {
+    const e = (data && data.error) || {};
+    throw new ApiError(res.status, e.code || 'unknown', e.message, e.details || null,
+      res.headers.get('Retry-After'));
+  }
+  return data;
+}
+
+function authorized(extra = {}) {
+  return tokens ? { ...extra, Authorization: `Bearer ${tokens.access_token}` } : extra;
+}
+
+// One refresh at a time: the API treats a refresh token presented twice as stolen and ends
+// the whole login, so two parallel 401s must share the same refresh.
+export function refresh() {
+  if (!tokens) return Promise.reject(new ApiError(401, 'unauthorized', 'Signed out.'));
+  if (!refreshing) {
+    const presented = tokens.refresh_token;
+    refreshing = raw('POST', '/auth/refresh', { refresh_token: presented })
+      .then((t) => { setTokens(t); })
+      .catch((err) => { if (err.status === 401) setTokens(null); throw err; })
+      .finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
+
+// An authorized call. `key` sends an Idempotency-Key; a call that failed only because the
+// access token expired is sent once more after a refresh, with the same key.
+export async function api(method, path, body, { key } = {}) {
+  const extra = key ? { 'Idempotency-Key': key } : {};
+  try {
+    return await raw(method, path, body, authorized(extra));
+  } catch (err) {
+    if (err.status !== 401 || err.code !== 'unauthorized' || !tokens) throw err;
+    await refresh();
+    return raw(method, path, body, authorized(extra));
+  }
+}
+
+export async function signIn(email, password) {
+  setTokens(await raw('POST', '/auth/login', { email, password }));
+}
+
+export async function register(fields) {
+  return raw('POST', '/auth/register', fields);
+}
+
+export async function forgotPassword(email) {
+  return raw('POST', '/auth/password/forgot', { email });
+}
+
+export async function resetPassword(fields) {
+  return raw('POST', '/auth/password/reset', fields);
+}
+
+export async function signOut() {
+  const old = tokens;
+  setTokens(null);
+  if (old) {
+    try {
+      await raw('POST', '/auth/logout', { refresh_token: old.refresh_token },
+        { Authorization: `Bearer ${old.access_token}` });
+    } catch (err) { /* signed out here either way */ }
+  }
+}

@@ -1,0 +1,31 @@
+// Live notifications over the WebSocket API. The access token goes in the query string (the
+// handshake cannot carry a header from a browser); a dropped connection comes back with
+// growing pauses and a fresh token, and the caller re-reads what it may have missed.
+import { accessToken, settings } from './api.js';
+
+export function connectLive({ onNotice, onState }) {
+  let ws = null;
+  let stopped = false;
+  let pause = 1000;
+  let timer = null;
+
+  function open() {
+    const token = accessToken();
+    if (stopped || !token) return;
+    ws = new WebSocket(`${settings().wsUrl}?token=${encodeURIComponent(token)}`);
+    ws.onopen = () => { pause = 1000; onState(true); };
+    ws.onmessage = (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (err) { return; }
+      if (message && message.type === 'notification') onNotice(message.notification);
+    };
+    ws.onclose = () => {
+      onState(false);
+      if (!stopped) timer = setTimeout(open, pause);
+      pause = Math.min(pause * 2, 30000);
+    };
+  }
+
+  open();
+  return () => { stopped = true; clearTimeout(timer); if (ws) ws.close(); };
+}

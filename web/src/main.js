@@ -1,0 +1,110 @@
+// The web wallet: boot (read config.json), the hash router and the signed-in shell with the
+// navigation, the unread badge and live notices.
+import { html } from 'htm/preact';
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, configure, onAuthChange, signedIn, signOut } from './api.js';
+import { connectLive } from './live.js';
+import { describeNotice } from './messages.js';
+import { formatMoney } from './money.js';
+import { currentRoute, go } from './nav.js';
+import { SignIn, SignUp, Forgot } from './screens/auth.js';
+import { Home } from './screens/home.js';
+import { Send } from './screens/send.js';
+import { Requests } from './screens/requests.js';
+import { AddMoney } from './screens/add_money.js';
+import { Withdraw } from './screens/withdraw.js';
+import { Notifications } from './screens/notifications.js';
+import { Security } from './screens/security.js';
+import { Devices } from './screens/devices.js';
+
+const SCREENS = {
+  home: ['Home', Home], send: ['Send', Send], requests: ['Requests', Requests],
+  'add-money': ['Add money', AddMoney], withdraw: ['Withdraw', Withdraw],
+  notifications: ['Notifications', Notifications], security: ['Security', Security],
+  devices: ['Offline devices', Devices],
+};
+const PUBLIC = { signin: SignIn, signup: SignUp, forgot: Forgot };
+
+
+function Shell({ route }) {
+  const [unread, setUnread] = useState(0);
+  const [version, setVersion] = useState(0); // bumps on each live notice: screens re-read
+  const [toast, setToast] = useState(null);
+  const [live, setLive] = useState(false);
+
+  const countUnread = () => api('GET', '/notifications?unread=true&limit=1')
+    .then((page) => setUnread(page.unread_count)).catch(() => {});
+
+  useEffect(() => connectLive({
+    onNotice: (n) => {
+      setUnread((u) => u + (n.read ? 0 : 1));
+      setVersion((v) => v + 1);
+      setToast(describeNotice(n, formatMoney));
+    },
+    // Connected (again): catch up on anything that arrived while the socket was down.
+    onState: (up) => { setLive(up); if (up) { countUnread(); setVersion((v) => v + 1); } },
+  }), []);
+  useEffect(() => { countUnread(); }, []);
+  useEffect(() => {
+    if (!toast) return undefined;
+    const t = setTimeout(() => setToast(null), 6000);
+    return () => clearTimeout(t);
+  }, [toast]);
+
+  const [, Screen] = SCREENS[route] || SCREENS.home;
+  const label = unread === 1 ? '1 unread notification' : `${unread} unread notifications`;
+  return html`
+    <header>
+      <div class="bar">
+        <a class="brand" href="#/home">E-wallet</a>
+        <span class="status" data-testid="live-state">${live ? 'Live' : 'Connecting…'}</span>
+        <button class="link" type="button" onClick=${() => signOut().then(() => go('signin'))}>Sign out</button>
+      </div>
+      <nav aria-label="Main">
+        <ul>
+          ${Object.entries(SCREENS).map(([key, [title]]) => html`<li>
+            <a href=${`#/${key}`} aria-current=${key === route ? 'page' : undefined}>
+              ${title}${key === 'notifications' && unread > 0
+                ? html`<span class="badge" data-testid="unread-badge" aria-label=${label}>${unread}</span>` : ''}
+            </a></li>`)}
+        </ul>
+      </nav>
+    </header>
+    <main id="main">
+      <${Screen} version=${version} onUnread=${setUnread} />
+    </main>
+    <div aria-live="polite" role="status">${toast && html`<div class="toast" data-testid="toast">${toast}</div>`}</div>`;
+}
+
+function App() {
+  const [route, setRoute] = useState(currentRoute());
+  const [authed, setAuthed] = useState(signedIn());
+  useEffect(() => {
+    const onHash = () => setRoute(currentRoute());
+    window.addEventListener('hashchange', onHash);
+    const off = onAuthChange((yes) => { setAuthed(yes); if (!yes && !PUBLIC[currentRoute()]) go('signin'); });
+    return () => { window.removeEventListener('hashchange', onHash); off(); };
+  }, []);
+  if (!authed) {
+    const Screen = PUBLIC[route] || SignIn;
+    return html`<main id="main"><${Screen} /></main>`;
+  }
+  if (PUBLIC[route]) { go('home'); return null; }
+  return html`<${Shell} route=${route} />`;
+}
+
+async function boot() {
+  const root = document.getElementById('app');
+  try {
+    const res = await fetch('config.json', { cache: 'no-store' });
+    configure(await res.json());
+  } catch (err) {
+    root.textContent = 'The wallet could not start: its settings did not load. Please reload.';
+    return;
+  }
+  root.textContent = '';
+  render(html`<${App} />`, root);
+}
+
+boot();

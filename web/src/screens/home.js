@@ -1,0 +1,69 @@
+// Each wallet's balance and available amount, and the chosen wallet's recent transactions.
+import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
+import { api, settings } from '../api.js';
+import { formatMoney } from '../money.js';
+import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when } from '../ui.js';
+
+const currencies = () => settings().currencies || ['USD', 'EUR', 'GBP', 'SGD', 'JPY'];
+const TYPES = { transfer: 'Payment', topup: 'Card top-up', withdrawal: 'Withdrawal', refund: 'Refund',
+  reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment' };
+
+function Transactions({ wallet, version }) {
+  const entries = useLoad(() => api('GET', `/wallets/${wallet.wallet_id}/transactions?limit=10`),
+    [wallet.wallet_id, version]);
+  if (entries.error) return html`<${ErrorAlert} error=${entries.error} />`;
+  if (!entries.data) return html`<p class="muted">Loading transactions…</p>`;
+  if (!entries.data.items.length) return html`<p class="muted">No transactions yet.</p>`;
+  return html`<ul class="list" data-testid="transactions">
+    ${entries.data.items.map((e) => html`<li>
+      <span>
+        <strong>${TYPES[e.type] || e.type}</strong>
+        ${e.memo ? html` · ${e.memo}` : ''}
+        <br /><span class="muted">${when(e.created_at)}${e.status !== 'posted' ? ` · ${e.status}` : ''}</span>
+      </span>
+      <span class=${e.direction}>
+        <span class="visually-hidden">${e.direction === 'credit' ? 'in' : 'out'} </span>
+        ${e.direction === 'credit' ? '+' : '−'}${formatMoney(e.amount, e.currency)}
+      </span>
+    </li>`)}
+  </ul>`;
+}
+
+export function Home({ version }) {
+  const wallets = useLoad(() => api('GET', '/wallets'), [version]);
+  const me = useLoad(() => api('GET', '/me'), []);
+  const [chosen, setChosen] = useState(null);
+  const open = useAction(async (form) => {
+    await api('POST', '/wallets', { currency: form.get('currency') });
+    wallets.reload();
+  });
+  const list = wallets.data ? wallets.data.items : [];
+  const shown = list.find((w) => w.wallet_id === chosen) || list.find((w) => w.is_default) || list[0];
+  const name = me.data && me.data.first_name;
+  return html`<${Page} title=${name ? `Hello, ${name}` : 'Your wallet'}>
+    ${me.data && !me.data.email_verified ? html`<p class="alert ok">
+      Verify your e-mail so people can pay you by it: <a href="#/security">verify now</a>.</p>` : ''}
+    <${ErrorAlert} error=${wallets.error} />
+    <h2>Wallets</h2>
+    <div class="grid" data-testid="wallets">
+      ${list.map((w) => html`<div class="card wallet" data-currency=${w.currency}>
+        <div class="muted">${w.name} · ${w.currency}</div>
+        <div class="amount" data-testid=${`balance-${w.currency}`}>${formatMoney(w.balance, w.currency)}</div>
+        <div>Available: <span data-testid=${`available-${w.currency}`}>${formatMoney(w.available, w.currency)}</span></div>
+        ${w.held > 0 ? html`<div class="muted">On hold: ${formatMoney(w.held, w.currency)}</div>` : ''}
+        <button class="link" type="button" aria-pressed=${shown && shown.wallet_id === w.wallet_id ? 'true' : 'false'}
+          onClick=${() => setChosen(w.wallet_id)}>Show transactions</button>
+      </div>`)}
+    </div>
+    ${shown ? html`<h2>Recent transactions · ${shown.name} (${shown.currency})</h2>
+      <div class="card"><${Transactions} wallet=${shown} version=${version} /></div>` : ''}
+    <h2>Open another wallet</h2>
+    <form onSubmit=${submitting(open.go)}>
+      <${ErrorAlert} error=${open.error} />
+      <${Select} label="Currency" name="currency"
+        options=${currencies().filter((c) => !list.some((w) => w.currency === c)).map((c) => [c, c])} />
+      <div class="actions"><button type="submit" class="secondary" disabled=${open.busy}>Open wallet</button></div>
+    </form>
+  </${Page}>`;
+}

@@ -1,0 +1,66 @@
+// Money out to the bank: a payout account first, then a withdrawal confirmed with a code from
+// the authenticator app (or a recovery code).
+import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { useKeyFor } from '../keys.js';
+import { amountHint, formatMoney, parseAmount } from '../money.js';
+import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad } from '../ui.js';
+
+const STATUS = { pending: 'On its way to your bank', paid: 'Paid to your bank', failed: 'Failed: the money is back in your wallet',
+  needs_attention: 'Being checked by our team; the money is held, not lost' };
+
+export function Withdraw({ version }) {
+  const account = useLoad(() => api('GET', '/payout-account').catch((err) => {
+    if (err.code === 'not_found') return null;
+    throw err;
+  }), []);
+  const wallets = useLoad(() => api('GET', '/wallets'), [version]);
+  const me = useLoad(() => api('GET', '/me'), []);
+  const [walletId, setWalletId] = useState(null);
+  const [withdrawal, setWithdrawal] = useState(null);
+  const keyFor = useKeyFor();
+  const connect = useAction(async () => { await api('POST', '/payout-account'); account.reload(); });
+  const send = useAction(async (body) => {
+    const { otp, ...content } = body; // a new code for the same withdrawal is the same withdrawal
+    setWithdrawal(await api('POST', '/withdrawals', body, { key: keyFor(content) }));
+    wallets.reload();
+  });
+  const list = wallets.data ? wallets.data.items : [];
+  const wallet = list.find((w) => w.wallet_id === walletId) || list.find((w) => w.is_default) || list[0];
+  const onSubmit = (form) => {
+    setWithdrawal(null);
+    const amount = parseAmount(form.get('amount'), wallet.currency);
+    if (amount === null) { send.setError({ code: 'invalid_request', details: [{ field: 'amount' }] }); return; }
+    send.go({ wallet_id: wallet.wallet_id, amount, otp: form.get('otp').trim() });
+  };
+  let body;
+  if (account.loading || me.loading) body = html`<p class="muted">Loading…</p>`;
+  else if (account.error) body = html`<${ErrorAlert} error=${account.error} />`;
+  else if (!account.data) {
+    body = html`<p>Connect a bank account to withdraw to it.</p><${ErrorAlert} error=${connect.error} />
+      <div class="actions"><button type="button" disabled=${connect.busy} onClick=${() => connect.go()}>Connect a bank account</button></div>`;
+  } else if (account.data.status !== 'enabled') {
+    body = html`<p>Your bank account is being set up (${account.data.status}).
+      ${account.data.onboarding_url && html` <a href=${account.data.onboarding_url}>Finish setting it up</a>`}</p>`;
+  } else if (me.data && !me.data.mfa_enabled) {
+    body = html`<p>Withdrawals need two-step verification. <a href="#/security">Turn it on in Security</a>.</p>`;
+  } else if (wallet) {
+    body = html`<form onSubmit=${submitting(onSubmit)} noValidate>
+      <${ErrorAlert} error=${send.error} />
+      <${Select} label="From wallet" name="wallet_id" value=${wallet.wallet_id}
+        onChange=${(e) => setWalletId(e.currentTarget.value)}
+        options=${list.map((w) => [w.wallet_id, `${w.name}: ${formatMoney(w.available, w.currency)} available`])} />
+      <${Field} label="Amount" name="amount" inputmode="decimal" required hint=${amountHint(wallet.currency)}
+        error=${send.error} />
+      <${Field} label="Authenticator code" name="otp" inputmode="numeric" autocomplete="one-time-code" required
+        hint="From your authenticator app, or one of your recovery codes" error=${send.error} />
+      <div class="actions"><button type="submit" disabled=${send.busy}>Withdraw</button></div>
+    </form>`;
+  }
+  return html`<${Page} title="Withdraw to your bank">
+    ${body}
+    ${withdrawal && html`<${Done}>${formatMoney(withdrawal.amount, withdrawal.currency)}:
+      ${STATUS[withdrawal.status] || withdrawal.status}.</${Done}>`}
+  </${Page}>`;
+}

@@ -1,0 +1,101 @@
+// Small shared pieces: a page with a focused heading, accessible fields and alerts, and two
+// hooks for loading data and running an action with busy and error states.
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
+import { explain, badFields } from './messages.js';
+import { formatMoney } from './money.js';
+
+// Moving focus to the heading tells a screen-reader user that the screen changed.
+export function Page({ title, children }) {
+  const h1 = useRef(null);
+  useEffect(() => {
+    document.title = `${title} · E-wallet`;
+    if (h1.current) h1.current.focus();
+  }, [title]);
+  return html`<section aria-labelledby="page-title">
+    <h1 id="page-title" tabindex="-1" ref=${h1}>${title}</h1>
+    ${children}
+  </section>`;
+}
+
+export function ErrorAlert({ error }) {
+  if (!error) return null;
+  return html`<div class="alert error" role="alert">${explain(error)}</div>`;
+}
+
+export function Done({ children }) {
+  if (!children) return null;
+  return html`<div class="alert ok" role="status">${children}</div>`;
+}
+
+let fieldCount = 0;
+
+export function Field({ label, name, hint, error, ...props }) {
+  const id = useRef(`f${++fieldCount}`).current;
+  const bad = badFields(error).has(name);
+  const described = hint ? `${id}-hint` : undefined;
+  return html`<label for=${id}>
+    ${label}
+    ${hint && html`<span class="hint" id=${described}>${hint}</span>`}
+    <input id=${id} name=${name} aria-invalid=${bad ? 'true' : 'false'} aria-describedby=${described} ...${props} />
+  </label>`;
+}
+
+export function Select({ label, name, options, ...props }) {
+  const id = useRef(`f${++fieldCount}`).current;
+  return html`<label for=${id}>
+    ${label}
+    <select id=${id} name=${name} ...${props}>
+      ${options.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
+    </select>
+  </label>`;
+}
+
+export function Money({ amount, currency }) {
+  return html`<span>${formatMoney(amount, currency)}</span>`;
+}
+
+// Load something when the screen opens and again when `deps` change (e.g. a live notice).
+export function useLoad(load, deps = []) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const reload = useCallback(() => {
+    let live = true;
+    load().then((data) => live && setState({ data, error: null, loading: false }))
+      .catch((error) => live && setState({ data: null, error, loading: false }));
+    return () => { live = false; };
+  }, deps);
+  useEffect(reload, [reload]);
+  return { ...state, reload };
+}
+
+// Run an action from a form: one at a time, with its error kept for the alert.
+export function useAction(run) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const go = async (...args) => {
+    if (busy) return undefined;
+    setBusy(true);
+    setError(null);
+    try {
+      return await run(...args);
+    } catch (err) {
+      setError(err);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, go };
+}
+
+export function submitting(fn) {
+  return (event) => { event.preventDefault(); fn(new FormData(event.currentTarget)); };
+}
+
+export function when(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function walletLabel(w) {
+  return `${w.name} (${w.currency}): ${formatMoney(w.available, w.currency)} available`;
+}
