@@ -65,12 +65,14 @@ typecheck: setup
 package: setup
 	$(PY) -m deploy.package --stage prod --out build/package
 
-## make deploy: package, then deploy the template (needs AWS credentials; see README, Deploy)
+## make deploy: package, deploy the template, upload the web wallet (AWS credentials and
+## STRIPE_PUBLISHABLE_KEY; see README, Deploy)
 deploy: package
 	aws cloudformation package --template-file build/package/sam.json --s3-bucket $(DEPLOY_BUCKET) \
 	  --output-template-file build/package/packaged.json
 	aws cloudformation deploy --template-file build/package/packaged.json --stack-name ewallet-prod \
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+	$(PY) -m deploy.publish_web --stack-name ewallet-prod --stage prod
 
 bench: setup check-tools
 	@$(PY) -m bench  # one line of figures per benchmark; logs in .local/logs/bench.log

@@ -29,6 +29,7 @@ from chalicelib.adapters.dynamodb.models import (
 )
 from chalicelib.adapters.secrets import SECRET_NAMES
 from chalicelib.config import Settings
+from deploy.web import HEADER_CSP
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
@@ -128,6 +129,65 @@ def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[
         "AlarmActions": [{"Ref": "AlarmTopic"}]}}
 
 
+# CloudFront's managed "CachingOptimized" policy (a fixed id in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+
+def web_hosting(stage: str) -> dict[str, Any]:
+    """The web wallet: a private, encrypted bucket that only this CloudFront distribution can
+    read (origin access control), served over HTTPS with security headers. Static hosting
+    because the page is a folder of files: no server to patch or scale, and CloudFront is the
+    standard AWS way to put HTTPS and a cache in front of a bucket. The files and their
+    config.json are uploaded after the stack by `python -m deploy.publish_web` (README, Deploy)."""
+    bucket_arn = {"Fn::GetAtt": ["WebBucket", "Arn"]}
+    distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
+    return {
+        "WebBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                      "Properties": {
+                          "PublicAccessBlockConfiguration": {
+                              "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                              "RestrictPublicBuckets": True},
+                          "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                          "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                              {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                          "VersioningConfiguration": {"Status": "Enabled"}}},
+        "WebBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "WebBucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "OnlyOurDistributionReads", "Effect": "Allow",
+                 "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                 "Resource": {"Fn::Sub": "${WebBucket.Arn}/*"},
+                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}},
+                {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": [bucket_arn, {"Fn::Sub": "${WebBucket.Arn}/*"}],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+        "WebOriginAccessControl": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
+            "OriginAccessControlConfig": {"Name": f"ewallet-{stage}-web", "OriginAccessControlOriginType": "s3",
+                                          "SigningBehavior": "always", "SigningProtocol": "sigv4"}}},
+        "WebHeaders": {"Type": "AWS::CloudFront::ResponseHeadersPolicy", "Properties": {
+            "ResponseHeadersPolicyConfig": {
+                "Name": f"ewallet-{stage}-web",
+                "SecurityHeadersConfig": {
+                    "ContentSecurityPolicy": {"ContentSecurityPolicy": HEADER_CSP, "Override": True},
+                    "ContentTypeOptions": {"Override": True},
+                    "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                    "ReferrerPolicy": {"ReferrerPolicy": "no-referrer", "Override": True},
+                    "StrictTransportSecurity": {"AccessControlMaxAgeSec": 63072000, "IncludeSubdomains": True,
+                                                "Override": True}},
+                "CustomHeadersConfig": {"Items": [{"Header": "Permissions-Policy", "Override": True,
+                                                   "Value": "camera=(), microphone=(), geolocation=()"}]}}}},
+        "WebDistribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Enabled": True, "Comment": f"ewallet {stage} web wallet", "DefaultRootObject": "index.html",
+            "HttpVersion": "http2and3", "PriceClass": "PriceClass_100",
+            "Origins": [{"Id": "web", "DomainName": {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]},
+                         "S3OriginConfig": {"OriginAccessIdentity": ""},
+                         "OriginAccessControlId": {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}}],
+            "DefaultCacheBehavior": {"TargetOriginId": "web", "ViewerProtocolPolicy": "redirect-to-https",
+                                     "AllowedMethods": ["GET", "HEAD"], "Compress": True,
+                                     "CachePolicyId": CACHING_OPTIMIZED,
+                                     "ResponseHeadersPolicyId": {"Ref": "WebHeaders"}}}}},
+    }
+
+
 def merge_template(stage: str) -> dict[str, Any]:
     settings = stage_settings(stage)
     queue = stage_env(stage)["STRIPE_EVENTS_QUEUE_NAME"]
@@ -192,6 +252,7 @@ def merge_template(stage: str) -> dict[str, Any]:
     greedy = [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
     resources["RestAPI"]["Properties"]["DefinitionBody"] = {"paths": {"/{proxy+}": {
         method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}
+    resources.update(web_hosting(stage))
     for model in ALL_MODELS:
         resources[table_logical_id(model)] = table_resource(model, settings)
     for model in streamed_models():  # every table whose changes notify someone
@@ -207,11 +268,16 @@ def merge_template(stage: str) -> dict[str, Any]:
         variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
         if fn == "notifications":  # it pushes to the WebSocket API's connections
             variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
+        if fn == "api_handler":  # the web wallet calls the API from its own origin
+            variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
         resources.setdefault(LOGICAL[fn], {}).setdefault("Properties", {})["Environment"] = {"Variables": variables}
     return {"Resources": resources, "Outputs": {
         "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
-        "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}}}
+        "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+        "WebBucketName": {"Value": {"Ref": "WebBucket"}},
+        "WebDistributionId": {"Value": {"Ref": "WebDistribution"}},
+        "WebUrl": {"Value": {"Fn::Sub": "https://${WebDistribution.DomainName}"}}}}
 
 
 # -- IAM ------------------------------------------------------------------------------------------

@@ -1,20 +1,32 @@
-"""How the web wallet is hosted, the same locally and in AWS: the static files built by
-`web/build.mjs`, a `config.json` beside them naming the endpoints the page talks to, and the
-security headers every file is served with (in AWS: a CloudFront response headers policy)."""
+"""How the web wallet is hosted, the same locally and in AWS.
+
+`web/build.mjs` bundles the page into a folder of static files; `publish` then adds what
+depends on where it runs: `config.json` (the endpoints the page talks to) and, in index.html,
+the Content-Security-Policy naming exactly those endpoints. The policy travels in the page
+(a meta tag) because in AWS the API's address is only known after the stack exists, and a
+CloudFront header naming it would make the API depend on the distribution and the distribution
+on the API. What needs no address (no framing, no plugins, HSTS...) is a response header:
+`security_headers` locally, a CloudFront response headers policy in AWS.
+"""
 from __future__ import annotations
 
+import html
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Stripe.js must be loaded from Stripe itself (PCI); its API and 3-D Secure frames live beside it.
 STRIPE_JS = "https://js.stripe.com/v3/"
+STRIPE_ORIGINS = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
+# Enforced as a header alongside the page's own policy (a browser applies both).
+HEADER_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
 def build(out: Path) -> Path:
     """Bundle the web wallet into `out` (esbuild from node_modules; no network)."""
-    esbuild = ROOT / "node_modules" / "esbuild"
-    if not esbuild.exists():
+    if not (ROOT / "node_modules" / "esbuild").exists():
         raise RuntimeError("node_modules is missing: run `make setup` (npm ci) first")
     subprocess.run(["node", str(ROOT / "web" / "build.mjs"), str(out)], check=True, cwd=ROOT)
     return out
@@ -22,8 +34,8 @@ def build(out: Path) -> Path:
 
 def config(api_url: str, ws_url: str, stripe_js_url: str, stripe_publishable_key: str,
            currencies: tuple[str, ...]) -> dict[str, Any]:
-    """What the page reads at start (`config.json`): endpoints and the publishable key only.
-    The publishable key is public by design; no secret ever goes in this file."""
+    """What the page reads at start: endpoints and the publishable key, which is public by
+    design. No secret ever goes in this file."""
     return {"apiUrl": api_url.rstrip("/"), "wsUrl": ws_url, "stripeJsUrl": stripe_js_url,
             "stripePublishableKey": stripe_publishable_key, "currencies": list(currencies)}
 
@@ -33,26 +45,35 @@ def origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def content_security_policy(api_origin: str, ws_origin: str, stripe_origins: tuple[str, ...]) -> str:
+def page_csp(api_url: str, ws_url: str, stripe: tuple[str, ...]) -> str:  # no '"': it goes in an attribute
     """Scripts only from the site and Stripe; calls only to the API, the WebSocket API and
-    Stripe; no plugins, no framing of the wallet by anyone (clickjacking)."""
-    stripe = " ".join(stripe_origins)
+    Stripe; forms post nowhere."""
+    s = " ".join(stripe)
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' {stripe}",
-        f"connect-src 'self' {api_origin} {ws_origin} {stripe}",
-        f"frame-src {stripe}",
+        f"script-src 'self' {s}",
+        f"connect-src 'self' {origin(api_url)} {origin(ws_url)} {s}",
+        f"frame-src {s}",
         "img-src 'self' data:",
-        # Stripe.js and the QR code's SVG set inline styles.
-        "style-src 'self' 'unsafe-inline'",
-        "object-src 'none'",
-        "base-uri 'none'",
+        "style-src 'self' 'unsafe-inline'",  # Stripe.js and the QR code's SVG set inline styles
         "form-action 'self'",
-        "frame-ancestors 'none'",
     ])
 
 
-def security_headers(csp: str) -> dict[str, str]:
-    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+def security_headers() -> dict[str, str]:
+    """The headers every file of the page is served with (CloudFront sets the same in AWS)."""
+    return {"Content-Security-Policy": HEADER_CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
             "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
+
+
+def publish(folder: Path, settings: dict[str, Any], stripe: tuple[str, ...]) -> None:
+    """Make a built folder runnable against one stack: its config.json, and index.html with
+    the policy for that stack's endpoints placed before any script."""
+    (folder / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    index = folder / "index.html"
+    meta = (f'<meta http-equiv="Content-Security-Policy" '
+            f'content="{html.escape(page_csp(settings["apiUrl"], settings["wsUrl"], stripe), quote=False)}">')
+    source = index.read_text()
+    if "http-equiv=\"Content-Security-Policy\"" not in source:
+        index.write_text(source.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n  {meta}', 1))

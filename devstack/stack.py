@@ -191,20 +191,18 @@ class Stack:
         return self.env
 
     def _serve_web(self, py: str) -> subprocess.Popen[bytes]:
-        """Build the web wallet into this stack's own folder (two stacks never share one) and
-        serve it with a config.json naming this stack's endpoints."""
+        """Build the web wallet into this stack's own folder (two stacks never share one),
+        published for this stack's endpoints, and serve it."""
         from chalicelib.config import Settings
         from deploy import web
 
         env = self.env
         root = web.build(self.state / "web")
-        stripe_js = env["STRIPE_API_BASE"] + "/js.stripe.com/v3/"
-        config = web.config(env["API_URL"], env["WS_URL"], stripe_js, LOCAL_PUBLISHABLE_KEY,
-                            Settings.from_env(env).currencies)
-        csp = web.content_security_policy(web.origin(env["API_URL"]), web.origin(env["WS_URL"]),
-                                          (web.origin(env["STRIPE_API_BASE"]),))
-        return self._spawn("web", [py, "-m", "devstack.web_server", "--port", str(self.ports.web), "--root",
-                                   str(root), "--config", json.dumps(config), "--csp", csp])
+        stripe = env["STRIPE_API_BASE"]
+        web.publish(root, web.config(env["API_URL"], env["WS_URL"], stripe + "/js.stripe.com/v3/",
+                                     LOCAL_PUBLISHABLE_KEY, Settings.from_env(env).currencies), (stripe,))
+        return self._spawn("web", [py, "-m", "devstack.web_server", "--port", str(self.ports.web),
+                                   "--root", str(root)])
 
     def _app_env(self) -> dict[str, str]:
         sys.path.insert(0, str(ROOT))

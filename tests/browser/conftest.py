@@ -59,6 +59,8 @@ class Person:
         self.page.set_default_timeout(SLOW)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
+        # The page's Content-Security-Policy must allow everything the wallet really does.
+        self.page.on("console", lambda m: "Content Security Policy" in m.text and self.errors.append(m.text))
         self.email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
         self.count = 0
 
@@ -117,4 +119,4 @@ def people(browser: Browser, stack: dict[str, str], shots: Path) -> Iterator[dic
     for ctx in contexts:
         ctx.close()
     for person in crowd.values():
-        assert not person.errors, f"{person.name}'s page threw: {person.errors}"
+        assert not person.errors, f"{person.name}'s page threw or was blocked: {person.errors}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pyotp
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD, Person
 
@@ -185,3 +185,19 @@ def test_invitation_two_step_withdrawal_and_screens(people: dict[str, Person], s
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("h1")).to_have_text("Hello, Ana")
+
+
+def test_the_page_may_talk_only_to_the_wallet_and_stripe(browser: Browser, stack: dict[str, str]) -> None:
+    """Its Content-Security-Policy is in force: a call to any other origin (here another
+    loopback address) is blocked before it leaves the browser, and the page cannot be framed."""
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(stack["WEB_URL"] + "/#/signin")
+    assert response is not None and "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    expect(page.locator("h1")).to_have_text("Sign in")
+    blocked = page.evaluate("""() => new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective));
+        fetch('http://127.0.0.2:9/exfiltrate').catch(() => {});
+    })""")
+    assert blocked == "connect-src"
+    context.close()

@@ -1,0 +1,88 @@
+"""The web wallet in AWS: a private bucket behind CloudFront, and the published folder."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from deploy import web
+from deploy.publish_web import upload
+from deploy.template import merge_template
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict:
+    return merge_template("prod")["Resources"]
+
+
+def test_the_bucket_is_private_encrypted_and_read_only_by_our_distribution(resources: dict) -> None:
+    bucket = resources["WebBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    statements = resources["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 1 and allows[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allows[0]["Action"] == "s3:GetObject"
+    assert "${WebDistribution}" in allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)
+
+
+def test_the_distribution_serves_https_with_security_headers(resources: dict) -> None:
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    origin = config["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "WebHeaders"}
+    headers = resources["WebHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert "frame-ancestors 'none'" in headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+
+
+def test_the_api_allows_exactly_the_web_wallet_origin(resources: dict) -> None:
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CORS_ORIGINS"] == {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = web.build(tmp_path_factory.mktemp("web") / "site")
+    web.publish(folder, web.config("https://abc.execute-api.eu-west-1.amazonaws.com/api/",
+                                   "wss://def.execute-api.eu-west-1.amazonaws.com/api", web.STRIPE_JS,
+                                   "pk_test_123", ("USD", "JPY")), web.STRIPE_ORIGINS)
+    return folder
+
+
+def test_published_page_names_its_endpoints_in_its_policy_and_holds_no_secret(published: Path) -> None:
+    config = json.loads((published / "config.json").read_text())
+    assert config == {"apiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com/api",
+                      "wsUrl": "wss://def.execute-api.eu-west-1.amazonaws.com/api",
+                      "stripeJsUrl": "https://js.stripe.com/v3/", "stripePublishableKey": "pk_test_123",
+                      "currencies": ["USD", "JPY"]}
+    index = (published / "index.html").read_text()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', index)
+    assert policy and index.index("Content-Security-Policy") < index.index("<script")
+    connect = next(d for d in policy.group(1).split("; ") if d.startswith("connect-src"))
+    assert "https://abc.execute-api.eu-west-1.amazonaws.com" in connect
+    assert "wss://def.execute-api.eu-west-1.amazonaws.com" in connect
+    assert "*" not in policy.group(1)
+    for path in published.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not re.search(r"sk_(live|test)_|whsec_|BEGIN (RSA |EC )?PRIVATE KEY", text), path
+
+
+def test_upload_puts_every_file_with_its_type(published: Path) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="web")
+        keys = upload(s3, "web", published)
+        assert {"index.html", "app.js", "styles.css", "config.json"} <= set(keys)
+        assert s3.head_object(Bucket="web", Key="index.html")["ContentType"] == "text/html"
+        assert s3.head_object(Bucket="web", Key="app.js")["ContentType"] == "text/javascript"
+        assert s3.head_object(Bucket="web", Key="config.json")["CacheControl"] == "no-cache"
