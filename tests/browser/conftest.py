@@ -14,7 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import ROOT
 from tests.outbox import last_code
@@ -60,9 +69,13 @@ class Person:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
         # The page's Content-Security-Policy must allow everything the wallet really does.
-        self.page.on("console", lambda m: "Content Security Policy" in m.text and self.errors.append(m.text))
+        self.page.on("console", self._blocked)
         self.email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
         self.count = 0
+
+    def _blocked(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def open(self, route: str) -> Page:
         self.page.goto(f"{self.web_url}/#/{route}")

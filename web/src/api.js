@@ -89,11 +89,13 @@ export function refresh() {
 // access token expired is sent once more after a refresh, with the same key.
 export async function api(method, path, body, { key } = {}) {
   const extra = key ? { 'Idempotency-Key': key } : {};
+  const sentWith = accessToken();
   try {
     return await raw(method, path, body, authorized(extra));
   } catch (err) {
     if (err.status !== 401 || err.code !== 'unauthorized' || !tokens) throw err;
-    await refresh();
+    // Refreshed meanwhile (by a call that failed first)? Then the new token is enough.
+    if (accessToken() === sentWith) await refresh();
     return raw(method, path, body, authorized(extra));
   }
 }
