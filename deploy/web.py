@@ -19,7 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # Stripe.js must be loaded from Stripe itself (PCI); its API and 3-D Secure frames live beside it.
 STRIPE_JS = "https://js.stripe.com/v3/"
-STRIPE_ORIGINS = ("https://js.stripe.com", "https://api.stripe.com", "https://hooks.stripe.com")
+STRIPE_ORIGINS = ("https://js.stripe.com", "https://*.js.stripe.com", "https://api.stripe.com",
+                  "https://hooks.stripe.com")
 # Enforced as a header alongside the page's own policy (a browser applies both).
 HEADER_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -34,10 +35,14 @@ def build(out: Path) -> Path:
 
 def config(api_url: str, ws_url: str, stripe_js_url: str, stripe_publishable_key: str,
            currencies: tuple[str, ...]) -> dict[str, Any]:
-    """What the page reads at start: endpoints and the publishable key, which is public by
-    design. No secret ever goes in this file."""
+    """What the page reads at start: endpoints, the publishable key (public by design) and the
+    currencies with their decimals, from the table the API itself uses. No secret ever goes in
+    this file."""
+    from chalicelib.domain.money import EXPONENTS
+
     return {"apiUrl": api_url.rstrip("/"), "wsUrl": ws_url, "stripeJsUrl": stripe_js_url,
-            "stripePublishableKey": stripe_publishable_key, "currencies": list(currencies)}
+            "stripePublishableKey": stripe_publishable_key, "currencies": list(currencies),
+            "exponents": {c: EXPONENTS[c] for c in currencies}}
 
 
 def origin(url: str) -> str:
@@ -55,7 +60,7 @@ def page_csp(api_url: str, ws_url: str, stripe: tuple[str, ...]) -> str:  # no '
         f"connect-src 'self' {origin(api_url)} {origin(ws_url)} {s}",
         f"frame-src {s}",
         "img-src 'self' data:",
-        "style-src 'self' 'unsafe-inline'",  # Stripe.js and the QR code's SVG set inline styles
+        "style-src 'self'",
         "form-action 'self'",
     ])
 
@@ -76,4 +81,7 @@ def publish(folder: Path, settings: dict[str, Any], stripe: tuple[str, ...]) -> 
             f'content="{html.escape(page_csp(settings["apiUrl"], settings["wsUrl"], stripe), quote=False)}">')
     source = index.read_text()
     if "http-equiv=\"Content-Security-Policy\"" not in source:
-        index.write_text(source.replace('<meta charset="utf-8">', f'<meta charset="utf-8">\n  {meta}', 1))
+        anchor = '<meta charset="utf-8">'
+        if anchor not in source:  # never ship a page without its policy
+            raise RuntimeError(f"{index} has no {anchor} to put the Content-Security-Policy after")
+        index.write_text(source.replace(anchor, f"{anchor}\n  {meta}", 1))

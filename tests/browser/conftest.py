@@ -18,8 +18,10 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
+    Locator,
     Page,
     Playwright,
+    Response,
     ViewportSize,
     expect,
     sync_playwright,
@@ -70,6 +72,7 @@ class Person:
         self.page.on("pageerror", lambda err: self.errors.append(str(err)))
         # The page's Content-Security-Policy must allow everything the wallet really does.
         self.page.on("console", self._blocked)
+        self.page.on("response", self._server_error)
         self.email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.com"
         self.count = 0
 
@@ -77,14 +80,23 @@ class Person:
         if "Content Security Policy" in message.text:
             self.errors.append(message.text)
 
+    def _server_error(self, response: Response) -> None:
+        if response.status >= 500:  # no screen of the journey may ever meet a 5xx
+            self.errors.append(f"{response.status} {response.request.method} {response.url}")
+
     def open(self, route: str) -> Page:
         self.page.goto(f"{self.web_url}/#/{route}")
         return self.page
 
     def nav(self, link: str) -> Page:
-        self.page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(f"^{link}")).click()
-        expect(self.page.locator("h1")).to_be_visible()
+        target = self.page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(f"^{link}"))
+        target.click()
+        expect(target).to_have_attribute("aria-current", "page")  # the new screen, not the old one's heading
         return self.page
+
+    def status(self, text: str) -> Locator:
+        """A confirmation in the screen itself (not the toast of a live notice)."""
+        return self.page.locator("main").get_by_role("status").filter(has_text=text)
 
     def shot(self, what: str) -> None:
         self.count += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pyotp
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.browser.conftest import PASSWORD, Person
 
@@ -26,7 +26,7 @@ def top_up_with_test_card(ana: Person, amount: str) -> None:
     expect(page.get_by_role("listitem").filter(has_text="Visa ending 4242")).to_be_visible()
     page.get_by_label("Amount").fill(amount)
     page.get_by_role("button", name="Add money").click()
-    expect(page.get_by_role("status").filter(has_text="added to your wallet")).to_be_visible()
+    expect(ana.status("added to your wallet")).to_be_visible()
     ana.shot("top-up")
 
 
@@ -53,7 +53,7 @@ def test_sign_up_top_up_pay_live_and_request_back(people: dict[str, Person], sta
     page.get_by_label("Note (optional)").fill("lunch")
     ana.shot("send")
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_role("status").filter(has_text="Sent $12.50")).to_be_visible()
+    expect(ana.status("Sent $12.50 to")).to_be_visible()
     # Live: no reload on Ben's side, the socket brings it (the contract says within 5 s).
     expect(ben.page.get_by_test_id("toast")).to_have_text("You received $12.50 from Ana B.", timeout=10_000)
     expect(ben.page.get_by_test_id("balance-USD")).to_have_text("$12.50", timeout=10_000)
@@ -68,7 +68,7 @@ def test_sign_up_top_up_pay_live_and_request_back(people: dict[str, Person], sta
     page.get_by_label("Amount").fill("5")
     page.get_by_label("What for (optional)").fill("change")
     page.get_by_role("button", name="Send request").click()
-    expect(page.get_by_role("status").filter(has_text="Asked Ana B. for $5.00")).to_be_visible()
+    expect(ben.status("Asked Ana B. for $5.00.")).to_be_visible()
     ben.shot("request-sent")
     incoming = ana.page.get_by_test_id("incoming-request").filter(has_text="Ben C. asks for $5.00")
     expect(incoming).to_be_visible(timeout=10_000)
@@ -109,10 +109,14 @@ def test_invitation_two_step_withdrawal_and_screens(people: dict[str, Person], s
     expect(dialog).to_contain_text(f"Nobody on the wallet has verified {stranger}")
     ana.shot("invite-confirm")
     dialog.get_by_role("button", name="Send invitation").click()
-    expect(page.get_by_role("status").filter(has_text="Invitation sent")).to_be_visible()
+    expect(ana.status("Invitation sent")).to_be_visible()
+    # The money is held for them at once...
+    expect(page.get_by_label("From")).to_contain_text("$26.00 available")
     ana.shot("invite-sent")
     page.get_by_role("button", name="Cancel the invitation").click()
-    expect(page.get_by_role("status").filter(has_text="Invitation canceled")).to_be_visible()
+    expect(ana.status("Invitation canceled")).to_be_visible()
+    # ...and back when the invitation is canceled.
+    expect(page.get_by_label("From")).to_contain_text("$30.00 available")
 
     # A mistake is explained in words, not codes.
     page.get_by_label("To (e-mail or phone)").fill(ana.email)
@@ -150,7 +154,7 @@ def test_invitation_two_step_withdrawal_and_screens(people: dict[str, Person], s
     # The app's code was just spent turning 2FA on (codes are single-use): a recovery code.
     page.get_by_label("Authenticator code").fill(recovery)
     page.get_by_role("button", name="Withdraw").click()
-    expect(page.get_by_role("status").filter(has_text="$10.00")).to_be_visible()
+    expect(ana.status("$10.00: On its way to your bank.")).to_be_visible()
     ana.shot("withdraw")
     ana.nav("Home")
     expect(ana.page.get_by_test_id("available-USD")).to_have_text(re.compile(r"\$20\.00"))
@@ -201,3 +205,39 @@ def test_the_page_may_talk_only_to_the_wallet_and_stripe(browser: Browser, stack
     })""")
     assert blocked == "connect-src"
     context.close()
+
+
+def test_a_lost_answer_resent_pays_once_and_a_second_payment_on_purpose_pays_again(
+        people: dict[str, Person]) -> None:
+    ana = people["Ana"]
+    ana.sign_up("Ana", "Bell")
+    top_up_with_test_card(ana, "30")
+    page = ana.nav("Send")
+    stranger = f"friend.{ana.email}"
+    lost: list[int] = []
+
+    def lose_the_answer(route: Route) -> None:
+        sent = route.request.post_data_json if route.request.method == "POST" else None
+        if sent and sent["to"].get("invite") and not lost:
+            lost.append(route.fetch().status)  # the server does it...
+            route.abort()  # ...and the answer never reaches the page
+            return
+        route.fallback()
+
+    page.route("**/transfers", lose_the_answer)
+    page.get_by_label("To (e-mail or phone)").fill(stranger)
+    page.get_by_label("Amount").fill("4")
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("alert")).to_contain_text("cannot tell whether this went through")
+    assert lost == [201]
+    # The person tries again the natural way: the form's Send, then the invitation again.
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Send invitation").click()
+    expect(ana.status("Invitation sent")).to_be_visible()
+    expect(page.get_by_label("From")).to_contain_text("$26.00 available")  # held once, not twice
+    ana.shot("resent-once")
+    # The same invitation again, on purpose, after a clear answer: a second one.
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_label("From")).to_contain_text("$22.00 available")

@@ -6,6 +6,7 @@ let config = null;
 let tokens = null;
 let refreshing = null;
 let refreshTimer = null;
+let expiresAt = 0; // ms since the epoch: when the access token stops working
 const listeners = new Set();
 
 export class ApiError extends Error {
@@ -26,16 +27,34 @@ export function accessToken() { return tokens ? tokens.access_token : null; }
 // Called with true/false whenever the person signs in or out (a failed refresh signs out).
 export function onAuthChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
+function schedule(seconds) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    // A refresh that failed for a passing reason (offline, 5xx, 429) is tried again later; a
+    // refused one (401) has already signed the person out.
+    refresh().catch(() => { if (tokens) schedule(30); });
+  }, seconds * 1000);
+}
+
 function setTokens(next) {
   const was = tokens !== null;
   tokens = next;
   clearTimeout(refreshTimer);
   if (next) {
     // Refresh a little before the access token expires, so a person never sees a 401.
-    const seconds = Math.max(5, Math.floor((next.expires_in || 300) * 0.8));
-    refreshTimer = setTimeout(() => { refresh().catch(() => {}); }, seconds * 1000);
+    const life = next.expires_in || 300;
+    expiresAt = Date.now() + life * 1000;
+    schedule(Math.max(5, Math.floor(life * 0.8)));
   }
   if (was !== (next !== null)) listeners.forEach((fn) => fn(next !== null));
+}
+
+// A token good for at least the next half minute (refreshed first if needed), or null.
+export async function freshToken() {
+  if (tokens && Date.now() > expiresAt - 30000) {
+    try { await refresh(); } catch (err) { return accessToken(); }
+  }
+  return accessToken();
 }
 
 // An idempotency key for a money action. The screens keep one per form content, so pressing
@@ -77,9 +96,12 @@ export function refresh() {
   if (!tokens) return Promise.reject(new ApiError(401, 'unauthorized', 'Signed out.'));
   if (!refreshing) {
     const presented = tokens.refresh_token;
+    // Only a refresh of the login still in use counts: one that ends after a sign-out (or
+    // after another login) must neither sign back in nor sign the new login out.
+    const current = () => tokens !== null && tokens.refresh_token === presented;
     refreshing = raw('POST', '/auth/refresh', { refresh_token: presented })
-      .then((t) => { setTokens(t); })
-      .catch((err) => { if (err.status === 401) setTokens(null); throw err; })
+      .then((t) => { if (current()) setTokens(t); })
+      .catch((err) => { if (err.status === 401 && current()) setTokens(null); throw err; })
       .finally(() => { refreshing = null; });
   }
   return refreshing;

@@ -1,7 +1,7 @@
 // Live notifications over the WebSocket API. The access token goes in the query string (the
 // handshake cannot carry a header from a browser); a dropped connection comes back with
 // growing pauses and a fresh token, and the caller re-reads what it may have missed.
-import { accessToken, settings } from './api.js';
+import { freshToken, settings } from './api.js';
 
 export function connectLive({ onNotice, onState }) {
   let ws = null;
@@ -9,8 +9,9 @@ export function connectLive({ onNotice, onState }) {
   let pause = 1000;
   let timer = null;
 
-  function open() {
-    const token = accessToken();
+  async function open() {
+    // A reconnect after a long sleep must not present an expired token (refused forever).
+    const token = await freshToken();
     if (stopped || !token) return;
     ws = new WebSocket(`${settings().wsUrl}?token=${encodeURIComponent(token)}`);
     ws.onopen = () => { pause = 1000; onState(true); };

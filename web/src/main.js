@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, configure, onAuthChange, signedIn, signOut } from './api.js';
 import { connectLive } from './live.js';
 import { describeNotice } from './messages.js';
-import { formatMoney } from './money.js';
+import { formatMoney, setExponents } from './money.js';
 import { currentRoute, go } from './nav.js';
 import { SignIn, SignUp, Forgot } from './screens/auth.js';
 import { Home } from './screens/home.js';
@@ -98,13 +98,22 @@ async function boot() {
   const root = document.getElementById('app');
   try {
     const res = await fetch('config.json', { cache: 'no-store' });
-    configure(await res.json());
+    const config = await res.json();
+    configure(config);
+    setExponents(config.exponents);
   } catch (err) {
     root.textContent = 'The wallet could not start: its settings did not load. Please reload.';
     return;
   }
   root.textContent = '';
   render(html`<${App} />`, root);
+  // The skip link must not be taken for a route (#main): it moves focus to the content.
+  document.querySelector('.skip').addEventListener('click', (event) => {
+    event.preventDefault();
+    const main = document.getElementById('main');
+    main.setAttribute('tabindex', '-1');
+    main.focus();
+  });
 }
 
 boot();

@@ -1,7 +1,8 @@
 // What a person reads when the API says no: the contract's error codes in plain words.
 
 const WORDS = {
-  network: 'We could not reach the wallet. Check your connection and try again.',
+  network: 'We could not reach the wallet, so we cannot tell whether this went through. Check your connection '
+    + 'and press the same button again: with the same details it can never pay twice.',
   unauthorized: 'Your session has ended. Please sign in again.',
   invalid_credentials: 'That e-mail and password do not match an account.',
   too_many_requests: 'Too many tries in a short time. Please wait a little and try again.',
@@ -51,14 +52,16 @@ export function explain(err) {
     return 'Please check what you entered.';
   }
   if (WORDS[err.code]) return WORDS[err.code];
-  return err.status >= 500 ? 'The wallet had a problem. Nothing was charged; please try again.'
+  return err.status >= 500 ? 'The wallet had a problem, so we cannot tell whether this went through. Pressing the '
+    + 'same button again with the same details is safe: it can never pay twice.'
     : 'That did not work. Please check and try again.';
 }
 
 // The fields an error names, so a form can mark them (aria-invalid) next to the message.
 export function badFields(err) {
   if (!err || err.code !== 'invalid_request') return new Set();
-  return new Set((err.details || []).map((d) => String(d.field || '').split('.').pop()));
+  // "to.email" marks both the `to` field and an `email` one.
+  return new Set((err.details || []).flatMap((d) => String(d.field || '').split('.')));
 }
 
 const NOTICE = {

@@ -30,25 +30,27 @@ export function Done({ children }) {
 
 let fieldCount = 0;
 
+// The hint sits beside the label, not in it: the field's name stays short ("Amount") and the
+// hint is read as its description.
 export function Field({ label, name, hint, error, ...props }) {
   const id = useRef(`f${++fieldCount}`).current;
   const bad = badFields(error).has(name);
   const described = hint ? `${id}-hint` : undefined;
-  return html`<label for=${id}>
-    ${label}
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
     ${hint && html`<span class="hint" id=${described}>${hint}</span>`}
     <input id=${id} name=${name} aria-invalid=${bad ? 'true' : 'false'} aria-describedby=${described} ...${props} />
-  </label>`;
+  </div>`;
 }
 
 export function Select({ label, name, options, ...props }) {
   const id = useRef(`f${++fieldCount}`).current;
-  return html`<label for=${id}>
-    ${label}
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
     <select id=${id} name=${name} ...${props}>
       ${options.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
     </select>
-  </label>`;
+  </div>`;
 }
 
 export function Money({ amount, currency }) {

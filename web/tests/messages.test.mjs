@@ -14,7 +14,7 @@ test('API errors become words, never codes', () => {
 });
 
 test('the fields an error names are marked', () => {
-  assert.deepEqual([...badFields({ code: 'invalid_request', details: [{ field: 'to.phone' }] })], ['phone']);
+  assert.deepEqual([...badFields({ code: 'invalid_request', details: [{ field: 'to.phone' }] })], ['to', 'phone']);
   assert.equal(badFields({ code: 'insufficient_funds' }).size, 0);
 });
 

@@ -1,7 +1,7 @@
 // node --test web/tests (run by tests/unit/test_web_modules.py)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decimals, formatMoney, parseAmount } from '../src/money.js';
+import { decimals, formatMoney, parseAmount, setExponents } from '../src/money.js';
 
 test('decimals come from the currency', () => {
   assert.equal(decimals('USD'), 2);
@@ -32,4 +32,20 @@ test('parsing refuses what is not a positive amount in that currency', () => {
     assert.equal(parseAmount(bad, 'USD'), null, bad);
   }
   assert.equal(parseAmount('15.5', 'JPY'), null);
+});
+
+test('parsing follows the locale, and refuses what it could misread', () => {
+  assert.equal(parseAmount('12,50', 'EUR', 'de-DE'), 1250);
+  assert.equal(parseAmount('1.250,5', 'EUR', 'de-DE'), 125050);
+  assert.equal(parseAmount('12.50', 'EUR', 'de-DE'), null); // a group separator before 2 digits
+  assert.equal(parseAmount('12,50', 'USD', 'en-US'), null); // not 1250
+  assert.equal(parseAmount('1,250.50', 'USD', 'en-US'), 125050);
+  assert.equal(parseAmount('1 250,50', 'EUR', 'fr-FR'), 125050);
+});
+
+test('the server\'s exponents win over the browser\'s', () => {
+  setExponents({ HUF: 2 });
+  assert.equal(decimals('HUF'), 2);
+  assert.equal(parseAmount('10.50', 'HUF', 'en-US'), 1050);
+  assert.match(formatMoney(1050, 'HUF', 'en-US'), /10\.50/);
 });

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.js';
-import { useKeyFor } from '../keys.js';
+import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
 import { loadStripe } from '../stripe.js';
 import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad } from '../ui.js';
@@ -61,10 +61,10 @@ function AddCard({ onAdded }) {
 function TopUp({ wallets, methods, version }) {
   const [walletId, setWalletId] = useState(null);
   const [topup, setTopup] = useState(null);
-  const keyFor = useKeyFor();
+  const once = useIdempotency();
   const wallet = wallets.find((w) => w.wallet_id === walletId) || wallets.find((w) => w.is_default) || wallets[0];
   const go = useAction(async (body) => {
-    let t = await api('POST', '/topups', body, { key: keyFor(body) });
+    let t = await once(body, (key) => api('POST', '/topups', body, { key }));
     if (t.status === 'requires_action' && t.client_secret) {
       // 3-D Secure: the bank asks the person to confirm; Stripe.js shows its window.
       const stripe = await loadStripe();

@@ -2,7 +2,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, settings } from '../api.js';
-import { useKeyFor } from '../keys.js';
+import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
 import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, when } from '../ui.js';
 import { recipient } from './send.js';
@@ -13,11 +13,10 @@ function Incoming({ request, wallets, onChange }) {
   const usable = wallets.filter((w) => w.currency === request.currency);
   const [picked, setWalletId] = useState(null);
   const walletId = picked || (usable.length ? usable[0].wallet_id : '');
-  const keyFor = useKeyFor();
+  const once = useIdempotency();
   const pay = useAction(async () => {
     const body = { wallet_id: walletId };
-    await api('POST', `/payment-requests/${request.request_id}/pay`, body,
-      { key: keyFor({ request: request.request_id, ...body }) });
+    await once(body, (key) => api('POST', `/payment-requests/${request.request_id}/pay`, body, { key }));
     onChange();
   });
   const decline = useAction(async () => {
@@ -65,9 +64,9 @@ export function Requests({ version }) {
   const [asked, setAsked] = useState(null);
   const list = wallets.data ? wallets.data.items : [];
   const cur = currency || (list.find((w) => w.is_default) || list[0] || { currency: 'USD' }).currency;
-  const keyFor = useKeyFor();
+  const once = useIdempotency();
   const ask = useAction(async (body) => {
-    const request = await api('POST', '/payment-requests', body, { key: keyFor(body) });
+    const request = await once(body, (key) => api('POST', '/payment-requests', body, { key }));
     setAsked(request);
     refresh();
   });

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { useKeyFor } from '../keys.js';
+import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
 import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, walletLabel, when } from '../ui.js';
 
@@ -17,13 +17,13 @@ export function Send({ version }) {
   const [walletId, setWalletId] = useState(null);
   const [invite, setInvite] = useState(null); // the body waiting for "send an invitation?"
   const [sent, setSent] = useState(null);
-  const keyFor = useKeyFor();
+  const once = useIdempotency();
   const list = wallets.data ? wallets.data.items : [];
   const wallet = list.find((w) => w.wallet_id === walletId) || list.find((w) => w.is_default) || list[0];
 
   const send = useAction(async (body) => {
     try {
-      const transfer = await api('POST', '/transfers', body, { key: keyFor(body) });
+      const transfer = await once(body, (key) => api('POST', '/transfers', body, { key }));
       setInvite(null);
       setSent({ transfer, to: body.to.email || body.to.phone });
       wallets.reload();
@@ -79,8 +79,8 @@ export function Send({ version }) {
     </div>`}
     ${t && t.status === 'posted' && html`<${Done}>Sent ${formatMoney(t.amount, t.currency)} to ${sent.to}.</${Done}>`}
     ${t && t.status === 'unclaimed' && html`<div class="card">
-      <${Done}>Invitation sent to ${sent.to}. ${formatMoney(t.amount, t.currency)} is held for them until
-        ${when(t.claim_expires_at)}.</${Done}>
+      <${Done}>Invitation sent to ${sent.to}. ${formatMoney(t.amount, t.currency)} is held for them
+        until ${when(t.claim_expires_at)}.</${Done}>
       <div class="actions"><button type="button" class="secondary" disabled=${cancel.busy}
         onClick=${() => cancel.go(t.transfer_id)}>Cancel the invitation</button></div></div>`}
     ${t && t.status === 'canceled' && html`<${Done}>Invitation canceled; the money is back in your wallet.</${Done}>`}

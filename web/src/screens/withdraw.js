@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { useKeyFor } from '../keys.js';
+import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
 import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad } from '../ui.js';
 
@@ -19,11 +19,12 @@ export function Withdraw({ version }) {
   const me = useLoad(() => api('GET', '/me'), []);
   const [walletId, setWalletId] = useState(null);
   const [withdrawal, setWithdrawal] = useState(null);
-  const keyFor = useKeyFor();
-  const connect = useAction(async () => { await api('POST', '/payout-account'); account.reload(); });
+  const once = useIdempotency();
+  const [opened, setOpened] = useState(null); // the POST's answer: it alone has the onboarding link
+  const connect = useAction(async () => setOpened(await api('POST', '/payout-account')));
   const send = useAction(async (body) => {
     const { otp, ...content } = body; // a new code for the same withdrawal is the same withdrawal
-    setWithdrawal(await api('POST', '/withdrawals', body, { key: keyFor(content) }));
+    setWithdrawal(await once(content, (key) => api('POST', '/withdrawals', body, { key })));
     wallets.reload();
   });
   const list = wallets.data ? wallets.data.items : [];
@@ -34,15 +35,24 @@ export function Withdraw({ version }) {
     if (amount === null) { send.setError({ code: 'invalid_request', details: [{ field: 'amount' }] }); return; }
     send.go({ wallet_id: wallet.wallet_id, amount, otp: form.get('otp').trim() });
   };
+  const payout = opened || account.data;
   let body;
   if (account.loading || me.loading) body = html`<p class="muted">Loading…</p>`;
   else if (account.error) body = html`<${ErrorAlert} error=${account.error} />`;
-  else if (!account.data) {
+  else if (!payout) {
     body = html`<p>Connect a bank account to withdraw to it.</p><${ErrorAlert} error=${connect.error} />
       <div class="actions"><button type="button" disabled=${connect.busy} onClick=${() => connect.go()}>Connect a bank account</button></div>`;
-  } else if (account.data.status !== 'enabled') {
-    body = html`<p>Your bank account is being set up (${account.data.status}).
-      ${account.data.onboarding_url && html` <a href=${account.data.onboarding_url}>Finish setting it up</a>`}</p>`;
+  } else if (payout.status !== 'enabled') {
+    // Stripe's onboarding opens in a new tab: leaving this page would sign the person out
+    // (tokens live in its memory only).
+    body = html`<p>Your bank account is not ready yet (${payout.status}).</p>
+      <${ErrorAlert} error=${connect.error} />
+      <div class="actions">
+        ${payout.onboarding_url
+          ? html`<a href=${payout.onboarding_url} target="_blank" rel="noopener noreferrer">Finish setting it up at Stripe (opens a new tab)</a>`
+          : html`<button type="button" disabled=${connect.busy} onClick=${() => connect.go()}>Continue setting it up</button>`}
+        <button type="button" class="secondary" onClick=${() => { setOpened(null); account.reload(); }}>I have finished: check again</button>
+      </div>`;
   } else if (me.data && !me.data.mfa_enabled) {
     body = html`<p>Withdrawals need two-step verification. <a href="#/security">Turn it on in Security</a>.</p>`;
   } else if (wallet) {
@@ -60,7 +70,7 @@ export function Withdraw({ version }) {
   }
   return html`<${Page} title="Withdraw to your bank">
     ${body}
-    ${withdrawal && html`<${Done}>${formatMoney(withdrawal.amount, withdrawal.currency)}:
-      ${STATUS[withdrawal.status] || withdrawal.status}.</${Done}>`}
+    ${withdrawal && html`<${Done}>${formatMoney(withdrawal.amount, withdrawal.currency)}: ${
+      STATUS[withdrawal.status] || withdrawal.status}.</${Done}>`}
   </${Page}>`;
 }
