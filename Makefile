@@ -12,7 +12,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy
 
-setup: $(DEPS) $(NODE) $(CHROMIUM)
+setup: $(DEPS) $(NODE)
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
@@ -39,7 +39,7 @@ dev: setup check-tools
 	$(PY) -m devstack
 
 ## make test: unit, integration, e2e and browser tests (their stack starts on free ports of its own)
-test: setup check-tools
+test: setup check-tools $(CHROMIUM)
 	$(PY) -m pytest
 
 unit: setup
@@ -52,7 +52,7 @@ e2e: setup check-tools
 	$(PY) -m pytest tests/e2e
 
 ## make browser: the web wallet in headless Chromium; screenshots in build/screenshots/
-browser: setup check-tools
+browser: setup check-tools $(CHROMIUM)
 	$(PY) -m pytest tests/browser
 
 lint: setup

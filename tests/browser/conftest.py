@@ -1,4 +1,4 @@
-"""The web wallet in a real headless Chromium (Debian's `chromium`, installed by `make setup`),
+"""The web wallet in a real headless Chromium (Debian's `chromium`, installed by `make test`),
 driven by Playwright from Python against the same local stack as the e2e tests.
 
 Every screen a test visits is saved as a PNG under `build/screenshots/<test>/` (or
@@ -40,7 +40,7 @@ def chromium_path() -> str:
     for candidate in (os.environ.get("CHROMIUM"), "/usr/lib/chromium/chromium", shutil.which("chromium")):
         if candidate and Path(candidate).exists():
             return candidate
-    raise RuntimeError("Debian's chromium is not installed: run `make setup` (it installs it with apt-get)")
+    raise RuntimeError("Debian's chromium is not installed: `make test` or `make browser` installs it (apt-get)")
 
 
 @pytest.fixture(scope="session")
