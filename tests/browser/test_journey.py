@@ -180,11 +180,13 @@ def test_invitation_two_step_withdrawal_and_screens(people: dict[str, Person], s
     expect(page.get_by_role("alert")).to_have_text("That e-mail and password do not match an account.")
     ana.shot("sign-in-error")
     page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.locator("h1")).to_have_text("Reset your password")  # before typing: not into the old form
     page.get_by_label("E-mail").fill(ana.email)
     page.get_by_role("button", name="Send me a code").click()
     expect(page.get_by_role("status")).to_contain_text("a 6-digit code is on its way")
     ana.shot("forgot-password")
     page.get_by_role("link", name="Back to sign in").click()
+    expect(page.locator("h1")).to_have_text("Sign in")
     page.get_by_label("E-mail").fill(ana.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
