@@ -57,8 +57,8 @@ export async function freshToken() {
   return accessToken();
 }
 
-// An idempotency key for a money action. The screens keep one per form content, so pressing
-// "Send" again after a network error replays the first attempt instead of paying twice.
+// A fresh idempotency key for a money action; keys.js decides when one is reused (only while
+// an attempt's outcome is unknown).
 export function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
