@@ -27,6 +27,9 @@ def test_an_expired_access_token_is_refreshed_once_for_all_waiting_calls(people:
     ana = people["Ana"]
     ana.sign_up("Ana", "Bell")
     ana.nav("Send")
+    # Send's own /wallets must be answered before the fake expiry starts: only Home's two
+    # calls, sent together with the same token, are to meet it.
+    expect(ana.page.get_by_label("From")).to_be_visible()
     refreshes: list[str] = []
 
     def count(request: Request) -> None:
