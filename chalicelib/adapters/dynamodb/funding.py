@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, fields
 from typing import Any, TypeVar
 
-from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord
+from chalicelib.adapters.dynamodb.models import PaymentMethodRecord, TopUpRecord, UserRecord, WithdrawalRecord, written
 from chalicelib.domain.funding import (
     FundingProfile,
     PaymentMethod,
@@ -26,19 +26,6 @@ def _to(kind: type[_R], record: Any) -> _R:
     return kind(**values)
 
 
-def _conditional(fn: Any) -> bool:
-    """Run a PynamoDB write; False when its condition did not hold."""
-    from pynamodb.exceptions import PutError, UpdateError
-
-    try:
-        fn()
-    except (PutError, UpdateError) as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
 class DynamoFunding:
     """The PynamoDB models must be bound to the stage's tables first (tables.bind)."""
 
@@ -51,7 +38,7 @@ class DynamoFunding:
 
     def set_customer(self, user_id: str, customer_id: str) -> str:
         """Store the user's Stripe customer once; the one stored first wins a race."""
-        if _conditional(lambda: UserRecord(user_id=user_id).update(
+        if written(lambda: UserRecord(user_id=user_id).update(
                 actions=[UserRecord.stripe_customer_id.set(customer_id)],
                 condition=UserRecord.user_id.exists() & UserRecord.stripe_customer_id.does_not_exist())):
             return customer_id
@@ -81,7 +68,7 @@ class DynamoFunding:
         return [_to(PaymentMethod, r) for r in PaymentMethodRecord.by_user.query(user_id) if r.status == "active"]
 
     def detach(self, payment_method_id: str) -> bool:
-        return _conditional(lambda: PaymentMethodRecord(payment_method_id=payment_method_id).update(
+        return written(lambda: PaymentMethodRecord(payment_method_id=payment_method_id).update(
             actions=[PaymentMethodRecord.status.set("detached")],
             condition=PaymentMethodRecord.status == "active"))
 
@@ -89,7 +76,7 @@ class DynamoFunding:
     def claim_topup(self, topup: TopUp) -> bool:
         """Create the top-up; False if one with this id (same user + key) exists."""
         record = TopUpRecord(**{k: v for k, v in asdict(topup).items() if v is not None})
-        return _conditional(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
+        return written(lambda: record.save(condition=TopUpRecord.topup_id.does_not_exist()))
 
     def topup(self, topup_id: str) -> TopUp | None:
         r = TopUpRecord.find(topup_id)
@@ -109,7 +96,7 @@ class DynamoFunding:
             base.append(TopUpRecord.payment_intent_id.set(intent_id))
         if client_secret_ct:
             base.append(TopUpRecord.client_secret_ct.set(client_secret_ct))
-        if not _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
+        if not written(lambda: TopUpRecord(topup_id=topup_id).update(
                 actions=[*base, TopUpRecord.status.set(status)], condition=TopUpRecord.status == "creating")):
             TopUpRecord(topup_id=topup_id).update(actions=base)
 
@@ -117,7 +104,7 @@ class DynamoFunding:
         condition = TopUpRecord.topup_id.exists()
         for s in unless:
             condition &= TopUpRecord.status != s
-        return _conditional(lambda: TopUpRecord(topup_id=topup_id).update(
+        return written(lambda: TopUpRecord(topup_id=topup_id).update(
             actions=[TopUpRecord.status.set(status)], condition=condition))
 
     # -- withdrawals ----------------------------------------------------------------------------
@@ -151,7 +138,7 @@ class DynamoFunding:
         actions: list[Any] = [WithdrawalRecord.status.set(status)]
         if reason:
             actions.append(WithdrawalRecord.attention_reason.set(reason))
-        return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+        return written(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
             actions=actions, condition=WithdrawalRecord.status == "pending"))
 
     def stuck_withdrawals(self, created_before: str) -> list[Withdrawal]:
@@ -165,6 +152,6 @@ class DynamoFunding:
 
     def keep_withdrawal_answer(self, withdrawal_id: str, response_ct: str) -> bool:
         """Store the first complete answer; a later one never replaces it."""
-        return _conditional(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+        return written(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
             actions=[WithdrawalRecord.response_ct.set(response_ct)],
             condition=WithdrawalRecord.response_ct.does_not_exist()))

@@ -6,6 +6,7 @@ Sensitive attributes end in `_ct`: ciphertext from `adapters.crypto`, never plai
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 from pynamodb.attributes import (
@@ -36,6 +37,20 @@ class BaseModel(Model):
             return cls.get(hash_key, range_key, consistent_read=True)
         except cls.DoesNotExist:
             return None
+
+
+def written(write: Callable[[], Any]) -> bool:
+    """Run one conditional PynamoDB write (save, update, delete); False when its condition did
+    not hold. Any other failure is raised."""
+    from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+    try:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 class StripeEventRecord(BaseModel):

@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.models import (
     DoubleSpendRecord,
     OfflineDeviceRecord,
     RedemptionRecord,
+    written,
 )
 from chalicelib.domain.ledger import Movement
 from chalicelib.domain.money import Money
@@ -83,16 +84,8 @@ class DynamoOffline:
         return [_device(r) for r in OfflineDeviceRecord.by_user.query(user_id, scan_index_forward=False)]
 
     def set_device_status(self, device_id: str, status: str, only_from: tuple[str, ...]) -> bool:
-        from pynamodb.exceptions import UpdateError
-
-        try:
-            OfflineDeviceRecord(device_id).update(actions=[OfflineDeviceRecord.status.set(status)],
-                                                  condition=OfflineDeviceRecord.status.is_in(*only_from))
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: OfflineDeviceRecord(device_id).update(
+            actions=[OfflineDeviceRecord.status.set(status)], condition=OfflineDeviceRecord.status.is_in(*only_from)))
 
     # -- allowances -----------------------------------------------------------------------------
     def allowance(self, allowance_id: str) -> Allowance | None:
@@ -178,17 +171,13 @@ class DynamoOffline:
             raise Refused("recipient_not_found")
 
     def report_double_spend(self, evidence: DoubleSpend) -> None:
-        from pynamodb.exceptions import PutError
-
         e = evidence
-        try:
-            DoubleSpendRecord(e.evidence_id, allowance_id=e.allowance_id, seq=e.seq, device_id=e.device_id,
-                              owner_id=e.owner_id, first_voucher=e.first_voucher, second_voucher=e.second_voucher,
-                              presented_by=e.presented_by, created_at=e.created_at).save(
-                condition=DoubleSpendRecord.evidence_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise  # kept already: the same double spend presented again
+        record = DoubleSpendRecord(e.evidence_id, allowance_id=e.allowance_id, seq=e.seq, device_id=e.device_id,
+                                   owner_id=e.owner_id, first_voucher=e.first_voucher,
+                                   second_voucher=e.second_voucher, presented_by=e.presented_by,
+                                   created_at=e.created_at)
+        # False: kept already (the same double spend presented again).
+        written(lambda: record.save(condition=DoubleSpendRecord.evidence_id.does_not_exist()))
         self.set_device_status(e.device_id, "frozen", ("active", "revoked", "frozen"))
 
     def double_spends(self, allowance_id: str) -> list[DoubleSpend]:

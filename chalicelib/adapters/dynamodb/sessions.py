@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamodb.models import SessionRecord
+from chalicelib.adapters.dynamodb.models import SessionRecord, written
 from chalicelib.domain.user import Session
 
 
@@ -29,32 +29,19 @@ class DynamoSessions:
         """Make `new_hash` the current token, unless the current one is no longer
         `expected_current` (a concurrent rotation won) or the login ended. `recent` replaces the
         bounded list of used hashes; `retired` (a normal rotation) starts the grace period."""
-        from pynamodb.exceptions import UpdateError
-
         actions: list[Any] = [SessionRecord.current_hash.set(new_hash), SessionRecord.generation.add(1),
                               SessionRecord.recent_hashes.set(recent)]  # type: ignore[arg-type]
         if retired is not None:
             actions += [SessionRecord.previous_hash.set(retired), SessionRecord.rotated_at.set(now)]
-        try:
-            SessionRecord(session_id=session_id).update(
-                actions=actions,
-                condition=(SessionRecord.current_hash == expected_current) & (SessionRecord.status == "active")
-                & (SessionRecord.expires_at > now))
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: SessionRecord(session_id=session_id).update(
+            actions=actions,
+            condition=(SessionRecord.current_hash == expected_current) & (SessionRecord.status == "active")
+            & (SessionRecord.expires_at > now)))
 
     def revoke(self, session_id: str) -> None:
-        from pynamodb.exceptions import UpdateError
-
-        try:
-            SessionRecord(session_id=session_id).update(actions=[SessionRecord.status.set("revoked")],
-                                                        condition=SessionRecord.session_id.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        # No such session: nothing to revoke.
+        written(lambda: SessionRecord(session_id=session_id).update(actions=[SessionRecord.status.set("revoked")],
+                                                                    condition=SessionRecord.session_id.exists()))
 
     def revoke_all(self, user_id: str) -> int:
         count = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.dynamodb.models import StripeEventRecord
+from chalicelib.adapters.dynamodb.models import StripeEventRecord, written
 
 # Stripe retries a webhook for up to three days; keep ids well beyond that.
 RETENTION = timedelta(days=30)
@@ -12,19 +12,11 @@ RETENTION = timedelta(days=30)
 class DynamoStripeEventLog:
     def record_received(self, event_id: str, type_: str, object_id: str | None) -> bool:
         """Record the event; False when it was already recorded (a duplicate delivery)."""
-        from pynamodb.exceptions import PutError
-
         now = datetime.now(UTC)
         item = StripeEventRecord(event_id=event_id, type=type_, object_id=object_id, status="received",
                                  received_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                                  expires_at=int((now + RETENTION).timestamp()))
-        try:
-            item.save(condition=StripeEventRecord.event_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: item.save(condition=StripeEventRecord.event_id.does_not_exist()))
 
     def get(self, event_id: str) -> StripeEventRecord | None:
         return StripeEventRecord.find(event_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamodb.connection import reason_codes, transact
-from chalicelib.adapters.dynamodb.models import CodeRecord, IdentityRecord, UserRecord, WalletRecord
+from chalicelib.adapters.dynamodb.models import CodeRecord, IdentityRecord, UserRecord, WalletRecord, written
 from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
 from chalicelib.domain.verification import MAX_TRIES, USED
@@ -178,29 +178,15 @@ class DynamoUsers:
 
     def link(self, identity_key: str, user_id: str, created_at: str) -> str:
         """Attach an identity to a user; the user it already belongs to if it was taken meanwhile."""
-        from pynamodb.exceptions import PutError
-
-        try:
-            IdentityRecord(key=identity_key, user_id=user_id, created_at=created_at).save(
-                condition=IdentityRecord.key.does_not_exist())
+        record = IdentityRecord(key=identity_key, user_id=user_id, created_at=created_at)
+        if written(lambda: record.save(condition=IdentityRecord.key.does_not_exist())):
             return user_id
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
         return self.user_id_for(identity_key) or user_id
 
     # -- conditional updates; each returns False when its condition did not hold ---------------
     def _update(self, user_id: str, actions: list[Any], condition: Any = None) -> bool:
-        from pynamodb.exceptions import UpdateError
-
         cond = UserRecord.user_id.exists() if condition is None else (UserRecord.user_id.exists() & condition)
-        try:
-            UserRecord(user_id=user_id).update(actions=actions, condition=cond)
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written(lambda: UserRecord(user_id=user_id).update(actions=actions, condition=cond))
 
     def set_pending_totp(self, user_id: str, secret_ct: str) -> bool:
         return self._update(user_id, [UserRecord.totp_pending_ct.set(secret_ct)],
