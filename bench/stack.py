@@ -3,37 +3,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devstack.stack import Ports, command
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @contextmanager
 def local_stack() -> Iterator[dict[str, str]]:
     """Yield the stack's settings, with its dev-only keys, and put them in os.environ."""
     state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    api, ddb, moto, stripe, ws, ws_management, web = _free_ports(7)
-    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
-                             "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
-                             "--ws-port", str(ws), "--ws-management-port", str(ws_management), "--web-port", str(web)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(command(state, Ports.free()), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 120
         while not (state / "stack.env").exists():

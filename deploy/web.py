@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.money import EXPONENTS
+
 ROOT = Path(__file__).resolve().parent.parent
 # Stripe.js must be loaded from Stripe itself (PCI); its API and 3-D Secure frames live beside it.
 STRIPE_JS = "https://js.stripe.com/v3/"
@@ -38,8 +40,6 @@ def config(api_url: str, ws_url: str, stripe_js_url: str, stripe_publishable_key
     """What the page reads at start: endpoints, the publishable key (public by design) and the
     currencies with their decimals, from the table the API itself uses. No secret ever goes in
     this file."""
-    from chalicelib.domain.money import EXPONENTS
-
     return {"apiUrl": api_url.rstrip("/"), "wsUrl": ws_url, "stripeJsUrl": stripe_js_url,
             "stripePublishableKey": stripe_publishable_key, "currencies": list(currencies),
             "exponents": {c: EXPONENTS[c] for c in currencies}}

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,30 @@ class Ports:
     ws_management: int = 8003  # its management API (`POST /@connections/{id}`), for the app only
     web: int = 8004  # the web wallet's static files
 
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports nothing listens on now (the OS picks them), for a stack beside `make dev`."""
+        socks = [socket.socket() for _ in fields(cls)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        ports = cls(*(s.getsockname()[1] for s in socks))
+        for s in socks:
+            s.close()
+        return ports
+
     def named(self) -> dict[str, int]:
         return {"API (chalice local)": self.api, "DynamoDB Local": self.dynamodb,
                 "moto server": self.moto, "localstripe": self.stripe, "WebSocket API": self.ws,
                 "WebSocket management API": self.ws_management, "web wallet": self.web}
+
+
+def command(state_dir: Path, ports: Ports) -> list[str]:
+    """`python -m devstack` for a stack of its own: its folder, its ports (the tests and the
+    benchmarks start theirs with it)."""
+    return [sys.executable, "-m", "devstack", "--state-dir", str(state_dir), "--api-port", str(ports.api),
+            "--dynamodb-port", str(ports.dynamodb), "--moto-port", str(ports.moto), "--stripe-port",
+            str(ports.stripe), "--ws-port", str(ports.ws), "--ws-management-port", str(ports.ws_management),
+            "--web-port", str(ports.web)]
 
 
 def _die_with_parent() -> None:

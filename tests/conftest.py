@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from devstack.stack import Ports, command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,18 +25,6 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("STAGE", "test")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -52,10 +40,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The running local stack's settings (the keys of `.local/stack.env`)."""
     state = tmp_path_factory.mktemp("stack")
-    api, ddb, moto, stripe, ws, ws_management, web = free_ports(7)
-    cmd = [sys.executable, "-m", "devstack", "--state-dir", str(state), "--api-port", str(api),
-           "--dynamodb-port", str(ddb), "--moto-port", str(moto), "--stripe-port", str(stripe),
-           "--ws-port", str(ws), "--ws-management-port", str(ws_management), "--web-port", str(web)]
+    cmd = command(state, Ports.free())
     out = open(state / "launcher.log", "wb")  # noqa: SIM115
     # A short offline grace, so the release of an expired allowance is seen within a test.
     launch_env = {**os.environ, "OFFLINE_GRACE_SECONDS": "10"}

@@ -98,6 +98,14 @@ export function when(iso) {
   return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+// The wallet a form works on: the one the person chose, else the default, else the first.
+export function pickWallet(list, id) {
+  return list.find((w) => w.wallet_id === id) || list.find((w) => w.is_default) || list[0];
+}
+
+// What a form shows when the amount typed is not one (money.parseAmount said null).
+export const BAD_AMOUNT = { code: 'invalid_request', details: [{ field: 'amount' }] };
+
 export function walletLabel(w) {
   return `${w.name} (${w.currency}): ${formatMoney(w.available, w.currency)} available`;
 }

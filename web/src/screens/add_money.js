@@ -6,7 +6,7 @@ import { api, ApiError } from '../api.js';
 import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
 import { loadStripe } from '../stripe.js';
-import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, BAD_AMOUNT, pickWallet } from '../ui.js';
 
 const BRANDS = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover',
   jcb: 'JCB', unionpay: 'UnionPay', diners: 'Diners Club' };
@@ -62,7 +62,7 @@ function TopUp({ wallets, methods, version }) {
   const [walletId, setWalletId] = useState(null);
   const [topup, setTopup] = useState(null);
   const once = useIdempotency();
-  const wallet = wallets.find((w) => w.wallet_id === walletId) || wallets.find((w) => w.is_default) || wallets[0];
+  const wallet = pickWallet(wallets, walletId);
   const go = useAction(async (body) => {
     let t = await once(body, (key) => api('POST', '/topups', body, { key }));
     if (t.status === 'requires_action' && t.client_secret) {
@@ -87,7 +87,7 @@ function TopUp({ wallets, methods, version }) {
   const onSubmit = (form) => {
     setTopup(null);
     const amount = parseAmount(form.get('amount'), wallet.currency);
-    if (amount === null) { go.setError({ code: 'invalid_request', details: [{ field: 'amount' }] }); return; }
+    if (amount === null) { go.setError(BAD_AMOUNT); return; }
     go.go({ wallet_id: wallet.wallet_id, amount, payment_method_id: form.get('payment_method_id') });
   };
   if (!wallet) return null;

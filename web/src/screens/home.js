@@ -3,9 +3,8 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, settings } from '../api.js';
 import { formatMoney } from '../money.js';
-import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when } from '../ui.js';
+import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when, pickWallet } from '../ui.js';
 
-const currencies = () => settings().currencies || ['USD', 'EUR', 'GBP', 'SGD', 'JPY'];
 const TYPES = { transfer: 'Payment', topup: 'Card top-up', withdrawal: 'Withdrawal', refund: 'Refund',
   reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment' };
 
@@ -39,7 +38,7 @@ export function Home({ version }) {
     wallets.reload();
   });
   const list = wallets.data ? wallets.data.items : [];
-  const shown = list.find((w) => w.wallet_id === chosen) || list.find((w) => w.is_default) || list[0];
+  const shown = pickWallet(list, chosen);
   const name = me.data && me.data.first_name;
   return html`<${Page} title=${name ? `Hello, ${name}` : 'Your wallet'}>
     ${me.data && !me.data.email_verified ? html`<p class="alert ok">
@@ -62,7 +61,7 @@ export function Home({ version }) {
     <form onSubmit=${submitting(open.go)}>
       <${ErrorAlert} error=${open.error} />
       <${Select} label="Currency" name="currency"
-        options=${currencies().filter((c) => !list.some((w) => w.currency === c)).map((c) => [c, c])} />
+        options=${settings().currencies.filter((c) => !list.some((w) => w.currency === c)).map((c) => [c, c])} />
       <div class="actions"><button type="submit" class="secondary" disabled=${open.busy}>Open wallet</button></div>
     </form>
   </${Page}>`;

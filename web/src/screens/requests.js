@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api, settings } from '../api.js';
 import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
-import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, when } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, when, BAD_AMOUNT, pickWallet } from '../ui.js';
 import { recipient } from './send.js';
 
 function person(p) { return (p && p.display_name) || 'Someone'; }
@@ -63,7 +63,7 @@ export function Requests({ version }) {
   const [currency, setCurrency] = useState(null);
   const [asked, setAsked] = useState(null);
   const list = wallets.data ? wallets.data.items : [];
-  const cur = currency || (list.find((w) => w.is_default) || list[0] || { currency: 'USD' }).currency;
+  const cur = currency || (pickWallet(list, null) || { currency: settings().currencies[0] }).currency;
   const once = useIdempotency();
   const ask = useAction(async (body) => {
     const request = await once(body, (key) => api('POST', '/payment-requests', body, { key }));
@@ -73,12 +73,11 @@ export function Requests({ version }) {
   const onSubmit = (form) => {
     setAsked(null);
     const amount = parseAmount(form.get('amount'), cur);
-    if (amount === null) { ask.setError({ code: 'invalid_request', details: [{ field: 'amount' }] }); return; }
+    if (amount === null) { ask.setError(BAD_AMOUNT); return; }
     const body = { payer: recipient(form.get('payer')), amount, currency: cur };
     if (form.get('memo')) body.memo = form.get('memo');
     ask.go(body);
   };
-  const currencies = settings().currencies || ['USD', 'EUR', 'GBP', 'SGD', 'JPY'];
   return html`<${Page} title="Payment requests">
     <h2>Asked of you</h2>
     <div class="card">
@@ -92,7 +91,7 @@ export function Requests({ version }) {
       <${ErrorAlert} error=${ask.error} />
       <${Field} label="From (their e-mail or phone)" name="payer" autocomplete="off" required error=${ask.error} />
       <${Select} label="Currency" name="currency" value=${cur} onChange=${(e) => setCurrency(e.currentTarget.value)}
-        options=${currencies.map((c) => [c, c])} />
+        options=${settings().currencies.map((c) => [c, c])} />
       <${Field} label="Amount" name="amount" inputmode="decimal" required hint=${amountHint(cur)} error=${ask.error} />
       <${Field} label="What for (optional)" name="memo" maxLength="280" error=${ask.error} />
       <div class="actions"><button type="submit" disabled=${ask.busy}>Send request</button></div>

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
-import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, walletLabel, when } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, walletLabel, when, BAD_AMOUNT, pickWallet } from '../ui.js';
 
 export function recipient(text) {
   const value = text.trim();
@@ -19,7 +19,7 @@ export function Send({ version }) {
   const [sent, setSent] = useState(null);
   const once = useIdempotency();
   const list = wallets.data ? wallets.data.items : [];
-  const wallet = list.find((w) => w.wallet_id === walletId) || list.find((w) => w.is_default) || list[0];
+  const wallet = pickWallet(list, walletId);
 
   const send = useAction(async (body) => {
     try {
@@ -43,7 +43,7 @@ export function Send({ version }) {
     setInvite(null);
     const amount = parseAmount(form.get('amount'), wallet.currency);
     if (amount === null) {
-      send.setError({ code: 'invalid_request', details: [{ field: 'amount' }] });
+      send.setError(BAD_AMOUNT);
       return;
     }
     const body = { from_wallet_id: wallet.wallet_id, to: recipient(form.get('to')), amount, currency: wallet.currency };

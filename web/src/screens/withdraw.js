@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
-import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, BAD_AMOUNT, pickWallet } from '../ui.js';
 
 const STATUS = { pending: 'On its way to your bank', paid: 'Paid to your bank', failed: 'Failed: the money is back in your wallet',
   needs_attention: 'Being checked by our team; the money is held, not lost' };
@@ -28,11 +28,11 @@ export function Withdraw({ version }) {
     wallets.reload();
   });
   const list = wallets.data ? wallets.data.items : [];
-  const wallet = list.find((w) => w.wallet_id === walletId) || list.find((w) => w.is_default) || list[0];
+  const wallet = pickWallet(list, walletId);
   const onSubmit = (form) => {
     setWithdrawal(null);
     const amount = parseAmount(form.get('amount'), wallet.currency);
-    if (amount === null) { send.setError({ code: 'invalid_request', details: [{ field: 'amount' }] }); return; }
+    if (amount === null) { send.setError(BAD_AMOUNT); return; }
     send.go({ wallet_id: wallet.wallet_id, amount, otp: form.get('otp').trim() });
   };
   const payout = opened || account.data;
