@@ -1,7 +1,6 @@
 """Start the local stack for a benchmark (free ports, temporary folder), like the tests do."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import tempfile
@@ -10,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devstack.stack import Ports, command
+from devstack.stack import Ports, command, read_stack_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,12 +26,7 @@ def local_stack() -> Iterator[dict[str, str]]:
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError(f"stack did not start; see {state}/logs")
             time.sleep(0.2)
-        env = dict(line.split("=", 1) for line in (state / "stack.env").read_text().splitlines()
-                   if line and not line.startswith("#"))
-        keys = json.loads((state / "secrets.json").read_text())
-        env.update(DATA_KEY=keys["data_key"], BLIND_INDEX_KEY=keys["blind_index_key"],
-                   JWT_PRIVATE_KEY=keys["jwt_private_key"], STRIPE_WEBHOOK_SECRET=keys["stripe_webhook_secret"],
-                   OFFLINE_SIGNING_KEY=keys["offline_signing_key"])
+        env = read_stack_env(state)
         os.environ.update(env)
         yield env
     finally:

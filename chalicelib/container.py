@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
     from chalicelib.services.lockout import Lockout
     from chalicelib.services.notifications import Connections, Notifications, Pusher
     from chalicelib.services.offline import AllowanceRelease, Offline
+    from chalicelib.services.operations import Operations
     from chalicelib.services.payment_requests import PaymentRequests
     from chalicelib.services.ports import (
         CodeStore,
@@ -290,6 +291,18 @@ class Container:
 
         return Funding(repo=self.funding_repo, gateway=self.stripe, ledger=self.ledger, mfa=self.mfa,
                        cipher=self.cipher)
+
+    def operations(self, actor: str) -> Operations:
+        """The operators' use cases, acting as `actor` (python -m ops; never built by a Lambda)."""
+        from chalicelib.adapters.dynamodb.audit import DynamoAudit
+        from chalicelib.services.operations import Operations
+
+        assert self.tables_bound
+        return Operations(ledger=self.ledger, scans=self.ledger_store,  # type: ignore[arg-type]  # DynamoLedger
+                          offline=self.offline_store, users=self.users, profile=self.identity.profile,
+                          withdrawals=self.funding, repo=self.funding_repo,  # type: ignore[arg-type]  # DynamoFunding
+                          gateway=self.stripe,  # type: ignore[arg-type]  # the StripeGateway
+                          audit_log=DynamoAudit(), cipher=self.cipher, blind_index=self.blind_index, actor=actor)
 
     def id_token_verifier(self, provider: str) -> Any:
         """The OIDC verifier of a configured provider, or None."""

@@ -26,6 +26,21 @@ REGION = "us-east-1"
 LOCAL_PUBLISHABLE_KEY = "pk_test_local"
 
 
+def read_stack_env(state_dir: Path) -> dict[str, str]:
+    """A running stack's settings (`stack.env`) with its dev-only secrets (`secrets.json`) under
+    the names the app reads them by: what the tests, the benchmarks and `python -m ops` build
+    the app's services from."""
+    env: dict[str, str] = {}
+    for line in (state_dir / "stack.env").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    secrets_file = state_dir / "secrets.json"
+    if secrets_file.exists():
+        env.update({name.upper(): value for name, value in json.loads(secrets_file.read_text()).items()})
+    return env
+
+
 class StackError(RuntimeError):
     """The stack cannot start; the message says what to do."""
 

@@ -6,7 +6,6 @@ exactly as `make dev` starts it, and stopped after the session.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import Ports, command
+from devstack.stack import Ports, command, read_stack_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,15 +24,6 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("STAGE", "test")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                 raise RuntimeError("the local stack did not start:\n" +
                                    (state / "launcher.log").read_text(errors="replace")[-3000:])
             time.sleep(0.2)
-        env = read_env_file(env_file)
+        # With the stack's dev-only keys, so tests can build the same services the API runs.
+        env = read_stack_env(state)
         env["STACK_DIR"] = str(state)
-        # The stack's dev-only keys, so tests can build the same services the API runs.
-        keys = json.loads((state / "secrets.json").read_text())
-        env["DATA_KEY"], env["BLIND_INDEX_KEY"] = keys["data_key"], keys["blind_index_key"]
-        env["OFFLINE_SIGNING_KEY"] = keys["offline_signing_key"]
         yield env
     finally:
         proc.terminate()

@@ -27,7 +27,9 @@ from chalicelib.domain.ledger import (
 )
 from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
+    AccountStatusChange,
     AllowanceClosed,
+    Audited,
     InvitationOutcome,
     NewAllowance,
     NewWithdrawal,
@@ -281,9 +283,9 @@ class FakeLedgerStore:
             return r is not None and r.status == "pending" and (
                 r.expires_at <= v.at if v.status == "expired" else r.expires_at > v.at and v.by == (
                     r.requester_id if v.status == "canceled" else r.payer_id))
-        if isinstance(v, NewAllowance | AllowanceClosed):
-            # Allowances change several items at once; they are tested on DynamoDB Local.
-            raise NotImplementedError("the fake ledger store keeps no offline allowances")
+        if isinstance(v, NewAllowance | AllowanceClosed | AccountStatusChange | Audited):
+            # Allowances and operators' changes are tested on DynamoDB Local (tests/e2e/test_ops.py).
+            raise NotImplementedError("the fake ledger store keeps no allowances, accounts or audit log")
         t = self.b.topups.get(v.topup_id)
         return (t is not None and int(getattr(t, v.attribute) or 0) == v.old
                 and (not v.at_most_refunded or t.refunded >= v.new))

@@ -132,6 +132,12 @@ class StripeGateway:
                 "metadata": metadata}, options={"idempotency_key": key})
         return Intent(pi.id, pi.status, pi.client_secret)
 
+    def payment_intent(self, intent_id: str) -> tuple[int, str, str]:
+        """(amount, upper-case currency, status) of a PaymentIntent as Stripe has it now."""
+        with self._lookup_errors():
+            pi = self.client.payment_intents.retrieve(intent_id)
+        return int(pi.amount), str(pi.currency).upper(), str(pi.status)
+
     # -- money out ------------------------------------------------------------------------------
     def open_payout_account(self, user_id: str, existing: str | None) -> PayoutAccount:
         if self._platform_payouts:

@@ -25,6 +25,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "mfa_required": 403,
     "mfa_invalid": 403,
     "mfa_not_enrolled": 403,
+    "account_frozen": 403,
     "not_found": 404,
     "recipient_not_found": 404,
     "method_not_allowed": 405,

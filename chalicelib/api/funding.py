@@ -132,7 +132,8 @@ def payout_account(call: Call) -> dict[str, Any]:
 @route(bp, "/withdrawals", "POST", summary="Withdraw to the bank (sensitive: needs otp)", body=WithdrawalIn,
        response=WithdrawalOut, status=202, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "mfa_required", "mfa_invalid",
-               "mfa_not_enrolled", "not_found", "insufficient_funds", "limit_exceeded", "payout_account_required"),
+               "mfa_not_enrolled", "not_found", "insufficient_funds", "account_frozen", "limit_exceeded",
+               "payout_account_required"),
        tags=("funding",))
 def withdraw(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"})

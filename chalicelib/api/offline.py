@@ -107,7 +107,8 @@ def revoke_device(call: Call, device_id: str) -> None:
 @route(bp, "/offline/allowances", "POST", summary="Hold money for a device to spend offline (sensitive: needs otp)",
        body=AllowanceIn, response=AllowanceOut, status=201, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "mfa_required", "mfa_invalid",
-               "mfa_not_enrolled", "not_found", "device_inactive", "insufficient_funds", "limit_exceeded"),
+               "mfa_not_enrolled", "not_found", "device_inactive", "insufficient_funds", "account_frozen",
+               "limit_exceeded"),
        tags=("offline",))
 def create_allowance(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"}, exclude_none=True)

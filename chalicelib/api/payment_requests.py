@@ -102,7 +102,8 @@ def get_request(call: Call, request_id: str) -> dict:
 @route(bp, "/payment-requests/{request_id}/pay", "POST", summary="Pay a request asked of you",
        body=PayIn, response=PaidOut, status=201, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "request_not_pending",
-               "currency_mismatch", "insufficient_funds", "limit_exceeded"), tags=("payment requests",))
+               "currency_mismatch", "insufficient_funds", "account_frozen", "limit_exceeded"),
+       tags=("payment requests",))
 def pay_request(call: Call, request_id: str) -> Reply:
     outcome = get_container().payment_requests.pay(call.user_id, call.headers.get("idempotency-key"), request_id,
                                                    call.body.wallet_id)

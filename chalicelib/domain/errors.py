@@ -200,3 +200,10 @@ class RequestNotPending(DomainError):
 
     code = "request_not_pending"
     default_message = "This payment request is no longer pending."
+
+
+class AccountFrozen(DomainError):
+    """An operator froze the account: money may still come in, none may leave (docs/operations.md)."""
+
+    code = "account_frozen"
+    default_message = "This account is frozen: it can receive money but not send or withdraw any."

@@ -90,6 +90,12 @@ class DailyLimit:
 
 
 TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute", "offline")
+# What an account's owner sends out of it: a frozen account may not (its transaction checks the
+# owner's account). Refunds, disputes and an operator's reversal take money back: never blocked.
+OWNER_OUTFLOWS = ("transfer", "withdrawal", "offline")
+# What an operator may reverse: payments between people (money to or from outside has its own
+# flows: refunds, disputes, payout failures).
+REVERSIBLE = ("transfer", "offline")
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,12 @@ class Movement:
             raise ValueError("a movement moves a positive amount")
         if self.from_wallet == self.to_wallet:
             raise SameWallet()
+
+    @property
+    def by_owner(self) -> bool:
+        """Whether the owner of the source wallet is sending this money (not a system account,
+        and not money taken back): the movement's transaction then requires an unfrozen account."""
+        return self.type in OWNER_OUTFLOWS and not self.from_wallet.startswith("sys:")
 
 
 def request_hash(operation: str, body: dict[str, Any], mac: Callable[[str], str]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DailyLimit
 from chalicelib.domain.offline import Allowance, DeviceCheck
@@ -85,8 +86,27 @@ class AllowanceClosed:
     remainder: int
 
 
+@dataclass(frozen=True)
+class AccountStatusChange:
+    """An operator's freeze (`frozen`) or unfreeze (`active`) of an account, only from `from_`."""
+
+    user_id: str
+    status: str
+    from_: str
+
+
+@dataclass(frozen=True)
+class Audited:
+    """An operator's change (`change`, or nothing when the command changed nothing) written in
+    ONE transaction with its audit record: no change without its record, no record of a change
+    that did not happen."""
+
+    change: NewWithdrawal | WithdrawalStatusChange | AccountStatusChange | None
+    entry: AuditEntry
+
+
 # A new invitation (`domain.invitation.Invitation`, unclaimed) is written with its hold too; a
 # new payment request (pending) alone or with its idempotency record, and its outcome (paid)
 # with the payment.
 WrittenWith = (NewWithdrawal | WithdrawalStatusChange | TopUpTotal | Invitation | InvitationOutcome
-               | PaymentRequest | RequestOutcome | NewAllowance | AllowanceClosed)
+               | PaymentRequest | RequestOutcome | NewAllowance | AllowanceClosed | AccountStatusChange | Audited)

@@ -25,10 +25,12 @@ from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unautho
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.invitation import INVITATIONS_ACCOUNT, Invitation, Invitee
 from chalicelib.domain.ledger import (
+    REVERSIBLE,
     CurrencyMismatch,
     DailyLimit,
     DuplicateRequest,
     IdempotencyPut,
+    InsufficientFunds,
     Movement,
     RecipientNotFound,
     SameWallet,
@@ -389,6 +391,30 @@ class Ledger:
             if invitation.status != "posted":
                 view["to_wallet_id"] = None
         return view
+
+    # -- operators ------------------------------------------------------------------------------
+    def reverse(self, transfer_id: str, *, record: WrittenWith, allow_negative: bool = False) -> Transfer | None:
+        """An operator's compensating transfer: a posted payment's amount from its recipient back
+        to its sender, in one transaction with `record` (the audit), never an edit of history.
+        Once per transfer (the reversal's id derives from it): None when it was reversed
+        already. A user wallet never goes negative (InsufficientFunds); a system account may,
+        only when the operator says so (`allow_negative`)."""
+        t = self.store.get_transfer(transfer_id)
+        if t is None:
+            raise NotFound("The transfer was not found.")
+        if t.type not in REVERSIBLE or t.status != "posted":
+            raise InvalidRequest(f"Only a posted payment can be reversed (this is a {t.status} {t.type}).")
+        if allow_negative and not is_system_wallet(t.to_wallet_id):
+            raise InvalidRequest("A user's wallet never goes negative: --allow-negative is for system accounts.")
+        if is_system_wallet(t.to_wallet_id) and not allow_negative:
+            account = self.store.get_wallet(t.to_wallet_id)
+            if account is None or account.available < t.amount:
+                raise InsufficientFunds("The system account is short: --allow-negative lets it go negative.")
+        reversal = Movement(deterministic_id("rv", "ops", transfer_id), "reversal", t.to_wallet_id, t.from_wallet_id,
+                            Money(t.amount, t.currency), t.to_owner, t.from_owner)
+        if not self._system_move(reversal, record=record):
+            return None
+        return self.store.get_transfer(reversal.transfer_id)
 
     # -- system movements (top-ups, refunds, tests) ---------------------------------------------
     def credit_from_system(self, account: str, wallet_id: str, amount: Money, transfer_id: str,

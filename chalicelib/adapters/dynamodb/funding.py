@@ -147,6 +147,16 @@ class DynamoFunding:
             (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_id.does_not_exist()
             & (WithdrawalRecord.created_at < created_before), consistent_read=True)]
 
+    def withdrawals_with_status(self, status: str) -> list[Withdrawal]:
+        """Every withdrawal in a status, oldest first (an operator's list: a scan)."""
+        found = WithdrawalRecord.scan(WithdrawalRecord.status == status, consistent_read=True)
+        return sorted((_to(Withdrawal, r) for r in found), key=lambda w: w.created_at)
+
+    def topups_since(self, created_from: str) -> list[TopUp]:
+        """Top-ups created at or after a time (reconciliation with Stripe: a scan)."""
+        return [_to(TopUp, r) for r in TopUpRecord.scan(TopUpRecord.created_at >= created_from,
+                                                        consistent_read=True)]
+
     def flag_shortfall(self, topup_id: str, kind: str) -> None:
         TopUpRecord(topup_id=topup_id).update(actions=[TopUpRecord.shortfall.set(kind)])
 

@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamodb import cursors
 from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, RETRYABLE, backoff
 from chalicelib.adapters.dynamodb.models import (
     AllowanceRecord,
+    AuditRecord,
     DailyTotalRecord,
     EntryRecord,
     IdempotencyRecord,
@@ -35,6 +36,7 @@ from chalicelib.adapters.dynamodb.models import (
     SessionRecord,
     TopUpRecord,
     TransferRecord,
+    UserRecord,
     WalletRecord,
     WithdrawalRecord,
 )
@@ -42,7 +44,8 @@ from chalicelib.adapters.dynamodb.sessions import to_session
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.adapters.dynamodb.users import default_wallet_key, verified_owner, wallet_puts
 from chalicelib.config import Settings
-from chalicelib.domain.errors import Conflict, NotFound, RequestNotPending, ServiceUnavailable
+from chalicelib.domain.audit import AUDIT_LOG, AuditEntry
+from chalicelib.domain.errors import AccountFrozen, Conflict, NotFound, RequestNotPending, ServiceUnavailable
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
@@ -57,7 +60,9 @@ from chalicelib.domain.ledger import (
 from chalicelib.domain.offline import DeviceInactive
 from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
+    AccountStatusChange,
     AllowanceClosed,
+    Audited,
     InvitationOutcome,
     NewAllowance,
     NewWithdrawal,
@@ -137,7 +142,7 @@ class DynamoLedger:
         self.t = {m: table_name(settings, m) for m in
                   (WalletRecord, TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, WithdrawalRecord,
                    TopUpRecord, InvitationRecord, PaymentRequestRecord, AllowanceRecord, RedemptionRecord,
-                   OfflineDeviceRecord, SessionRecord, IdentityRecord)}
+                   OfflineDeviceRecord, SessionRecord, IdentityRecord, UserRecord, AuditRecord)}
         # Per thread (benchmarks run many clients on one store): the last transaction's
         # ConsumedCapacity and how many attempts it took.
         self._last = threading.local()
@@ -276,6 +281,12 @@ class DynamoLedger:
         more = len(items) > limit
         items = items[:limit]
         return items, (encode_cursor(items[-1].sk) if more else None)
+
+    def pending_debits(self, wallet_id: str) -> list[Entry]:
+        """The wallet's open holds (an operator's view: it reads the whole statement)."""
+        return [_entry(r) for r in EntryRecord.query(wallet_id, consistent_read=True,
+                                                      filter_condition=(EntryRecord.status == "pending")
+                                                      & (EntryRecord.direction == "debit"))]
 
     def all_entries(self, wallet_id: str) -> Iterator[Entry]:
         for r in EntryRecord.query(wallet_id, consistent_read=True):
@@ -496,7 +507,16 @@ class DynamoLedger:
         """Add the optional items of a movement, then write it all in one transaction.
 
         `record` is written with the money: a claim (a top-up's refunded total) or a resource
-        (the withdrawal of a hold), conditional so that it happens once."""
+        (the withdrawal of a hold), conditional so that it happens once. Money its owner sends
+        out also requires, in the same transaction, that an operator has not frozen the account:
+        a freeze racing the payment either comes first and refuses it, or comes after it."""
+        if m.by_owner:
+            items.append({"ConditionCheck": {
+                "TableName": self.t[UserRecord], "Key": {"user_id": _s(m.from_owner)},
+                "ConditionExpression": "attribute_not_exists(#st) OR #st <> :frozen",
+                "ExpressionAttributeNames": {"#st": "status"},
+                "ExpressionAttributeValues": {":frozen": _s("frozen")}}})
+            roles.append("account")
         if record:
             self._add_companion(items, roles, record)
         if idempotency:
@@ -600,7 +620,12 @@ class DynamoLedger:
 
     def _add_companion(self, items: list[dict[str, Any]], roles: list[str], record: WrittenWith) -> None:
         """A companion's items and how each one's failed condition is read."""
-        if isinstance(record, NewAllowance):
+        if isinstance(record, Audited):
+            if record.change is not None:
+                self._add_companion(items, roles, record.change)
+            items.append(self._audit_put(record.entry))
+            roles.append("audit")
+        elif isinstance(record, NewAllowance):
             items += [self._allowance_put(record), self._daily_update(record.outstanding, record.allowance.amount),
                       {"ConditionCheck": {
                           "TableName": self.t[OfflineDeviceRecord], "Key": {"device_id": _s(record.device.device_id)},
@@ -614,6 +639,20 @@ class DynamoLedger:
         else:
             items.append(self._written_with(record))
             roles.append(_role(record))
+
+    def _audit_put(self, entry: AuditEntry) -> dict[str, Any]:
+        import json
+
+        item = {"log": _s(AUDIT_LOG), "sk": _s(entry.sort_key), "audit_id": _s(entry.audit_id), "at": _s(entry.at),
+                "actor": _s(entry.actor), "command": _s(entry.command), "target": _s(entry.target),
+                "outcome": _s(entry.outcome)}
+        if entry.reason_ct:
+            item["reason_ct"] = _s(entry.reason_ct)
+        for name, value in (("before", entry.before), ("after", entry.after)):
+            if value is not None:
+                item[name] = _s(json.dumps(value, sort_keys=True))
+        return {"Put": {"TableName": self.t[AuditRecord], "Item": item,
+                        "ConditionExpression": "attribute_not_exists(sk)"}}  # append only: never over a record
 
     def counter_update(self, key: str, delta: int) -> dict[str, Any]:
         """A running total moved by `delta` without a condition (it only ever gives room back)."""
@@ -662,6 +701,12 @@ class DynamoLedger:
             return self._request_put(value)
         if isinstance(value, RequestOutcome):
             return self._request_outcome(value)
+        if isinstance(value, AccountStatusChange):
+            return {"Update": {"TableName": self.t[UserRecord], "Key": {"user_id": _s(value.user_id)},
+                               "UpdateExpression": "SET #st = :new",
+                               "ConditionExpression": "attribute_exists(user_id) AND #st = :from",
+                               "ExpressionAttributeNames": {"#st": "status"},
+                               "ExpressionAttributeValues": {":new": _s(value.status), ":from": _s(value.from_)}}}
         if isinstance(value, WithdrawalStatusChange):
             allowed = {f":from{i}": _s(s) for i, s in enumerate(value.from_)}
             return {"Update": {"TableName": self.t[WithdrawalRecord],
@@ -784,6 +829,8 @@ class DynamoLedger:
     def _raise_for(self, roles: list[str], m: Movement | None, olds: dict[str, Any] | None = None) -> None:
         if "transfer" in roles or "idempotency" in roles or "resolve" in roles or "record" in roles:
             raise DuplicateRequest()
+        if "account" in roles:  # before any money reason: a frozen account sends nothing
+            raise AccountFrozen()
         if "request" in roles:  # paid, declined, canceled or expired meanwhile: before any money reason
             raise RequestNotPending()
         if "device" in roles:  # frozen or revoked while its allowance was being made

@@ -706,8 +706,33 @@ class DoubleSpendRecord(BaseModel):
     created_at = UnicodeAttribute()
 
 
+class AuditRecord(BaseModel):
+    """One operator action (`python -m ops`): append-only. Written with a condition that the
+    item is new, never updated or deleted (the deployed table's resource policy denies both to
+    everyone); one partition, sorted by time, because operators act a few times a day."""
+
+    table = "audit"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "audit"
+
+    log = UnicodeAttribute(hash_key=True)  # always AUDIT_LOG
+    sk = UnicodeAttribute(range_key=True)  # "<RFC 3339 time>#<audit id>"
+    audit_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()  # the caller's identity (IAM ARN; locally also the OS user)
+    command = UnicodeAttribute()
+    target = UnicodeAttribute()
+    reason_ct = UnicodeAttribute(null=True)  # free text a person typed: encrypted like every such field
+    outcome = UnicodeAttribute()
+    before = UnicodeAttribute(null=True)  # JSON: ids, statuses and amounts only
+    after = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
     WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
-    ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord)
+    ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord,
+    AuditRecord)

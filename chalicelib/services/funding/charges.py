@@ -19,6 +19,7 @@ from chalicelib.services.funding.common import (
     CreditNotYetApplied,
     EventRaced,
     FundingBase,
+    topup_credit_id,
 )
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Charges(FundingBase):
             return Applied.MISMATCH
         amount = Money(record.amount, record.currency)
         credited = self.ledger.credit_from_system(CLEARING, record.wallet_id, amount,
-                                                  deterministic_id("tp", str(pi["id"])), "topup")
+                                                  topup_credit_id(str(pi["id"])), "topup")
         self.repo.set_topup_status(record.topup_id, "succeeded")
         return Applied.CREDITED if credited else Applied.ALREADY_CREDITED
 
@@ -119,7 +120,7 @@ class Charges(FundingBase):
             if record is None:
                 return Applied.UNKNOWN_TOPUP
             intent = record.payment_intent_id or intent_id
-            if intent and self.ledger.store.get_transfer(deterministic_id("tp", str(intent))) is None:
+            if intent and self.ledger.store.get_transfer(topup_credit_id(str(intent))) is None:
                 # Out of order: the credit has not happened yet. Fail, so the queue redelivers
                 # this event after the payment_intent.succeeded one.
                 raise CreditNotYetApplied(record.topup_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.ledger import deterministic_id
 from chalicelib.services.ledger import Ledger
 from chalicelib.services.ports import Clock, FieldCipher, FundingRepository, PaymentGateway, SecondFactor
 
@@ -18,6 +19,11 @@ PAYOUTS = "payouts"  # money on its way to users' banks
 DISPUTES = "disputes"
 
 RESUME_WITHIN = 23 * 3600  # below Stripe's 24 h idempotency-key memory
+
+
+def topup_credit_id(intent_id: str) -> str:
+    """The ledger transfer that credits a PaymentIntent's money: one per intent, ever."""
+    return deterministic_id("tp", intent_id)
 
 
 def epoch(rfc3339_time: str) -> float:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import observability
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.errors import (
     CardDeclined,
     NotFound,
@@ -18,7 +19,7 @@ from chalicelib.domain.funding import Withdrawal
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
-from chalicelib.domain.unit_of_work import NewWithdrawal, WithdrawalStatusChange
+from chalicelib.domain.unit_of_work import Audited, NewWithdrawal, WithdrawalStatusChange
 from chalicelib.services.funding.common import (
     PAYOUTS,
     RESUME_WITHIN,
@@ -81,7 +82,7 @@ class Withdrawals(FundingBase):
         """Answer with the withdrawal; once it is complete (payout sent, or failed), keep that
         answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
         w = self._existing(withdrawal_id)
-        view = self._withdrawal_view(w)
+        view = self.withdrawal_view(w)
         if w.payout_id or w.status in ("failed", "needs_attention"):
             self.repo.keep_withdrawal_answer(withdrawal_id, seal(self.cipher, w.user_id, view))
         return Outcome(view, replayed=replayed)
@@ -170,7 +171,19 @@ class Withdrawals(FundingBase):
             observability.count("WithdrawalResumeFailed", done["failed"])
         return done
 
-    def _withdrawal_view(self, w: Withdrawal) -> dict[str, Any]:
+    def resolve_attention(self, w: Withdrawal, *, paid: bool, audit: AuditEntry) -> bool:
+        """A person checked Stripe about a withdrawal that waits for them (`needs_attention`):
+        post its hold (the money left) or void it (it did not; in Connect mode the transfer to
+        the user's account is taken back first, so the money is never both there and in the
+        wallet). Exactly once, with the audit record in the same transaction: False when it was
+        settled already."""
+        if not paid:
+            self._reverse_transfer(w)
+        status = "paid" if paid else "failed"
+        return self.ledger.resolve_hold(w.withdrawal_id, post=paid, record=Audited(
+            WithdrawalStatusChange(w.withdrawal_id, status, from_=("needs_attention",)), audit))
+
+    def withdrawal_view(self, w: Withdrawal) -> dict[str, Any]:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
                 "amount": w.amount, "currency": w.currency, "provider_reference": w.payout_id,
                 "created_at": w.created_at}
@@ -179,7 +192,7 @@ class Withdrawals(FundingBase):
         w = self.repo.withdrawal(withdrawal_id)
         if w is None or w.user_id != user_id:
             raise NotFound("The withdrawal was not found.")
-        return self._withdrawal_view(w)
+        return self.withdrawal_view(w)
 
     def _payout_settled(self, payout: dict[str, Any], *, paid: bool) -> Applied:
         """Settle the withdrawal whose recorded payout id is this payout's id, and only if the

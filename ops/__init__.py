@@ -1,0 +1,1 @@
+"""The operators' command-line tool: `python -m ops --help` (docs/operations.md)."""
