@@ -299,7 +299,7 @@ class Container:
 
         assert self.tables_bound
         return Operations(ledger=self.ledger, scans=self.ledger_store,  # type: ignore[arg-type]  # DynamoLedger
-                          offline=self.offline_store, users=self.users, profile=self.identity.profile,
+                          offline=self.offline_store, users=self.users,
                           withdrawals=self.funding, repo=self.funding_repo,  # type: ignore[arg-type]  # DynamoFunding
                           gateway=self.stripe,  # type: ignore[arg-type]  # the StripeGateway
                           audit_log=DynamoAudit(), cipher=self.cipher, blind_index=self.blind_index, actor=actor)

@@ -9,8 +9,10 @@ and the secrets from SSM with the caller's own AWS credentials.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -20,6 +22,7 @@ from typing import Any, NoReturn
 from chalicelib.domain.errors import DomainError
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("ops")
 CHANGES = {"freeze", "unfreeze", "resolve", "reverse", "spread"}  # commands that need --reason
 
 
@@ -86,7 +89,7 @@ def settings_env(stage: str, stack_dir: Path) -> dict[str, str]:
             raise UsageError(f"no local stack at {stack_dir}: start it with `make dev`")
         env = read_stack_env(stack_dir)
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            os.environ[key] = env[key]  # the emulators' dev credentials, for boto3
+            os.environ[key] = env.get(key, "")  # the emulators' dev credentials, for boto3
         return {**env, "STAGE": "local"}
     from deploy.template import stage_env
 
@@ -101,12 +104,16 @@ def _since(text: str) -> str:
     from chalicelib.domain.ids import rfc3339
 
     try:
-        return rfc3339(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError("--since must be an RFC 3339 time, e.g. 2026-11-21T00:00:00Z") from None
+        when = None
+    if when is None or when.tzinfo is None:  # no guessing the operator's time zone
+        raise UsageError("--since must be an RFC 3339 time with its offset, e.g. 2026-11-21T00:00:00Z")
+    return rfc3339(when.timestamp())
 
 
-def run(args: argparse.Namespace, env: dict[str, str]) -> Any:
+def operations(env: dict[str, str]) -> Any:
+    """The app's services for this stage, acting as the caller's own identity."""
     from chalicelib.adapters.secrets import Secrets
     from chalicelib.config import Settings
     from chalicelib.container import Container
@@ -116,37 +123,49 @@ def run(args: argparse.Namespace, env: dict[str, str]) -> Any:
     c = holder["c"] = Container(settings, secrets=Secrets(lambda: holder["c"].client("ssm"), env=env))
     actor = str(c.client("sts").get_caller_identity()["Arn"])
     if settings.stage == "local":  # every dev stack has one identity: say which person it was
-        actor += f" ({getpass.getuser()})"
-    ops = c.operations(actor)
+        with contextlib.suppress(KeyError, OSError):  # a container with no entry for its user
+            actor += f" ({getpass.getuser()})"
+    return c.operations(actor)
+
+
+def dispatch(ops: Any, args: argparse.Namespace, command: str, name: str) -> Any:
+    if command == "show":
+        user_id = ops.find_user(email=args.email, user_id=args.user_id)
+        ops.record(name, user_id)
+        return ops.show_user(user_id)
+    if command in ("freeze", "unfreeze"):
+        return ops.set_frozen(args.user_id, command == "freeze", args.reason)
+    if command == "withdrawals":
+        ops.record(name, args.status)
+        return {"items": ops.withdrawals_in(args.status)}
+    if command == "resolve":
+        return ops.resolve_withdrawal(args.id, args.outcome, args.reason)
+    if command == "reverse":
+        return ops.reverse(args.transfer_id, args.reason, allow_negative=args.allow_negative)
+    if command == "spread":
+        return ops.spread_credits(args.wallet_id, args.shards, args.reason)
+    if command == "reconcile":
+        ops.record(name, "ledger")
+        return ops.reconcile()
+    since = _since(args.since)
+    ops.record(name, since)
+    return {"items": ops.audit(since)}
+
+
+def run(args: argparse.Namespace, env: dict[str, str]) -> Any:
+    ops = operations(env)
     command = args.command if args.command not in ("user", "withdrawal", "wallet") else args.action
     name = " ".join(x for x in (args.command, getattr(args, "action", None)) if x)
     try:
-        if args.command == "user":
-            user_id = ops.find_user(email=args.email, user_id=args.user_id)
-            ops.record(name, user_id)
-            return ops.show_user(user_id)
-        if command in ("freeze", "unfreeze"):
-            return ops.set_frozen(args.user_id, command == "freeze", args.reason)
-        if command == "withdrawals":
-            ops.record(name, args.status)
-            return {"items": ops.withdrawals_in(args.status)}
-        if command == "resolve":
-            return ops.resolve_withdrawal(args.id, args.outcome, args.reason)
-        if command == "reverse":
-            return ops.reverse(args.transfer_id, args.reason, allow_negative=args.allow_negative)
-        if command == "spread":
-            return ops.spread_credits(args.wallet_id, args.shards, args.reason)
-        if command == "reconcile":
-            ops.record(name, "ledger")
-            return ops.reconcile()
-        since = _since(args.since)
-        ops.record(name, since)
-        return {"items": ops.audit(since)}
+        return dispatch(ops, args, command, name)
     except DomainError as exc:
         if command in CHANGES and getattr(args, "reason", "").strip():
             target = getattr(args, "user_id", None) or getattr(args, "id", None) or getattr(
                 args, "transfer_id", None) or getattr(args, "wallet_id", None) or ""
-            ops.record(name, target, reason=args.reason, refused=exc.code)
+            try:
+                ops.record(name, target, reason=args.reason, refused=exc.code)
+            except Exception:  # noqa: BLE001 - the refusal is the answer; its record is best effort
+                log.warning("the refusal could not be recorded")
         raise
 
 
@@ -162,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         if exc.details:
             error["details"] = exc.details
         print(json.dumps({"error": error}))
+        return 1
+    except Exception as exc:  # credentials, permissions, an unreachable AWS: JSON too
+        # Only the exception's type: its text may carry a request or an ARN, never shown.
+        print(json.dumps({"error": {"code": "internal_error", "message": f"{type(exc).__name__}; see the logs"}}))
+        log.debug("ops failed", exc_info=True)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
     return 0

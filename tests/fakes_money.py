@@ -102,7 +102,7 @@ class FakeLedgerStore:
     def system_shard(self, account: str, currency: str) -> str:
         return system_wallet_id(account, currency, 0)
 
-    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
+    def spread_credits(self, main: Wallet, shards: int, now: str, record: WrittenWith | None = None) -> None:
         # In memory there is no hot item: the wallet is marked, its credits stay on it.
         self.b.wallets[main.wallet_id] = replace(main, credit_shards=shards)
 
@@ -424,6 +424,13 @@ class FakeFundingRepo:
         if self.b.withdrawals[withdrawal_id].status != "pending":
             return False
         self._update(withdrawal_id, status=status, attention_reason=reason)
+        return True
+
+    def claim_resolution(self, withdrawal_id: str, outcome: str) -> bool:
+        w = self.b.withdrawals[withdrawal_id]
+        if w.status != "needs_attention" or w.resolution not in (None, outcome):
+            return False
+        self._update(withdrawal_id, resolution=outcome)
         return True
 
     def stuck_withdrawals(self, created_before: str) -> list[Withdrawal]:

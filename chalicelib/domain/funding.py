@@ -12,6 +12,7 @@ class FundingProfile:
     stripe_customer_id: str | None = None
     payout_account_id: str | None = None
     payout_status: str | None = None
+    status: str = "active"  # the account's: a frozen one gets no new payout
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Withdrawal:
     payout_id: str | None = None
     reversal_id: str | None = None
     attention_reason: str | None = None
+    resolution: str | None = None  # paid | failed: what a person decided (ops), claimed before acting
     response_ct: str | None = None
 
 

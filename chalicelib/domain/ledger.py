@@ -136,6 +136,11 @@ def request_hash(operation: str, body: dict[str, Any], mac: Callable[[str], str]
     return mac(f"request:{operation}:{canonical}")
 
 
+def reversal_id(transfer_id: str) -> str:
+    """The one compensating transfer an operator can make for a payment."""
+    return deterministic_id("rv", "ops", transfer_id)
+
+
 def deterministic_id(prefix: str, *parts: str) -> str:
     """An id derived from (user, idempotency key, ...): a retry can only ever create the same id."""
     return f"{prefix}_{hashlib.sha256('|'.join(parts).encode('utf-8')).hexdigest()[:32]}"

@@ -136,7 +136,8 @@ class Identity:
         user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
-        if not ok or user is None or user.status != "active":
+        # A frozen account signs in (it may read and receive; only sending is refused).
+        if not ok or user is None or user.status not in ("active", "frozen"):
             raise InvalidCredentials()
         self.login_lockout.succeeded(key)
         return self._start_session(user.user_id)

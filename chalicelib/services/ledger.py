@@ -38,6 +38,7 @@ from chalicelib.domain.ledger import (
     default_wallet_id,
     deterministic_id,
     request_hash,
+    reversal_id,
 )
 from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.principal import PendingSession
@@ -118,7 +119,7 @@ class Ledger:
         opened = self.store.open_wallet(NewWallet(new_id("wal"), user_id, currency, name, created, is_default=False))
         return self.wallet(user_id, str(opened))
 
-    def spread_credits(self, wallet_id: str, shards: int) -> None:
+    def spread_credits(self, wallet_id: str, shards: int, record: WrittenWith | None = None) -> None:
         """Mark a wallet high-volume (a merchant): its credits spread over `shards` items (an
         operator's decision; docs/hot-wallets.md)."""
         if not 1 <= shards <= MAX_CREDIT_SHARDS:
@@ -128,7 +129,7 @@ class Ledger:
             raise NotFound("The wallet was not found.")
         if shards < w.credit_shards:  # a shard beyond the count would hold money nobody reads
             raise InvalidRequest(f"The wallet has {w.credit_shards} credit shards; their number cannot shrink.")
-        self.store.spread_credits(w, shards, rfc3339(self.now()))
+        self.store.spread_credits(w, shards, rfc3339(self.now()), record)
 
     def default_wallet(self, user_id: str, currency: str) -> str:
         """The user's default wallet of a currency, opened if missing (where payments land)."""
@@ -410,7 +411,7 @@ class Ledger:
             account = self.store.get_wallet(t.to_wallet_id)
             if account is None or account.available < t.amount:
                 raise InsufficientFunds("The system account is short: --allow-negative lets it go negative.")
-        reversal = Movement(deterministic_id("rv", "ops", transfer_id), "reversal", t.to_wallet_id, t.from_wallet_id,
+        reversal = Movement(reversal_id(transfer_id), "reversal", t.to_wallet_id, t.from_wallet_id,
                             Money(t.amount, t.currency), t.to_owner, t.from_owner)
         if not self._system_move(reversal, record=record):
             return None

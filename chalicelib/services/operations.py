@@ -17,7 +17,7 @@ from chalicelib.domain.contact import email_lookup_key, identity_key, normalize_
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.domain.funding import TopUp, Withdrawal
 from chalicelib.domain.ids import new_id, rfc3339
-from chalicelib.domain.ledger import DuplicateRequest
+from chalicelib.domain.ledger import DuplicateRequest, reversal_id
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.wallet import Wallet
 from chalicelib.services.funding.common import topup_credit_id
@@ -67,7 +67,6 @@ class Operations:
     scans: LedgerScans
     offline: Any  # the allowances' store, for their invariants
     users: UserDirectory
-    profile: Callable[[str], Any]  # the decrypted profile (identity service)
     withdrawals: Withdrawals
     repo: FundingRecords
     gateway: PaymentIntents
@@ -122,7 +121,13 @@ class Operations:
         if user is None:
             raise NotFound("No such user.")
         wallets = self.ledger.wallets(user_id)
-        return {"user": {**asdict(self.profile(user_id)), "status": user.status},
+        # Decrypted here with the data key alone: an operator's tool never loads the token key.
+        profile: dict[str, Any] = {
+            name: self.cipher.decrypt(ct, user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
+            for name in ("email", "phone", "first_name", "last_name")}
+        profile.update(user_id=user_id, status=user.status, created_at=user.created_at, mfa_enabled=user.mfa_enabled,
+                       email_verified=user.email_verified, phone_verified=user.phone_verified)
+        return {"user": profile,
                 "wallets": [{**wallet_view(w), "credit_shards": w.credit_shards} for w in wallets],
                 "holds": [self._hold_view(e) for w in wallets for e in self.scans.pending_debits(w.wallet_id)],
                 "transfers": self._recent_transfers(wallets)}
@@ -151,9 +156,11 @@ class Operations:
         user = self.users.get(user_id)
         if user is None:
             raise NotFound("No such user.")
-        wanted = "frozen" if frozen else "active"
+        wanted, other = ("frozen", "active") if frozen else ("active", "frozen")
         if user.status == wanted:
             return self._unchanged(command, user_id, reason, {"status": user.status})
+        if user.status != other:
+            raise Conflict(f"The account is {user.status}: only an {other} account can be {command}d.")
         entry = self._entry(command, user_id, reason, "done", {"status": user.status}, {"status": wanted})
         try:
             self.ledger.store.write(Audited(AccountStatusChange(user_id, wanted, from_=user.status), entry),
@@ -201,22 +208,21 @@ class Operations:
         before = {"transfer_id": transfer_id, "status": original.status, "amount": original.amount,
                   "currency": original.currency, "from_wallet_id": original.from_wallet_id,
                   "to_wallet_id": original.to_wallet_id}
-        entry = self._entry("reverse", transfer_id, reason, "done", before, None)
+        entry = self._entry("reverse", transfer_id, reason, "done", before, {"reversal_id": reversal_id(transfer_id)})
         reversal = self.ledger.reverse(transfer_id, record=Audited(None, entry), allow_negative=allow_negative)
         if reversal is None:
             return self._unchanged("reverse", transfer_id, reason, before)
         return {"changed": True, "audit_id": entry.audit_id, "reversal": self.ledger.transfer_view(reversal)}
 
     def spread_credits(self, wallet_id: str, shards: int, reason: str) -> dict[str, Any]:
-        """Make a wallet high-volume (docs/hot-wallets.md). Recorded after the change: the
-        spread is one transaction of up to 33 items of its own, and it changes no money."""
+        """Make a wallet high-volume (docs/hot-wallets.md), with its audit record in the same
+        transaction (at most 34 items)."""
         wallet = self.ledger.store.get_wallet(wallet_id)
         if wallet is None or wallet.kind != "user":
             raise NotFound("No such wallet.")
         before = {"credit_shards": wallet.credit_shards}
         entry = self._entry("wallet spread", wallet_id, reason, "done", before, {"credit_shards": shards})
-        self.ledger.spread_credits(wallet_id, shards)
-        self.ledger.store.write(Audited(None, entry), now=entry.at)
+        self.ledger.spread_credits(wallet_id, shards, record=Audited(None, entry))
         return {"changed": True, "audit_id": entry.audit_id, "wallet_id": wallet_id, "credit_shards": shards}
 
     # -- reconciliation -------------------------------------------------------------------------

@@ -125,8 +125,9 @@ class LedgerStore(Protocol):
 
     def system_shard(self, account: str, currency: str) -> str: ...
 
-    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
-        """Make a user wallet high-volume: credits land on `shards` items summed when read."""
+    def spread_credits(self, main: Wallet, shards: int, now: str, record: WrittenWith | None = None) -> None:
+        """Make a user wallet high-volume: credits land on `shards` items summed when read
+        (with `record`, e.g. the operator's audit, in the same transaction)."""
 
     def sweep(self, wallet_id: str) -> int:
         """Fold a high-volume wallet's credit shards into its main item; the amount folded."""
@@ -274,6 +275,10 @@ class FundingRepository(Protocol):
     def stuck_withdrawals(self, created_before: str) -> list[Withdrawal]: ...
 
     def keep_withdrawal_answer(self, withdrawal_id: str, response_ct: str) -> bool: ...
+
+    def claim_resolution(self, withdrawal_id: str, outcome: str) -> bool:
+        """Record a person's decision (paid | failed) on a withdrawal that needs attention,
+        unless another decision was recorded; False then (or if it no longer needs attention)."""
 
 
 class PaymentGateway(Protocol):

@@ -47,13 +47,17 @@ def statement_types(user) -> list[tuple[str, str, int]]:
     return [(e["type"], e["direction"], e["amount"]) for e in entries]
 
 
-def test_a_frozen_account_receives_but_sends_nothing(new_user, fund, ops, tmp_path):
+def test_a_frozen_account_receives_but_sends_nothing(api, new_user, fund, ops, tmp_path):
     ann, bob = new_user(), new_user()
     wallet = default_wallet(ann)["wallet_id"]
     fund(wallet, 10_000)
     _, recovery = enroll(ann)
     phone = device(ann, Phone(tmp_path / "ann"))
     request = ask(bob, {"email": ann.email}, 500).json()
+    carol = uniq_email("carol")  # invited before the freeze: not on the wallet yet
+    invited = send(ann, {"from_wallet_id": wallet, "to": {"email": carol, "invite": True}, "amount": 300,
+                         "currency": "USD"})
+    assert invited.status_code == 201, invited.text
 
     assert error(ops("freeze", "--user-id", ann.user["user_id"], ok=False)) == "usage"  # no reason, no change
     frozen = ops("freeze", "--user-id", ann.user["user_id"], "--reason", "card fraud report 4711")
@@ -71,23 +75,33 @@ def test_a_frozen_account_receives_but_sends_nothing(new_user, fund, ops, tmp_pa
                                 headers={"Idempotency-Key": uuid.uuid4().hex})) == "account_frozen"
     assert code(allow(ann, {"device_id": phone["device_id"], "wallet_id": wallet, "amount": 100,
                             "otp": recovery[1]})) == "account_frozen"
-    assert balances(ann) == (10_000, 0, 10_000)
+    assert balances(ann) == (10_000, 300, 9_700)
+    # The invitation made before the freeze is not delivered while it lasts: Carol verifies her
+    # address, and the money stays held for her.
+    carol_user = new_user(email=carol)
+    time.sleep(2)
+    assert balances(ann) == (10_000, 300, 9_700) and balances(carol_user)[0] == 0
     # ...while money still comes in, and reading still works with the same token.
     bob_wallet = default_wallet(bob)["wallet_id"]
     fund(bob_wallet, 700)
     r = send(bob, {"from_wallet_id": bob_wallet, "to": {"email": ann.email}, "amount": 700, "currency": "USD"})
     assert r.status_code == 201, r.text
-    assert balances(ann) == (10_700, 0, 10_700)
+    assert balances(ann) == (10_700, 300, 10_400)
     assert ann.api.request("GET", "/me").status_code == 200
+    login = api.request("POST", "/auth/login", {"email": ann.email, "password": "correct horse battery staple 42"})
+    assert login.status_code == 200, login.text  # a frozen person still signs in, to read
 
     shown = ops("user", "show", "--email", ann.email)
     assert shown["user"]["status"] == "frozen" and shown["user"]["email"] == ann.email.split("@")[0] + "@example.com"
     assert shown["wallets"][0]["balance"] == 10_700 and shown["transfers"][0]["amount"] == 700
+    assert [h["amount"] for h in shown["holds"]] == [300]
 
     assert ops("unfreeze", "--user-id", ann.user["user_id"], "--reason", "cleared by the bank")["changed"]
     r = pay(ann, request["request_id"], wallet)
     assert r.status_code == 201, r.text
-    assert balances(ann) == (10_200, 0, 10_200) and balances(bob, bob_wallet)[0] == 500
+    # Unfrozen, the scheduled sweep delivers the waiting invitation.
+    assert wait_for(lambda: balances(carol_user)[0] == 300, timeout=60)
+    assert balances(ann) == (9_900, 0, 9_900) and balances(bob, bob_wallet)[0] == 500
 
 
 def test_a_reversal_restores_both_balances_once(new_user, fund, ops):

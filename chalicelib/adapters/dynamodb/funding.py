@@ -34,7 +34,8 @@ class DynamoFunding:
         r = UserRecord.find(user_id)
         if r is None:
             return None
-        return FundingProfile(r.user_id, r.stripe_customer_id, r.payout_account_id, r.payout_status)
+        return FundingProfile(r.user_id, r.stripe_customer_id, r.payout_account_id, r.payout_status,
+                              r.status or "active")
 
     def set_customer(self, user_id: str, customer_id: str) -> str:
         """Store the user's Stripe customer once; the one stored first wins a race."""
@@ -146,6 +147,15 @@ class DynamoFunding:
         return [_to(Withdrawal, r) for r in WithdrawalRecord.scan(
             (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_id.does_not_exist()
             & (WithdrawalRecord.created_at < created_before), consistent_read=True)]
+
+    def claim_resolution(self, withdrawal_id: str, outcome: str) -> bool:
+        """A person's decision about a withdrawal that needs attention, recorded before anything
+        is done about it: of two operators deciding differently, only the first acts, and the
+        one who decided can run the command again after a crash."""
+        return written(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+            actions=[WithdrawalRecord.resolution.set(outcome)],
+            condition=(WithdrawalRecord.status == "needs_attention")
+            & (WithdrawalRecord.resolution.does_not_exist() | (WithdrawalRecord.resolution == outcome))))
 
     def withdrawals_with_status(self, status: str) -> list[Withdrawal]:
         """Every withdrawal in a status, oldest first (an operator's list: a scan)."""

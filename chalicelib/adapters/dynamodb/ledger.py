@@ -300,7 +300,7 @@ class DynamoLedger:
                 yield self._summed(r)
 
     # -- high-volume wallets --------------------------------------------------------------------
-    def spread_credits(self, main: Wallet, shards: int, now: str) -> None:
+    def spread_credits(self, main: Wallet, shards: int, now: str, record: WrittenWith | None = None) -> None:
         """Make a user wallet high-volume: its credits land on `shards` shard items, so no one
         item takes every payment (DynamoDB's per-item write limit, docs/hot-wallets.md). The
         count may grow, never shrink (a shard beyond it would hold money nobody reads)."""
@@ -322,7 +322,10 @@ class DynamoLedger:
                 "ExpressionAttributeValues": {":zero": _n(0), ":cur": _s(main.currency), ":kind": _s(CREDIT_SHARD_KIND),
                                               ":st": _s(main.status), ":w": _s(wallet_id), ":nm": _s(f"shard {k}"),
                                               ":false": {"BOOL": False}, ":now": _s(now)}}})
-        self._transact(items, ["wallet"] + ["shard"] * shards, None)
+        roles = ["wallet"] + ["shard"] * shards
+        if record:
+            self._add_companion(items, roles, record)
+        self._transact(items, roles, None)
 
     def sweep(self, wallet_id: str) -> int:
         """Fold a high-volume wallet's credit shards into its main item, where debits are
@@ -511,11 +514,7 @@ class DynamoLedger:
         out also requires, in the same transaction, that an operator has not frozen the account:
         a freeze racing the payment either comes first and refuses it, or comes after it."""
         if m.by_owner:
-            items.append({"ConditionCheck": {
-                "TableName": self.t[UserRecord], "Key": {"user_id": _s(m.from_owner)},
-                "ConditionExpression": "attribute_not_exists(#st) OR #st <> :frozen",
-                "ExpressionAttributeNames": {"#st": "status"},
-                "ExpressionAttributeValues": {":frozen": _s("frozen")}}})
+            items.append(self._not_frozen(m.from_owner))
             roles.append("account")
         if record:
             self._add_companion(items, roles, record)
@@ -527,12 +526,20 @@ class DynamoLedger:
             roles.append("daily")
         self._transact(items, roles, m)
 
+    def _not_frozen(self, owner_id: str) -> dict[str, Any]:
+        """The condition that an operator has not frozen this account (docs/operations.md)."""
+        return {"ConditionCheck": {
+            "TableName": self.t[UserRecord], "Key": {"user_id": _s(owner_id)},
+            "ConditionExpression": "attribute_not_exists(#st) OR #st <> :frozen",
+            "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": {":frozen": _s("frozen")}}}
+
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
                      record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:
         """Post or void a pending hold, exactly once: False if it was resolved already.
 
         `to` (wallet, owner) posts it somewhere other than the wallet the hold named: an
-        invitation's money goes to whoever claims it."""
+        invitation's money goes to whoever claims it, only while its sender's account is not
+        frozen (AccountFrozen: it stays unclaimed, and its expiry gives it back)."""
         if post and to is not None:
             transfer = dataclasses.replace(transfer, to_wallet_id=to[0], to_owner=to[1])
         # A posting (re)writes the recipient, on the transfer and as the debit's counterparty.
@@ -552,6 +559,9 @@ class DynamoLedger:
             "ConditionExpression": "#st = :pending", "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {**status, **({":tw": recipient[":tw"]} if post else {})}}})
         roles = ["resolve", "wallet", "entry"]
+        if post and to is not None:
+            items.append(self._not_frozen(transfer.from_owner))
+            roles.append("account")
         if post:
             m = Movement(transfer.transfer_id, transfer.type, transfer.from_wallet_id, transfer.to_wallet_id,
                          _money(transfer.amount, transfer.currency), transfer.from_owner, transfer.to_owner)
@@ -704,9 +714,12 @@ class DynamoLedger:
         if isinstance(value, AccountStatusChange):
             return {"Update": {"TableName": self.t[UserRecord], "Key": {"user_id": _s(value.user_id)},
                                "UpdateExpression": "SET #st = :new",
-                               "ConditionExpression": "attribute_exists(user_id) AND #st = :from",
+                               # Accounts made before statuses existed read as active.
+                               "ConditionExpression": "attribute_exists(user_id) AND (#st = :from OR "
+                                                      "(attribute_not_exists(#st) AND :from = :active))",
                                "ExpressionAttributeNames": {"#st": "status"},
-                               "ExpressionAttributeValues": {":new": _s(value.status), ":from": _s(value.from_)}}}
+                               "ExpressionAttributeValues": {":new": _s(value.status), ":from": _s(value.from_),
+                                                             ":active": _s("active")}}}
         if isinstance(value, WithdrawalStatusChange):
             allowed = {f":from{i}": _s(s) for i, s in enumerate(value.from_)}
             return {"Update": {"TableName": self.t[WithdrawalRecord],

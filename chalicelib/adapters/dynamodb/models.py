@@ -407,6 +407,7 @@ class WithdrawalRecord(BaseModel):
     payout_id = UnicodeAttribute(null=True)
     reversal_id = UnicodeAttribute(null=True)  # Connect: the transfer taken back after a failed payout
     attention_reason = UnicodeAttribute(null=True)  # why a person must decide (needs_attention)
+    resolution = UnicodeAttribute(null=True)  # paid | failed: a person's decision (python -m ops)
     response_ct = UnicodeAttribute(null=True)  # the first complete answer (encrypted), for replays
     created_at = UnicodeAttribute()
     by_payout = WithdrawalsByPayout()

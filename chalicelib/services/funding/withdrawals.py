@@ -10,6 +10,7 @@ from chalicelib import observability
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.errors import (
     CardDeclined,
+    Conflict,
     NotFound,
     PaymentProviderError,
     PayoutAccountRequired,
@@ -107,6 +108,13 @@ class Withdrawals(FundingBase):
         account = user.payout_account_id if user else None
         meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
         wid, amount = w.withdrawal_id, w.amount
+        if user is not None and user.status == "frozen" and w.payout_attempted_at is None and (
+                w.transfer_attempted_at is None or w.stripe_transfer_id):
+            # Frozen after the hold but before any payout was asked for (a retry of the key, the
+            # resume job): nothing leaves for the bank. Whatever reached the connected account
+            # comes back, then the hold, as for a refusal.
+            self._give_back(w)
+            return
         try:
             if not self.gateway.platform_payouts and not w.stripe_transfer_id:
                 transfer_id = self._once(w, "transfer", w.transfer_attempted_at,
@@ -124,13 +132,17 @@ class Withdrawals(FundingBase):
                                                                       metadata=meta))
         except (PaymentProviderError, CardDeclined):
             # Stripe refused a create call outright (look-ups never raise these): nothing was
-            # made by that call. If the money already sits in the connected account, it is
-            # taken back first; then the hold goes back, once, with the status.
-            self._reverse_transfer(self._existing(wid))
-            self.ledger.resolve_hold(wid, post=False, record=WithdrawalStatusChange(wid, "failed"))
+            # made by that call.
+            self._give_back(self._existing(wid))
             return
         if payout_id is not None:
             self.repo.set_payout(wid, payout_id)
+
+    def _give_back(self, w: Withdrawal) -> None:
+        """No payout for this withdrawal: if the money already sits in the connected account,
+        it is taken back first; then the hold goes back, once, with the status."""
+        self._reverse_transfer(w)
+        self.ledger.resolve_hold(w.withdrawal_id, post=False, record=WithdrawalStatusChange(w.withdrawal_id, "failed"))
 
     def _once(self, w: Withdrawal, call: str, attempted_at: float | None, find: Callable[[], str | None],
               create: Callable[[], str]) -> str | None:
@@ -175,13 +187,27 @@ class Withdrawals(FundingBase):
         """A person checked Stripe about a withdrawal that waits for them (`needs_attention`):
         post its hold (the money left) or void it (it did not; in Connect mode the transfer to
         the user's account is taken back first, so the money is never both there and in the
-        wallet). Exactly once, with the audit record in the same transaction: False when it was
-        settled already."""
+        wallet). The decision is claimed first, so a second person deciding otherwise acts on
+        nothing (Conflict), and the same decision run again after a crash finishes the job.
+        Exactly once, with the audit record in the same transaction as the hold: False when
+        it was settled already."""
+        outcome = "paid" if paid else "failed"
+        if not self.repo.claim_resolution(w.withdrawal_id, outcome):
+            current = self.repo.withdrawal(w.withdrawal_id)
+            if current is not None and current.status in ("paid", "failed"):
+                return False
+            raise Conflict("Another person is resolving this withdrawal differently; check its state.")
         if not paid:
-            self._reverse_transfer(w)
-        status = "paid" if paid else "failed"
+            self._reverse_transfer(self._existing(w.withdrawal_id))  # once: its id is recorded
+        elif not w.payout_id:
+            # Record the payout the person saw, so a later payout.failed (a bank can return a
+            # paid payout) finds this withdrawal and gives the money back.
+            user = self.repo.user(w.user_id)
+            payout_id = self.gateway.find_payout(user.payout_account_id if user else None, w.withdrawal_id)
+            if payout_id:
+                self.repo.set_payout(w.withdrawal_id, payout_id)
         return self.ledger.resolve_hold(w.withdrawal_id, post=paid, record=Audited(
-            WithdrawalStatusChange(w.withdrawal_id, status, from_=("needs_attention",)), audit))
+            WithdrawalStatusChange(w.withdrawal_id, outcome, from_=("needs_attention",)), audit))
 
     def withdrawal_view(self, w: Withdrawal) -> dict[str, Any]:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
