@@ -239,3 +239,31 @@ def test_someone_elses_withdrawal_or_top_up_is_not_found(world):
         world.funding.get_withdrawal("usr_x", out.body["withdrawal_id"])
     with pytest.raises(NotFound):
         world.funding.get_topup("usr_x", next(iter(world.book.topups)))
+
+
+def test_a_frozen_account_gets_no_payout_stripe_was_not_yet_asked_for(world, monkeypatch):
+    """The first call died after the hold (before Stripe, or between the Connect transfer and
+    the payout); the account is frozen; the retry of the key makes no payout and gives the
+    money back, taking the transfer back from the connected account first."""
+    world.topped_up(2000)
+    with monkeypatch.context() as m:
+        m.setattr(world.funding, "_send_payout", lambda w: None)  # the process died here
+        assert withdraw(world, key="before-stripe").body["status"] == "pending"
+    repo = world.funding.repo
+    real_mark = repo.mark_attempt
+
+    def crash_before_payout(withdrawal_id, call, when):
+        if call == "payout":
+            raise RuntimeError("the process died before asking for the payout")
+        real_mark(withdrawal_id, call, when)
+
+    with monkeypatch.context() as m, pytest.raises(RuntimeError):
+        m.setattr(repo, "mark_attempt", crash_before_payout)
+        withdraw(world, 300, key="after-transfer")
+    assert world.balances() == (2000, 900, 1100) and len(world.stripe.transfers) == 1
+    world.book.profiles["usr_a"] = FundingProfile("usr_a", "cus_a", "acct_a", "enabled", status="frozen")
+    assert withdraw(world, key="before-stripe").body["status"] == "failed"
+    assert withdraw(world, 300, key="after-transfer").body["status"] == "failed"
+    assert world.balances() == (2000, 0, 2000)
+    assert world.stripe.payouts == {} and world.stripe.reversals == [f"tr_{world.stripe.transfers[0]}"]
+    world.ok()
