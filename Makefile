@@ -6,11 +6,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 NODE   := node_modules/.deps-installed
+# checkov (the template's security scan) in a venv of its own: it pins a boto3 the app's cannot share.
+CHECKOV_VENV := .venv-checkov
+CHECKOV      := $(CHECKOV_VENV)/.deps-installed
 # The browser tests drive Debian's chromium (Playwright from PyPI, no browser download).
 CHROMIUM := /usr/lib/chromium/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy
+.PHONY: dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy checkov
 
 setup: $(DEPS) $(NODE)
 
@@ -18,6 +21,12 @@ $(DEPS): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(CHECKOV): deploy/requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements-checkov.txt
 	@touch $@
 
 $(NODE): package.json package-lock.json
@@ -38,8 +47,9 @@ check-tools:
 dev: setup check-tools
 	$(PY) -m devstack
 
-## make test: unit, integration, e2e and browser tests (their stack starts on free ports of its own)
-test: setup check-tools $(CHROMIUM)
+## make test: unit, integration, e2e, browser and deploy tests (their stack starts on free ports of its own;
+## tests/deploy/test_checkov.py runs checkov from .venv-checkov)
+test: setup check-tools $(CHROMIUM) $(CHECKOV)
 	$(PY) -m pytest
 
 unit: setup
@@ -74,8 +84,13 @@ deploy: package
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
 	$(PY) -m deploy.publish_web --stack-name ewallet-prod --stage prod
 
+## make checkov: the security scan of the packaged template: the summary and any failed check (skips,
+## each with its reason, are in the resources' Metadata, deploy/template.py)
+checkov: package $(CHECKOV)
+	$(CHECKOV_VENV)/bin/checkov -f build/package/sam.json --framework cloudformation --skip-download --quiet --compact
+
 bench: setup check-tools
 	@$(PY) -m bench  # one line of figures per benchmark; logs in .local/logs/bench.log
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache build
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .local .pytest_cache .ruff_cache .mypy_cache build

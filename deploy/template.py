@@ -3,9 +3,14 @@
 `merge_template(stage)` is the CloudFormation that `chalice package --merge-template` folds into
 Chalice's own SAM template: the DynamoDB tables (from the PynamoDB models: the same definition
 as tests and the local stack), the queue and its dead-letter queue, the KMS keys, the stream ->
-notifications mapping, alarms, API throttling. `policies(stage)` is the least-privilege IAM policy
-of each function. Nothing here holds a secret: secrets are SSM SecureString parameters that the
-operator creates (README, Deploy), named by `<NAME>_PARAM` variables.
+notifications mapping, alarms, API throttling and access logs, the functions' log groups, their
+reserved concurrency, and the operators' IAM policy. `policies(stage)` is the least-privilege IAM
+policy of each function. Nothing here holds a secret: secrets are SSM SecureString parameters that
+the operator creates (README, Deploy), named by `<NAME>_PARAM` variables.
+
+The template passes checkov (tests/deploy/test_checkov.py): what a check asks and applies here is
+done; a check that does not apply is skipped in the resource's own `Metadata`, with its reason
+(`_skips`), so the reason travels with the template.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 from chalicelib.adapters.dynamodb.models import (
     ALL_MODELS,
     AllowanceRecord,
+    AuditRecord,
     BaseModel,
     ConnectionRecord,
     DailyTotalRecord,
@@ -44,6 +50,36 @@ LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifi
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
 WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
+
+# Each function's reserved concurrency: its ceiling, and its share of the account's pool that
+# nothing else can take. It caps how hard a burst, a retry storm or a runaway loop can hit
+# DynamoDB (and Stripe) through one function. The sum (210) must stay under the account's limit
+# minus the 100 that Lambda keeps unreserved: fine with the default 1000, not with the 10 of a
+# new account (README, Deploy).
+CONCURRENCY = {
+    "api_handler": 100,  # the stage throttle (100 requests/s of ~100 ms) keeps ~10 busy: 10x headroom
+    "stripe_events": 5,  # webhooks wait in their queue: a few at a time drain it, nothing is lost
+    "notifications": 50,  # one invocation per stream shard, over the streams of 5 tables
+    "websocket_connect": 20, "websocket_message": 10, "websocket_disconnect": 20,
+    # The sweeps run one at a time: two runs never work on the same items at once.
+    "reconcile": 1, "resume_withdrawals": 1, "sweep_invitations": 1, "expire_payment_requests": 1,
+    "release_allowances": 1,
+}
+# A year: disputes, chargebacks and audit questions come months after the payment (and checkov
+# CKV_AWS_338 asks for at least a year).
+LOG_RETENTION_DAYS = 365
+# Access logs: who called what, when, with what answer; never a header (Authorization) or a body.
+# resourcePath is the route template (/wallets/{wallet_id}), not the path with ids in it.
+REST_ACCESS_LOG = json.dumps({
+    "requestId": "$context.requestId", "time": "$context.requestTime", "method": "$context.httpMethod",
+    "path": "$context.resourcePath", "status": "$context.status", "latencyMs": "$context.responseLatency",
+    "sourceIp": "$context.identity.sourceIp"}, separators=(",", ":"))
+# A WebSocket call has no method or path: its event (CONNECT, MESSAGE, DISCONNECT) and route.
+# The token sent on connect is in the query string, which is not logged.
+WS_ACCESS_LOG = json.dumps({
+    "requestId": "$context.requestId", "time": "$context.requestTime", "event": "$context.eventType",
+    "route": "$context.routeKey", "connectionId": "$context.connectionId", "status": "$context.status",
+    "latencyMs": "$context.integrationLatency", "sourceIp": "$context.identity.sourceIp"}, separators=(",", ":"))
 
 
 def stream_mapping_id(model: type[BaseModel]) -> str:
@@ -110,14 +146,78 @@ def table_resource(model: type[BaseModel], settings: Settings) -> dict[str, Any]
             "Properties": props}
 
 
-def _key(description: str) -> dict[str, Any]:
+def _key(description: str, *services: dict[str, Any]) -> dict[str, Any]:
+    """A customer-managed key, rotated yearly. The account administers it, so IAM policies say
+    who may use it (each function's, the operators'); `services` are the statements for the AWS
+    services that act under their own identity and so need the key policy itself to let them in
+    (CloudWatch alarms publishing to the encrypted topic, CloudWatch Logs)."""
     statements: list[dict[str, Any]] = [{
         "Sid": "AccountAdministers", "Effect": "Allow",
         "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
-        "Action": "kms:*", "Resource": "*"}]
+        "Action": "kms:*", "Resource": "*"}, *services]
     return {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": {"Description": description, "EnableKeyRotation": True,
                            "KeyPolicy": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def _alias(stage: str, name: str, key: str) -> dict[str, Any]:
+    return {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": f"alias/ewallet-{stage}-{name}",
+                                                      "TargetKeyId": {"Ref": key}}}
+
+
+# CloudWatch publishes an alarm to the topic as itself, not as anyone of the account: the key
+# policy must let it in (which alias/aws/sns does not, hence a key of ours for the topic).
+ALARMS_MAY_PUBLISH = {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow",
+                      "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                      "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}
+# CloudWatch Logs encrypts a log group's events with the group's key, for this account's groups only.
+LOGS_MAY_ENCRYPT = {"Sid": "CloudWatchLogsEncrypt", "Effect": "Allow",
+                    "Principal": {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}},
+                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                               "kms:Describe*"], "Resource": "*",
+                    "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": {
+                        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}}}}
+
+
+def kms_keys(stage: str) -> dict[str, Any]:
+    """One key per purpose, so that a grant or a policy on one reaches nothing else:
+    - DataKey: the DynamoDB tables; SecretsKey: the SSM SecureString secrets;
+    - MessagesKey: the queues and the alarm topic (the functions use it only through SQS);
+    - LogsKey: the log groups (only CloudWatch Logs uses it);
+    - FunctionsKey: the functions' environment variables. Lambda decrypts them through a grant it
+      creates on the key for each function's role when the function is deployed (with the
+      deployer's kms:CreateGrant and kms:Encrypt, which the account's administration gives):
+      the roles themselves need no permission on it."""
+    return {
+        "DataKey": _key("Encrypts the e-wallet's DynamoDB tables at rest"),
+        "DataKeyAlias": _alias(stage, "data", "DataKey"),
+        "SecretsKey": _key("Encrypts the e-wallet's SSM SecureString secrets"),
+        "SecretsKeyAlias": _alias(stage, "secrets", "SecretsKey"),
+        "MessagesKey": _key("Encrypts the e-wallet's queues and alarm topic", ALARMS_MAY_PUBLISH),
+        "MessagesKeyAlias": _alias(stage, "messages", "MessagesKey"),
+        "LogsKey": _key("Encrypts the e-wallet's log groups", LOGS_MAY_ENCRYPT),
+        "LogsKeyAlias": _alias(stage, "logs", "LogsKey"),
+        "FunctionsKey": _key("Encrypts the e-wallet's Lambda environment variables"),
+        "FunctionsKeyAlias": _alias(stage, "functions", "FunctionsKey"),
+    }
+
+
+def _skips(**reasons: str) -> dict[str, Any]:
+    """The resource's `Metadata` that tells checkov which checks do not apply to it, and why
+    (check id -> one-line reason); tests/deploy/test_checkov.py wants a reason for each."""
+    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in reasons.items()]}}
+
+
+def _log_group(name: Any, depends_on: str | None = None) -> dict[str, Any]:
+    """A log group with its retention and our key. Kept if the stack goes: the logs are the
+    record of what happened to people's money."""
+    group: dict[str, Any] = {
+        "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {"LogGroupName": name, "RetentionInDays": LOG_RETENTION_DAYS,
+                       "KmsKeyId": {"Fn::GetAtt": ["LogsKey", "Arn"]}}}
+    if depends_on:
+        group["DependsOn"] = depends_on
+    return group
 
 
 def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[str, Any]], statistic: str,
@@ -133,16 +233,56 @@ def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
 
+def logs_bucket() -> dict[str, Any]:
+    """Where CloudFront writes its access logs: private, encrypted, HTTPS only, expired after the
+    logs' retention. CloudFront's standard logging writes through the bucket's ACL (it grants its
+    log delivery account a write ACL), so ACLs stay enabled (BucketOwnerPreferred: the objects are
+    still ours); a grant to that one account is not public, the public access block stays whole.
+    SSE-S3 because the logs delivery cannot use a KMS key without a key policy for it."""
+    arn = {"Fn::GetAtt": ["LogsBucket", "Arn"]}
+    return {
+        "LogsBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                       "Metadata": _skips(CKV_AWS_18="This is the bucket access logs go to: logging it would "
+                                                     "log the log writes"),
+                       "Properties": {
+                           "PublicAccessBlockConfiguration": {
+                               "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                               "RestrictPublicBuckets": True},
+                           "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
+                           "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                               {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                           "VersioningConfiguration": {"Status": "Enabled"},
+                           "LifecycleConfiguration": {"Rules": [{
+                               "Id": "ExpireLogs", "Status": "Enabled", "ExpirationInDays": LOG_RETENTION_DAYS,
+                               "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                               "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}}},
+        "LogsBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "LogsBucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": [arn, {"Fn::Sub": "${LogsBucket.Arn}/*"}],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+    }
+
+
 def web_hosting(stage: str) -> dict[str, Any]:
     """The web wallet: a private, encrypted bucket that only this CloudFront distribution can
     read (origin access control), served over HTTPS with security headers. Static hosting
     because the page is a folder of files: no server to patch or scale, and CloudFront is the
     standard AWS way to put HTTPS and a cache in front of a bucket. The files and their
-    config.json are uploaded after the stack by `python -m deploy.publish_web` (README, Deploy)."""
+    config.json are uploaded after the stack by `python -m deploy.publish_web` (README, Deploy).
+    CloudFront's access logs go to the logs bucket (`logs_bucket`)."""
     bucket_arn = {"Fn::GetAtt": ["WebBucket", "Arn"]}
     distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
+    waived = _skips(
+        CKV_AWS_68="Serves static files only; the API, where money moves, is throttled at its stage; and a "
+                   "CLOUDFRONT-scope WebACL must live in us-east-1, outside this regional stack",
+        CKV_AWS_174="The default *.cloudfront.net certificate cannot set a minimum TLS version; a custom "
+                    "domain's certificate should use TLSv1.2_2021")
     return {
+        **logs_bucket(),
         "WebBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                      "Metadata": _skips(CKV_AWS_18="Read only by our CloudFront distribution, whose access logs "
+                                                    "(LogsBucket) record every request"),
                       "Properties": {
                           "PublicAccessBlockConfiguration": {
                               "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
@@ -175,45 +315,143 @@ def web_hosting(stage: str) -> dict[str, Any]:
                                                 "Override": True}},
                 "CustomHeadersConfig": {"Items": [{"Header": "Permissions-Policy", "Override": True,
                                                    "Value": "camera=(), microphone=(), geolocation=()"}]}}}},
-        "WebDistribution": {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
-            "Enabled": True, "Comment": f"ewallet {stage} web wallet", "DefaultRootObject": "index.html",
-            "HttpVersion": "http2and3", "PriceClass": "PriceClass_100",
-            "Origins": [{"Id": "web", "DomainName": {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]},
-                         "S3OriginConfig": {"OriginAccessIdentity": ""},
-                         "OriginAccessControlId": {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}}],
-            "DefaultCacheBehavior": {"TargetOriginId": "web", "ViewerProtocolPolicy": "redirect-to-https",
-                                     "AllowedMethods": ["GET", "HEAD"], "Compress": True,
-                                     "CachePolicyId": CACHING_OPTIMIZED,
-                                     "ResponseHeadersPolicyId": {"Ref": "WebHeaders"}}}}},
+        "WebDistribution": {"Type": "AWS::CloudFront::Distribution", "Metadata": waived, "Properties": {
+            "DistributionConfig": {
+                "Enabled": True, "Comment": f"ewallet {stage} web wallet", "DefaultRootObject": "index.html",
+                "HttpVersion": "http2and3", "PriceClass": "PriceClass_100",
+                "Logging": {"Bucket": {"Fn::GetAtt": ["LogsBucket", "DomainName"]}, "Prefix": "cloudfront/",
+                            "IncludeCookies": False},
+                "Origins": [{"Id": "web", "DomainName": {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]},
+                             "S3OriginConfig": {"OriginAccessIdentity": ""},
+                             "OriginAccessControlId": {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}}],
+                "DefaultCacheBehavior": {"TargetOriginId": "web", "ViewerProtocolPolicy": "redirect-to-https",
+                                         "AllowedMethods": ["GET", "HEAD"], "Compress": True,
+                                         "CachePolicyId": CACHING_OPTIMIZED,
+                                         "ResponseHeadersPolicyId": {"Ref": "WebHeaders"}}}}},
     }
+
+
+def xray_enabled(stage: str) -> bool:
+    """The stage's `xray` setting in .chalice/config.json: Chalice then traces the functions
+    (Tracing: Active); the REST API's tracing and the functions' X-Ray permissions follow it."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return bool(config["stages"][stage].get("xray", False))
+
+
+_SYNCHRONOUS = "Invoked synchronously by API Gateway: a failure is answered to the caller; there is no event to keep"
+_SWEEP = "A scheduled sweep: what a failed run missed, the next run does again (failures show in its logs and metrics)"
+# Why no function has a dead-letter queue of its own (checkov CKV_AWS_116): none is invoked
+# asynchronously with an event that would otherwise be lost.
+NO_DLQ = {
+    "api_handler": _SYNCHRONOUS, "websocket_connect": _SYNCHRONOUS, "websocket_message": _SYNCHRONOUS,
+    "websocket_disconnect": _SYNCHRONOUS,
+    "stripe_events": "Fed by SQS: a failing message returns to its queue, whose redrive policy moves it to "
+                     "StripeEventsDLQ (alarmed) after 5 receives",
+    "notifications": "Fed by DynamoDB streams: a batch still failing after its retries goes to the mappings' "
+                     "on-failure queue NotificationsFailed (alarmed)",
+    "reconcile": _SWEEP, "resume_withdrawals": _SWEEP, "sweep_invitations": _SWEEP,
+    "expire_payment_requests": _SWEEP, "release_allowances": _SWEEP,
+}
+NO_VPC = ("Calls only AWS public endpoints and Stripe: no private resource to reach, so a VPC would add NAT "
+          "gateways for no isolation gained")
+
+
+def functions(stage: str) -> dict[str, Any]:
+    """What each Chalice function gets on top of Chalice's definition: its environment (the
+    names of resources of this template), our key for that environment, its reserved
+    concurrency (CONCURRENCY), its log group (/aws/lambda/<function name>, with retention and
+    our key: the stack creates it, the function no longer may, see `policies`), and the checks
+    that do not apply to it."""
+    resources: dict[str, Any] = {}
+    for fn in FUNCTIONS:
+        logical = LOGICAL[fn]
+        variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
+        if fn == "notifications":  # it pushes to the WebSocket API's connections
+            variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
+        if fn == "api_handler":  # the web wallet calls the API from its own origin
+            variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+        resources[logical] = {
+            "Metadata": _skips(CKV_AWS_116=NO_DLQ[fn], CKV_AWS_117=NO_VPC),
+            "Properties": {"Environment": {"Variables": variables},
+                           "KmsKeyArn": {"Fn::GetAtt": ["FunctionsKey", "Arn"]},
+                           "ReservedConcurrentExecutions": CONCURRENCY[fn]}}
+        resources[f"{logical}LogGroup"] = _log_group({"Fn::Sub": f"/aws/lambda/${{{logical}}}"})
+    # Let the function report partial batch failures (only the failed messages are retried), and
+    # never poll more at once than its reserved concurrency: a throttled batch would count as a
+    # receive and could send good events to the dead-letter queue.
+    resources["StripeEvents"]["Properties"]["Events"] = {"StripeEventsSqsEventSource": {"Properties": {
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": CONCURRENCY["stripe_events"]}}}}
+    # Direct SMS (codes, invitations) has no topic to name: see `policies`, "messages".
+    resources["ApiHandlerRole"] = {"Metadata": _skips(
+        CKV_AWS_111="sns:Publish of direct SMS has no resource to name; a deny on every topic and "
+                    "application endpoint keeps it to SMS")}
+    return resources
+
+
+def api_logging(stage: str) -> dict[str, Any]:
+    """Access logs of both APIs, to log groups of ours. API Gateway writes them (for REST and
+    WebSocket APIs alike) with the account's CloudWatch role, one per account and region
+    (AWS::ApiGateway::Account): it must be set before a stage turns logging on, so the log groups
+    depend on it and the stages on the log groups. The role is kept if the stack goes: other APIs
+    of the account may log through it."""
+    return {
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]},
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                                                  "AmazonAPIGatewayPushToCloudWatchLogs"}]}},
+        "ApiGatewayAccount": {"Type": "AWS::ApiGateway::Account", "Properties": {
+            "CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]}}},
+        "ApiAccessLogs": _log_group(f"/ewallet/{stage}/api-access", depends_on="ApiGatewayAccount"),
+        "WebsocketAccessLogs": _log_group(f"/ewallet/{stage}/websocket-access", depends_on="ApiGatewayAccount"),
+        "WebsocketAPIStage": {"Properties": {"AccessLogSettings": {
+            "DestinationArn": {"Fn::GetAtt": ["WebsocketAccessLogs", "Arn"]}, "Format": WS_ACCESS_LOG}}},
+    }
+
+
+def rest_api(stage: str) -> dict[str, Any]:
+    """The REST API's stage: throttled, traced as the stage's `xray` says, access-logged."""
+    # API Gateway's import wants the greedy path parameter of the catch-all route declared.
+    greedy = [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+    return {"Metadata": _skips(CKV_AWS_120="Answers are per user and carry balances: a cache would serve "
+                                           "stale money, or one user's answer to another"),
+            "Properties": {
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": THROTTLE["rate"],
+                                    "ThrottlingBurstLimit": THROTTLE["burst"], "MetricsEnabled": True}],
+                "TracingEnabled": xray_enabled(stage),
+                "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]},
+                                     "Format": REST_ACCESS_LOG},
+                "DefinitionBody": {"paths": {"/{proxy+}": {
+                    method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}}}
+
+
+def _queue(name: str, **props: Any) -> dict[str, Any]:
+    """A queue encrypted with our key (MessagesKey): who sends or receives needs the key through
+    SQS as well (`_queue_key` in `policies`)."""
+    return {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": name, "KmsMasterKeyId": {"Ref": "MessagesKey"},
+                                                      **props}}
 
 
 def merge_template(stage: str) -> dict[str, Any]:
     settings = stage_settings(stage)
     queue = stage_env(stage)["STRIPE_EVENTS_QUEUE_NAME"]
     resources: dict[str, Any] = {
-        "DataKey": _key("Encrypts the e-wallet's DynamoDB tables at rest"),
-        "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
-            "AliasName": f"alias/ewallet-{stage}-data", "TargetKeyId": {"Ref": "DataKey"}}},
-        "SecretsKey": _key("Encrypts the e-wallet's SSM SecureString secrets"),
-        "SecretsKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
-            "AliasName": f"alias/ewallet-{stage}-secrets", "TargetKeyId": {"Ref": "SecretsKey"}}},
-        "StripeEventsDLQ": {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": f"{queue}-dlq", "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}},
-        "StripeEventsQueue": {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": queue, "VisibilityTimeout": 360, "SqsManagedSseEnabled": True,
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["StripeEventsDLQ", "Arn"]},
-                              "maxReceiveCount": 5}}},
-        "NotificationsFailed": {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": f"ewallet-{stage}-notifications-failed", "MessageRetentionPeriod": 1209600,
-            "SqsManagedSseEnabled": True}},
+        **kms_keys(stage),
+        "StripeEventsDLQ": _queue(f"{queue}-dlq", MessageRetentionPeriod=1209600),
+        "StripeEventsQueue": _queue(queue, VisibilityTimeout=360, RedrivePolicy={
+            "deadLetterTargetArn": {"Fn::GetAtt": ["StripeEventsDLQ", "Arn"]}, "maxReceiveCount": 5}),
+        "NotificationsFailed": _queue(f"ewallet-{stage}-notifications-failed", MessageRetentionPeriod=1209600),
         "NotificationsFailedAlarm": _alarm("Stream records the notifications function could not handle",
                                            "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                            [{"Name": "QueueName", "Value": f"ewallet-{stage}-notifications-failed"}],
                                            "Maximum", 0),
-        # Not encrypted with alias/aws/sns: CloudWatch alarms cannot publish to a topic under that
-        # AWS-managed key, and alarm notifications carry no personal data.
-        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms"}},
+        # Under our key, whose policy lets CloudWatch publish the alarms (alias/aws/sns does not).
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"ewallet-{stage}-alarms",
+                                                                 "KmsMasterKeyId": {"Ref": "MessagesKey"}}},
         "StripeEventsDLQAlarm": _alarm("Stripe events failed 5 times and wait in the dead-letter queue",
                                        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
                                        [{"Name": "QueueName", "Value": f"{queue}-dlq"}], "Maximum", 0),
@@ -241,20 +479,18 @@ def merge_template(stage: str) -> dict[str, Any]:
                                       "Sum", 0),
         "StaleHoldsAlarm": _alarm("Holds pending longer than the configured age", "ewallet", "StaleHolds",
                                   [{"Name": "service", "Value": "ewallet"}], "Maximum", 0, period=3600),
-        "RestAPI": {"Properties": {"MethodSettings": [{
-            "ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": THROTTLE["rate"],
-            "ThrottlingBurstLimit": THROTTLE["burst"], "MetricsEnabled": True}]}},
-        # Let the function report partial batch failures (only the failed messages are retried).
-        "StripeEvents": {"Properties": {"Events": {"StripeEventsSqsEventSource": {"Properties": {
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
+        "RestAPI": rest_api(stage),
+        "OperatorPolicy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+            "Description": f"What the people who run `python -m ops --stage {stage}` need, with their own credentials",
+            "PolicyDocument": operator_policy(stage)}},
+        **api_logging(stage),
+        **functions(stage),
+        **web_hosting(stage),
     }
-    # API Gateway's import wants the greedy path parameter of the catch-all route declared.
-    greedy = [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
-    resources["RestAPI"]["Properties"]["DefinitionBody"] = {"paths": {"/{proxy+}": {
-        method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}
-    resources.update(web_hosting(stage))
     for model in ALL_MODELS:
         resources[table_logical_id(model)] = table_resource(model, settings)
+    resources[table_logical_id(AuditRecord)]["Properties"]["ResourcePolicy"] = {
+        "PolicyDocument": audit_table_policy(settings)}
     for model in streamed_models():  # every table whose changes notify someone
         resources[stream_mapping_id(model)] = {
             "Type": "AWS::Lambda::EventSourceMapping", "Properties": {
@@ -264,17 +500,11 @@ def merge_template(stage: str) -> dict[str, Any]:
                 # A record still failing after the retries is not dropped silently: its
                 # position goes to a queue (alarmed) for a person to replay.
                 "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationsFailed", "Arn"]}}}}}
-    for fn in FUNCTIONS:
-        variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
-        if fn == "notifications":  # it pushes to the WebSocket API's connections
-            variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
-        if fn == "api_handler":  # the web wallet calls the API from its own origin
-            variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
-        resources.setdefault(LOGICAL[fn], {}).setdefault("Properties", {})["Environment"] = {"Variables": variables}
     return {"Resources": resources, "Outputs": {
         "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
         "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+        "OperatorPolicyArn": {"Value": {"Ref": "OperatorPolicy"}},
         "WebBucketName": {"Value": {"Ref": "WebBucket"}},
         "WebDistributionId": {"Value": {"Ref": "WebDistribution"}},
         "WebUrl": {"Value": {"Fn::Sub": "https://${WebDistribution.DomainName}"}}}}
@@ -285,8 +515,35 @@ READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
 WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
 
 
+def table_arn(settings: Settings, model: type[BaseModel]) -> str:
+    return f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{model.table}"
+
+
 def _tables(settings: Settings) -> list[str]:
-    return [f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{m.table}" for m in ALL_MODELS]
+    """Every table a function may be given: all but the operators' audit log, which no function
+    may read or write (only `python -m ops`, under OperatorPolicy)."""
+    return [table_arn(settings, m) for m in ALL_MODELS if m is not AuditRecord]
+
+
+def secrets_of(stage: str, *names: str) -> list[dict[str, Any]]:
+    """Reading these secrets (default: all of them) and nothing else."""
+    env = stage_env(stage)
+    return [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter"],
+         "Resource": [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in names or SECRET_NAMES]},
+        # SecureStrings are decrypted by SSM with the stack's secrets key, on the caller's behalf.
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*",
+         "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"},
+                       "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-secrets"}}},
+    ]
+
+
+def _queue_key(stage: str, *actions: str) -> dict[str, Any]:
+    """The queues' key (MessagesKey), only as SQS uses it on the caller's behalf: sending to an
+    encrypted queue takes kms:GenerateDataKey and kms:Decrypt, receiving kms:Decrypt."""
+    return {"Effect": "Allow", "Action": list(actions), "Resource": "arn:aws:kms:*:*:key/*",
+            "Condition": {"StringLike": {"kms:ViaService": "sqs.*.amazonaws.com"},
+                          "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-messages"}}}
 
 
 def policies(stage: str) -> dict[str, dict[str, Any]]:
@@ -297,24 +554,19 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
     indexes = [f"{t}/index/*" for t in tables]
 
     def table(model: type[BaseModel]) -> str:
-        return f"arn:aws:dynamodb:*:*:table/{settings.table_prefix}{model.table}"
+        return table_arn(settings, model)
 
-    logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "arn:aws:logs:*:*:*"}
-    def secrets_of(*names: str) -> list[dict[str, Any]]:
-        """Reading these secrets (default: all of them) and nothing else."""
-        return [
-            {"Effect": "Allow", "Action": ["ssm:GetParameter"],
-             "Resource": [f"arn:aws:ssm:*:*:parameter{env[f'{name}_PARAM']}" for name in names or SECRET_NAMES]},
-            # SecureStrings are decrypted by SSM with the stack's secrets key, on this function's behalf.
-            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:*:*:key/*",
-             "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com"},
-                           "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/ewallet-{stage}-secrets"}}},
-        ]
+    # Into the function's own log group, which the stack creates (with retention and our key):
+    # no CreateLogGroup, so a function never makes a group of its own with neither.
+    logs = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "arn:aws:logs:*:*:log-group:/aws/lambda/*"}
+    # Traces, when the stage has X-Ray on; X-Ray has no resource-level permissions, hence "*".
+    xray = {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}
+    base = [logs, xray] if xray_enabled(stage) else [logs]
 
-    secrets = secrets_of()
+    secrets = secrets_of(stage)
     # What building the ledger and identity services reads (no Stripe key, no webhook secret).
-    keys = secrets_of("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY")
+    keys = secrets_of(stage, "JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY")
     money = {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:TransactWriteItems"],
              "Resource": tables + indexes}
     # Codes and invitations go out by e-mail from the one verified sender, and by SMS: SNS
@@ -327,14 +579,16 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
         {"Effect": "Deny", "Action": ["sns:Publish"], "Resource": "arn:aws:sns:*:*:*"},
     ]
     out = {
-        "api_handler": [logs, money, *secrets, *messages,
-                        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn}],
-        "stripe_events": [logs, money, *secrets,
+        "api_handler": [*base, money, *secrets, *messages,
+                        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn},
+                        _queue_key(stage, "kms:GenerateDataKey", "kms:Decrypt")],
+        "stripe_events": [*base, money, *secrets,
                           {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                          "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-                           "Resource": queue_arn}],
+                           "Resource": queue_arn},
+                          _queue_key(stage, "kms:Decrypt")],
         # Names and notification data are encrypted: the data key, and no other secret.
-        "notifications": [logs, *secrets_of("DATA_KEY"), {
+        "notifications": [*base, *secrets_of(stage, "DATA_KEY"), {
             "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                                           "dynamodb:ListStreams"],
             "Resource": [f"{table(m)}/stream/*" for m in streamed_models()]},
@@ -346,35 +600,77 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
             # Only posting to connections, only on this stage (the API's id is not known here).
             {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
              "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/POST/@connections/*"},
-            # Where the stream mappings put a batch that keeps failing (their on-failure destination).
+            # Where the stream mappings put a batch that keeps failing (their on-failure destination),
+            # sent with this function's role.
             {"Effect": "Allow", "Action": ["sqs:SendMessage"],
-             "Resource": f"arn:aws:sqs:*:*:ewallet-{stage}-notifications-failed"}],
+             "Resource": f"arn:aws:sqs:*:*:ewallet-{stage}-notifications-failed"},
+            _queue_key(stage, "kms:GenerateDataKey", "kms:Decrypt")],
         # The token of a connection is checked like an HTTP call's (its session must be live).
-        "websocket_connect": [logs, *keys,
+        "websocket_connect": [*base, *keys,
                               {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [table(SessionRecord)]},
                               {"Effect": "Allow", "Action": ["dynamodb:PutItem"],
                                "Resource": [table(ConnectionRecord)]}],
-        "websocket_message": [logs],
-        "websocket_disconnect": [logs, {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
-                                        "Resource": [table(ConnectionRecord)]}],
-        "reconcile": [logs, *secrets,
+        "websocket_message": [*base],
+        "websocket_disconnect": [*base, {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"],
+                                         "Resource": [table(ConnectionRecord)]}],
+        "reconcile": [*base, *secrets,
                       {"Effect": "Allow", "Action": [*READ, "dynamodb:Scan"], "Resource": tables + indexes}],
-        "resume_withdrawals": [logs, *secrets,
+        "resume_withdrawals": [*base, *secrets,
                                {"Effect": "Allow", "Action": [*READ, *WRITE, "dynamodb:Scan",
                                                               "dynamodb:TransactWriteItems"],
                                 "Resource": tables + indexes}],
-        "sweep_invitations": [logs, money, *secrets],
-        "expire_payment_requests": [logs, *secrets_of("DATA_KEY", "BLIND_INDEX_KEY"), {
+        "sweep_invitations": [*base, money, *secrets],
+        "expire_payment_requests": [*base, *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY"), {
             "Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"],
             "Resource": [table(PaymentRequestRecord), f"{table(PaymentRequestRecord)}/index/*"]}],
         # Voids what is left of expired allowances: the ledger's items, and no secret at all.
-        "release_allowances": [logs, {
+        "release_allowances": [*base, {
             "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
                                           "dynamodb:TransactWriteItems"],
             "Resource": [table(AllowanceRecord), f"{table(AllowanceRecord)}/index/*", table(TransferRecord),
                          table(WalletRecord), table(EntryRecord), table(DailyTotalRecord)]}],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
+
+
+# What an operator may do to the tables: read, and change through the ops commands (which write
+# conditionally, often in a transaction); never delete an item, never touch a table's settings.
+OPERATE = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem",
+           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:TransactWriteItems",
+           "dynamodb:TransactGetItems"]
+# What the audit table refuses to everyone, whatever their own policies say: it is append-only.
+# PutItem stays allowed: a record is written new, on the condition that it does not exist yet (no
+# policy can require that condition, so only OperatorPolicy holders can put, and the code always
+# puts conditionally on a key of time and a new id).
+AUDIT_DENIED = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate",
+                "dynamodb:PartiQLDelete", "dynamodb:DeleteTable"]
+
+
+def operator_policy(stage: str) -> dict[str, Any]:
+    """OperatorPolicy: for the people who run `python -m ops --stage <stage>` with their own IAM
+    credentials (attach it to their group or role). Read and write on every table but the audit
+    log; on the audit log only writing a new record (in the transaction of the change it
+    describes: a Put, hence PutItem; no transaction condition-checks a record, so no
+    ConditionCheckItem) and reading it (Query); the stage's secrets (the commands build the same
+    services as the functions), and nothing else."""
+    settings = stage_settings(stage)
+    tables = _tables(settings)
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OperateTables", "Effect": "Allow", "Action": OPERATE,
+         "Resource": tables + [f"{t}/index/*" for t in tables]},
+        {"Sid": "AppendAndReadAudit", "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+         "Resource": [table_arn(settings, AuditRecord)]},
+        *secrets_of(stage)]}
+
+
+def audit_table_policy(settings: Settings) -> dict[str, Any]:
+    """The audit table's resource-based policy: nobody, whatever IAM gives them (an administrator,
+    a function given too much by mistake), may change or delete a record or the table. The table
+    cannot name itself with GetAtt in its own policy, hence its ARN built from its name."""
+    arn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + settings.table_prefix
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AppendOnly", "Effect": "Deny", "Principal": "*", "Action": AUDIT_DENIED,
+        "Resource": {"Fn::Sub": arn + AuditRecord.table}}]}
 
 
 def override(template: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """`make package` produces one valid template holding every resource the code uses.
 
-Runs the real packaging (Lambda wheels come from PyPI) once for the module, validates the
+Runs the real packaging (Lambda wheels come from PyPI) once (conftest.py), validates the
 template with cfn-lint, and checks it against what the code itself declares: the PynamoDB models,
 the queue of the SQS handler, the secrets the container reads, the functions of the app.
 """
@@ -10,8 +10,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from chalicelib.adapters.dynamodb.models import ALL_MODELS
 from chalicelib.adapters.secrets import SECRET_NAMES
@@ -26,16 +24,6 @@ from deploy.template import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    out = tmp_path_factory.mktemp("package")
-    run = subprocess.run([sys.executable, "-m", "deploy.package", "--stage", "prod", "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    print(run.stdout.strip().splitlines()[-1])  # the package size line
-    return out, json.loads((out / "sam.json").read_text())
 
 
 def test_cfn_lint_finds_no_error(package):
