@@ -185,8 +185,10 @@ def test_reconcile_reports_the_ledger_and_the_last_days_topups_at_stripe(new_use
     assert wait_for(lambda: balance(ann)["balance"] == 2_500)
     report = ops("reconcile")
     assert report["ledger"]["ok"] and report["ledger"]["drift"] == [] and report["ledger"]["transfers"] > 0
-    assert report["stripe"]["checked"] >= 1 and report["stripe"]["mismatches"] == []
-    assert report["ok"]
+    # Other tests of the session leave top-ups that really disagree with the stand-in (events
+    # forged on purpose): only this one's verdict is asserted.
+    assert report["stripe"]["checked"] >= 1
+    assert made["topup_id"] not in {m["topup_id"] for m in report["stripe"]["mismatches"]}
 
     # Our record says one cent more than Stripe took: the report names that top-up.
     from chalicelib.adapters.dynamodb.models import TopUpRecord
@@ -210,8 +212,8 @@ def test_the_audit_lists_every_command_with_who_and_why(ops):
             ("reverse", "no_change"), ("reverse", "refused"), ("withdrawal resolve", "done"),
             ("withdrawal resolve", "no_change"), ("withdrawal resolve", "refused"), ("user show", "read"),
             ("withdrawals", "read"), ("reconcile", "read")} <= commands
-    freeze = next(i for i in items if i["command"] == "freeze" and i["outcome"] == "done")
-    assert freeze["reason"] == "card fraud report 4711" and freeze["before"] == {"status": "active"}
+    freeze = next(i for i in items if i["command"] == "freeze" and i["reason"] == "card fraud report 4711")
+    assert freeze["outcome"] == "done" and freeze["before"] == {"status": "active"}
     assert freeze["after"] == {"status": "frozen"} and freeze["actor"].startswith("arn:aws:")
     assert all(i["at"] >= STARTED for i in items)
     assert error(ops("audit", "--since", "yesterday", ok=False)) == "usage"
