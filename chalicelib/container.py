@@ -302,7 +302,7 @@ class Container:
                           offline=self.offline_store, users=self.users,
                           withdrawals=self.funding, repo=self.funding_repo,  # type: ignore[arg-type]  # DynamoFunding
                           gateway=self.stripe,  # type: ignore[arg-type]  # the StripeGateway
-                          audit_log=DynamoAudit(), cipher=self.cipher, blind_index=self.blind_index, actor=actor)
+                          audit_log=DynamoAudit(), cipher=self.cipher, actor=actor)
 
     def id_token_verifier(self, provider: str) -> Any:
         """The OIDC verifier of a configured provider, or None."""

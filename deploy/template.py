@@ -239,28 +239,38 @@ def logs_bucket() -> dict[str, Any]:
     log delivery account a write ACL), so ACLs stay enabled (BucketOwnerPreferred: the objects are
     still ours); a grant to that one account is not public, the public access block stays whole.
     SSE-S3 because the logs delivery cannot use a KMS key without a key policy for it."""
-    arn = {"Fn::GetAtt": ["LogsBucket", "Arn"]}
+    return _private_bucket(
+        "LogsBucket", ownership="BucketOwnerPreferred",
+        skip="This is the bucket access logs go to: logging it would log the log writes",
+        LifecycleConfiguration={"Rules": [{
+            "Id": "ExpireLogs", "Status": "Enabled", "ExpirationInDays": LOG_RETENTION_DAYS,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]})
+
+
+def _private_bucket(name: str, *, ownership: str, skip: str, allow: tuple[dict[str, Any], ...] = (),
+                    **properties: Any) -> dict[str, Any]:
+    """A bucket nobody outside reaches: public access blocked, encrypted (SSE-S3), versioned,
+    HTTPS only (its policy, with the `allow` statements). `skip`: why S3 access logging does
+    not apply to it (checkov CKV_AWS_18)."""
+    arn = {"Fn::GetAtt": [name, "Arn"]}
+    https_only = {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                  "Resource": [arn, {"Fn::Sub": f"${{{name}.Arn}}/*"}],
+                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
     return {
-        "LogsBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                       "Metadata": _skips(CKV_AWS_18="This is the bucket access logs go to: logging it would "
-                                                     "log the log writes"),
-                       "Properties": {
-                           "PublicAccessBlockConfiguration": {
-                               "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-                               "RestrictPublicBuckets": True},
-                           "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]},
-                           "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                               {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-                           "VersioningConfiguration": {"Status": "Enabled"},
-                           "LifecycleConfiguration": {"Rules": [{
-                               "Id": "ExpireLogs", "Status": "Enabled", "ExpirationInDays": LOG_RETENTION_DAYS,
-                               "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
-                               "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}}},
-        "LogsBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": {"Ref": "LogsBucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [arn, {"Fn::Sub": "${LogsBucket.Arn}/*"}],
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+        name: {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+               "Metadata": _skips(CKV_AWS_18=skip),
+               "Properties": {
+                   "PublicAccessBlockConfiguration": {
+                       "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                       "RestrictPublicBuckets": True},
+                   "OwnershipControls": {"Rules": [{"ObjectOwnership": ownership}]},
+                   "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                       {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                   "VersioningConfiguration": {"Status": "Enabled"}, **properties}},
+        f"{name}Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": name},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [*allow, https_only]}}},
     }
 
 
@@ -271,7 +281,6 @@ def web_hosting(stage: str) -> dict[str, Any]:
     standard AWS way to put HTTPS and a cache in front of a bucket. The files and their
     config.json are uploaded after the stack by `python -m deploy.publish_web` (README, Deploy).
     CloudFront's access logs go to the logs bucket (`logs_bucket`)."""
-    bucket_arn = {"Fn::GetAtt": ["WebBucket", "Arn"]}
     distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
     waived = _skips(
         CKV_AWS_68="Serves static files only; the API, where money moves, is throttled at its stage; and a "
@@ -280,26 +289,13 @@ def web_hosting(stage: str) -> dict[str, Any]:
                     "domain's certificate should use TLSv1.2_2021")
     return {
         **logs_bucket(),
-        "WebBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                      "Metadata": _skips(CKV_AWS_18="Read only by our CloudFront distribution, whose access logs "
-                                                    "(LogsBucket) record every request"),
-                      "Properties": {
-                          "PublicAccessBlockConfiguration": {
-                              "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-                              "RestrictPublicBuckets": True},
-                          "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                          "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                              {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-                          "VersioningConfiguration": {"Status": "Enabled"}}},
-        "WebBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
-            "Bucket": {"Ref": "WebBucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "OnlyOurDistributionReads", "Effect": "Allow",
-                 "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-                 "Resource": {"Fn::Sub": "${WebBucket.Arn}/*"},
-                 "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}},
-                {"Sid": "HttpsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                 "Resource": [bucket_arn, {"Fn::Sub": "${WebBucket.Arn}/*"}],
-                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+        **_private_bucket(
+            "WebBucket", ownership="BucketOwnerEnforced",
+            skip="Read only by our CloudFront distribution, whose access logs (LogsBucket) record every request",
+            allow=({"Sid": "OnlyOurDistributionReads", "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": "${WebBucket.Arn}/*"},
+                    "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}},)),
         "WebOriginAccessControl": {"Type": "AWS::CloudFront::OriginAccessControl", "Properties": {
             "OriginAccessControlConfig": {"Name": f"ewallet-{stage}-web", "OriginAccessControlOriginType": "s3",
                                           "SigningBehavior": "always", "SigningProtocol": "sigv4"}}},

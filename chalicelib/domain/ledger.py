@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import Money
+from chalicelib.domain.wallet import is_system_wallet
 
 
 class InsufficientFunds(DomainError):
@@ -124,7 +125,7 @@ class Movement:
     def by_owner(self) -> bool:
         """Whether the owner of the source wallet is sending this money (not a system account,
         and not money taken back): the movement's transaction then requires an unfrozen account."""
-        return self.type in OWNER_OUTFLOWS and not self.from_wallet.startswith("sys:")
+        return self.type in OWNER_OUTFLOWS and not is_system_wallet(self.from_wallet)
 
 
 def request_hash(operation: str, body: dict[str, Any], mac: Callable[[str], str]) -> str:

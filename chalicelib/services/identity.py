@@ -33,6 +33,14 @@ from chalicelib.services.ports import FieldCipher
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
 
 
+def decrypted_profile(user: User, cipher: FieldCipher) -> Profile:
+    """The owner's profile, its fields decrypted (the data key only: no token key needed)."""
+    values = {name: cipher.decrypt(ct, user.user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
+              for name in PROFILE_FIELDS}
+    return Profile(user_id=user.user_id, mfa_enabled=user.mfa_enabled, created_at=user.created_at,
+                   email_verified=user.email_verified, phone_verified=user.phone_verified, **values)
+
+
 @dataclass(frozen=True)
 class TokenPolicy:
     issuer: str
@@ -238,10 +246,7 @@ class Identity:
         user = self.users.get(user_id)
         if user is None:
             raise NotFound()
-        values = {name: self.cipher.decrypt(ct, user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
-                  for name in PROFILE_FIELDS}
-        return Profile(user_id=user_id, mfa_enabled=user.mfa_enabled, created_at=user.created_at,
-                       email_verified=user.email_verified, phone_verified=user.phone_verified, **values)
+        return decrypted_profile(user, self.cipher)
 
     def change_password(self, user_id: str, current: str, new: str, otp: Any = None) -> None:
         user = self.users.get(user_id)

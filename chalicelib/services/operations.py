@@ -8,12 +8,11 @@ written in ONE transaction with its audit record (`Audited`); a command that cha
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.contact import email_lookup_key, identity_key, normalize_email
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.domain.funding import TopUp, Withdrawal
 from chalicelib.domain.ids import new_id, rfc3339
@@ -22,6 +21,7 @@ from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.wallet import Wallet
 from chalicelib.services.funding.common import topup_credit_id
 from chalicelib.services.funding.withdrawals import Withdrawals
+from chalicelib.services.identity import decrypted_profile
 from chalicelib.services.ledger import Ledger, wallet_view
 from chalicelib.services.ports import Clock, FieldCipher, UserDirectory
 from chalicelib.services.reconcile import reconcile
@@ -72,7 +72,6 @@ class Operations:
     gateway: PaymentIntents
     audit_log: AuditLog
     cipher: FieldCipher
-    blind_index: Callable[[str], str]
     actor: str  # who runs the command (the caller's IAM identity)
     now: Clock = time.time
 
@@ -109,9 +108,8 @@ class Operations:
 
     # -- users ----------------------------------------------------------------------------------
     def find_user(self, *, email: str | None = None, user_id: str | None = None) -> str:
-        if email:
-            user_id = self.users.user_id_for(identity_key(email_lookup_key(normalize_email(email)),
-                                                          self.blind_index))
+        if email:  # the same look-up as paying an e-mail, verified or not
+            user_id = self.users.user_id_for(self.ledger.contact_of({"email": email}, "email").contact_key)
         if not user_id or self.users.get(user_id) is None:
             raise NotFound("No such user.")
         return user_id
@@ -121,13 +119,7 @@ class Operations:
         if user is None:
             raise NotFound("No such user.")
         wallets = self.ledger.wallets(user_id)
-        # Decrypted here with the data key alone: an operator's tool never loads the token key.
-        profile: dict[str, Any] = {
-            name: self.cipher.decrypt(ct, user_id, name) if (ct := getattr(user, f"{name}_ct")) else None
-            for name in ("email", "phone", "first_name", "last_name")}
-        profile.update(user_id=user_id, status=user.status, created_at=user.created_at, mfa_enabled=user.mfa_enabled,
-                       email_verified=user.email_verified, phone_verified=user.phone_verified)
-        return {"user": profile,
+        return {"user": {**asdict(decrypted_profile(user, self.cipher)), "status": user.status},
                 "wallets": [{**wallet_view(w), "credit_shards": w.credit_shards} for w in wallets],
                 "holds": [self._hold_view(e) for w in wallets for e in self.scans.pending_debits(w.wallet_id)],
                 "transfers": self._recent_transfers(wallets)}

@@ -13,6 +13,7 @@ expressions and to read `ConsumedCapacity` (bench/).
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import re
 import threading
@@ -651,8 +652,6 @@ class DynamoLedger:
             roles.append(_role(record))
 
     def _audit_put(self, entry: AuditEntry) -> dict[str, Any]:
-        import json
-
         item = {"log": _s(AUDIT_LOG), "sk": _s(entry.sort_key), "audit_id": _s(entry.audit_id), "at": _s(entry.at),
                 "actor": _s(entry.actor), "command": _s(entry.command), "target": _s(entry.target),
                 "outcome": _s(entry.outcome)}
