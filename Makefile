@@ -13,7 +13,7 @@ CHECKOV      := $(CHECKOV_VENV)/.deps-installed
 CHROMIUM := /usr/lib/chromium/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy checkov
+.PHONY: simulate dev test unit integration e2e browser lint typecheck bench setup clean check-tools package deploy checkov
 
 setup: $(DEPS) $(NODE)
 
@@ -64,6 +64,12 @@ e2e: setup check-tools
 ## make browser: the web wallet in headless Chromium; screenshots in build/screenshots/
 browser: setup check-tools $(CHROMIUM)
 	$(PY) -m pytest tests/browser
+
+## make simulate: the fault simulator's fast profile (also part of make test); LONG=1: 20,000 runs
+## (docs/simulation.md: the fault model, the invariants, how to replay a seed)
+simulate: setup
+	SIM_LONG=$(if $(LONG),1,0) SIM_SEED=$(SEED) $(PY) -m pytest tests/simulation -q \
+	  $(if $(LONG),--timeout=0 -s,) $(if $(SEED),--hypothesis-seed=$(SEED),)
 
 lint: setup
 	$(VENV)/bin/ruff check .

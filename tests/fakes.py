@@ -312,6 +312,7 @@ class UnusedGateway:
     create_payout: Any = _unused
     find_payout: Any = _unused
     reverse_transfer: Any = _unused
+    find_reversal: Any = _unused
 
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
         amount = payout.get("amount")

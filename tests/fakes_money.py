@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.domain.errors import NotFound, RequestNotPending
+from chalicelib.domain.errors import AccountFrozen, NotFound, RequestNotPending
 from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
@@ -63,6 +63,11 @@ class FakeBook:
     withdrawals: dict[str, Withdrawal] = field(default_factory=dict)
     invitations: dict[str, Invitation] = field(default_factory=dict)
     requests: dict[str, PaymentRequest] = field(default_factory=dict)
+    audit: list[Any] = field(default_factory=list)  # operators' audit entries, in commit order
+
+    def frozen(self, user_id: str) -> bool:
+        p = self.profiles.get(user_id)
+        return p is not None and p.status == "frozen"
 
     def wallet(self, wallet_id: str, owner: str, currency: str = "USD", balance: int = 0) -> str:
         self.wallets[wallet_id] = Wallet(wallet_id, owner, currency, "Main", balance, 0, balance, "active", "user",
@@ -167,6 +172,8 @@ class FakeLedgerStore:
         if t is None or t.status != "pending" or (record is not None and not self._companion_ok(record)):
             return False
         if post and to is not None:
+            if self.b.frozen(t.from_owner):
+                raise AccountFrozen()
             dst = self.b.wallets.get(to[0])
             if dst is None or dst.status != "active" or dst.currency != t.currency:
                 return False
@@ -194,6 +201,8 @@ class FakeLedgerStore:
             raise DuplicateRequest()
         if record is not None and not self._companion_ok(record):
             raise RequestNotPending() if isinstance(record, RequestOutcome) else DuplicateRequest()
+        if m.by_owner and self.b.frozen(m.from_owner):
+            raise AccountFrozen()
         if daily and self.b.daily.get(daily.key, 0) + m.amount.amount > daily.limit:
             raise LimitExceeded()
         if not is_system_wallet(m.from_wallet):
@@ -283,15 +292,26 @@ class FakeLedgerStore:
             return r is not None and r.status == "pending" and (
                 r.expires_at <= v.at if v.status == "expired" else r.expires_at > v.at and v.by == (
                     r.requester_id if v.status == "canceled" else r.payer_id))
-        if isinstance(v, NewAllowance | AllowanceClosed | AccountStatusChange | Audited):
-            # Allowances and operators' changes are tested on DynamoDB Local (tests/e2e/test_ops.py).
-            raise NotImplementedError("the fake ledger store keeps no allowances, accounts or audit log")
+        if isinstance(v, Audited):
+            return v.change is None or self._companion_ok(v.change)
+        if isinstance(v, AccountStatusChange):
+            p = self.b.profiles.get(v.user_id)
+            return p is not None and p.status == v.from_
+        if isinstance(v, NewAllowance | AllowanceClosed):
+            # Allowances are tested on DynamoDB Local (tests/integration/test_offline_dynamodb.py).
+            raise NotImplementedError("the fake ledger store keeps no allowances")
         t = self.b.topups.get(v.topup_id)
         return (t is not None and int(getattr(t, v.attribute) or 0) == v.old
                 and (not v.at_most_refunded or t.refunded >= v.new))
 
     def _apply_companion(self, v: WrittenWith) -> None:
-        if isinstance(v, NewWithdrawal):
+        if isinstance(v, Audited):
+            if v.change is not None:
+                self._apply_companion(v.change)
+            self.b.audit.append(v.entry)
+        elif isinstance(v, AccountStatusChange):
+            self.b.profiles[v.user_id] = replace(self.b.profiles[v.user_id], status=v.status)
+        elif isinstance(v, NewWithdrawal):
             self.b.withdrawals[v.withdrawal_id] = Withdrawal(v.withdrawal_id, v.user_id, v.wallet_id, v.amount,
                                                              v.currency, "pending", v.request_hash, v.created_at)
         elif isinstance(v, WithdrawalStatusChange):
@@ -406,10 +426,26 @@ class FakeFundingRepo:
     def _update(self, withdrawal_id: str, **changes: Any) -> None:
         self.b.withdrawals[withdrawal_id] = replace(self.b.withdrawals[withdrawal_id], **changes)
 
-    def mark_attempt(self, withdrawal_id: str, call: str, when: float) -> None:
+    def mark_attempt(self, withdrawal_id: str, user_id: str, call: str, when: float,
+                     first: float | None = None) -> bool:
         name = f"{call}_attempted_at"
-        if getattr(self.b.withdrawals[withdrawal_id], name) is None:
+        w, profile = self.b.withdrawals[withdrawal_id], self.b.profiles.get(user_id)
+        if profile is None or profile.status == "frozen" or w.status != "pending" or w.payout_barred_at is not None:
+            return False
+        if getattr(w, name) != first:
+            return False
+        if first is None:
             self._update(withdrawal_id, **{name: when})
+        return True
+
+    def bar_payout(self, withdrawal_id: str) -> bool:
+        w = self.b.withdrawals[withdrawal_id]
+        if (w.status != "pending" or w.payout_attempted_at is not None
+                or (w.transfer_attempted_at is not None and not w.stripe_transfer_id)):
+            return False
+        if w.payout_barred_at is None:
+            self._update(withdrawal_id, payout_barred_at=1.0)
+        return True
 
     def set_stripe_transfer(self, withdrawal_id: str, transfer_id: str) -> None:
         self._update(withdrawal_id, stripe_transfer_id=transfer_id)

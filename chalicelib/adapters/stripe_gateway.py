@@ -218,6 +218,16 @@ class StripeGateway:
                 options={"idempotency_key": f"{withdrawal_id}-reversal"})
         return str(rev.id)
 
+    def find_reversal(self, transfer_id: str, withdrawal_id: str) -> str | None:
+        """The reversal made for this withdrawal, if any: a repeat of the reversal more than 24 h
+        after the first (Stripe has forgotten its key) would be refused as more than remains."""
+        with self._lookup_errors():
+            found = self.client.transfers.reversals.list(transfer_id, params={"limit": 100})
+        for rev in found.data:
+            if _metadata(rev).get("withdrawal_id") == withdrawal_id:
+                return str(rev.id)
+        return None
+
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
         """(amount, upper-case currency) that a payout event's object paid. Locally the payout is
         made in EUR from the platform (the stand-in's limit), with our figures in its metadata."""

@@ -65,6 +65,9 @@ class Withdrawal:
     payout_attempted_at: float | None = None
     payout_id: str | None = None
     reversal_id: str | None = None
+    # Set when the money was given back instead (a frozen account): from then on no Stripe call
+    # that sends it out may be claimed, so a give-back and a payout never both happen.
+    payout_barred_at: float | None = None
     attention_reason: str | None = None
     resolution: str | None = None  # paid | failed: what a person decided (ops), claimed before acting
     response_ct: str | None = None

@@ -262,7 +262,17 @@ class FundingRepository(Protocol):
 
     def withdrawal_by_payout(self, payout_id: str) -> Withdrawal | None: ...
 
-    def mark_attempt(self, withdrawal_id: str, call: str, when: float) -> None: ...
+    def mark_attempt(self, withdrawal_id: str, user_id: str, call: str, when: float,
+                     first: float | None = None) -> bool:
+        """Claim one Stripe call that sends the money out (`transfer` | `payout`), in one
+        transaction with the condition that its owner's account is not frozen and the withdrawal
+        is pending and not barred: `first` None claims the first attempt (none recorded yet),
+        else a repeat of the attempt recorded at `first`. False when not claimed: call nothing."""
+
+    def bar_payout(self, withdrawal_id: str) -> bool:
+        """Bar every later claim of a Stripe call for this withdrawal, only while it is pending
+        and nothing has been claimed that could have sent money beyond the user's connected
+        account (no payout attempt; a Connect transfer attempt only with its id recorded)."""
 
     def set_stripe_transfer(self, withdrawal_id: str, transfer_id: str) -> None: ...
 
@@ -312,5 +322,7 @@ class PaymentGateway(Protocol):
     def find_payout(self, account_id: str | None, withdrawal_id: str) -> str | None: ...
 
     def reverse_transfer(self, transfer_id: str, amount: int, withdrawal_id: str) -> str: ...
+
+    def find_reversal(self, transfer_id: str, withdrawal_id: str) -> str | None: ...
 
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]: ...

@@ -88,6 +88,11 @@ class FakeConnect(UnusedGateway):
             return f"trr_{len(self.reversals)}"
         return self._idempotent("reversal", f"{withdrawal_id}-reversal", make)
 
+    def find_reversal(self, transfer_id, withdrawal_id):
+        if self.down:
+            raise ServiceUnavailable()
+        return next((c.id for c in self.calls if c.kind == "reversal" and c.key == f"{withdrawal_id}-reversal"), None)
+
     def event(self, payout_id: str, **override) -> dict:
         return {"id": payout_id, "object": "payout", **self.payouts[payout_id], **override}
 

@@ -46,6 +46,9 @@ class FakeStripe(UnusedGateway):
         self.reversals.append(transfer_id)
         return f"trr_{withdrawal_id}"
 
+    def find_reversal(self, transfer_id, withdrawal_id):
+        return f"trr_{withdrawal_id}" if transfer_id in self.reversals else None
+
 
 class Yes:
     def require(self, user_id, otp):
@@ -252,10 +255,10 @@ def test_a_frozen_account_gets_no_payout_stripe_was_not_yet_asked_for(world, mon
     repo = world.funding.repo
     real_mark = repo.mark_attempt
 
-    def crash_before_payout(withdrawal_id, call, when):
+    def crash_before_payout(withdrawal_id, user_id, call, when, first=None):
         if call == "payout":
             raise RuntimeError("the process died before asking for the payout")
-        real_mark(withdrawal_id, call, when)
+        return real_mark(withdrawal_id, user_id, call, when, first)
 
     with monkeypatch.context() as m, pytest.raises(RuntimeError):
         m.setattr(repo, "mark_attempt", crash_before_payout)

@@ -118,11 +118,38 @@ class DynamoFunding:
             return self.withdrawal(record.withdrawal_id)
         return None
 
-    def mark_attempt(self, withdrawal_id: str, call: str, when: float) -> None:
-        """Before calling Stripe the first time: from now on a missing id means "look it up",
-        not "never sent", and `when` starts the idempotency key's window."""
+    def mark_attempt(self, withdrawal_id: str, user_id: str, call: str, when: float,
+                     first: float | None = None) -> bool:
+        """Before each Stripe call that sends the money out: from now on a missing id means
+        "look it up", not "never sent", and the first `when` starts the idempotency key's window.
+        One transaction with the check that the owner is not frozen, so a freeze and a claim are
+        ordered: a freeze that committed first stops every later call (docs/operations.md)."""
+        from pynamodb.exceptions import TransactWriteError
+
+        from chalicelib.adapters.dynamodb.connection import transact
+
         attr = WithdrawalRecord.transfer_attempted_at if call == "transfer" else WithdrawalRecord.payout_attempted_at
-        WithdrawalRecord(withdrawal_id=withdrawal_id).update(actions=[attr.set(attr | when)])
+        condition = (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_barred_at.does_not_exist()
+        condition &= attr.does_not_exist() if first is None else attr == first
+
+        def write(tx: Any) -> None:
+            tx.condition_check(UserRecord, user_id, condition=UserRecord.user_id.exists() & (
+                UserRecord.status.does_not_exist() | (UserRecord.status != "frozen")))
+            tx.update(WithdrawalRecord(withdrawal_id=withdrawal_id),
+                      actions=[attr.set(when if first is None else first)], condition=condition)
+
+        try:
+            transact(write)
+        except TransactWriteError:  # transact raised it: a condition failed, not contention
+            return False
+        return True
+
+    def bar_payout(self, withdrawal_id: str) -> bool:
+        return written(lambda: WithdrawalRecord(withdrawal_id=withdrawal_id).update(
+            actions=[WithdrawalRecord.payout_barred_at.set(WithdrawalRecord.payout_barred_at | 1)],
+            condition=(WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_attempted_at.does_not_exist()
+            & (WithdrawalRecord.transfer_attempted_at.does_not_exist()
+               | WithdrawalRecord.stripe_transfer_id.exists())))
 
     def set_stripe_transfer(self, withdrawal_id: str, transfer_id: str) -> None:
         WithdrawalRecord(withdrawal_id=withdrawal_id).update(

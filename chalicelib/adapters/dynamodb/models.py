@@ -406,6 +406,7 @@ class WithdrawalRecord(BaseModel):
     payout_attempted_at = NumberAttribute(null=True)
     payout_id = UnicodeAttribute(null=True)
     reversal_id = UnicodeAttribute(null=True)  # Connect: the transfer taken back after a failed payout
+    payout_barred_at = NumberAttribute(null=True)  # given back instead (frozen): no payout may be claimed
     attention_reason = UnicodeAttribute(null=True)  # why a person must decide (needs_attention)
     resolution = UnicodeAttribute(null=True)  # paid | failed: a person's decision (python -m ops)
     response_ct = UnicodeAttribute(null=True)  # the first complete answer (encrypted), for replays

@@ -33,6 +33,10 @@ from chalicelib.services.replay import Outcome, reopen, same_request, seal
 log = logging.getLogger(__name__)
 
 
+class _NotClaimed(Exception):
+    """A Stripe call's claim was refused: the account is frozen, or the withdrawal moved on."""
+
+
 class Withdrawals(FundingBase):
     def open_payout_account(self, user_id: str) -> dict[str, Any]:
         user = self.repo.user(user_id)
@@ -99,22 +103,19 @@ class Withdrawals(FundingBase):
         """Pay a held withdrawal out, or go on from wherever an earlier attempt stopped.
 
         Never twice: in Connect mode the money first moves to the user's connected account
-        (a Stripe transfer), then a payout leaves that account; each step goes through `_once`.
+        (a Stripe transfer), then a payout leaves that account; each step goes through `_once`,
+        which claims the call first, conditional on the account not being frozen.
 
         A refusal of a create call gives the hold back (after taking a transfer back from the
         connected account); an unknown outcome (ServiceUnavailable) keeps it for the retry, the
         resume job or the payout events to settle."""
         user = self.repo.user(w.user_id)
+        if user is not None and user.status == "frozen":
+            self._frozen(w)
+            return
         account = user.payout_account_id if user else None
         meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
         wid, amount = w.withdrawal_id, w.amount
-        if user is not None and user.status == "frozen" and w.payout_attempted_at is None and (
-                w.transfer_attempted_at is None or w.stripe_transfer_id):
-            # Frozen after the hold but before any payout was asked for (a retry of the key, the
-            # resume job): nothing leaves for the bank. Whatever reached the connected account
-            # comes back, then the hold, as for a refusal.
-            self._give_back(w)
-            return
         try:
             if not self.gateway.platform_payouts and not w.stripe_transfer_id:
                 transfer_id = self._once(w, "transfer", w.transfer_attempted_at,
@@ -132,11 +133,45 @@ class Withdrawals(FundingBase):
                                                                       metadata=meta))
         except (PaymentProviderError, CardDeclined):
             # Stripe refused a create call outright (look-ups never raise these): nothing was
-            # made by that call.
+            # made by that call, and Stripe answers a repeat of its key with the same refusal.
             self._give_back(self._existing(wid))
+            return
+        except _NotClaimed:
+            # Frozen meanwhile (or another process settled it): act on what is stored now.
+            fresh = self._existing(wid)
+            profile = self.repo.user(w.user_id)
+            if fresh.status == "pending" and profile is not None and profile.status == "frozen":
+                self._frozen(fresh)
             return
         if payout_id is not None:
             self.repo.set_payout(wid, payout_id)
+
+    def _frozen(self, w: Withdrawal) -> None:
+        """The account was frozen after the hold. What Stripe was asked for before the freeze
+        (a claimed call) is found and followed as usual; nothing is asked for after it. If no
+        payout was claimed, the payout is barred, whatever reached the connected account comes
+        back, then the hold: a give-back and a payout can never both happen. A call claimed
+        before the freeze whose outcome Stripe cannot show waits for a person."""
+        if w.payout_id or w.status != "pending":
+            return
+        user = self.repo.user(w.user_id)
+        account = user.payout_account_id if user else None
+        if w.payout_attempted_at is not None:
+            found = self.gateway.find_payout(account, w.withdrawal_id)
+            if found is not None:
+                self.repo.set_payout(w.withdrawal_id, found)  # asked for before the freeze: it settles
+            else:
+                self._needs_attention(w, "account frozen; a payout asked for before the freeze is not found")
+            return
+        if w.transfer_attempted_at is not None and not w.stripe_transfer_id:
+            found = self.gateway.find_transfer(w.withdrawal_id)
+            if found is None:
+                self._needs_attention(w, "account frozen; a transfer asked for before the freeze is not found")
+                return
+            self.repo.set_stripe_transfer(w.withdrawal_id, found)
+        if not self.repo.bar_payout(w.withdrawal_id):
+            return  # a payout was claimed meanwhile (before the freeze): it settles by its events
+        self._give_back(self._existing(w.withdrawal_id))
 
     def _give_back(self, w: Withdrawal) -> None:
         """No payout for this withdrawal: if the money already sits in the connected account,
@@ -147,9 +182,10 @@ class Withdrawals(FundingBase):
     def _once(self, w: Withdrawal, call: str, attempted_at: float | None, find: Callable[[], str | None],
               create: Callable[[], str]) -> str | None:
         """The id of what one Stripe call made, made at most once: when an earlier attempt's
-        answer was lost it is looked up first; a first call is always made (its key is new); a
-        repeat only while Stripe still remembers the key of the first attempt (RESUME_WITHIN).
-        None when, past that, the withdrawal waits for a person (`needs_attention`)."""
+        answer was lost it is looked up first; a repeat is made only while Stripe still
+        remembers the key of the first attempt (RESUME_WITHIN). Every call is claimed first
+        (`mark_attempt`); `_NotClaimed` when the claim is refused (frozen, barred, settled).
+        None when, past the window, the withdrawal waits for a person (`needs_attention`)."""
         if attempted_at is not None:
             found = find()
             if found is not None:
@@ -157,8 +193,8 @@ class Withdrawals(FundingBase):
             if self.now() - attempted_at >= RESUME_WITHIN:
                 self._needs_attention(w, f"{call} outcome unknown past the idempotency window")
                 return None
-        else:
-            self.repo.mark_attempt(w.withdrawal_id, call, self.now())
+        if not self.repo.mark_attempt(w.withdrawal_id, w.user_id, call, self.now(), first=attempted_at):
+            raise _NotClaimed()
         return create()
 
     def _needs_attention(self, w: Withdrawal, reason: str) -> None:
@@ -262,9 +298,13 @@ class Withdrawals(FundingBase):
         return Applied.ALREADY_SETTLED
 
     def _reverse_transfer(self, w: Withdrawal) -> None:
-        """In Connect mode, bring a withdrawal's transfer back from the connected account (once:
-        the reversal's idempotency key is the withdrawal's, and its id is recorded)."""
+        """In Connect mode, bring a withdrawal's transfer back from the connected account, once:
+        a reversal an earlier attempt made (its answer lost, or the process died before its id
+        was recorded) is looked up first, since a repeat more than 24 h later is a new request
+        that Stripe refuses (more than the transfer has left); the reversal's key is the
+        withdrawal's, and its id is recorded."""
         if self.gateway.platform_payouts or not w.stripe_transfer_id or w.reversal_id:
             return
-        reversal_id = self.gateway.reverse_transfer(w.stripe_transfer_id, w.amount, w.withdrawal_id)
+        reversal_id = (self.gateway.find_reversal(w.stripe_transfer_id, w.withdrawal_id)
+                       or self.gateway.reverse_transfer(w.stripe_transfer_id, w.amount, w.withdrawal_id))
         self.repo.set_reversal(w.withdrawal_id, reversal_id)

@@ -1,0 +1,378 @@
+"""The simulator: a Hypothesis state machine that drives every money path of the wallet at
+once, with one fault per operation, a simulated clock, and the invariants checked after every
+step and at quiescence (docs/simulation.md).
+
+Hypothesis draws the operations, their arguments and their faults from one seed, replays a
+failing run exactly and shrinks it to a minimal sequence of steps."""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from chalicelib.domain.errors import DomainError, ServiceUnavailable
+from chalicelib.services.funding import Redeliver
+from chalicelib.services.reconcile import reconcile
+from tests.simulation.faults import KINDS, Crash, Plan
+from tests.simulation.world import DAY, NEWCOMERS, PEOPLE, World
+
+PERSON = st.integers(0, PEOPLE - 1)
+AMOUNT = st.sampled_from([1, 99, 500, 1250, 4000, 10_000])
+# One fault at most per operation: none (most often), or a kind at one of its first port calls.
+FAULT = st.one_of(st.none(), st.none(), st.builds(
+    Plan, at=st.integers(0, 7), kind=st.sampled_from(KINDS), port=st.sampled_from(["", "dynamodb", "stripe"])))
+# What runs inside an `interleave` fault: another process, between two steps of this one.
+NESTED = st.sampled_from(["retry", "freeze", "unfreeze", "resume", "deliver", "sweep", "verify"])
+JUMPS = st.sampled_from([1, 60, 901, 3600, 23 * 3600, 25 * 3600, 8 * DAY, 31 * DAY])
+
+totals: Counter[str] = Counter()  # across runs, for the long profile's figures
+
+
+@dataclass
+class Call:
+    """A client's request whose answer it did not get: it may retry with the same key."""
+
+    name: str
+    run: Callable[[], Any]
+
+
+class WalletSimulation(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w: World | None = None
+        self.in_doubt: list[Call] = []
+        self.withdrawals: list[str] = []
+        self.invitations: list[tuple[int, str]] = []
+        self.requests: list[tuple[int, int, str]] = []
+        self.newcomers: list[str] = list(NEWCOMERS)
+        self.nested = "retry"
+        self.steps = 0
+
+    @initialize(platform=st.booleans(), lowers=st.booleans())
+    def start(self, platform: bool, lowers: bool) -> None:
+        self.w = World(platform_payouts=platform, failed_refund_lowers_total=lowers)
+        totals["runs"] += 1
+
+    @property
+    def world(self) -> World:
+        assert self.w is not None
+        return self.w
+
+    # -- running one operation with its fault -------------------------------------------------
+    def do(self, name: str, op: Callable[[], Any], fault: Plan | None, *, retryable: bool = True,
+           user: int | None = None) -> None:
+        self.steps += 1
+        inj = self.world.injector
+        inj.arm(fault, interleave=lambda: self._nested(op, user))
+        try:
+            op()
+        except (ServiceUnavailable, Crash):
+            if retryable:
+                self.in_doubt.append(Call(name, op))
+        except (DomainError, Redeliver):
+            pass  # a refusal the API answers with its 4xx; nothing to retry
+        finally:
+            inj.arm(None)
+
+    def _nested(self, op: Callable[[], Any], user: int | None) -> None:
+        totals[f"nested:{self.nested}"] += 1
+        try:
+            if self.nested == "retry":
+                op()
+            elif self.nested in ("freeze", "unfreeze") and user is not None:
+                self._set_status(user, self.nested == "freeze")
+            elif self.nested == "resume":
+                self.world.funding.resume_stuck_withdrawals(older_than_seconds=0)
+            elif self.nested == "deliver" and self.world.stripe.events:
+                self._deliver(0, duplicate=False)
+            elif self.nested == "sweep":
+                self.world.invitations.sweep()
+            elif self.nested == "verify" and self.newcomers:
+                self._register_and_verify(self.newcomers[0])
+        except (DomainError, ServiceUnavailable, Redeliver):
+            pass
+
+    # -- people and their money -----------------------------------------------------------------
+    @rule(who=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
+    def top_up(self, who: int, amount: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=self.steps).hex
+        body = {"wallet_id": f"wal_usr_{who}", "amount": amount, "payment_method_id": f"pmt_usr_{who}"}
+        self.do("top_up", lambda: self.world.funding.top_up(f"usr_{who}", key, body), fault, user=who)
+
+    @rule(a=PERSON, b=PERSON, amount=AMOUNT, by_email=st.booleans(), fault=FAULT, nested=NESTED)
+    def pay(self, a: int, b: int, amount: int, by_email: bool, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=10**9 + self.steps).hex
+        to = {"email": f"p{b}@example.com"} if by_email else {"wallet_id": f"wal_usr_{b}"}
+        body = {"from_wallet_id": f"wal_usr_{a}", "to": to, "amount": amount, "currency": "USD"}
+        self.do("pay", lambda: self.world.ledger.transfer(f"usr_{a}", key, body), fault, user=a)
+
+    @rule(a=PERSON, contact=st.integers(0, len(NEWCOMERS) - 1), amount=AMOUNT, fault=FAULT, nested=NESTED)
+    def invite(self, a: int, contact: int, amount: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=2 * 10**9 + self.steps).hex
+        body = {"from_wallet_id": f"wal_usr_{a}", "to": {"email": NEWCOMERS[contact], "invite": True},
+                "amount": amount, "currency": "USD"}
+
+        def op() -> None:
+            out = self.world.ledger.transfer(f"usr_{a}", key, body)
+            if out.body.get("status") == "unclaimed" and (a, out.body["transfer_id"]) not in self.invitations:
+                self.invitations.append((a, out.body["transfer_id"]))
+        self.do("invite", op, fault, user=a)
+
+    @precondition(lambda self: bool(self.invitations))
+    @rule(i=st.integers(0, 50), fault=FAULT, nested=NESTED)
+    def cancel_invitation(self, i: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        sender, transfer_id = self.invitations[i % len(self.invitations)]
+        self.do("cancel", lambda: self.world.invitations.cancel(f"usr_{sender}", transfer_id), fault, user=sender)
+
+    @precondition(lambda self: bool(self.newcomers))
+    @rule(i=st.integers(0, 1), fault=FAULT, nested=NESTED)
+    def register_and_verify(self, i: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        email = self.newcomers[i % len(self.newcomers)]
+        self.do("verify", lambda: self._register_and_verify(email), fault)
+
+    def _register_and_verify(self, email: str) -> None:
+        user_id = f"usr_{email.split('@')[0]}"
+        if user_id not in self.world.users.users:
+            self.world.register(user_id, email, verified=False)
+        self.world.verify(user_id, email)
+        if email in self.newcomers:
+            self.newcomers.remove(email)
+
+    @rule(a=PERSON, b=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
+    def request_money(self, a: int, b: int, amount: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=3 * 10**9 + self.steps).hex
+
+        def op() -> None:
+            out = self.world.requests.create(f"usr_{a}", key, {"payer": {"email": f"p{b}@example.com"},
+                                                               "amount": amount, "currency": "USD"})
+            if (a, b, out.body["request_id"]) not in self.requests:
+                self.requests.append((a, b, out.body["request_id"]))
+        self.do("request", op, fault, user=a)
+
+    @precondition(lambda self: bool(self.requests))
+    @rule(i=st.integers(0, 50), action=st.sampled_from(["pay", "decline", "cancel"]), fault=FAULT, nested=NESTED)
+    def answer_request(self, i: int, action: str, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        requester, payer, request_id = self.requests[i % len(self.requests)]
+        reqs, key = self.world.requests, uuid.UUID(int=4 * 10**9 + self.steps).hex
+        op: Callable[[], Any] = {
+            "pay": lambda: reqs.pay(f"usr_{payer}", key, request_id, f"wal_usr_{payer}"),
+            "decline": lambda: reqs.decline(f"usr_{payer}", request_id),
+            "cancel": lambda: reqs.cancel(f"usr_{requester}", request_id)}[action]
+        self.do(action, op, fault, user=payer if action == "pay" else requester)
+
+    @rule(who=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
+    def withdraw(self, who: int, amount: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=5 * 10**9 + self.steps).hex
+        funding = self.world.funding
+
+        def op() -> None:
+            out = funding.withdraw(f"usr_{who}", key, {"wallet_id": f"wal_usr_{who}", "amount": amount}, otp="1")
+            if out.body["withdrawal_id"] not in self.withdrawals:
+                self.withdrawals.append(out.body["withdrawal_id"])
+        self.do("withdraw", op, fault, user=who)
+
+    @precondition(lambda self: bool(self.in_doubt))
+    @rule(i=st.integers(0, 50), fault=FAULT, nested=NESTED)
+    def client_retries(self, i: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        call = self.in_doubt.pop(i % len(self.in_doubt))
+        self.do(call.name, call.run, fault)
+
+    # -- operators --------------------------------------------------------------------------------
+    def _set_status(self, who: int, frozen: bool) -> None:
+        self.world.set_status(f"usr_{who}", "frozen" if frozen else "active")
+
+    @rule(who=PERSON, frozen=st.booleans(), fault=FAULT)
+    def operator_freezes(self, who: int, frozen: bool, fault: Plan | None) -> None:
+        self.do("freeze", lambda: self._set_status(who, frozen), fault, retryable=False)
+
+    @precondition(lambda self: any(w.status == "needs_attention" for w in self.world.book.withdrawals.values()))
+    @rule(i=st.integers(0, 50), fault=FAULT)
+    def operator_resolves(self, i: int, fault: Plan | None) -> None:
+        """A person checks Stripe, then records what they saw (as the runbook says)."""
+        waiting = sorted(w for w, v in self.world.book.withdrawals.items() if v.status == "needs_attention")
+        wid = waiting[i % len(waiting)]
+        paid = self.world.stripe.paid_out(wid) > 0 or any(
+            p["metadata"].get("withdrawal_id") == wid and p["status"] == "pending"
+            for p in self.world.stripe.payouts.values())
+        w = self.world.book.withdrawals[wid]
+        self.do("resolve", lambda: self.world.funding.resolve_attention(
+            w, paid=paid, audit=self.world.audit("withdrawal resolve", wid)), fault, retryable=True)
+
+    # -- scheduled jobs and time -----------------------------------------------------------------
+    @rule(job=st.sampled_from(["resume", "sweep", "expire"]), fault=FAULT)
+    def scheduled_job(self, job: str, fault: Plan | None) -> None:
+        w = self.world
+        op: Callable[[], Any] = {"resume": w.funding.resume_stuck_withdrawals, "sweep": w.invitations.sweep,
+                                 "expire": w.requests.expire}[job]
+        self.do(job, op, fault, retryable=False)
+
+    @rule(seconds=JUMPS)
+    def time_passes(self, seconds: int) -> None:
+        self.world.clock.advance(seconds)
+
+    # -- Stripe, on its own ---------------------------------------------------------------------
+    @precondition(lambda self: bool(self.world.stripe.intents))
+    @rule(i=st.integers(0, 50), outcome=st.sampled_from(["succeeded", "succeeded", "failed"]))
+    def card_settles(self, i: int, outcome: str) -> None:
+        intents = sorted(self.world.stripe.intents)
+        self.world.stripe.settle_intent(intents[i % len(intents)], outcome == "succeeded")
+
+    @precondition(lambda self: bool(self.world.stripe.intents))
+    @rule(i=st.integers(0, 50), what=st.sampled_from(["refund", "fail_refund", "dispute", "win", "lose"]),
+          amount=AMOUNT)
+    def stripe_dashboard(self, i: int, what: str, amount: int) -> None:
+        s = self.world.stripe
+        if what == "refund":
+            intents = sorted(s.intents)
+            s.refund(intents[i % len(intents)], amount)
+        elif what == "fail_refund" and s.refunds:
+            s.fail_refund(sorted(s.refunds)[i % len(s.refunds)])
+        elif what == "dispute":
+            intents = sorted(s.intents)
+            s.open_dispute(intents[i % len(intents)], amount)
+        elif what in ("win", "lose") and s.disputes:
+            s.close_dispute(sorted(s.disputes)[i % len(s.disputes)], what == "win")
+
+    @precondition(lambda self: bool(self.world.stripe.payouts))
+    @rule(i=st.integers(0, 50), paid=st.sampled_from([True, True, False]))
+    def bank_answers(self, i: int, paid: bool) -> None:
+        payouts = sorted(self.world.stripe.payouts)
+        self.world.stripe.settle_payout(payouts[i % len(payouts)], paid)
+
+    @precondition(lambda self: bool(self.world.stripe.events))
+    @rule(i=st.integers(0, 50), duplicate=st.booleans(), fault=FAULT)
+    def webhook_arrives(self, i: int, duplicate: bool, fault: Plan | None) -> None:
+        """Any waiting event, in any order, sometimes twice: the queue redelivers what failed."""
+        self.steps += 1
+        self.world.injector.arm(fault)
+        try:
+            self._deliver(i, duplicate)
+        finally:
+            self.world.injector.arm(None)
+
+    def _deliver(self, i: int, duplicate: bool) -> None:
+        events = self.world.stripe.events
+        event = events.pop(i % len(events))
+        try:
+            self.world.apply(event)
+        except (Redeliver, ServiceUnavailable, Crash):
+            events.append(event)  # SQS delivers it again after the visibility timeout
+            return
+        if duplicate:
+            events.append(event)
+        totals["events"] += 1
+
+    # -- invariants after every step ----------------------------------------------------------
+    @invariant()
+    def books_balance(self) -> None:
+        if self.w is None:
+            return
+        totals["steps"] += 1  # checked after every step
+        report = reconcile(self.world.store_raw)
+        assert report.ok, report.drift
+        for wallet in self.world.wallets():
+            if wallet.kind == "user":
+                assert min(wallet.balance, wallet.held, wallet.available) >= 0, wallet
+
+    @invariant()
+    def stripe_asked_once(self) -> None:
+        if self.w is None:
+            return
+        s = self.world.stripe
+        assert not s.violations, s.violations
+        made = Counter((c.kind, c.purpose) for c in s.created)
+        twice = [k for k, n in made.items() if n > 1]
+        assert not twice, f"asked Stripe more than once for the same purpose: {twice}"
+
+    @invariant()
+    def holds_agree_with_their_owners(self) -> None:
+        if self.w is None:
+            return
+        book, s = self.world.book, self.world.stripe
+        for wid, w in book.withdrawals.items():
+            hold = book.transfers[wid]
+            expected = {"pending": ("pending",), "needs_attention": ("pending",), "paid": ("posted",),
+                        "failed": ("voided", "posted")}[w.status]
+            assert hold.status in expected, (wid, w.status, hold.status)
+            if hold.status == "voided":  # given back: no payout may exist or be on its way
+                assert not any(p["metadata"].get("withdrawal_id") == wid and p["status"] in ("pending", "paid")
+                               for p in s.payouts.values()), f"{wid} given back after a payout was made"
+        for tid, inv in book.invitations.items():
+            hold = book.transfers[tid]
+            expected_inv = {"unclaimed": "pending", "posted": "posted", "expired": "voided", "canceled": "voided"}
+            assert hold.status == expected_inv[inv.status], (tid, inv.status, hold.status)
+
+    # -- quiescence: every job run, every event delivered, no fault ---------------------------------
+    def teardown(self) -> None:
+        if self.w is None:
+            return
+        self._quiesce()
+        self._final_checks()
+
+    def _quiesce(self) -> None:
+        w, s = self.world, self.world.stripe
+        w.injector.enabled = False
+        for call in self.in_doubt:  # clients that still retry (the others are left to the jobs)
+            with contextlib.suppress(DomainError, ServiceUnavailable):
+                call.run()
+        self.in_doubt.clear()
+        for _round in range(6):
+            w.clock.advance(3600)
+            w.funding.resume_stuck_withdrawals()
+            for pi in sorted(s.intents):
+                s.settle_intent(pi, True)
+            for po in sorted(s.payouts):
+                s.settle_payout(po, True)
+            for d in sorted(s.disputes):
+                s.close_dispute(d, True)
+            for _ in range(10 * len(s.events) + 10):
+                if not s.events:
+                    break
+                self._deliver(0, duplicate=False)
+        w.clock.advance(31 * DAY)
+        w.invitations.sweep()
+        w.requests.expire()
+        for _ in range(10 * len(s.events) + 10):
+            if not s.events:
+                break
+            self._deliver(0, duplicate=False)
+        totals.update(w.injector.injected)
+
+    def _final_checks(self) -> None:
+        w, s = self.world, self.world.stripe
+        self.books_balance()
+        self.stripe_asked_once()
+        self.holds_agree_with_their_owners()
+        assert not s.events, f"events never applied: {[e['type'] for e in s.events]}"
+        for wid, wd in w.book.withdrawals.items():
+            assert wd.status in ("paid", "failed", "needs_attention"), (wid, wd.status)
+            if wd.status == "paid":
+                assert s.paid_out(wid) == wd.amount, (wid, s.paid_out(wid))
+            if wd.status == "failed":
+                assert s.paid_out(wid) == 0, (wid, "failed but paid out")
+            if wd.status != "needs_attention" and not s.platform_payouts:
+                assert s.left_in_account(wid) == 0, (wid, "money left in the connected account")
+        for inv in w.book.invitations.values():
+            assert inv.status in ("posted", "expired", "canceled"), inv
+        shortfall = any(t.shortfall for t in w.book.topups.values())
+        ledger_in = -w.system_balance("stripe_clearing", "USD") - w.system_balance("disputes", "USD")
+        assert ledger_in == s.money_in("USD") or shortfall, (ledger_in, s.money_in("USD"))
+        out = w.system_balance("payouts", "USD")
+        paid = sum(s.paid_out(wid) for wid in w.book.withdrawals)
+        attention = any(wd.status == "needs_attention" for wd in w.book.withdrawals.values())
+        assert out == paid or attention, (out, paid)
