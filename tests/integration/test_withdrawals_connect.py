@@ -340,3 +340,35 @@ def test_a_transfer_refused_outright_gives_the_hold_back(setup):
     out = withdraw(f, user_id, wallet)
     assert out.body["status"] == "failed" and balances(f, wallet) == (10_000, 0, 10_000)
     assert f.ledger.store.get_transfer(out.body["withdrawal_id"]).status == "voided"
+
+
+def test_a_freeze_orders_every_claim_of_a_stripe_call_on_dynamodb(setup, stack_container):
+    """The adapter's claim is one transaction with the account's status: after a committed
+    freeze nothing can be claimed, a repeat only of the attempt recorded, and once the payout
+    is barred (a frozen give-back) nothing at all, even after an unfreeze."""
+    from chalicelib.domain.audit import AuditEntry
+    from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
+
+    f, _gateway, clock, user_id, wallet = setup
+
+    def status(new, old):
+        entry = AuditEntry(new_id("aud"), "2026-01-01T00:00:00.000Z", "test", new, user_id, "done", "ct")
+        f.ledger.store.write(Audited(AccountStatusChange(user_id, new, from_=old), entry), now=entry.at)
+
+    f._send_payout = lambda w: None  # the process died right after the hold
+    wid = withdraw(f, user_id, wallet).body["withdrawal_id"]
+    del f._send_payout
+    repo = f.repo
+    status("frozen", "active")
+    assert not repo.mark_attempt(wid, user_id, "transfer", clock())
+    status("active", "frozen")
+    assert repo.mark_attempt(wid, user_id, "transfer", 100.0)
+    assert not repo.mark_attempt(wid, user_id, "transfer", 200.0)  # a first attempt is claimed once
+    assert not repo.mark_attempt(wid, user_id, "transfer", 200.0, first=150.0)  # not the recorded one
+    assert repo.mark_attempt(wid, user_id, "transfer", 200.0, first=100.0)  # a repeat of it
+    assert repo.withdrawal(wid).transfer_attempted_at == 100.0
+    assert not repo.bar_payout(wid)  # a transfer was claimed and its id is unknown
+    repo.set_stripe_transfer(wid, "tr_x")
+    assert repo.bar_payout(wid)
+    assert not repo.mark_attempt(wid, user_id, "payout", 300.0)  # barred, though not frozen
+    assert repo.withdrawal(wid).payout_attempted_at is None

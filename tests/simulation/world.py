@@ -11,8 +11,8 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.funding import FundingProfile, PaymentMethod
-from chalicelib.domain.ledger import DuplicateRequest
 from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.ledger import DuplicateRequest
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.user import NewWallet, User
 from chalicelib.domain.wallet import Wallet
