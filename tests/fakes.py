@@ -313,6 +313,7 @@ class UnusedGateway:
     find_payout: Any = _unused
     reverse_transfer: Any = _unused
     find_reversal: Any = _unused
+    refunds_of: Any = _unused
 
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
         amount = payout.get("amount")

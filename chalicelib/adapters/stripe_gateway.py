@@ -14,12 +14,15 @@ withdrawal record by id, and our record's amount is what moves).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.domain.errors import CardDeclined, InvalidRequest, PaymentProviderError, ServiceUnavailable
 from chalicelib.domain.funding import CardDetails, Intent, PayoutAccount
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CardDeclined", "PaymentProviderError", "StripeGateway"]
 
@@ -227,6 +230,21 @@ class StripeGateway:
             if _metadata(rev).get("withdrawal_id") == withdrawal_id:
                 return str(rev.id)
         return None
+
+    def refunds_of(self, charge_id: str) -> list[int] | None:
+        """Every refund of a charge, failed ones included: the one exact count of what refunds
+        took. Stripe's docs do not say whether a charge's `amount_refunded` drops when a refund
+        fails, and newer API versions no longer embed the list in the charge."""
+        import stripe
+
+        try:
+            found = self.client.refunds.list(params={"charge": charge_id, "limit": 100})
+            return [int(r.amount) for r in found.auto_paging_iter()]
+        except stripe.InvalidRequestError:
+            log.warning("refunds of a charge Stripe will not list")
+            return None
+        except stripe.StripeError as exc:
+            raise ServiceUnavailable("The payment provider could not be asked; retry.") from exc
 
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
         """(amount, upper-case currency) that a payout event's object paid. Locally the payout is

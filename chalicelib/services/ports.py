@@ -325,4 +325,9 @@ class PaymentGateway(Protocol):
 
     def find_reversal(self, transfer_id: str, withdrawal_id: str) -> str | None: ...
 
+    def refunds_of(self, charge_id: str) -> list[int] | None:
+        """The amount of every refund ever made on a charge, failed ones included (an unknown
+        outcome raises ServiceUnavailable); None when Stripe will not list them (an unknown
+        charge)."""
+
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]: ...

@@ -35,8 +35,9 @@ class Applied:
 
 
 class EventHandler(Protocol):
-    def apply(self, event_type: str, obj: dict[str, Any]) -> str:
-        """Apply the event's effect idempotently; a short description of what happened."""
+    def apply(self, event_type: str, obj: dict[str, Any], account: str | None = None) -> str:
+        """Apply the event's effect idempotently; a short description of what happened.
+        `account`: the connected account the event happened on (Connect), None for ours."""
 
 
 def apply_event(body: str, events: StripeEventLog, handler: EventHandler | None = None) -> Applied:
@@ -53,10 +54,19 @@ def apply_event(body: str, events: StripeEventLog, handler: EventHandler | None 
         log.info("duplicate stripe event ignored", extra={"event_id": event["id"]})
         return Applied(event_id=event["id"], type=event["type"], duplicate=True)
     events.record_received(event["id"], event["type"], obj.get("id"))
-    outcome = handler.apply(event["type"], obj) if handler is not None else "recorded"
+    # Events of connected accounts (a Connect endpoint) carry the account at the top level, not
+    # on the object. It is passed only when there is one, so a handler that predates Connect
+    # (two arguments) still applies the events of our own account.
+    account = event.get("account") if isinstance(event.get("account"), str) and event.get("account") else None
+    if handler is None:
+        outcome = "recorded"
+    elif account:
+        outcome = handler.apply(event["type"], obj, account=account)
+    else:
+        outcome = handler.apply(event["type"], obj)
     events.mark_applied(event["id"], outcome)
     log.info("stripe event applied", extra={"event_id": event["id"], "event_type": event["type"],
-                                             "outcome": outcome})
+                                             "account": account, "outcome": outcome})
     if outcome in ("credited", "paid", "voided", "applied"):
         from chalicelib import observability
 

@@ -188,6 +188,11 @@ class StripeModel:
         return next((r for r, v in self.reversals.items()
                      if v["transfer"] == transfer_id and v["metadata"].get("withdrawal_id") == withdrawal_id), None)
 
+    def refunds_of(self, charge_id: str) -> list[int] | None:
+        if not any(p["charge"] == charge_id for p in self.intents.values()):
+            return None
+        return [r["amount"] for r in self.refunds.values() if r["charge"] == charge_id]
+
     def payout_amount(self, payout: dict[str, Any]) -> tuple[int, str]:
         amount = payout.get("amount")
         return (amount if isinstance(amount, int) else -1), str(payout.get("currency", "")).upper()

@@ -46,6 +46,9 @@ class FakeStripe(UnusedGateway):
         self.reversals.append(transfer_id)
         return f"trr_{withdrawal_id}"
 
+    def refunds_of(self, charge_id):
+        return None  # the charges of these scenarios exist only in their events
+
     def find_reversal(self, transfer_id, withdrawal_id):
         return f"trr_{withdrawal_id}" if transfer_id in self.reversals else None
 

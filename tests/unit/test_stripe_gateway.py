@@ -153,3 +153,32 @@ def test_a_failed_look_up_is_an_unknown_never_a_refusal(status, body):
         gateway(RecordedHttp(status, body)).find_transfer("wd_1")
     with pytest.raises(ServiceUnavailable):
         gateway(RecordedHttp(status, body)).find_payout("acct_1", "wd_1")
+
+
+def _refund(amount: int, status: str) -> dict:
+    return {"id": f"re_{amount}", "object": "refund", "amount": amount, "status": status, "currency": "usd",
+            "charge": "ch_1", "metadata": {}}
+
+
+def test_the_refunds_of_a_charge_count_failed_ones_and_follow_pages():
+    page = {"object": "list", "url": "/v1/refunds", "has_more": False,
+            "data": [_refund(50, "succeeded"), _refund(30, "failed")]}
+    http = RecordedHttp(body=page)
+    assert gateway(http).refunds_of("ch_1") == [50, 30]
+    (method, path, _, _), = http.sent
+    assert (method, path) == ("GET", "/v1/refunds")
+
+
+def test_refunds_stripe_will_not_list_are_none_and_an_outage_is_unknown():
+    missing = {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such charge"}}
+    assert gateway(RecordedHttp(status=404, body=missing)).refunds_of("ch_x") is None
+    with pytest.raises(ServiceUnavailable):
+        gateway(RecordedHttp(status=500, body={"error": {"type": "api_error", "message": "boom"}})).refunds_of("ch_1")
+
+
+def test_a_reversal_is_looked_up_among_the_transfers_reversals():
+    rev = {"id": "trr_1", "object": "transfer_reversal", "amount": 600, "transfer": "tr_1",
+           "metadata": {"withdrawal_id": "wd_1"}}
+    page = {"object": "list", "url": "/v1/transfers/tr_1/reversals", "has_more": False, "data": [rev]}
+    assert gateway(RecordedHttp(body=page)).find_reversal("tr_1", "wd_1") == "trr_1"
+    assert gateway(RecordedHttp(body=page)).find_reversal("tr_1", "wd_2") is None

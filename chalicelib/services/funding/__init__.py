@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.services.funding.charges import Charges
+from chalicelib.services.funding.charges import Charges, DisputeStillHeld
 from chalicelib.services.funding.common import (
     CLEARING,
     DISPUTES,
@@ -20,15 +20,24 @@ from chalicelib.services.funding.common import (
 from chalicelib.services.funding.topups import TopUps
 from chalicelib.services.funding.withdrawals import Withdrawals
 
-__all__ = ["CLEARING", "DISPUTES", "PAYOUTS", "RESUME_WITHIN", "Applied", "CreditNotYetApplied", "EventRaced",
-           "Funding", "PayoutNotYetRecorded", "Redeliver"]
+__all__ = ["CLEARING", "DISPUTES", "PAYOUTS", "RESUME_WITHIN", "Applied", "CreditNotYetApplied",
+           "DisputeStillHeld", "EventRaced", "Funding", "PayoutNotYetRecorded", "Redeliver"]
+
+# Events that may come from a connected account (Connect endpoints get every event of every
+# connected account, with the event's top-level `account`): only payouts, which in Connect mode
+# happen on the user's connected account and settle by the payout id we recorded. A connected
+# account's charges, intents, refunds and disputes move that account's money, never ours.
+_CONNECTED_ACCOUNT_EVENTS = ("payout.paid", "payout.failed", "payout.canceled")
 
 
 class Funding(TopUps, Withdrawals, Charges):
     """Built with FundingBase's fields: repo, gateway, ledger, mfa, cipher, now."""
 
-    def apply(self, event_type: str, obj: dict[str, Any]) -> str:
-        """Apply one verified Stripe event; what happened, for the log."""
+    def apply(self, event_type: str, obj: dict[str, Any], account: str | None = None) -> str:
+        """Apply one verified Stripe event; what happened, for the log. `account`: the connected
+        account the event happened on (the event's own `account`), None for our own account."""
+        if account and event_type not in _CONNECTED_ACCOUNT_EVENTS:
+            return str(Applied.IGNORED)
         handler = {
             "payment_intent.succeeded": self._intent_succeeded,
             "payment_intent.payment_failed": self._intent_failed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.domain.errors import CardDeclined, InvalidRequest, NotFound, PaymentProviderError, ServiceUnavailable
 from chalicelib.domain.funding import TopUp
 from chalicelib.domain.ids import rfc3339
@@ -19,6 +20,17 @@ log = logging.getLogger(__name__)
 _INTENT_STATUS = {"requires_action": "requires_action", "requires_source_action": "requires_action",
                   "succeeded": "pending", "processing": "pending", "requires_capture": "pending",
                   "requires_confirmation": "pending", "requires_payment_method": "failed", "canceled": "failed"}
+
+
+def topup_view(r: TopUp, *, status: str | None = None, intent_id: str | None = None,
+               client_secret: str | None = None) -> dict[str, Any]:
+    """A top-up as the client sees it (and as its first answer is sealed)."""
+    view = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
+            "amount": r.amount, "currency": r.currency,
+            "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
+    if client_secret:
+        view["client_secret"] = client_secret
+    return view
 
 
 class TopUps(PaymentMethods):
@@ -55,6 +67,16 @@ class TopUps(PaymentMethods):
             # Remembered like a success, so a retry with the same key gets the same answer.
             self.repo.record_charge(record.topup_id, None, "failed", None, seal_error(self.cipher, record.user_id, err))
             raise
+        recorded = self.repo.topup(record.topup_id)
+        if recorded is not None and recorded.payment_intent_id and recorded.payment_intent_id != intent.id:
+            # Another intent was recorded meanwhile (by its signed event, charges.py): the
+            # top-up's money is that intent's, and a recorded intent is never replaced.
+            log.error("create call answered another payment intent than the recorded one",
+                      extra={"topup_id": record.topup_id})
+            observability.count("RefundNeedsAttention")
+            if recorded.response_ct:
+                return reopen(self.cipher, recorded.user_id, recorded.response_ct)
+            return Outcome(self._topup_view(recorded, status="pending"))
         status = _INTENT_STATUS.get(intent.status, "pending")
         secret = intent.client_secret if status == "requires_action" else None
         view = self._topup_view(record, status=status, intent_id=intent.id, client_secret=secret)
@@ -68,7 +90,8 @@ class TopUps(PaymentMethods):
         if not record.response_ct:  # crashed or timed out before Stripe answered
             if self.now() - epoch(record.created_at) > RESUME_WITHIN:
                 # Stripe keeps idempotency keys 24 h: charging again could charge twice. If the
-                # first charge went through, its webhook credits the top-up (metadata) anyway.
+                # first charge went through, its signed webhook records its intent on the top-up
+                # (found by metadata) and credits it anyway (charges.py).
                 return Outcome(self._topup_view(record, status="pending"), replayed=True)
             pm = self.repo.payment_method(record.payment_method_id)
             if pm is None:
@@ -78,12 +101,7 @@ class TopUps(PaymentMethods):
 
     def _topup_view(self, r: TopUp, *, status: str | None = None, intent_id: str | None = None,
                     client_secret: str | None = None) -> dict[str, Any]:
-        view = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
-                "amount": r.amount, "currency": r.currency,
-                "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
-        if client_secret:
-            view["client_secret"] = client_secret
-        return view
+        return topup_view(r, status=status, intent_id=intent_id, client_secret=client_secret)
 
     def get_topup(self, user_id: str, topup_id: str) -> dict[str, Any]:
         r = self.repo.topup(topup_id)
