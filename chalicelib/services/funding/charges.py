@@ -100,6 +100,12 @@ class Charges(FundingBase):
         """The top-up whose money a refund or a dispute of `intent_id` takes back: only once
         that intent's credit happened (else the event waits for it), and never another intent's."""
         record, relation = self._topup_of(obj, intent_id)
+        if record is None and isinstance(intent_id, str) and intent_id:
+            # No top-up knows this intent yet: its create call's answer was lost and its success
+            # event, which records it, is still to come (disputes and refunds carry no top-up
+            # id). Delivered again after it; an intent that is never ours ends in the
+            # dead-letter queue and its alarm, since money we cannot place needs a person.
+            raise CreditNotYetApplied(intent_id)
         if record is None:
             return Applied.UNKNOWN_TOPUP
         if relation is IntentMatch.OTHER:

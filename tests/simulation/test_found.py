@@ -1,0 +1,29 @@
+"""Every defect the simulator found, kept as the shrunk run that showed it: plain steps of the
+state machine, replayed without Hypothesis so they stay readable and run in milliseconds."""
+from __future__ import annotations
+
+import logging
+
+from tests.simulation.faults import Plan
+from tests.simulation.machine import WalletSimulation
+
+
+def test_a_dispute_of_a_top_up_whose_create_answer_was_lost_waits_for_its_intent():
+    """Long profile: the create call's answer was lost (the intent exists at Stripe, the top-up
+    does not know it), the charge was disputed and the dispute lost before the intent's success
+    event arrived. The dispute's events were dropped as an unknown top-up, so the money Stripe
+    took back stayed in the wallet. They now wait for the intent to be recorded."""
+    logging.disable(logging.CRITICAL)
+    try:
+        s = WalletSimulation()
+        s.start(platform=False, lowers=False)
+        s.top_up(amount=1, fault=None, nested="retry", who=0)
+        s.card_settles(i=0, outcome="succeeded")
+        s.top_up(amount=1, fault=Plan(at=5, kind="unavailable", port="dynamodb"), nested="retry", who=0)
+        s.card_settles(i=1, outcome="succeeded")
+        s.stripe_dashboard(amount=1, i=1, what="dispute")
+        s.webhook_arrives(duplicate=False, fault=None, i=2)  # the dispute, before the intent's success
+        s.stripe_dashboard(amount=1, i=0, what="lose")
+        s.teardown()  # every event delivered: the ledger agrees with Stripe
+    finally:
+        logging.disable(logging.NOTSET)
