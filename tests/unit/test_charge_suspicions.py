@@ -504,3 +504,22 @@ def test_a_refund_after_a_failed_refund_is_counted_from_the_refunds_stripe_lists
     play(world, p, order)
     assert world.balances() == (50, 0, 50)
     world.ok()
+
+
+def test_a_chargeback_lost_before_its_creation_arrived_waits_for_the_inquiry_to_release(world):
+    """Review: an inquiry holds the money; Stripe closes it, opens a chargeback and loses it;
+    the events arrive as: chargeback lost, chargeback created, inquiry closed. The late
+    creation waits until the inquiry's hold is released, so the money leaves once and is not
+    given back by the inquiry's release."""
+    p = world.paid(800)
+    assert world.funding.apply("charge.dispute.created", p.dispute("du_inq", 800, "warning_needs_response")) \
+        == Applied.APPLIED
+    inquiry_closed = p.close("du_inq", "warning_closed")
+    created, lost = p.dispute("du_cb", 800), p.close("du_cb", "lost")
+    world.funding.apply("charge.dispute.closed", lost)
+    with pytest.raises(DisputeStillHeld):
+        world.funding.apply("charge.dispute.created", created)
+    world.funding.apply("charge.dispute.closed", inquiry_closed)
+    world.funding.apply("charge.dispute.created", created)  # redelivered by the queue
+    assert world.balances() == (0, 0, 0)
+    world.ok()

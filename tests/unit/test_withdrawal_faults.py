@@ -168,3 +168,46 @@ def test_a_reversal_repeated_more_than_a_day_later_finds_the_first_one(world):
     assert world.book.withdrawals[body["withdrawal_id"]].status == "failed"
     assert balances(world) == (5000, 0, 5000)
     settled(world)
+
+
+def test_a_give_back_interrupted_after_the_bar_is_finished_after_an_unfreeze(world):
+    """Review: the payout was barred, then the reversal failed (a crash, or Stripe down); an
+    operator unfroze the account. A bar is never lifted, so the retry and the resume job finish
+    the give-back rather than leave the money held in the wallet and in the connected account."""
+    real_send, real_reverse = world.funding._send_payout, world.stripe.reverse_transfer
+
+    def transfer_then_die(w):
+        repo = world.funding.repo._target  # type: ignore[attr-defined]
+        real_mark = repo.mark_attempt
+
+        def mark(withdrawal_id, user_id, call, when, first=None):
+            if call == "payout":
+                raise Crash("the process died before claiming the payout")
+            return real_mark(withdrawal_id, user_id, call, when, first)
+        repo.mark_attempt = mark
+        try:
+            real_send(w)
+        finally:
+            repo.mark_attempt = real_mark
+
+    world.funding._send_payout = transfer_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        withdraw(world)
+    world.funding._send_payout = real_send  # type: ignore[method-assign]
+    wid = next(iter(world.book.withdrawals))
+    set_status(world, "frozen")
+    world.clock.advance(10)
+
+    def down(*args, **kwargs):
+        raise ServiceUnavailable("Stripe is down")
+
+    world.stripe.reverse_transfer = down  # type: ignore[method-assign]
+    world.funding.resume_stuck_withdrawals(older_than_seconds=0)
+    assert world.book.withdrawals[wid].payout_barred_at is not None
+    world.stripe.reverse_transfer = real_reverse  # type: ignore[method-assign]
+    set_status(world, "active")
+    world.clock.advance(DAY)
+    world.funding.resume_stuck_withdrawals(older_than_seconds=0)
+    assert world.book.withdrawals[wid].status == "failed" and balances(world) == (5000, 0, 5000)
+    assert world.stripe.left_in_account(wid) == 0 and world.stripe.payouts == {}
+    settled(world)

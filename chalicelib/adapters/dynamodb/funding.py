@@ -126,7 +126,7 @@ class DynamoFunding:
         ordered: a freeze that committed first stops every later call (docs/operations.md)."""
         from pynamodb.exceptions import TransactWriteError
 
-        from chalicelib.adapters.dynamodb.connection import transact
+        from chalicelib.adapters.dynamodb.connection import reason_codes, transact
 
         attr = WithdrawalRecord.transfer_attempted_at if call == "transfer" else WithdrawalRecord.payout_attempted_at
         condition = (WithdrawalRecord.status == "pending") & WithdrawalRecord.payout_barred_at.does_not_exist()
@@ -140,8 +140,10 @@ class DynamoFunding:
 
         try:
             transact(write)
-        except TransactWriteError:  # transact raised it: a condition failed, not contention
-            return False
+        except TransactWriteError as exc:  # transact raised it: not contention
+            if "ConditionalCheckFailed" in reason_codes(exc):
+                return False
+            raise
         return True
 
     def bar_payout(self, withdrawal_id: str) -> bool:

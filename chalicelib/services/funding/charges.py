@@ -305,6 +305,10 @@ class Charges(FundingBase):
             return Applied.MISMATCH
         closed = self._closed_early(dispute_id)
         if closed is not None:  # its close was applied first (events arrive out of order)
+            if closed and found.disputed + min(amount, found.amount) > found.amount:
+                # Another dispute of the charge still holds the money: taking this one now
+                # would let that hold's release give back what Stripe kept.
+                raise DisputeStillHeld(found.topup_id)
             return self._take_lost_dispute(found, dispute_id, amount) if closed else Applied.RELEASED
         outcome = self._hold_dispute(found, dispute_id, amount)
         hold = self._dispute_hold(dispute) if outcome is Applied.APPLIED else None

@@ -110,8 +110,8 @@ class Withdrawals(FundingBase):
         connected account); an unknown outcome (ServiceUnavailable) keeps it for the retry, the
         resume job or the payout events to settle."""
         user = self.repo.user(w.user_id)
-        if user is not None and user.status == "frozen":
-            self._frozen(w)
+        if (user is not None and user.status == "frozen") or w.payout_barred_at is not None:
+            self._frozen(w)  # a bar is never lifted: a give-back begun before an unfreeze is finished
             return
         account = user.payout_account_id if user else None
         meta = {"withdrawal_id": w.withdrawal_id, "user_id": w.user_id}
@@ -140,7 +140,8 @@ class Withdrawals(FundingBase):
             # Frozen meanwhile (or another process settled it): act on what is stored now.
             fresh = self._existing(wid)
             profile = self.repo.user(w.user_id)
-            if fresh.status == "pending" and profile is not None and profile.status == "frozen":
+            if fresh.status == "pending" and (fresh.payout_barred_at is not None
+                                              or (profile is not None and profile.status == "frozen")):
                 self._frozen(fresh)
             return
         if payout_id is not None:
@@ -234,7 +235,15 @@ class Withdrawals(FundingBase):
                 return False
             raise Conflict("Another person is resolving this withdrawal differently; check its state.")
         if not paid:
-            self._reverse_transfer(self._existing(w.withdrawal_id))  # once: its id is recorded
+            current = self._existing(w.withdrawal_id)
+            if not self.gateway.platform_payouts and current.transfer_attempted_at and not current.stripe_transfer_id:
+                # A transfer whose answer never came back may have gone through since: take it
+                # back too, or the money would be both in the connected account and the wallet.
+                found = self.gateway.find_transfer(w.withdrawal_id)
+                if found is not None:
+                    self.repo.set_stripe_transfer(w.withdrawal_id, found)
+                    current = self._existing(w.withdrawal_id)
+            self._reverse_transfer(current)  # once: its id is recorded
         elif not w.payout_id:
             # Record the payout the person saw, so a later payout.failed (a bank can return a
             # paid payout) finds this withdrawal and gives the money back.
