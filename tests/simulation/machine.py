@@ -18,7 +18,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.services.funding import Redeliver
-from chalicelib.services.reconcile import reconcile
 from tests.simulation.faults import KINDS, Crash, Plan
 from tests.simulation.world import DAY, NEWCOMERS, PEOPLE, World
 
@@ -56,8 +55,12 @@ class WalletSimulation(RuleBasedStateMachine):
 
     @initialize(platform=st.booleans(), lowers=st.booleans())
     def start(self, platform: bool, lowers: bool) -> None:
-        self.w = World(platform_payouts=platform, failed_refund_lowers_total=lowers)
+        self.w = self.make_world(platform, lowers)
         totals["runs"] += 1
+
+    def make_world(self, platform: bool, lowers: bool) -> World:
+        """The in-memory world; the DynamoDB Local mode gives its own (same services, same reads)."""
+        return World(platform_payouts=platform, failed_refund_lowers_total=lowers)
 
     @property
     def world(self) -> World:
@@ -143,7 +146,7 @@ class WalletSimulation(RuleBasedStateMachine):
 
     def _register_and_verify(self, email: str) -> None:
         user_id = f"usr_{email.split('@')[0]}"
-        if user_id not in self.world.users.users:
+        if not self.world.known_user(user_id):
             self.world.register(user_id, email, verified=False)
         self.world.verify(user_id, email)
         if email in self.newcomers:
@@ -200,16 +203,17 @@ class WalletSimulation(RuleBasedStateMachine):
     def operator_freezes(self, who: int, frozen: bool, fault: Plan | None) -> None:
         self.do("freeze", lambda: self._set_status(who, frozen), fault, retryable=False)
 
-    @precondition(lambda self: any(w.status == "needs_attention" for w in self.world.book.withdrawals.values()))
+    @precondition(lambda self: any(w.status == "needs_attention" for w in self.world.withdrawals().values()))
     @rule(i=st.integers(0, 50), fault=FAULT)
     def operator_resolves(self, i: int, fault: Plan | None) -> None:
         """A person checks Stripe, then records what they saw (as the runbook says)."""
-        waiting = sorted(w for w, v in self.world.book.withdrawals.items() if v.status == "needs_attention")
+        withdrawals = self.world.withdrawals()
+        waiting = sorted(w for w, v in withdrawals.items() if v.status == "needs_attention")
         wid = waiting[i % len(waiting)]
         paid = self.world.stripe.paid_out(wid) > 0 or any(
             p["metadata"].get("withdrawal_id") == wid and p["status"] == "pending"
             for p in self.world.stripe.payouts.values())
-        w = self.world.book.withdrawals[wid]
+        w = withdrawals[wid]
         self.do("resolve", lambda: self.world.funding.resolve_attention(
             w, paid=paid, audit=self.world.audit("withdrawal resolve", wid)), fault, retryable=True)
 
@@ -283,7 +287,7 @@ class WalletSimulation(RuleBasedStateMachine):
         if self.w is None:
             return
         totals["steps"] += 1  # checked after every step
-        report = reconcile(self.world.store_raw)
+        report = self.world.reconcile()
         assert report.ok, report.drift
         for wallet in self.world.wallets():
             if wallet.kind == "user":
@@ -303,17 +307,19 @@ class WalletSimulation(RuleBasedStateMachine):
     def holds_agree_with_their_owners(self) -> None:
         if self.w is None:
             return
-        book, s = self.world.book, self.world.stripe
-        for wid, w in book.withdrawals.items():
-            hold = book.transfers[wid]
+        world, s = self.world, self.world.stripe
+        for wid, w in world.withdrawals().items():
+            hold = world.transfer(wid)
+            assert hold is not None, wid
             expected = {"pending": ("pending",), "needs_attention": ("pending",), "paid": ("posted",),
                         "failed": ("voided", "posted")}[w.status]
             assert hold.status in expected, (wid, w.status, hold.status)
             if hold.status == "voided":  # given back: no payout may exist or be on its way
                 assert not any(p["metadata"].get("withdrawal_id") == wid and p["status"] in ("pending", "paid")
                                for p in s.payouts.values()), f"{wid} given back after a payout was made"
-        for tid, inv in book.invitations.items():
-            hold = book.transfers[tid]
+        for tid, inv in world.invitation_records().items():
+            hold = world.transfer(tid)
+            assert hold is not None, tid
             expected_inv = {"unclaimed": "pending", "posted": "posted", "expired": "voided", "canceled": "voided"}
             assert hold.status == expected_inv[inv.status], (tid, inv.status, hold.status)
 
@@ -359,7 +365,8 @@ class WalletSimulation(RuleBasedStateMachine):
         self.stripe_asked_once()
         self.holds_agree_with_their_owners()
         assert not s.events, f"events never applied: {[e['type'] for e in s.events]}"
-        for wid, wd in w.book.withdrawals.items():
+        withdrawals = w.withdrawals()
+        for wid, wd in withdrawals.items():
             assert wd.status in ("paid", "failed", "needs_attention"), (wid, wd.status)
             if wd.status == "paid":
                 assert s.paid_out(wid) == wd.amount, (wid, s.paid_out(wid))
@@ -367,12 +374,12 @@ class WalletSimulation(RuleBasedStateMachine):
                 assert s.paid_out(wid) == 0, (wid, "failed but paid out")
             if wd.status != "needs_attention" and not s.platform_payouts:
                 assert s.left_in_account(wid) == 0, (wid, "money left in the connected account")
-        for inv in w.book.invitations.values():
+        for inv in w.invitation_records().values():
             assert inv.status in ("posted", "expired", "canceled"), inv
-        shortfall = any(t.shortfall for t in w.book.topups.values())
+        shortfall = any(t.shortfall for t in w.topups())
         ledger_in = -w.system_balance("stripe_clearing", "USD") - w.system_balance("disputes", "USD")
         assert ledger_in == s.money_in("USD") or shortfall, (ledger_in, s.money_in("USD"))
         out = w.system_balance("payouts", "USD")
-        paid = sum(s.paid_out(wid) for wid in w.book.withdrawals)
-        attention = any(wd.status == "needs_attention" for wd in w.book.withdrawals.values())
+        paid = sum(s.paid_out(wid) for wid in withdrawals)
+        attention = any(wd.status == "needs_attention" for wd in withdrawals.values())
         assert out == paid or attention, (out, paid)

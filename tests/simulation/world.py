@@ -10,17 +10,19 @@ from chalicelib.adapters.crypto import BlindIndex
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.funding import FundingProfile, PaymentMethod
+from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
 from chalicelib.domain.ids import new_id, rfc3339
+from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DuplicateRequest
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.user import NewWallet, User
-from chalicelib.domain.wallet import Wallet
+from chalicelib.domain.wallet import Transfer, Wallet
 from chalicelib.services.funding import Funding
 from chalicelib.services.invitations import Invitations
 from chalicelib.services.ledger import Ledger, LedgerPolicy
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.payment_requests import PaymentRequests
+from chalicelib.services.reconcile import Report, reconcile
 from chalicelib.services.stripe_events import apply_event
 from tests.fakes import Clock, FakeCounters, FakeMessenger, FakeStripeEventLog, FakeUsers, PlainCipher
 from tests.fakes_money import FakeBook, FakeFundingRepo, FakeLedgerStore, FakeRequests
@@ -149,8 +151,28 @@ class World:
         return AuditEntry(new_id("aud"), rfc3339(self.clock()), "simulator", command, target, "done", "ct")
 
     # -- reads for the invariants (never through the injector) ---------------------------------
+    # Every world (these fakes, or DynamoDB Local) answers these the same way: the machine's
+    # invariants read nothing else.
+    def known_user(self, user_id: str) -> bool:
+        return user_id in self.users.users
+
     def wallets(self) -> list[Wallet]:
         return list(self.book.wallets.values())
+
+    def transfer(self, transfer_id: str) -> Transfer | None:
+        return self.book.transfers.get(transfer_id)
+
+    def withdrawals(self) -> dict[str, Withdrawal]:
+        return dict(self.book.withdrawals)
+
+    def invitation_records(self) -> dict[str, Invitation]:
+        return dict(self.book.invitations)
+
+    def topups(self) -> list[TopUp]:
+        return list(self.book.topups.values())
+
+    def reconcile(self) -> Report:
+        return reconcile(self.store_raw)
 
     def system_balance(self, account: str, currency: str) -> int:
         return sum(w.balance for w in self.book.wallets.values()
