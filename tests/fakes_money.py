@@ -25,6 +25,7 @@ from chalicelib.domain.ledger import (
     Movement,
     RecipientNotFound,
 )
+from chalicelib.domain.offline import Allowance, Device, DeviceInactive, DoubleSpend, Redemption
 from chalicelib.domain.payment_request import PaymentRequest, RequestOutcome
 from chalicelib.domain.unit_of_work import (
     AccountStatusChange,
@@ -64,6 +65,11 @@ class FakeBook:
     invitations: dict[str, Invitation] = field(default_factory=dict)
     requests: dict[str, PaymentRequest] = field(default_factory=dict)
     audit: list[Any] = field(default_factory=list)  # operators' audit entries, in commit order
+    # Offline payments (tests/fakes_offline.py); the outstanding counters live in `daily`.
+    devices: dict[str, Device] = field(default_factory=dict)
+    allowances: dict[str, Allowance] = field(default_factory=dict)
+    redemptions: dict[tuple[str, int], Redemption] = field(default_factory=dict)
+    double_spends: dict[str, DoubleSpend] = field(default_factory=dict)
 
     def frozen(self, user_id: str) -> bool:
         p = self.profiles.get(user_id)
@@ -178,14 +184,19 @@ class FakeLedgerStore:
             if dst is None or dst.status != "active" or dst.currency != t.currency:
                 return False
             t = replace(t, to_wallet_id=to[0], to_owner=to[1])
+        # The amount the caller names, as the DynamoDB adapter does (an allowance's release voids
+        # what is left of its hold), on its condition that the wallet holds that much.
+        a = transfer.amount
         src = self.b.wallets[t.from_wallet_id]
+        if src.held < a:
+            return False
         if post:
-            self._set(src, balance=src.balance - t.amount, held=src.held - t.amount)
-            self._credit(t.to_wallet_id, t.amount, t.currency)
+            self._set(src, balance=src.balance - a, held=src.held - a)
+            self._credit(t.to_wallet_id, a, t.currency)
             self.b.entries.append(Entry(t.to_wallet_id, self._sk(t.transfer_id, "c"), t.transfer_id, t.type,
-                                        "credit", t.amount, t.currency, "posted", t.from_wallet_id, now))
+                                        "credit", a, t.currency, "posted", t.from_wallet_id, now))
         else:
-            self._set(src, held=src.held - t.amount, available=src.available + t.amount)
+            self._set(src, held=src.held - a, available=src.available + a)
         status = "posted" if post else "voided"
         self.b.transfers[t.transfer_id] = replace(t, status=status)
         self.b.entries = [replace(e, status=status, counterparty_wallet_id=t.to_wallet_id if post
@@ -199,8 +210,8 @@ class FakeLedgerStore:
                record: WrittenWith | None, *, hold: bool) -> None:
         if m.transfer_id in self.b.transfers or (idem and idem.key in self.b.idempotency):
             raise DuplicateRequest()
-        if record is not None and not self._companion_ok(record):
-            raise RequestNotPending() if isinstance(record, RequestOutcome) else DuplicateRequest()
+        if record is not None:
+            self._check_companion(record)
         if m.by_owner and self.b.frozen(m.from_owner):
             raise AccountFrozen()
         if daily and self.b.daily.get(daily.key, 0) + m.amount.amount > daily.limit:
@@ -297,12 +308,33 @@ class FakeLedgerStore:
         if isinstance(v, AccountStatusChange):
             p = self.b.profiles.get(v.user_id)
             return p is not None and p.status == v.from_
-        if isinstance(v, NewAllowance | AllowanceClosed):
-            # Allowances are tested on DynamoDB Local (tests/integration/test_offline_dynamodb.py).
-            raise NotImplementedError("the fake ledger store keeps no allowances")
+        if isinstance(v, NewAllowance):
+            try:
+                self._allowance_ok(v)
+            except (DuplicateRequest, DeviceInactive, LimitExceeded):
+                return False
+            return True
+        if isinstance(v, AllowanceClosed):
+            a = self.b.allowances.get(v.allowance_id)
+            return a is not None and a.status == "open" and a.spent == v.spent and a.release_at <= v.at
         t = self.b.topups.get(v.topup_id)
         return (t is not None and int(getattr(t, v.attribute) or 0) == v.old
                 and (not v.at_most_refunded or t.refunded >= v.new))
+
+    def _check_companion(self, record: WrittenWith) -> None:
+        if isinstance(record, NewAllowance):  # the adapter's order: record, device, counter
+            self._allowance_ok(record)
+        elif not self._companion_ok(record):
+            raise RequestNotPending() if isinstance(record, RequestOutcome) else DuplicateRequest()
+
+    def _allowance_ok(self, v: NewAllowance) -> None:
+        if v.allowance.allowance_id in self.b.allowances:
+            raise DuplicateRequest()
+        device = self.b.devices.get(v.device.device_id)
+        if device is None or device.status != "active" or device.user_id != v.device.user_id:
+            raise DeviceInactive()
+        if self.b.daily.get(v.outstanding.key, 0) + v.allowance.amount > v.outstanding.limit:
+            raise LimitExceeded()
 
     def _apply_companion(self, v: WrittenWith) -> None:
         if isinstance(v, Audited):
@@ -327,6 +359,13 @@ class FakeLedgerStore:
         elif isinstance(v, RequestOutcome):
             self.b.requests[v.request_id] = replace(self.b.requests[v.request_id], status=v.status,
                                                     transfer_id=v.transfer_id)
+        elif isinstance(v, NewAllowance):
+            self.b.allowances[v.allowance.allowance_id] = v.allowance
+            key = v.outstanding.key
+            self.b.daily[key] = self.b.daily.get(key, 0) + v.allowance.amount
+        elif isinstance(v, AllowanceClosed):
+            self.b.allowances[v.allowance_id] = replace(self.b.allowances[v.allowance_id], status="closed")
+            self.b.daily[v.outstanding_key] = self.b.daily.get(v.outstanding_key, 0) - v.remainder
         else:
             assert isinstance(v, TopUpTotal)
             changes: dict[str, Any] = {v.attribute: v.new}
@@ -367,7 +406,8 @@ class FakeFundingRepo:
         return self.b.profiles.get(user_id)
 
     def set_customer(self, user_id: str, customer_id: str) -> str:
-        p = self.b.profiles[user_id]
+        # The fake directory keeps no funding fields: the profile is made on first use.
+        p = self.b.profiles.setdefault(user_id, FundingProfile(user_id))
         if not p.stripe_customer_id:
             self.b.profiles[user_id] = replace(p, stripe_customer_id=customer_id)
         return str(self.b.profiles[user_id].stripe_customer_id)

@@ -49,7 +49,7 @@ class WalletSimulation(RuleBasedStateMachine):
         self.withdrawals: list[str] = []
         self.invitations: list[tuple[int, str]] = []
         self.requests: list[tuple[int, int, str]] = []
-        self.newcomers: list[str] = list(NEWCOMERS)
+        self.newcomers: list[int] = list(range(NEWCOMERS))
         self.nested = "retry"
         self.steps = 0
 
@@ -106,26 +106,26 @@ class WalletSimulation(RuleBasedStateMachine):
     def top_up(self, who: int, amount: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         key = uuid.UUID(int=self.steps).hex
-        body = {"wallet_id": f"wal_usr_{who}", "amount": amount, "payment_method_id": f"pmt_usr_{who}"}
-        self.do("top_up", lambda: self.world.funding.top_up(f"usr_{who}", key, body), fault, user=who)
+        body = {"wallet_id": self.world.wallet(who), "amount": amount, "payment_method_id": self.world.card(who)}
+        self.do("top_up", lambda: self.world.funding.top_up(self.world.user(who), key, body), fault, user=who)
 
     @rule(a=PERSON, b=PERSON, amount=AMOUNT, by_email=st.booleans(), fault=FAULT, nested=NESTED)
     def pay(self, a: int, b: int, amount: int, by_email: bool, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         key = uuid.UUID(int=10**9 + self.steps).hex
-        to = {"email": f"p{b}@example.com"} if by_email else {"wallet_id": f"wal_usr_{b}"}
-        body = {"from_wallet_id": f"wal_usr_{a}", "to": to, "amount": amount, "currency": "USD"}
-        self.do("pay", lambda: self.world.ledger.transfer(f"usr_{a}", key, body), fault, user=a)
+        to = {"email": self.world.email(b)} if by_email else {"wallet_id": self.world.wallet(b)}
+        body = {"from_wallet_id": self.world.wallet(a), "to": to, "amount": amount, "currency": "USD"}
+        self.do("pay", lambda: self.world.ledger.transfer(self.world.user(a), key, body), fault, user=a)
 
-    @rule(a=PERSON, contact=st.integers(0, len(NEWCOMERS) - 1), amount=AMOUNT, fault=FAULT, nested=NESTED)
+    @rule(a=PERSON, contact=st.integers(0, NEWCOMERS - 1), amount=AMOUNT, fault=FAULT, nested=NESTED)
     def invite(self, a: int, contact: int, amount: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         key = uuid.UUID(int=2 * 10**9 + self.steps).hex
-        body = {"from_wallet_id": f"wal_usr_{a}", "to": {"email": NEWCOMERS[contact], "invite": True},
+        body = {"from_wallet_id": self.world.wallet(a), "to": {"email": self.world.newcomer(contact), "invite": True},
                 "amount": amount, "currency": "USD"}
 
         def op() -> None:
-            out = self.world.ledger.transfer(f"usr_{a}", key, body)
+            out = self.world.ledger.transfer(self.world.user(a), key, body)
             if out.body.get("status") == "unclaimed" and (a, out.body["transfer_id"]) not in self.invitations:
                 self.invitations.append((a, out.body["transfer_id"]))
         self.do("invite", op, fault, user=a)
@@ -135,22 +135,23 @@ class WalletSimulation(RuleBasedStateMachine):
     def cancel_invitation(self, i: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         sender, transfer_id = self.invitations[i % len(self.invitations)]
-        self.do("cancel", lambda: self.world.invitations.cancel(f"usr_{sender}", transfer_id), fault, user=sender)
+        cancel = self.world.invitations.cancel
+        self.do("cancel", lambda: cancel(self.world.user(sender), transfer_id), fault, user=sender)
 
     @precondition(lambda self: bool(self.newcomers))
     @rule(i=st.integers(0, 1), fault=FAULT, nested=NESTED)
     def register_and_verify(self, i: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
-        email = self.newcomers[i % len(self.newcomers)]
-        self.do("verify", lambda: self._register_and_verify(email), fault)
+        contact = self.newcomers[i % len(self.newcomers)]
+        self.do("verify", lambda: self._register_and_verify(contact), fault)
 
-    def _register_and_verify(self, email: str) -> None:
-        user_id = f"usr_{email.split('@')[0]}"
+    def _register_and_verify(self, contact: int) -> None:
+        user_id, email = self.world.user(f"new{contact}"), self.world.newcomer(contact)
         if not self.world.known_user(user_id):
             self.world.register(user_id, email, verified=False)
         self.world.verify(user_id, email)
-        if email in self.newcomers:
-            self.newcomers.remove(email)
+        if contact in self.newcomers:
+            self.newcomers.remove(contact)
 
     @rule(a=PERSON, b=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
     def request_money(self, a: int, b: int, amount: int, fault: Plan | None, nested: str) -> None:
@@ -158,7 +159,7 @@ class WalletSimulation(RuleBasedStateMachine):
         key = uuid.UUID(int=3 * 10**9 + self.steps).hex
 
         def op() -> None:
-            out = self.world.requests.create(f"usr_{a}", key, {"payer": {"email": f"p{b}@example.com"},
+            out = self.world.requests.create(self.world.user(a), key, {"payer": {"email": self.world.email(b)},
                                                                "amount": amount, "currency": "USD"})
             if (a, b, out.body["request_id"]) not in self.requests:
                 self.requests.append((a, b, out.body["request_id"]))
@@ -171,9 +172,9 @@ class WalletSimulation(RuleBasedStateMachine):
         requester, payer, request_id = self.requests[i % len(self.requests)]
         reqs, key = self.world.requests, uuid.UUID(int=4 * 10**9 + self.steps).hex
         op: Callable[[], Any] = {
-            "pay": lambda: reqs.pay(f"usr_{payer}", key, request_id, f"wal_usr_{payer}"),
-            "decline": lambda: reqs.decline(f"usr_{payer}", request_id),
-            "cancel": lambda: reqs.cancel(f"usr_{requester}", request_id)}[action]
+            "pay": lambda: reqs.pay(self.world.user(payer), key, request_id, self.world.wallet(payer)),
+            "decline": lambda: reqs.decline(self.world.user(payer), request_id),
+            "cancel": lambda: reqs.cancel(self.world.user(requester), request_id)}[action]
         self.do(action, op, fault, user=payer if action == "pay" else requester)
 
     @rule(who=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
@@ -183,7 +184,8 @@ class WalletSimulation(RuleBasedStateMachine):
         funding = self.world.funding
 
         def op() -> None:
-            out = funding.withdraw(f"usr_{who}", key, {"wallet_id": f"wal_usr_{who}", "amount": amount}, otp="1")
+            body = {"wallet_id": self.world.wallet(who), "amount": amount}
+            out = funding.withdraw(self.world.user(who), key, body, otp="1")
             if out.body["withdrawal_id"] not in self.withdrawals:
                 self.withdrawals.append(out.body["withdrawal_id"])
         self.do("withdraw", op, fault, user=who)
@@ -197,7 +199,7 @@ class WalletSimulation(RuleBasedStateMachine):
 
     # -- operators --------------------------------------------------------------------------------
     def _set_status(self, who: int, frozen: bool) -> None:
-        self.world.set_status(f"usr_{who}", "frozen" if frozen else "active")
+        self.world.set_status(self.world.user(who), "frozen" if frozen else "active")
 
     @rule(who=PERSON, frozen=st.booleans(), fault=FAULT)
     def operator_freezes(self, who: int, frozen: bool, fault: Plan | None) -> None:

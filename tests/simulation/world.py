@@ -2,18 +2,25 @@
 injector between every service and every port (docs/simulation.md)."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.adapters.offline_keys import OfflineKeys
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
+from chalicelib.domain.funding import PaymentMethod, TopUp, Withdrawal
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import DuplicateRequest
+from chalicelib.domain.offline import Allowance, Device, OfflinePolicy, Redemption
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.user import NewWallet, User
 from chalicelib.domain.wallet import Transfer, Wallet
@@ -21,11 +28,13 @@ from chalicelib.services.funding import Funding
 from chalicelib.services.invitations import Invitations
 from chalicelib.services.ledger import Ledger, LedgerPolicy
 from chalicelib.services.lockout import Lockout
+from chalicelib.services.offline import AllowanceRelease, Offline
 from chalicelib.services.payment_requests import PaymentRequests
 from chalicelib.services.reconcile import Report, reconcile
 from chalicelib.services.stripe_events import apply_event
 from tests.fakes import Clock, FakeCounters, FakeMessenger, FakeStripeEventLog, FakeUsers, PlainCipher
 from tests.fakes_money import FakeBook, FakeFundingRepo, FakeLedgerStore, FakeRequests
+from tests.fakes_offline import FakeOfflineStore
 from tests.simulation.faults import Faulty, Injector
 from tests.simulation.stripe_model import StripeModel
 
@@ -33,20 +42,22 @@ KEY = "A" * 43 + "="
 DAY = 86400
 START = 1_900_000_000.0  # a fixed instant: a seed replays the same run, dates included
 PEOPLE = 4
-NEWCOMERS = ("new0@example.com", "new1@example.com")  # contacts nobody has verified yet
+NEWCOMERS = 2  # contacts nobody has verified yet
 ACCOUNTS = ("stripe_clearing", "disputes", "payouts", "invitations")
 
 
-class ClaimLog(FakeFundingRepo):
+class ClaimLog:
     """The funding records, noting when each Stripe call was claimed (for the freeze invariant)."""
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world.book)
-        self.world = world
+    def __init__(self, repo: Any, world: World) -> None:
+        self._repo, self.world = repo, world
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
 
     def mark_attempt(self, withdrawal_id: str, user_id: str, call: str, when: float,
                      first: float | None = None) -> bool:
-        claimed = super().mark_attempt(withdrawal_id, user_id, call, when, first)
+        claimed = bool(self._repo.mark_attempt(withdrawal_id, user_id, call, when, first))
         if claimed:
             self.world.seq += 1
             self.world.claims[(withdrawal_id, call)] = self.world.seq
@@ -61,67 +72,125 @@ class Yes:
 
 
 @dataclass
+class Ports:
+    """The storage the services are given: these fakes, or the DynamoDB adapters."""
+
+    ledger: Any  # LedgerStore (with the reconciliation scans)
+    users: Any  # UserDirectory
+    funding: Any  # FundingRepository
+    requests: Any  # PaymentRequestStore
+    events: Any  # StripeEventLog
+    offline: Any  # OfflineStore (with the reconciliation scans)
+
+
+def device_key(person: int) -> Ed25519PrivateKey:
+    """Each person's phone key: fixed, so that a seed replays the same signatures."""
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"device {person}".encode()).digest())
+
+
+def _offline_pem() -> str:
+    key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"offline key").digest())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@dataclass
 class World:
     platform_payouts: bool
     failed_refund_lowers_total: bool
     clock: Clock = field(default_factory=lambda: Clock(START))
-    book: FakeBook = field(default_factory=FakeBook)
-    users: FakeUsers = field(default_factory=FakeUsers)
     injector: Injector = field(default_factory=Injector)
-    event_log: FakeStripeEventLog = field(default_factory=FakeStripeEventLog)
     mac: BlindIndex = field(default_factory=lambda: BlindIndex(KEY))
     seq: int = 0  # orders freezes and claims of Stripe calls as their writes committed
     frozen_at: dict[str, int] = field(default_factory=dict)
     claims: dict[tuple[str, str], int] = field(default_factory=dict)
+    devices: dict[int, str] = field(default_factory=dict)  # person -> their registered phone
+    tag: str = ""  # in every id and address of this run (runs sharing one DynamoDB Local differ)
 
     def __post_init__(self) -> None:
         cipher, counters, inj = PlainCipher(), FakeCounters(), self.injector
         self.stripe = StripeModel(self.clock, self.platform_payouts, self.failed_refund_lowers_total,
                                   asked_after_freeze=self.asked_after_freeze)
-        self.store_raw = FakeLedgerStore(self.book, users=self.users)
-        store: Any = Faulty(self.store_raw, "dynamodb", inj)
-        users: Any = Faulty(self.users, "dynamodb", inj)
+        self.raw = self.ports()
+        store: Any = Faulty(self.raw.ledger, "dynamodb", inj)
+        users: Any = Faulty(self.raw.users, "dynamodb", inj)
         self.ledger = Ledger(store=store, users=users, blind_index=self.mac, cipher=cipher,
                              policy=LedgerPolicy(("USD", "EUR"), "USD", invite_ttl_seconds=30 * DAY), now=self.clock,
                              invite_limit=Lockout(counters, 10_000, 3600))
         self.invitations = Invitations(ledger=self.ledger, store=store, users=users, messenger=FakeMessenger(),
                                        cipher=cipher, now=self.clock, announce_limit=Lockout(counters, 10_000, DAY))
         self.ledger.announce = self.invitations.announce
-        self.requests = PaymentRequests(ledger=self.ledger, store=store, requests=FakeRequests(self.book),
+        self.requests = PaymentRequests(ledger=self.ledger, store=store, requests=self.raw.requests,
                                         users=users, cipher=cipher, create_limit=None, now=self.clock)
-        self.funding = Funding(repo=Faulty(ClaimLog(self), "dynamodb", inj),
+        self.funding = Funding(repo=Faulty(ClaimLog(self.raw.funding, self), "dynamodb", inj),
                                gateway=Faulty(self.stripe, "stripe", inj), ledger=self.ledger, mfa=Yes(),
                                cipher=cipher, now=self.clock)
-        self.events = Faulty(self.event_log, "dynamodb", inj)
+        self.events = Faulty(self.raw.events, "dynamodb", inj)
+        offline_store: Any = Faulty(self.raw.offline, "dynamodb", inj)
+        self.offline = Offline(store=offline_store, ledger=self.ledger, ledger_store=store,
+                               signer=OfflineKeys(_offline_pem()), mfa=Yes(), cipher=cipher, policy=OfflinePolicy(),
+                               issuer="https://wallet.example", now=self.clock)
+        self.release = AllowanceRelease(store=offline_store, ledger_store=store, now=self.clock)
         for i in range(PEOPLE):
-            self.register(f"usr_{i}", f"p{i}@example.com", verified=True)
+            self.register(self.user(i), self.email(i), verified=True)
+            public = base64.urlsafe_b64encode(device_key(i).public_key().public_bytes_raw()).rstrip(b"=").decode()
+            self.devices[i] = self.offline.register_device(self.user(i), public, None)["device_id"]
+
+    def ports(self) -> Ports:
+        self.book = FakeBook()
+        self.users = FakeUsers()
+        return Ports(ledger=FakeLedgerStore(self.book, users=self.users), users=self.users,
+                     funding=FakeFundingRepo(self.book), requests=FakeRequests(self.book),
+                     events=FakeStripeEventLog(), offline=FakeOfflineStore(self.book))
 
     # -- people -------------------------------------------------------------------------------
+    def user(self, person: int | str) -> str:
+        return f"usr_{self.tag}{person}"
+
+    def wallet(self, person: int) -> str:
+        return f"wal_{self.user(person)}"
+
+    def card(self, person: int) -> str:
+        return f"pmt_{self.user(person)}"
+
+    def email(self, person: int) -> str:
+        return f"p{person}{self.tag}@example.com"
+
+    def newcomer(self, contact: int) -> str:
+        return f"new{contact}{self.tag}@example.com"
+
     def email_key(self, email: str) -> str:
         return identity_key(email_lookup_key(email), self.mac)
 
     def register(self, user_id: str, email: str, *, verified: bool) -> None:
+        """A person who signed up, with a customer, a card and a payout account at Stripe."""
         key = self.email_key(email)
-        wallet_id = f"wal_{user_id}"
-        self.users.create(User(user_id=user_id, created_at=rfc3339(self.clock())), [key],
-                          NewWallet(wallet_id, user_id, "USD", "Main", "t"), verified=(key,) if verified else ())
+        wallet_id = f"wal_{user_id}"  # as wallet(person)
+        self.raw.users.create(User(user_id=user_id, created_at=rfc3339(self.clock())), [key],
+                              NewWallet(wallet_id, user_id, "USD", "Main", rfc3339(self.clock())),
+                              verified=(key,) if verified else ())
+        self.opened(wallet_id, user_id)
+        repo = self.raw.funding
+        repo.set_customer(user_id, f"cus_{user_id}")
+        repo.set_payout_account(user_id, f"acct_{user_id}", "enabled")
+        repo.add_payment_method(PaymentMethod(f"pmt_{user_id}", user_id, f"pm_{user_id}", "card", "ct", "t"))
+
+    def opened(self, wallet_id: str, user_id: str) -> None:
+        """The fake directory keeps no wallets: the book opens the one DynamoDB's sign-up writes."""
         self.book.wallet(wallet_id, user_id)
-        self.book.profiles[user_id] = FundingProfile(user_id, f"cus_{user_id}", f"acct_{user_id}", "enabled")
-        self.book.payment_methods[f"pmt_{user_id}"] = PaymentMethod(f"pmt_{user_id}", user_id, f"pm_{user_id}",
-                                                                    "card", "ct", "t")
 
     def verify(self, user_id: str, email: str) -> None:
         """What ContactVerification does once the code matches: the contact becomes the
         user's, then the money waiting for it is delivered (the sweep finishes after a crash)."""
         key = self.email_key(email)
-        if key not in self.users.verified:
-            self.users.confirm_email(user_id, key, None)
+        if self.raw.users.verified_user_for(key) is None:
+            self.raw.users.confirm_email(user_id, key, None)
         self.invitations.deliver(key, user_id)
 
     # -- operators ----------------------------------------------------------------------------
     def set_status(self, user_id: str, status: str) -> None:
         """An operator's freeze or unfreeze, as `python -m ops` writes it (with its audit)."""
-        current = self.book.profiles[user_id].status
+        current = self.raw.funding.user(user_id).status
         if current == status:
             return
         try:
@@ -154,13 +223,13 @@ class World:
     # Every world (these fakes, or DynamoDB Local) answers these the same way: the machine's
     # invariants read nothing else.
     def known_user(self, user_id: str) -> bool:
-        return user_id in self.users.users
+        return self.raw.users.get(user_id) is not None
 
     def wallets(self) -> list[Wallet]:
-        return list(self.book.wallets.values())
+        return list(self.raw.ledger.scan_wallets())
 
     def transfer(self, transfer_id: str) -> Transfer | None:
-        return self.book.transfers.get(transfer_id)
+        return self.raw.ledger.get_transfer(transfer_id)
 
     def withdrawals(self) -> dict[str, Withdrawal]:
         return dict(self.book.withdrawals)
@@ -171,9 +240,17 @@ class World:
     def topups(self) -> list[TopUp]:
         return list(self.book.topups.values())
 
+    def allowances(self) -> list[Allowance]:
+        return list(self.raw.offline.scan_allowances())
+
+    def redemptions(self) -> list[Redemption]:
+        return list(self.raw.offline.scan_redemptions())
+
+    def device(self, person: int) -> Device | None:
+        return self.raw.offline.device(self.devices[person])
+
     def reconcile(self) -> Report:
-        return reconcile(self.store_raw)
+        return reconcile(self.raw.ledger, offline=self.raw.offline)
 
     def system_balance(self, account: str, currency: str) -> int:
-        return sum(w.balance for w in self.book.wallets.values()
-                   if w.wallet_id.startswith(f"sys:{account}:{currency}:"))
+        return sum(w.balance for w in self.wallets() if w.wallet_id.startswith(f"sys:{account}:{currency}:"))

@@ -13,7 +13,6 @@ import pytest
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.money import Money
 from chalicelib.services.funding import CLEARING
-from chalicelib.services.reconcile import reconcile
 from tests.simulation.faults import Crash, Plan
 from tests.simulation.world import DAY, World
 
@@ -48,7 +47,7 @@ def settled(w: World) -> None:
     for event in list(w.stripe.events):
         w.stripe.events.remove(event)
         w.apply(event)
-    assert reconcile(w.store_raw).ok
+    assert w.reconcile().ok
     assert not w.stripe.violations, w.stripe.violations
 
 
