@@ -10,16 +10,19 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
+from chalicelib.domain.offline import ALREADY_REDEEMED, CREDITED, OfflinePolicy
+from chalicelib.domain.unit_of_work import Audited
 from chalicelib.services.funding import Redeliver
+from offline_wallet.payer import CannotPay, Chain, sign_voucher
 from tests.simulation.faults import KINDS, Crash, Plan
-from tests.simulation.world import DAY, NEWCOMERS, PEOPLE, World
+from tests.simulation.world import DAY, NEWCOMERS, PEOPLE, World, device_key
 
 PERSON = st.integers(0, PEOPLE - 1)
 AMOUNT = st.sampled_from([1, 99, 500, 1250, 4000, 10_000])
@@ -28,9 +31,37 @@ FAULT = st.one_of(st.none(), st.none(), st.builds(
     Plan, at=st.integers(0, 7), kind=st.sampled_from(KINDS), port=st.sampled_from(["", "dynamodb", "stripe"])))
 # What runs inside an `interleave` fault: another process, between two steps of this one.
 NESTED = st.sampled_from(["retry", "freeze", "unfreeze", "resume", "deliver", "sweep", "verify"])
+OPENING = 20_000  # each person's first top-up
+MIN_STEPS = 50  # what a run must reach to count as a full one
 JUMPS = st.sampled_from([1, 60, 901, 3600, 23 * 3600, 25 * 3600, 8 * DAY, 31 * DAY])
 
 totals: Counter[str] = Counter()  # across runs, for the long profile's figures
+
+
+@dataclass
+class Phone:
+    """A payer's phone with one allowance: the chain it signs from, and the states it had."""
+
+    owner: int
+    chain: Chain
+    history: list[tuple[int, str, int]] = field(default_factory=list)  # (seq, prev, cumulative) before each voucher
+    cloned: bool = False  # a clone signed from it: its honest vouchers may lose to the clone's
+    caught: bool = False  # the server saw a double spend of it
+
+    @property
+    def release_at(self) -> int:
+        exp = int(self.chain.allowance["exp"])
+        return exp + OfflinePolicy().grace_seconds
+
+
+@dataclass
+class Paper:
+    """A voucher as its payee keeps it (a QR code, scanned)."""
+
+    phone: Phone
+    payee: int
+    compact: str
+    honest: bool
 
 
 @dataclass
@@ -51,12 +82,28 @@ class WalletSimulation(RuleBasedStateMachine):
         self.requests: list[tuple[int, int, str]] = []
         self.newcomers: list[int] = list(range(NEWCOMERS))
         self.nested = "retry"
-        self.steps = 0
+        self.steps = 0  # operations run (for idempotency keys)
+        self.checked = 0  # steps the invariants were checked after (the first: the initial state)
+        self.chains: list[Phone] = []  # the payers' phones: one chain per allowance
+        self.vouchers: list[Paper] = []  # every voucher signed, held by its payee
 
     @initialize(platform=st.booleans(), lowers=st.booleans())
     def start(self, platform: bool, lowers: bool) -> None:
         self.w = self.make_world(platform, lowers)
         totals["runs"] += 1
+        self._opening_balances()
+
+    def _opening_balances(self) -> None:
+        """Everyone starts with money topped up by card, through the real path (no faults), so
+        that the first steps already move money."""
+        w = self.world
+        for who in range(PEOPLE):
+            w.funding.top_up(w.user(who), uuid.UUID(int=9 * 10**9 + who).hex,
+                             {"wallet_id": w.wallet(who), "amount": OPENING, "payment_method_id": w.card(who)})
+        for pi in sorted(w.stripe.intents):
+            w.stripe.settle_intent(pi, True)
+        while w.stripe.events:
+            w.apply(w.stripe.events.pop(0))
 
     def make_world(self, platform: bool, lowers: bool) -> World:
         """The in-memory world; the DynamoDB Local mode gives its own (same services, same reads)."""
@@ -71,6 +118,7 @@ class WalletSimulation(RuleBasedStateMachine):
     def do(self, name: str, op: Callable[[], Any], fault: Plan | None, *, retryable: bool = True,
            user: int | None = None) -> None:
         self.steps += 1
+        totals[f"op:{name}"] += 1
         inj = self.world.injector
         inj.arm(fault, interleave=lambda: self._nested(op, user))
         try:
@@ -78,8 +126,8 @@ class WalletSimulation(RuleBasedStateMachine):
         except (ServiceUnavailable, Crash):
             if retryable:
                 self.in_doubt.append(Call(name, op))
-        except (DomainError, Redeliver):
-            pass  # a refusal the API answers with its 4xx; nothing to retry
+        except (DomainError, Redeliver) as refused:  # a refusal the API answers with its 4xx
+            totals[f"refused:{name}:{type(refused).__name__}"] += 1
         finally:
             inj.arm(None)
 
@@ -190,6 +238,83 @@ class WalletSimulation(RuleBasedStateMachine):
                 self.withdrawals.append(out.body["withdrawal_id"])
         self.do("withdraw", op, fault, user=who)
 
+    # -- offline: allowances, vouchers (honest, forked, replayed), redemption, release ----------
+    @rule(who=PERSON, amount=AMOUNT, expires=st.sampled_from([60, 3600, DAY, 7 * DAY]), fault=FAULT, nested=NESTED)
+    def take_allowance(self, who: int, amount: int, expires: int, fault: Plan | None, nested: str) -> None:
+        self.nested = nested
+        key = uuid.UUID(int=6 * 10**9 + self.steps).hex
+        body = {"device_id": self.world.devices[who], "wallet_id": self.world.wallet(who), "amount": amount,
+                "expires_in": expires}
+
+        def op() -> None:
+            out = self.world.offline.create_allowance(self.world.user(who), key, body, otp="1")
+            if all(c.chain.certificate != out.body["certificate"] for c in self.chains):
+                totals["allowances"] += 1
+                self.chains.append(Phone(who, Chain(out.body["certificate"])))
+        self.do("allowance", op, fault, user=who)
+
+    @precondition(lambda self: bool(self.chains))
+    @rule(i=st.integers(0, 50), other=st.integers(1, PEOPLE - 1), amount=AMOUNT, fork=st.integers(0, 4),
+          online=st.booleans(), fault=FAULT, nested=NESTED)
+    def pay_offline(self, i: int, other: int, amount: int, fork: int, online: bool, fault: Plan | None,
+                    nested: str) -> None:
+        """The payer's phone signs a voucher to someone else, with no network (at most what is
+        left on it). `fork` > 0: a cloned phone signs from a state the chain had before (the
+        same seq again: a double spend). `online`: the payee redeems it at once."""
+        phone = self.chains[-1 - i % len(self.chains)]
+        payee = (phone.owner + other) % PEOPLE
+        forked = fork > 0 and bool(phone.history)
+        chain = Chain(phone.chain.certificate, *phone.history[-fork % len(phone.history)]) if forked else phone.chain
+        state = (chain.seq, chain.prev, chain.cumulative)
+        amount = min(amount, chain.remaining) or amount
+        try:
+            compact = sign_voucher(chain, device_key(phone.owner), self.world.user(payee), amount, self.world.clock())
+        except CannotPay:
+            totals["signed:refused"] += 1
+            return  # the phone refuses: more than is left, or the allowance expired
+        totals["signed:forked" if forked else "signed:honest"] += 1
+        if forked:
+            phone.cloned = True
+        else:
+            phone.history.append(state)
+        self.vouchers.append(Paper(phone, payee, compact, honest=not forked))
+        if online:
+            self.redeem_offline(0, None, fault, nested)
+
+    @precondition(lambda self: bool(self.vouchers))
+    @rule(i=st.integers(0, 50), by=st.sampled_from([None, None, None, 0, 1]), fault=FAULT, nested=NESTED)
+    def redeem_offline(self, i: int, by: int | None, fault: Plan | None, nested: str) -> None:
+        """The payee (or someone who copied the code) presents a voucher, maybe again."""
+        self.nested = nested
+        paper = self.vouchers[-1 - i % len(self.vouchers)]  # the newest, most often
+        presenter = paper.payee if by is None else by
+        key = uuid.UUID(int=7 * 10**9 + self.steps).hex
+        body = {"certificate": paper.phone.chain.certificate, "vouchers": [paper.compact]}
+
+        def op() -> None:  # run again by a retry, later: the release is compared with its time
+            before_release = self.world.clock() < paper.phone.release_at
+            out = self.world.offline.redeem(self.world.user(presenter), key, body)
+            result = out.body["results"][0]
+            totals[f"voucher:{result.get('code') or result['status']}"] += 1
+            if paper.honest and presenter == paper.payee and before_release and not paper.phone.cloned:
+                # An honest voucher, presented by its payee before the release, is always paid.
+                assert result["status"] in (CREDITED, ALREADY_REDEEMED), result
+            if result.get("code") == "double_spend":
+                paper.phone.caught = True
+        self.do("redeem", op, fault, user=presenter)
+
+    # -- merchants: credits spread over shards, folded back ----------------------------------------
+    @rule(who=PERSON, shards=st.sampled_from([0, 2, 4]), fault=FAULT)
+    def merchant_shards(self, who: int, shards: int, fault: Plan | None) -> None:
+        """An operator spreads a wallet's credits over shards; or (0) they are folded back, as a
+        debit short on the main item does first."""
+        wallet, w = self.world.wallet(who), self.world
+        if shards:
+            self.do("spread", lambda: w.ledger.spread_credits(
+                wallet, shards, record=Audited(None, w.audit("wallet spread", wallet))), fault, retryable=False)
+        else:
+            self.do("fold", lambda: w.ledger.store.sweep(wallet), fault, retryable=False)
+
     @precondition(lambda self: bool(self.in_doubt))
     @rule(i=st.integers(0, 50), fault=FAULT, nested=NESTED)
     def client_retries(self, i: int, fault: Plan | None, nested: str) -> None:
@@ -220,11 +345,11 @@ class WalletSimulation(RuleBasedStateMachine):
             w, paid=paid, audit=self.world.audit("withdrawal resolve", wid)), fault, retryable=True)
 
     # -- scheduled jobs and time -----------------------------------------------------------------
-    @rule(job=st.sampled_from(["resume", "sweep", "expire"]), fault=FAULT)
+    @rule(job=st.sampled_from(["resume", "sweep", "expire", "release"]), fault=FAULT)
     def scheduled_job(self, job: str, fault: Plan | None) -> None:
         w = self.world
         op: Callable[[], Any] = {"resume": w.funding.resume_stuck_withdrawals, "sweep": w.invitations.sweep,
-                                 "expire": w.requests.expire}[job]
+                                 "expire": w.requests.expire, "release": w.release.release_due}[job]
         self.do(job, op, fault, retryable=False)
 
     @rule(seconds=JUMPS)
@@ -289,11 +414,26 @@ class WalletSimulation(RuleBasedStateMachine):
         if self.w is None:
             return
         totals["steps"] += 1  # checked after every step
+        self.checked += 1
         report = self.world.reconcile()
         assert report.ok, report.drift
         for wallet in self.world.wallets():
             if wallet.kind == "user":
                 assert min(wallet.balance, wallet.held, wallet.available) >= 0, wallet
+
+    @invariant()
+    def offline_within_allowances(self) -> None:
+        """Whatever the phones signed (forks included), no allowance pays out more than it
+        held, each (allowance, seq) at most once, each through a posted transfer of its amount."""
+        if self.w is None:
+            return
+        credited: Counter[str] = Counter()
+        for r in self.world.redemptions():
+            credited[r.allowance_id] += r.amount
+            t = self.world.transfer(r.transfer_id)
+            assert t is not None and t.status == "posted" and t.amount == r.amount, r
+        for a in self.world.allowances():
+            assert credited[a.allowance_id] == a.spent <= a.amount, (a.allowance_id, credited[a.allowance_id], a)
 
     @invariant()
     def stripe_asked_once(self) -> None:
@@ -329,6 +469,8 @@ class WalletSimulation(RuleBasedStateMachine):
     def teardown(self) -> None:
         if self.w is None:
             return
+        if self.checked > MIN_STEPS:
+            totals["runs of 50+ steps"] += 1
         self._quiesce()
         self._final_checks()
 
@@ -355,6 +497,7 @@ class WalletSimulation(RuleBasedStateMachine):
         w.clock.advance(31 * DAY)
         w.invitations.sweep()
         w.requests.expire()
+        w.release.release_due()
         for _ in range(10 * len(s.events) + 10):
             if not s.events:
                 break
@@ -378,6 +521,11 @@ class WalletSimulation(RuleBasedStateMachine):
                 assert s.left_in_account(wid) == 0, (wid, "money left in the connected account")
         for inv in w.invitation_records().values():
             assert inv.status in ("posted", "expired", "canceled"), inv
+        for a in w.allowances():  # every allowance closed: what was not spent went back
+            assert a.status == "closed", a
+        for phone in self.chains:  # a double spend freezes the phone that signed it
+            device = w.device(phone.owner)
+            assert not phone.caught or (device is not None and device.status == "frozen"), phone.owner
         shortfall = any(t.shortfall for t in w.topups())
         ledger_in = -w.system_balance("stripe_clearing", "USD") - w.system_balance("disputes", "USD")
         assert ledger_in == s.money_in("USD") or shortfall, (ledger_in, s.money_in("USD"))
