@@ -3,10 +3,11 @@
 `merge_template(stage)` is the CloudFormation that `chalice package --merge-template` folds into
 Chalice's own SAM template: the DynamoDB tables (from the PynamoDB models: the same definition
 as tests and the local stack), the queue and its dead-letter queue, the KMS keys, the stream ->
-notifications mapping, alarms, API throttling and access logs, the functions' log groups, their
-reserved concurrency, and the operators' IAM policy. `policies(stage)` is the least-privilege IAM
-policy of each function. Nothing here holds a secret: secrets are SSM SecureString parameters that
-the operator creates (README, Deploy), named by `<NAME>_PARAM` variables.
+notifications mapping, alarms, API throttling and access logs, the REST API's web ACL (AWS WAF:
+registrations per client address), the functions' log groups, their reserved concurrency, and the
+operators' IAM policy. `policies(stage)` is the least-privilege IAM policy of each function.
+Nothing here holds a secret: secrets are SSM SecureString parameters that the operator creates
+(README, Deploy), named by `<NAME>_PARAM` variables.
 
 The template passes checkov (tests/deploy/test_checkov.py): what a check asks and applies here is
 done; a check that does not apply is skipped in the resource's own `Metadata`, with its reason
@@ -50,6 +51,9 @@ LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifi
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
 WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
+# Registrations per client address, counted at the edge by AWS WAF, not in the app (API.md,
+# "Sessions, step-up and account safety"): at most 20 per address in any 300 seconds.
+REGISTER_PATH, REGISTER_LIMIT, REGISTER_WINDOW_SECONDS = "/auth/register", 20, 300
 
 # Each function's reserved concurrency: its ceiling, and its share of the account's pool that
 # nothing else can take. It caps how hard a burst, a retry storm or a runaway loop can hit
@@ -362,7 +366,9 @@ def functions(stage: str) -> dict[str, Any]:
     for fn in FUNCTIONS:
         logical = LOGICAL[fn]
         variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
-        if fn == "notifications":  # it pushes to the WebSocket API's connections
+        # The notifications function pushes to the WebSocket API's connections; the API closes
+        # those of a session that is revoked.
+        if fn in ("notifications", "api_handler"):
             variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
         if fn == "api_handler":  # the web wallet calls the API from its own origin
             variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
@@ -425,6 +431,87 @@ def rest_api(stage: str) -> dict[str, Any]:
                     method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}}}
 
 
+def api_firewall(stage: str) -> dict[str, Any]:
+    """The REST API stage's web ACL (AWS WAF, regional: the scope an API Gateway stage takes, edge-
+    optimized ones included, where WAF still sees the client's own address).
+
+    - Registrations per client address (REGISTER_*): a rate-based rule counts, per source IP,
+      the POSTs whose path ends in /auth/register (the path WAF sees carries the stage,
+      /api/auth/register, or a custom domain's base path, hence "ends with"; URL-decoded, with
+      repeated slashes and dot segments removed, lower-cased, a trailing slash allowed: however
+      a client spells it), and blocks that address's registrations while it is over the limit,
+      with the API's own 429 `too_many_requests` and a Retry-After. The source IP, not a forwarded
+      header, which any client could set. The block answers for API Gateway, so it carries the web
+      wallet's CORS headers itself, or the browser could not read it. Everything else is allowed.
+    - AWS's managed known-bad-inputs rules (Log4j lookups and the like), as they come: checkov
+      CKV_AWS_192.
+    - Logs (`aws-waf-logs-*`, the name WAF requires; our key, a year): only the requests a rule
+      blocked or counted, which the access logs cannot explain; the Authorization and Cookie
+      headers redacted. WAF adds the log group's resource policy for its log delivery itself.
+    The local stack does not emulate any of this."""
+    name = f"ewallet-{stage}-api"
+    web_origin = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+
+    def visibility(metric: str) -> dict[str, Any]:
+        return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": metric}
+
+    def matches(field: dict[str, Any], constraint: str, value: str, *transformations: str) -> dict[str, Any]:
+        return {"ByteMatchStatement": {
+            "FieldToMatch": field, "PositionalConstraint": constraint, "SearchString": value,
+            "TextTransformations": [{"Priority": i, "Type": t} for i, t in enumerate(transformations or ("NONE",))]}}
+
+    too_many = json.dumps({"error": {"code": "too_many_requests",
+                                     "message": "Too many registrations from this address; try again later"}},
+                          separators=(",", ":"))
+    registrations = {
+        "Name": "RegistrationsPerAddress", "Priority": 0,
+        "Statement": {"RateBasedStatement": {
+            "Limit": REGISTER_LIMIT, "EvaluationWindowSec": REGISTER_WINDOW_SECONDS,
+            "AggregateKeyType": "IP",
+            "ScopeDownStatement": {"AndStatement": {"Statements": [
+                {"OrStatement": {"Statements": [
+                    matches({"UriPath": {}}, "ENDS_WITH", path, "URL_DECODE", "NORMALIZE_PATH", "LOWERCASE")
+                    for path in (REGISTER_PATH, REGISTER_PATH + "/")]}},
+                matches({"Method": {}}, "EXACTLY", "POST")]}}}},
+        "Action": {"Block": {"CustomResponse": {
+            "ResponseCode": 429, "CustomResponseBodyKey": "TooManyRequests",
+            "ResponseHeaders": [
+                {"Name": "Retry-After", "Value": str(REGISTER_WINDOW_SECONDS)},
+                {"Name": "Access-Control-Allow-Origin", "Value": web_origin},
+                {"Name": "Access-Control-Expose-Headers", "Value": "Retry-After"},
+                {"Name": "Vary", "Value": "Origin"}]}}},
+        "VisibilityConfig": visibility("RegistrationsPerAddress")}
+    known_bad_inputs = {
+        "Name": "KnownBadInputs", "Priority": 1, "OverrideAction": {"None": {}},
+        "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS",
+                                                    "Name": "AWSManagedRulesKnownBadInputsRuleSet"}},
+        "VisibilityConfig": visibility("KnownBadInputs")}
+    return {
+        "ApiFirewall": {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": name, "Scope": "REGIONAL", "Description": f"ewallet {stage} REST API",
+            "DefaultAction": {"Allow": {}},
+            "CustomResponseBodies": {"TooManyRequests": {"ContentType": "APPLICATION_JSON", "Content": too_many}},
+            "Rules": [registrations, known_bad_inputs],
+            "VisibilityConfig": visibility(name)}},
+        # `RestAPI.Stage` (SAM's name for the stage it generates) also makes the association wait
+        # for the stage, and so for its deployment.
+        "ApiFirewallAssociation": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
+            "ResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}"
+                                       "/stages/${RestAPI.Stage}"},
+            "WebACLArn": {"Fn::GetAtt": ["ApiFirewall", "Arn"]}}},
+        "ApiFirewallLogs": _log_group(f"aws-waf-logs-{name}"),
+        # WAF wants the group's ARN without the ":*" that GetAtt Arn ends with.
+        "ApiFirewallLogging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
+            "ResourceArn": {"Fn::GetAtt": ["ApiFirewall", "Arn"]},
+            "LogDestinationConfigs": [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                                                  ":log-group:${ApiFirewallLogs}"}],
+            "RedactedFields": [{"SingleHeader": {"Name": "authorization"}}, {"SingleHeader": {"Name": "cookie"}}],
+            "LoggingFilter": {"DefaultBehavior": "DROP", "Filters": [{
+                "Behavior": "KEEP", "Requirement": "MEETS_ANY",
+                "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}, {"ActionCondition": {"Action": "COUNT"}}]}]}}},
+    }
+
+
 def _queue(name: str, **props: Any) -> dict[str, Any]:
     """A queue encrypted with our key (MessagesKey): who sends or receives needs the key through
     SQS as well (`_queue_key` in `policies`)."""
@@ -480,6 +567,7 @@ def merge_template(stage: str) -> dict[str, Any]:
             "Description": f"What the people who run `python -m ops --stage {stage}` need, with their own credentials",
             "PolicyDocument": operator_policy(stage)}},
         **api_logging(stage),
+        **api_firewall(stage),
         **functions(stage),
         **web_hosting(stage),
     }
@@ -568,16 +656,23 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
     # Codes and invitations go out by e-mail from the one verified sender, and by SMS: SNS
     # SMS has no topic to name, so Publish cannot be narrowed by resource; a deny on every
     # topic and application endpoint keeps it to direct SMS.
+    mail = {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": "*",
+            "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}}
     messages = [
-        {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": "*",
-         "Condition": {"StringEquals": {"ses:FromAddress": env["MAIL_FROM"]}}},
+        mail,
         {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": "*"},
         {"Effect": "Deny", "Action": ["sns:Publish"], "Resource": "arn:aws:sns:*:*:*"},
     ]
+    # WebSocket connections of this stage (the API's id is not known here), by method: the
+    # notifications function posts to them, the API closes those of a revoked session.
+    def connections(method: str) -> dict[str, Any]:
+        return {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+                "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/{method}/@connections/*"}
+
     out = {
         "api_handler": [*base, money, *secrets, *messages,
                         {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn},
-                        _queue_key(stage, "kms:GenerateDataKey", "kms:Decrypt")],
+                        _queue_key(stage, "kms:GenerateDataKey", "kms:Decrypt"), connections("DELETE")],
         "stripe_events": [*base, money, *secrets,
                           {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
                                                          "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
@@ -593,9 +688,9 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
             {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table(NotificationRecord)]},
             {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:DeleteItem"],
              "Resource": [table(ConnectionRecord), f"{table(ConnectionRecord)}/index/*"]},
-            # Only posting to connections, only on this stage (the API's id is not known here).
-            {"Effect": "Allow", "Action": ["execute-api:ManageConnections"],
-             "Resource": f"arn:aws:execute-api:*:*:*/{WS_STAGE}/POST/@connections/*"},
+            connections("POST"),
+            # The e-mail of a sign-in from a new device, from the one verified sender (no SMS).
+            mail,
             # Where the stream mappings put a batch that keeps failing (their on-failure destination),
             # sent with this function's role.
             {"Effect": "Allow", "Action": ["sqs:SendMessage"],
