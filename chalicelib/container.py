@@ -181,13 +181,14 @@ class Container:
     @cached_property
     def contacts(self) -> ContactVerification:
         from chalicelib.domain.verification import CONTACT_SENDS_PER_HOUR
-        from chalicelib.services.contacts import ContactVerification
+        from chalicelib.services.contacts import PHONE_CHANGES_PER_DAY, ContactVerification
 
         return ContactVerification(users=self.users, codes=self.one_time_codes, messenger=self.messenger,
                                    cipher=self.cipher, blind_index=self.blind_index, send_limit=self._send_limit(),
                                    deliver=lambda contact, user: self.invitations.deliver(contact, user),
                                    contact_sends=self._limit(CONTACT_SENDS_PER_HOUR, 3600),
-                                   contact_tries=self._tries_limit())
+                                   contact_tries=self._tries_limit(),
+                                   phone_changes=self._limit(PHONE_CHANGES_PER_DAY, 86400))
 
     @cached_property
     def recovery(self) -> Recovery:
@@ -220,14 +221,16 @@ class Container:
     @cached_property
     def ledger(self) -> Ledger:
         from chalicelib.domain.verification import INVITES_PER_HOUR
-        from chalicelib.services.ledger import Ledger, LedgerPolicy
+        from chalicelib.services.ledger import LOOKUP_MISSES_PER_HOUR, Ledger, LedgerPolicy
+        from chalicelib.services.lockout import DistinctLimit
 
         s = self.settings
         return Ledger(store=self.ledger_store, users=self.users, blind_index=self.blind_index, cipher=self.cipher,
                       policy=LedgerPolicy(s.currencies, s.default_currency, s.max_transfer_major,
                                           s.daily_limit_major, s.invite_ttl_seconds),
                       announce=lambda sender, invitee, transfer: self.invitations.announce(sender, invitee, transfer),
-                      invite_limit=self._limit(INVITES_PER_HOUR, 3600))
+                      invite_limit=self._limit(INVITES_PER_HOUR, 3600),
+                      lookup_limit=DistinctLimit(self.counters, LOOKUP_MISSES_PER_HOUR, 3600))
 
     @cached_property
     def payment_requests(self) -> PaymentRequests:

@@ -254,6 +254,7 @@ class FakeSessions:
 class FakeCounters:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[int, int]] = {}
+        self.sets: dict[str, tuple[set[str], int]] = {}  # key -> (members, window end)
 
     def current(self, key: str, now: int) -> tuple[int, int]:
         count, ends = self.rows.get(key, (0, 0))
@@ -266,6 +267,21 @@ class FakeCounters:
 
     def clear(self, key: str) -> None:
         self.rows.pop(key, None)
+
+    def add_distinct(self, key: str, member: str, now: int, window: int, limit: int) -> tuple[bool, int]:
+        members, ends = self.sets.get(key, (set(), 0))
+        if ends <= now:  # no live window: a new one
+            members, ends = set(), now + window
+        if member not in members and len(members) >= limit:
+            return False, ends
+        self.sets[key] = (members | {member}, ends)
+        return True, ends
+
+    def admits(self, key: str, member: str, now: int, limit: int) -> tuple[bool, int]:
+        members, ends = self.sets.get(key, (set(), 0))
+        if ends <= now:
+            return True, 0
+        return member in members or len(members) < limit, ends
 
 
 class PlainCipher:

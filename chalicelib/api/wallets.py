@@ -134,7 +134,8 @@ def statement(call: Call, wallet_id: str) -> dict:
 @route(bp, "/transfers", "POST", summary="Pay a wallet, or a person by e-mail or phone", body=TransferIn,
        response=TransferOut, status=201, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "recipient_not_found",
-               "currency_mismatch", "same_wallet", "insufficient_funds", "account_frozen", "limit_exceeded"),
+               "currency_mismatch", "same_wallet", "insufficient_funds", "account_frozen", "limit_exceeded",
+               "too_many_requests"),
        tags=("transfers",),
        reads_session=True)
 def create_transfer(call: Call) -> Reply:

@@ -29,6 +29,10 @@ from chalicelib.services.ports import Clock, Contacts, FieldCipher, Messenger
 
 Deliver = Callable[[str, str], int]  # (contact identity key, new owner) -> invitations delivered
 
+# Phone changes an account may make per day (setting a first phone counts): each one asks
+# whether the number is someone else's (phone_taken), so the limit also bounds that probe.
+PHONE_CHANGES_PER_DAY = 5
+
 
 @dataclass
 class ContactVerification:
@@ -44,6 +48,7 @@ class ContactVerification:
     # the codes that would claim the money waiting for it.
     contact_sends: Lockout | None = None  # sends to one contact per hour
     contact_tries: Lockout | None = None  # code tries for one contact per day
+    phone_changes: Lockout | None = None  # phone changes per account per day
     now: Clock = time.time
 
     def send(self, user_id: str, channel: Channel) -> str:
@@ -84,7 +89,14 @@ class ContactVerification:
     def update_profile(self, user_id: str, first_name: str | None = None, last_name: str | None = None,
                        phone: str | None = None) -> None:
         """New names and/or a new phone (unverified: the old phone stops being a payment
-        address at once, in the same transaction)."""
+        address at once, in the same transaction).
+
+        A phone change is counted (`phone_changes`, per account) before the number is looked
+        up, so the sixth change of the day is a 429 whether or not the number is taken: the
+        limit bounds probing who is registered, and its 429 tells nothing about the number. The
+        same phone again is no change and counts nothing; an invalid one is a 400 first. A
+        step-up check (password or otp) belongs before this call, in the route: whoever cannot
+        prove it never uses up the owner's changes."""
         user = self._user(user_id)
         names = {name: self.cipher.encrypt(value, user_id, name)
                  for name, value in (("first_name", first_name), ("last_name", last_name)) if value}
@@ -93,6 +105,8 @@ class ContactVerification:
             phone = normalize_phone(phone)
             current = self.cipher.decrypt(user.phone_ct, user_id, "phone") if user.phone_ct else None
             if phone != current:
+                if self.phone_changes:
+                    self.phone_changes.attempt(phone_change_key(user_id), int(self.now()))
                 new_key = identity_key(phone_lookup_key(phone), self.blind_index)
                 if self.users.user_id_for(new_key) is not None:
                     raise PhoneTaken()
@@ -121,3 +135,7 @@ class ContactVerification:
                                  details=[{"field": "channel", "message": "no phone on the account"}])
         phone = self.cipher.decrypt(user.phone_ct, user.user_id, "phone")
         return phone, identity_key(phone_lookup_key(phone), self.blind_index), user.phone_verified
+
+
+def phone_change_key(user_id: str) -> str:
+    return f"phone-change#{user_id}"

@@ -53,13 +53,17 @@ from chalicelib.domain.wallet import (
     is_system_wallet,
     system_wallet_id,
 )
-from chalicelib.services.lockout import Lockout
+from chalicelib.services.lockout import DistinctLimit, Lockout, lookup_key
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
 from chalicelib.services.replay import Outcome, reopen, same_request, seal
 
-__all__ = ["Ledger", "LedgerPolicy", "Outcome", "idempotency_record_key", "wallet_view"]
+__all__ = ["LOOKUP_MISSES_PER_HOUR", "Ledger", "LedgerPolicy", "Outcome", "idempotency_record_key",
+           "wallet_view"]
 
 IDEMPOTENCY_TTL = 30 * 24 * 3600
+# Different addresses without a verified owner one account may try per hour, across transfers,
+# invitations and payment requests (the contract's "30 distinct unknown recipients").
+LOOKUP_MISSES_PER_HOUR = 30
 # A transaction holds at most 100 items: marking a wallet writes it and each shard at once.
 MAX_CREDIT_SHARDS = 32
 
@@ -97,6 +101,8 @@ class Ledger:
     announce: Callable[[str, Invitee, dict[str, Any]], None] = lambda sender, invitee, transfer: None
     # Invitations a sender may make per window: each one sends a message on our account.
     invite_limit: Lockout | None = None
+    # Distinct unknown addresses an account may look up per window (`screen_lookup`).
+    lookup_limit: DistinctLimit | None = None
 
     # -- wallets --------------------------------------------------------------------------------
     def wallets(self, user_id: str) -> list[Wallet]:
@@ -185,9 +191,10 @@ class Ledger:
                  session: PendingSession | None = None) -> Outcome:
         """POST /transfers: validate, then move the money and record the key in one transaction.
 
-        Two round trips when paying a wallet, an e-mail or a phone: one batch read (the
-        caller's session if `session` is pending, the key's record, both wallets or the
-        contact), then the transaction, whose conditions re-check what money depends on."""
+        Two round trips when paying a wallet: one batch read (the caller's session if
+        `session` is pending, the key's record, both wallets or the contact), then the
+        transaction, whose conditions re-check what money depends on. By e-mail or phone, one
+        more between them: the caller's look-up allowance (`screen_lookup`)."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "transfers", key)
         req_hash = self.request_hash("transfers", request)
@@ -221,6 +228,8 @@ class Ledger:
         source = self._own(user_id, reads.source)
         if source.currency != amount.currency:
             raise CurrencyMismatch()
+        if invitee is not None:  # before anything that answers differently for a known address
+            self.screen_lookup(user_id, invitee.contact_key, reads.contact_owner)
         memo = request.get("memo")
         spread = 0
         if invitee is None:
@@ -352,6 +361,29 @@ class Ledger:
     def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome:
         same_request(previous.request_hash, req_hash)
         return reopen(self.cipher, user_id, previous.response_ct)
+
+    def screen_lookup(self, user_id: str, contact_key: str, owner: str | None) -> None:
+        """Bound what an account can learn about who is registered (issue 26, attack 4).
+
+        Paying or asking an address answers differently whether it has a verified owner
+        (recipient_not_found, an invitation, or insufficient_funds from an empty wallet), so
+        every such look-up passes here first, right after the checks that do not depend on the
+        address and before any that does (the balance is checked later, in the transaction):
+        - a miss (`owner` None) is counted in the account's set of unknown addresses for the
+          window: at most `lookup_limit.limit` distinct ones, then 429;
+        - a hit counts nothing (paying people one knows is what the wallet is for), but once
+          the set is full it is refused alike unless the address is in the set: at the limit
+          every new address answers 429, known or not, so the 429 itself tells nothing.
+        The member is the contact's blind-index key, never the address. A retry with the same
+        Idempotency-Key is answered from its record before it gets here, and an address
+        counted once is free in its window, so nothing is counted twice."""
+        if self.lookup_limit is None:
+            return
+        now = int(self.now())
+        if owner is None:
+            self.lookup_limit.count(lookup_key(user_id), contact_key, now)
+        else:
+            self.lookup_limit.check(lookup_key(user_id), contact_key, now)
 
     def contact(self, to: dict[str, Any], field: str) -> tuple[str | None, Invitee]:
         """The user whose VERIFIED contact `to` ({email} or {phone}) is (None if nobody's), and

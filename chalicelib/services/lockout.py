@@ -33,3 +33,32 @@ def password_key(user_id: str) -> str:
     """The one password-guess counter of an account (login by e-mail or phone, password change,
     cleared by a password reset)."""
     return f"password#{user_id}"
+
+
+@dataclass(frozen=True)
+class DistinctLimit:
+    """At most `limit` distinct members per key in a fixed window (e.g. the different unknown
+    addresses one account looked up this hour). A member already counted is free again, so a
+    retry or a second payment to the same address never uses up the allowance."""
+
+    counters: Counters
+    limit: int
+    window_seconds: int
+
+    def count(self, key: str, member: str, now: int) -> None:
+        """Count `member` (atomically, at most `limit` distinct); 429 once `limit` others are."""
+        admitted, ends = self.counters.add_distinct(key, member, now, self.window_seconds, self.limit)
+        if not admitted:
+            raise TooManyRequests(retry_after=max(1, ends - now))
+
+    def check(self, key: str, member: str, now: int) -> None:
+        """The same 429 as `count` would give, counting nothing."""
+        admitted, ends = self.counters.admits(key, member, now, self.limit)
+        if not admitted:
+            raise TooManyRequests(retry_after=max(1, ends - now))
+
+
+def lookup_key(user_id: str) -> str:
+    """The one set of unknown addresses an account looked up (transfers, invitations and
+    payment requests share it)."""
+    return f"lookups#{user_id}"

@@ -65,7 +65,9 @@ class PaymentRequests:
         now = self.now()
         if self.create_limit:  # before the look-up: the limit also bounds probing who is verified
             self.create_limit.attempt(f"payment-requests#{user_id}", int(now))
-        payer, _ = self.ledger.contact(body["payer"], "payer")
+        payer, invitee = self.ledger.contact(body["payer"], "payer")
+        # The same allowance of unknown addresses as transfers and invitations (Ledger.screen_lookup).
+        self.ledger.screen_lookup(user_id, invitee.contact_key, payer)
         if payer is None:  # only a verified contact names a payer: nobody is asked by a guess
             raise RecipientNotFound()
         if payer == user_id:

@@ -55,6 +55,16 @@ class Counters(Protocol):
     def clear(self, key: str) -> None:
         """Forget the failures (after a success)."""
 
+    def add_distinct(self, key: str, member: str, now: int, window: int, limit: int) -> tuple[bool, int]:
+        """Put `member` in the key's set of the live window (a new window of `window` seconds
+        if none is live) unless the set holds `limit` others already; atomic, so racing adds
+        never admit more than `limit` distinct members. (Whether `member` is in the set now,
+        the second the window ends.) Adding a member twice counts it once."""
+
+    def admits(self, key: str, member: str, now: int, limit: int) -> tuple[bool, int]:
+        """What `add_distinct` would answer, counting nothing: (whether `member` is in the live
+        window's set or the set has room for it, the second the window ends; 0 if none is live)."""
+
 
 class FieldCipher(Protocol):
     def encrypt(self, plaintext: str, owner: str, field: str) -> str: ...

@@ -79,16 +79,18 @@ def login(c, user_id: str) -> PendingSession:
 
 
 def test_a_transfer_reads_once_then_writes_once(stack_container, ledger):
-    """Session, key record, wallets or contact in one BatchGetItem; then the one transaction."""
+    """Session, key record, wallets or contact in one BatchGetItem; then the one transaction.
+    By e-mail or phone, one GetItem between them: the caller's allowance of unknown addresses
+    (Ledger.screen_lookup), which must be read before a known address may answer otherwise."""
     a, _, wa = person(stack_container, derived=True)
     _, b_email, wb = person(stack_container, derived=True)
     fund(ledger, wa, 5000)
-    for to in ({"email": b_email}, {"wallet_id": wb}):
+    for to, reads in (({"email": b_email}, ["GetItem"]), ({"wallet_id": wb}, [])):
         session = login(stack_container, a)
         with dynamodb_calls(ledger.store._ddb) as calls:
             out = ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": wa, "to": to, "amount": 100,
                                                         "currency": "USD"}, session=session)
-        assert calls == ["BatchGetItem", "TransactWriteItems"] and session.confirmed
+        assert calls == ["BatchGetItem", *reads, "TransactWriteItems"] and session.confirmed
         assert out.body["to_wallet_id"] == wb
     assert ledger.store.get_wallet(wb).balance == 200
 

@@ -1,7 +1,15 @@
-"""Fixed-window attempt counters in DynamoDB (with TTL), for lockouts."""
+"""Fixed-window counters in DynamoDB (with TTL): attempt counts for lockouts, and sets of
+distinct members for limits on how many different things an account may look up."""
 from __future__ import annotations
 
-from chalicelib.adapters.dynamodb.models import CounterRecord
+from functools import partial
+
+from chalicelib.adapters.dynamodb.models import CounterRecord, written
+from chalicelib.domain.errors import ServiceUnavailable
+
+# add_distinct retries only when another request changed the item between two of its steps
+# (a window started or ended meanwhile); so many changes in a row means something is wrong.
+DISTINCT_ATTEMPTS = 8
 
 
 class DynamoCounters:
@@ -36,3 +44,40 @@ class DynamoCounters:
 
     def clear(self, key: str) -> None:
         CounterRecord(key=key).delete()
+
+    def add_distinct(self, key: str, member: str, now: int, window: int, limit: int) -> tuple[bool, int]:
+        """The member joins the live window's string set in ONE conditional ADD: `size(seen) <
+        limit OR contains(seen, member)` is checked by DynamoDB with the write, so however many
+        requests race, the set never grows past `limit` (a check made on a read first would let
+        each racer see room). ADD of a member the set holds changes nothing: a retry counts once."""
+        from pynamodb.expressions.condition import size
+        from pynamodb.expressions.update import Action
+
+        seen = CounterRecord.seen
+        room = (CounterRecord.window_ends > now) & (
+            seen.does_not_exist() | (size(seen) < limit) | seen.contains(member))
+        no_live_window = CounterRecord.key.does_not_exist() | (CounterRecord.window_ends <= now)
+        start: list[Action] = [seen.set({member}), CounterRecord.window_ends.set(now + window),
+                 CounterRecord.expires_at.set(now + window + 3600)]
+        for _ in range(DISTINCT_ATTEMPTS):
+            record = CounterRecord(key=key)  # update() loads the new values into it
+            if written(partial(record.update, actions=[seen.add({member})], condition=room)):
+                return True, int(record.window_ends)
+            # No live window: start one holding only this member (of racing starters one wins;
+            # the others go round again and add to its set).
+            if written(partial(CounterRecord(key=key).update, actions=start, condition=no_live_window)):
+                return True, now + window
+            # A live window refused the member: full of others, unless it changed in between.
+            live = CounterRecord.find(key)
+            if live is not None and int(live.window_ends) > now:
+                members = live.seen or set()
+                if member not in members and len(members) >= limit:
+                    return False, int(live.window_ends)
+        raise ServiceUnavailable("The request could not be counted; try again.")
+
+    def admits(self, key: str, member: str, now: int, limit: int) -> tuple[bool, int]:
+        r = CounterRecord.find(key)
+        if r is None or int(r.window_ends) <= now:
+            return True, 0
+        members = r.seen or set()
+        return member in members or len(members) < limit, int(r.window_ends)

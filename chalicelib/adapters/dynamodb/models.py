@@ -208,7 +208,8 @@ class SessionRecord(BaseModel):
 
 
 class CounterRecord(BaseModel):
-    """Attempt counters (login and OTP failures) over a time window."""
+    """Attempt counters (login and OTP failures) over a time window; or, for a distinct-member
+    limit, the set of members seen in the window (`seen`: blind-index keys, never addresses)."""
 
     table = "counters"
     ttl_attribute = "expires_at"
@@ -221,6 +222,7 @@ class CounterRecord(BaseModel):
     failures = NumberAttribute(default=0)
     window_ends = NumberAttribute()
     expires_at = NumberAttribute()
+    seen = UnicodeSetAttribute(null=True)
 
 
 class TransferRecord(BaseModel):
