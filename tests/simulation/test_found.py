@@ -27,3 +27,22 @@ def test_a_dispute_of_a_top_up_whose_create_answer_was_lost_waits_for_its_intent
         s.teardown()  # every event delivered: the ledger agrees with Stripe
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_an_unfreeze_whose_answer_was_lost_still_unfroze_the_account():
+    """Long profile (seed 54342380483178868928024069042239662607): an operator's unfreeze
+    committed but its answer was lost. The oracle kept the account as frozen, so a withdrawal
+    retried afterwards looked like money sent out of a frozen account. A defect of the
+    simulator, not of the wallet: the oracle now follows what committed (World.set_status)."""
+    logging.disable(logging.CRITICAL)
+    try:
+        s = WalletSimulation()
+        s.start(platform=False, lowers=False)
+        s.withdraw(amount=1, fault=None, nested="retry", who=0)
+        s.operator_freezes(fault=None, frozen=True, who=0)
+        s.withdraw(amount=1, fault=Plan(at=0, kind="unavailable", port=""), nested="retry", who=0)
+        s.operator_freezes(fault=Plan(at=0, kind="lost_answer", port=""), frozen=False, who=0)
+        assert "usr_0" not in s.world.frozen_at
+        s.teardown()  # the retried withdrawal is paid out: the account was active when it was asked
+    finally:
+        logging.disable(logging.NOTSET)

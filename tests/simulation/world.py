@@ -199,11 +199,15 @@ class World:
                                     now=rfc3339(self.clock()))
         except DuplicateRequest:  # what Operations.set_frozen answers: changed meanwhile
             raise Conflict("The account changed meanwhile; run the command again.") from None
-        self.seq += 1
-        if status == "frozen":
-            self.frozen_at[user_id] = self.seq
-        else:
-            self.frozen_at.pop(user_id, None)
+        finally:
+            # The oracle follows what committed, not what was answered: an answer lost after
+            # the write still froze (or unfroze) the account.
+            if self.raw.funding.user(user_id).status == status:
+                self.seq += 1
+                if status == "frozen":
+                    self.frozen_at[user_id] = self.seq
+                else:
+                    self.frozen_at.pop(user_id, None)
 
     def asked_after_freeze(self, user_id: str, withdrawal_id: str, call: str) -> bool:
         """Stripe is asked to send a frozen account's money out: fine only if the call was
