@@ -1,6 +1,7 @@
 """One-time codes in DynamoDB: one live code per (purpose, subject), tries counted atomically."""
 from __future__ import annotations
 
+from chalicelib.adapters.dynamodb.errors import condition_failed
 from chalicelib.adapters.dynamodb.models import CodeRecord
 from chalicelib.domain.verification import KEEP_REPLACED, MAX_TRIES, StoredCode
 
@@ -32,6 +33,6 @@ class DynamoCodes:
                           & (CodeRecord.expires_at > now))
             return _code(record), True
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
         return None, CodeRecord.find(key) is not None

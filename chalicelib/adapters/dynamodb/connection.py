@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.dynamodb.errors import response_code
 from chalicelib.adapters.dynamodb.models import UserRecord
 
 
@@ -49,7 +50,7 @@ def transact(write: Callable[[Any], None], *, sleep: Callable[[float], None] = t
             return
         except TransactWriteError as exc:
             codes = [c for c in reason_codes(exc) if c not in (None, "None")]
-            in_flight = exc.cause_response_code == "TransactionInProgressException"
+            in_flight = response_code(exc) == "TransactionInProgressException"
             if not in_flight and (not codes or any(c not in RETRYABLE for c in codes)):
                 raise
         sleep(backoff(attempt))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from chalicelib.adapters.dynamodb.errors import condition_failed
 from chalicelib.adapters.dynamodb.models import CounterRecord, written
 from chalicelib.domain.errors import ServiceUnavailable
 
@@ -29,7 +30,7 @@ class DynamoCounters:
             record.update(actions=[CounterRecord.failures.add(1)], condition=CounterRecord.window_ends > now)
             return int(record.failures), int(record.window_ends)
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
         try:  # no live window: start one (racing starters: one wins, the others add)
             CounterRecord(key=key).update(
@@ -38,7 +39,7 @@ class DynamoCounters:
                 condition=CounterRecord.key.does_not_exist() | (CounterRecord.window_ends <= now))
             return 1, now + window
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
         return self.hit(key, now, window)
 

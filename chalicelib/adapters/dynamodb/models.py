@@ -19,6 +19,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.adapters.dynamodb.errors import condition_failed
+
 
 class BaseModel(Model):
     """Common settings; `table` is the short name, `Meta.table_name` is set by `tables.bind`."""
@@ -47,7 +49,7 @@ def written(write: Callable[[], Any]) -> bool:
     try:
         write()
     except (PutError, UpdateError, DeleteError) as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True

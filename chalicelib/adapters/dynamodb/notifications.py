@@ -9,6 +9,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters.dynamodb import cursors
+from chalicelib.adapters.dynamodb.errors import condition_failed
 from chalicelib.adapters.dynamodb.models import ConnectionRecord, NotificationRecord
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.notification import Notification
@@ -19,7 +20,7 @@ FIELD = "notification"  # encryption context of a notification's data (bound to 
 
 
 def _conditional(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+    return condition_failed(exc)
 
 
 def _sk(n: Notification) -> str:
