@@ -56,7 +56,7 @@ unit: setup
 	$(PY) -m pytest tests/unit
 
 integration: setup check-tools
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration $(SIM_DDB)
 
 e2e: setup check-tools
 	$(PY) -m pytest tests/e2e
@@ -65,11 +65,13 @@ e2e: setup check-tools
 browser: setup check-tools $(CHROMIUM)
 	$(PY) -m pytest tests/browser
 
-## make simulate: the fault simulator's fast profile (also part of make test); LONG=1: 20,000 runs
+## make simulate: the fault simulator's fast profile (also part of make test); LONG=1: 20,000 runs;
+## DDB=1: its DynamoDB Local mode too (on its own local stack; also part of make test)
 ## (docs/simulation.md: the fault model, the invariants, how to replay a seed)
-simulate: setup
+SIM_DDB := tests/simulation/test_simulation_dynamodb.py
+simulate: setup $(if $(DDB),check-tools,)
 	SIM_LONG=$(if $(LONG),1,0) SIM_SEED=$(SEED) $(PY) -m pytest tests/simulation -q \
-	  $(if $(LONG),--timeout=0 -s,) $(if $(SEED),--hypothesis-seed=$(SEED),)
+	  $(if $(DDB),,--ignore=$(SIM_DDB)) $(if $(LONG),--timeout=0 -s,) $(if $(SEED),--hypothesis-seed=$(SEED),)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.domain.errors import AccountFrozen, NotFound, RequestNotPending
+from chalicelib.domain.errors import AccountFrozen, InvalidRequest, NotFound, RequestNotPending
 from chalicelib.domain.funding import FundingProfile, PaymentMethod, TopUp, Withdrawal
 from chalicelib.domain.invitation import Invitation
 from chalicelib.domain.ledger import (
@@ -114,8 +114,13 @@ class FakeLedgerStore:
         return system_wallet_id(account, currency, 0)
 
     def spread_credits(self, main: Wallet, shards: int, now: str, record: WrittenWith | None = None) -> None:
-        # In memory there is no hot item: the wallet is marked, its credits stay on it.
-        self.b.wallets[main.wallet_id] = replace(main, credit_shards=shards)
+        # In memory there is no hot item: the wallet is marked, its credits stay on it. Only the
+        # count is written, on the wallet as it is now (as the adapter's SET does): `main` was
+        # read before, and writing it back would undo whatever moved the balance meanwhile.
+        current = self.b.wallets[main.wallet_id]
+        if current.kind != "user" or shards < current.credit_shards:
+            raise InvalidRequest("The wallet's credit shards cannot shrink.")
+        self.b.wallets[main.wallet_id] = replace(current, credit_shards=shards)
 
     def sweep(self, wallet_id: str) -> int:
         return 0
