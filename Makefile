@@ -84,7 +84,7 @@ package: setup
 	$(PY) -m deploy.package --stage prod --out build/package
 
 ## make deploy: package, deploy the template, upload the web wallet (AWS credentials and
-## STRIPE_PUBLISHABLE_KEY; see README, Deploy)
+## STRIPE_PUBLISHABLE_KEY; see docs/deploy.md)
 deploy: package
 	aws cloudformation package --template-file build/package/sam.json --s3-bucket $(DEPLOY_BUCKET) \
 	  --output-template-file build/package/packaged.json
