@@ -49,6 +49,15 @@ def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
     return {"handled": events.process_stream(event.get("Records", []))}
 
 
+@app.lambda_function(name="admin")
+def admin(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # The operators' commands, behind the admin REST API (AWS_IAM only; deploy/template.py):
+    # who acts is the caller API Gateway verified, never the body (docs/operations.md).
+    from chalicelib.api import admin as admin_api
+
+    return admin_api.handle(event, lambda actor: get_container().operations(actor))
+
+
 @app.on_ws_connect()
 def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
     return inbox.ws_connect(event.connection_id, event.to_dict().get("queryStringParameters"))
@@ -83,6 +92,11 @@ def sweep_invitations(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS), name="expire_payment_requests")
 def expire_payment_requests(event: Any) -> dict[str, int]:
     return events.expire_payment_requests()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="close_unverified_accounts")
+def close_unverified_accounts(event: Any) -> dict[str, int]:
+    return events.close_unverified_accounts()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="release_allowances")

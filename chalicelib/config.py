@@ -72,8 +72,12 @@ class Settings:
     jwt_audience: str = "ewallet-api"
     access_token_ttl: int = 900
     bcrypt_rounds: int = 12
-    lockout_max_failures: int = 5
+    lockout_max_failures: int = 5  # wrong OTP codes (2FA) per account
     lockout_window_seconds: int = 900
+    # Wrong passwords per counter: clients without a device token for an account share one,
+    # each device token has its own (services.identity, lockout without denial of service).
+    login_max_failures: int = 10
+    login_window_seconds: int = 900
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
     stale_hold_seconds: int = 3 * 86400  # reconciliation reports holds pending longer than this
@@ -124,6 +128,8 @@ class Settings:
             bcrypt_rounds=_bounded(env, "BCRYPT_ROUNDS", 12, 4 if stage == "test" else 12, 16),
             lockout_max_failures=_bounded(env, "LOCKOUT_MAX_FAILURES", 5, 1, 100),
             lockout_window_seconds=_bounded(env, "LOCKOUT_WINDOW_SECONDS", 900, 1, 86400),
+            login_max_failures=_bounded(env, "LOGIN_MAX_FAILURES", 10, 1, 100),
+            login_window_seconds=_bounded(env, "LOGIN_WINDOW_SECONDS", 900, 1, 86400),
             max_transfer_major=_bounded(env, "MAX_TRANSFER_MAJOR", 1_000_000, 1, 10**12),
             daily_limit_major=_bounded(env, "DAILY_LIMIT_MAJOR", 1_000_000, 1, 10**12),
             stale_hold_seconds=_bounded(env, "STALE_HOLD_SECONDS", 3 * 86400, 60, 90 * 86400),

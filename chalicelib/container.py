@@ -7,12 +7,14 @@ single attributes of it) with `set_container`.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, get_settings
 
 if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs it
+    from chalicelib.services.closing import AccountClosing
     from chalicelib.services.codes import OneTimeCodes
     from chalicelib.services.contacts import ContactVerification
     from chalicelib.services.funding import Funding
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
         PaymentGateway,
     )
     from chalicelib.services.recovery import Recovery
+    from chalicelib.services.stepup import StepUp
 
 
 class Container:
@@ -126,6 +129,19 @@ class Container:
         return Lockout(self.counters, s.lockout_max_failures, s.lockout_window_seconds)
 
     @cached_property
+    def login_lockout(self) -> Lockout:
+        """Wrong passwords (login, password change): per device token, or per account for
+        clients without one (services.identity)."""
+        from chalicelib.services.lockout import Lockout
+
+        s = self.settings
+        return Lockout(self.counters, s.login_max_failures, s.login_window_seconds)
+
+    def close_connections(self, user_id: str, session_ids: Collection[str]) -> int:
+        """Close the WebSockets these (just ended) logins of the user opened."""
+        return self.notifications.close_sessions(user_id, session_ids)
+
+    @cached_property
     def mfa(self) -> Any:
         from chalicelib.services.mfa import Mfa
 
@@ -140,8 +156,32 @@ class Container:
         return Identity(users=self.users, sessions=self.sessions, hasher=BcryptHasher(s.bcrypt_rounds),
                         cipher=self.cipher, blind_index=self.blind_index, jwt=self.jwt_keys,
                         policy=TokenPolicy(s.jwt_issuer, s.jwt_audience, s.access_token_ttl),
-                        login_lockout=self.lockout, mfa=self.mfa, default_currency=s.default_currency,
-                        deliver=lambda contact, user: self.invitations.deliver(contact, user))
+                        login_lockout=self.login_lockout, mfa=self.mfa, default_currency=s.default_currency,
+                        deliver=lambda contact, user: self.invitations.deliver(contact, user),
+                        close_connections=self.close_connections)
+
+    @cached_property
+    def stepup(self) -> StepUp:
+        """The fresh proof (password or otp) of the actions that give a lasting hold on an account."""
+        from chalicelib.services.stepup import StepUp
+
+        i = self.identity
+        return StepUp(users=i.users, hasher=i.hasher, mfa=self.mfa, lockout=i.login_lockout, sessions=i.sessions,
+                      now=i.now)
+
+    @cached_property
+    def account_closing(self) -> AccountClosing:
+        """Closing accounts whose contacts stayed unverified (the scheduled function): no token
+        key needed, so it is built without the identity service."""
+        from chalicelib.services.closing import AccountClosing
+        from chalicelib.services.sessions import Logins
+
+        def holds_money(user_id: str) -> bool:
+            return any(w.balance or w.held for w in self.ledger_store.wallets_of(user_id))
+
+        return AccountClosing(users=self.users, cipher=self.cipher, blind_index=self.blind_index,
+                              end_sessions=Logins(self.sessions, self.close_connections).end_all,
+                              holds_money=holds_money)
 
     # -- contacts and recovery ------------------------------------------------------------------
     @cached_property
@@ -198,9 +238,10 @@ class Container:
         s = self.settings
         return Recovery(users=self.users, sessions=self.sessions, codes=self.one_time_codes,
                         messenger=self.messenger, hasher=BcryptHasher(s.bcrypt_rounds), mfa=self.mfa,
-                        blind_index=self.blind_index, send_limit=self._send_limit(), login_lockout=self.lockout,
+                        blind_index=self.blind_index, send_limit=self._send_limit(),
+                        login_lockout=self.login_lockout,
                         deliver=lambda contact, user: self.invitations.deliver(contact, user),
-                        tries=self._tries_limit(), floor_seconds=s.forgot_floor_ms / 1000)
+                        floor_seconds=s.forgot_floor_ms / 1000, close_connections=self.close_connections)
 
     @cached_property
     def invitations(self) -> Invitations:
@@ -296,7 +337,8 @@ class Container:
                        cipher=self.cipher)
 
     def operations(self, actor: str) -> Operations:
-        """The operators' use cases, acting as `actor` (python -m ops; never built by a Lambda)."""
+        """The operators' use cases, acting as `actor`: the caller's ARN that API Gateway verified
+        (built only by the admin function, chalicelib/api/admin.py)."""
         from chalicelib.adapters.dynamodb.audit import DynamoAudit
         from chalicelib.services.operations import Operations
 
@@ -336,6 +378,7 @@ class Container:
     @cached_property
     def notifications(self) -> Notifications:
         from chalicelib.adapters.dynamodb.notifications import DynamoNotifications
+        from chalicelib.services import sending
         from chalicelib.services.notifications import Notifications
         from chalicelib.services.people import People
 
@@ -346,7 +389,9 @@ class Container:
                              transfer=lambda transfer_id: self.ledger_store.get_transfer(transfer_id),
                              verify=lambda token: self.access_tokens.verify_access(token),
                              session_live=lambda session_id: self.sessions.is_active(session_id, int(time.time())),
-                             pusher=self.pusher)
+                             pusher=self.pusher,
+                             mail=lambda user_id, message: sending.email_account(
+                                 self.users, self.cipher, self.messenger, user_id, message, what="SecurityEmail"))
 
     @cached_property
     def connections(self) -> Connections:

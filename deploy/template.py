@@ -27,6 +27,7 @@ from chalicelib.adapters.dynamodb.models import (
     ConnectionRecord,
     DailyTotalRecord,
     EntryRecord,
+    IdentityRecord,
     NotificationRecord,
     PaymentRequestRecord,
     SessionRecord,
@@ -40,14 +41,15 @@ from deploy.web import HEADER_CSP
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
-             "sweep_invitations", "expire_payment_requests", "release_allowances", "websocket_connect",
-             "websocket_message", "websocket_disconnect")
+             "sweep_invitations", "expire_payment_requests", "release_allowances", "close_unverified_accounts",
+             "websocket_connect",
+             "websocket_message", "websocket_disconnect", "admin")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
            "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
            "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
-           "release_allowances": "ReleaseAllowances",
+           "release_allowances": "ReleaseAllowances", "close_unverified_accounts": "CloseUnverifiedAccounts",
            "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
-           "websocket_disconnect": "WebsocketDisconnect"}
+           "websocket_disconnect": "WebsocketDisconnect", "admin": "Admin"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
 WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
@@ -63,11 +65,12 @@ REGISTER_PATH, REGISTER_LIMIT, REGISTER_WINDOW_SECONDS = "/auth/register", 20, 3
 CONCURRENCY = {
     "api_handler": 100,  # the stage throttle (100 requests/s of ~100 ms) keeps ~10 busy: 10x headroom
     "stripe_events": 5,  # webhooks wait in their queue: a few at a time drain it, nothing is lost
-    "notifications": 50,  # one invocation per stream shard, over the streams of 5 tables
+    "notifications": 50,  # one invocation per stream shard, over the streams of 6 tables
     "websocket_connect": 20, "websocket_message": 10, "websocket_disconnect": 20,
     # The sweeps run one at a time: two runs never work on the same items at once.
     "reconcile": 1, "resume_withdrawals": 1, "sweep_invitations": 1, "expire_payment_requests": 1,
-    "release_allowances": 1,
+    "release_allowances": 1, "close_unverified_accounts": 1,
+    "admin": 2,  # a person's commands, a few a day: two people at once at most, one busy Stripe look-up
 }
 # A year: disputes, chargebacks and audit questions come months after the payment (and checkov
 # CKV_AWS_338 asks for at least a year).
@@ -344,13 +347,13 @@ _SWEEP = "A scheduled sweep: what a failed run missed, the next run does again (
 # asynchronously with an event that would otherwise be lost.
 NO_DLQ = {
     "api_handler": _SYNCHRONOUS, "websocket_connect": _SYNCHRONOUS, "websocket_message": _SYNCHRONOUS,
-    "websocket_disconnect": _SYNCHRONOUS,
+    "websocket_disconnect": _SYNCHRONOUS, "admin": _SYNCHRONOUS,
     "stripe_events": "Fed by SQS: a failing message returns to its queue, whose redrive policy moves it to "
                      "StripeEventsDLQ (alarmed) after 5 receives",
     "notifications": "Fed by DynamoDB streams: a batch still failing after its retries goes to the mappings' "
                      "on-failure queue NotificationsFailed (alarmed)",
     "reconcile": _SWEEP, "resume_withdrawals": _SWEEP, "sweep_invitations": _SWEEP,
-    "expire_payment_requests": _SWEEP, "release_allowances": _SWEEP,
+    "expire_payment_requests": _SWEEP, "release_allowances": _SWEEP, "close_unverified_accounts": _SWEEP,
 }
 NO_VPC = ("Calls only AWS public endpoints and Stripe: no private resource to reach, so a VPC would add NAT "
           "gateways for no isolation gained")
@@ -368,7 +371,7 @@ def functions(stage: str) -> dict[str, Any]:
         variables: dict[str, Any] = {"STRIPE_EVENTS_QUEUE_URL": {"Ref": "StripeEventsQueue"}}
         # The notifications function pushes to the WebSocket API's connections; the API closes
         # those of a session that is revoked.
-        if fn in ("notifications", "api_handler"):
+        if fn in ("notifications", "api_handler", "close_unverified_accounts"):
             variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
         if fn == "api_handler":  # the web wallet calls the API from its own origin
             variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
@@ -564,8 +567,11 @@ def merge_template(stage: str) -> dict[str, Any]:
                                   [{"Name": "service", "Value": "ewallet"}], "Maximum", 0, period=3600),
         "RestAPI": rest_api(stage),
         "OperatorPolicy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
-            "Description": f"What the people who run `python -m ops --stage {stage}` need, with their own credentials",
-            "PolicyDocument": operator_policy(stage)}},
+            "Description": f"What the people who run `python -m ops --stage {stage}` need: invoking the admin API",
+            "PolicyDocument": operator_policy({"Fn::Sub": ADMIN_ROUTE})}},
+        **admin_api(stage),
+        **break_glass(stage),
+        **audit_trail(stage),
         **api_logging(stage),
         **api_firewall(stage),
         **functions(stage),
@@ -589,6 +595,8 @@ def merge_template(stage: str) -> dict[str, Any]:
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
         "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         "OperatorPolicyArn": {"Value": {"Ref": "OperatorPolicy"}},
+        "AdminUrl": {"Value": {"Fn::Sub": ADMIN_URL}},
+        "BreakGlassRoleArn": {"Value": {"Fn::GetAtt": ["BreakGlassRole", "Arn"]}},
         "WebBucketName": {"Value": {"Ref": "WebBucket"}},
         "WebDistributionId": {"Value": {"Ref": "WebDistribution"}},
         "WebUrl": {"Value": {"Fn::Sub": "https://${WebDistribution.DomainName}"}}}}
@@ -604,8 +612,8 @@ def table_arn(settings: Settings, model: type[BaseModel]) -> str:
 
 
 def _tables(settings: Settings) -> list[str]:
-    """Every table a function may be given: all but the operators' audit log, which no function
-    may read or write (only `python -m ops`, under OperatorPolicy)."""
+    """Every table a function may be given: all but the operators' audit log, which only the
+    admin function reads and appends to (`policies`, "admin")."""
     return [table_arn(settings, m) for m in ALL_MODELS if m is not AuditRecord]
 
 
@@ -714,54 +722,257 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
         "expire_payment_requests": [*base, *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY"), {
             "Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"],
             "Resource": [table(PaymentRequestRecord), f"{table(PaymentRequestRecord)}/index/*"]}],
+        # Closes accounts nobody verified a contact of in 7 days (services.closing): finds them
+        # in the users' sparse index, checks their wallets hold nothing, closes each in one
+        # transaction with its e-mail identity, ends its logins and closes their WebSockets.
+        # The data and blind-index keys: the e-mail's identity key is its blind index.
+        "close_unverified_accounts": [*base, *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY"), {
+            "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+                                          "dynamodb:TransactWriteItems"],
+            "Resource": [table(UserRecord), f"{table(UserRecord)}/index/*"]},
+            {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"], "Resource": [table(IdentityRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactGetItems"],
+             "Resource": [table(WalletRecord), f"{table(WalletRecord)}/index/*"]},
+            {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem"],
+             "Resource": [table(SessionRecord), f"{table(SessionRecord)}/index/*"]},
+            {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:DeleteItem"],
+             "Resource": [table(ConnectionRecord), f"{table(ConnectionRecord)}/index/*"]},
+            connections("DELETE")],
         # Voids what is left of expired allowances: the ledger's items, and no secret at all.
         "release_allowances": [*base, {
             "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
                                           "dynamodb:TransactWriteItems"],
             "Resource": [table(AllowanceRecord), f"{table(AllowanceRecord)}/index/*", table(TransferRecord),
                          table(WalletRecord), table(EntryRecord), table(DailyTotalRecord)]}],
+        # The operators' commands (chalicelib/api/admin.py): read and change the ledger through
+        # the same services (never a delete: every change is a new fact), scans for a person's
+        # reports; the only function that reaches the audit log: a new record (put, in the
+        # transaction of its change) and reading it. The data and blind-index keys for a
+        # person's profile and an e-mail look-up, the Stripe key for resolving a payout and
+        # comparing top-ups; no token key, no webhook secret.
+        "admin": [*base, {"Effect": "Allow", "Action": ADMIN_TABLES, "Resource": tables + indexes},
+                  {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+                   "Resource": [table(AuditRecord)]},
+                  *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY")],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 
 
-# What an operator may do to the tables: read, and change through the ops commands (which write
-# conditionally, often in a transaction); never delete an item, never touch a table's settings.
-OPERATE = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem",
-           "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:TransactWriteItems",
-           "dynamodb:TransactGetItems"]
+# What the admin function may do to the ledger's tables (and the break-glass role, by hand): read,
+# and change through the ops commands (which write conditionally, often in a transaction); never
+# delete an item, never touch a table's settings.
+ADMIN_TABLES = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem",
+                "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:TransactWriteItems",
+                "dynamodb:TransactGetItems"]
 # What the audit table refuses to everyone, whatever their own policies say: it is append-only.
-# PutItem stays allowed: a record is written new, on the condition that it does not exist yet (no
-# policy can require that condition, so only OperatorPolicy holders can put, and the code always
-# puts conditionally on a key of time and a new id).
+# PutItem is refused too, to everyone but the admin function's role (`audit_table_policy`): a
+# record is written new, on the condition that it does not exist yet, only in the transaction of
+# the change it describes.
 AUDIT_DENIED = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate",
                 "dynamodb:PartiQLDelete", "dynamodb:DeleteTable"]
+ADMIN_STAGE = "ops"  # the admin API's one stage: ADMIN_URL ends with it
+# The admin API's one route, as execute-api:Invoke names it: POST /commands/{name} on its stage.
+ADMIN_ROUTE = ("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${AdminApi}/" + ADMIN_STAGE
+               + "/POST/commands/*")
+ADMIN_URL = "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + ADMIN_STAGE
+# Who called: the caller's verified ARN is the point of this API's access log.
+ADMIN_ACCESS_LOG = json.dumps({
+    "requestId": "$context.requestId", "time": "$context.requestTime", "method": "$context.httpMethod",
+    "path": "$context.resourcePath", "status": "$context.status", "latencyMs": "$context.responseLatency",
+    "caller": "$context.identity.userArn", "sourceIp": "$context.identity.sourceIp"}, separators=(",", ":"))
+TRAIL_NAME = "ewallet-{stage}-audit"
 
 
-def operator_policy(stage: str) -> dict[str, Any]:
-    """OperatorPolicy: for the people who run `python -m ops --stage <stage>` with their own IAM
-    credentials (attach it to their group or role). Read and write on every table but the audit
-    log; on the audit log only writing a new record (in the transaction of the change it
-    describes: a Put, hence PutItem; no transaction condition-checks a record, so no
-    ConditionCheckItem) and reading it (Query); the stage's secrets (the commands build the same
-    services as the functions), and nothing else."""
-    settings = stage_settings(stage)
-    tables = _tables(settings)
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "OperateTables", "Effect": "Allow", "Action": OPERATE,
-         "Resource": tables + [f"{t}/index/*" for t in tables]},
-        {"Sid": "AppendAndReadAudit", "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
-         "Resource": [table_arn(settings, AuditRecord)]},
-        *secrets_of(stage)]}
+def role_logical_id(fn: str) -> str:
+    """The logical id Chalice gives a function's own role (its `<name>_role`, camel-cased)."""
+    return _camel(f"{fn}_role")
+
+
+def operator_policy(admin_route: Any) -> dict[str, Any]:
+    """OperatorPolicy: for the people who run `python -m ops` with their own IAM credentials
+    (attach it to their group or role): invoking the admin API's route, and nothing else. No
+    table, no secret, no key: every read and change goes through the admin function, which
+    records the verified caller (docs/operations.md). `admin_route` is the route's ARN pattern
+    (a Fn::Sub of ADMIN_ROUTE here; a plain ARN for the local stack's IAM, devstack/operators.py)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "InvokeTheAdminApi", "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": admin_route}]}
 
 
 def audit_table_policy(settings: Settings) -> dict[str, Any]:
     """The audit table's resource-based policy: nobody, whatever IAM gives them (an administrator,
-    a function given too much by mistake), may change or delete a record or the table. The table
-    cannot name itself with GetAtt in its own policy, hence its ARN built from its name."""
-    arn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + settings.table_prefix
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "AppendOnly", "Effect": "Deny", "Principal": "*", "Action": AUDIT_DENIED,
-        "Resource": {"Fn::Sub": arn + AuditRecord.table}}]}
+    a function given too much by mistake), may change or delete a record or the table, and
+    nobody but the admin function's role may add one. The table cannot name itself with GetAtt
+    in its own policy, hence its ARN built from its name."""
+    arn = {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+                      + settings.table_prefix + AuditRecord.table}
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AppendOnly", "Effect": "Deny", "Principal": "*", "Action": AUDIT_DENIED, "Resource": arn},
+        {"Sid": "OnlyTheAdminFunctionAppends", "Effect": "Deny", "Principal": "*", "Action": ["dynamodb:PutItem"],
+         "Resource": arn, "Condition": {"ArnNotEquals": {
+             "aws:PrincipalArn": {"Fn::GetAtt": [role_logical_id("admin"), "Arn"]}}}}]}
+
+
+def admin_api(stage: str) -> dict[str, Any]:
+    """The operators' admin API: a REST API of its own whose one method, POST /commands/{name},
+    takes only Signature V4 (AWS_IAM authorization) and hands the request to the admin function
+    with the caller API Gateway verified (chalicelib/api/admin.py). API Gateway answers 403
+    itself, before the function runs, to an unsigned or forged request and to a caller without
+    execute-api:Invoke on the route (OperatorPolicy). Throttled low (people, not programs),
+    access-logged with the caller's ARN, traced as the stage's `xray` says."""
+    invoke = "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Admin.Arn}/invocations"
+    api = {"Ref": "AdminApi"}
+    return {
+        "AdminApi": {"Type": "AWS::ApiGateway::RestApi", "Properties": {
+            "Name": f"ewallet-{stage}-admin", "Description": "The operators' commands (python -m ops), AWS_IAM only",
+            "EndpointConfiguration": {"Types": ["REGIONAL"]}}},
+        "AdminApiCommands": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": api, "ParentId": {"Fn::GetAtt": ["AdminApi", "RootResourceId"]}, "PathPart": "commands"}},
+        "AdminApiCommand": {"Type": "AWS::ApiGateway::Resource", "Properties": {
+            "RestApiId": api, "ParentId": {"Ref": "AdminApiCommands"}, "PathPart": "{name}"}},
+        "AdminApiCommandPost": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": api, "ResourceId": {"Ref": "AdminApiCommand"}, "HttpMethod": "POST",
+            "AuthorizationType": "AWS_IAM", "RequestParameters": {"method.request.path.name": True},
+            "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST", "Uri": {"Fn::Sub": invoke}}}},
+        "AdminApiDeployment": {"Type": "AWS::ApiGateway::Deployment", "DependsOn": ["AdminApiCommandPost"],
+                               "Properties": {"RestApiId": api, "Description": "The admin API's one route"}},
+        "AdminApiAccessLogs": _log_group(f"/ewallet/{stage}/admin-access", depends_on="ApiGatewayAccount"),
+        "AdminApiStage": {"Type": "AWS::ApiGateway::Stage", "Metadata": _skips(
+            CKV_AWS_120="Every answer is one person's command, read once: there is nothing to cache"),
+            "Properties": {
+                "RestApiId": api, "DeploymentId": {"Ref": "AdminApiDeployment"}, "StageName": ADMIN_STAGE,
+                "TracingEnabled": xray_enabled(stage),
+                "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["AdminApiAccessLogs", "Arn"]},
+                                     "Format": ADMIN_ACCESS_LOG},
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 5,
+                                    "ThrottlingBurstLimit": 10, "MetricsEnabled": True}]}},
+        "AdminApiInvokesAdmin": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "Admin"},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${AdminApi}/*"
+                                     "/POST/commands/*"}}},
+    }
+
+
+def break_glass(stage: str) -> dict[str, Any]:
+    """BreakGlassRole: direct access to the data, for when the admin API cannot do what must be
+    done (docs/operations.md, "Break glass"). Assumed only by a person of this account whose own
+    policy allows it, signed in with MFA in the last hour, for at most an hour. It reads and
+    changes the ledger's tables as the admin function does, reads the audit log (never writes
+    it: the table's own policy refuses) and the stage's secrets. CloudTrail records its every
+    call (`audit_trail`) and an alarm reports its use."""
+    settings = stage_settings(stage)
+    tables = _tables(settings)
+    return {"BreakGlassRole": {"Type": "AWS::IAM::Role", "Properties": {
+        "Description": f"ewallet {stage}: direct data access, alarmed (docs/operations.md, Break glass)",
+        "MaxSessionDuration": 3600,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
+                          "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}]},
+        "Policies": [{"PolicyName": "break-glass", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Tables", "Effect": "Allow", "Action": ADMIN_TABLES,
+             "Resource": tables + [f"{t}/index/*" for t in tables]},
+            {"Sid": "ReadTheAudit", "Effect": "Allow", "Action": ["dynamodb:Query"],
+             "Resource": [table_arn(settings, AuditRecord)]},
+            *secrets_of(stage)]}}]}}}
+
+
+# CloudTrail writes the trail's files with our key, only for this account's trails.
+CLOUDTRAIL_MAY_ENCRYPT = [
+    {"Sid": "CloudTrailEncrypt", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+     "Action": "kms:GenerateDataKey*", "Resource": "*", "Condition": {"StringLike": {
+         "kms:EncryptionContext:aws:cloudtrail:arn": {
+             "Fn::Sub": "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*"}}}},
+    {"Sid": "CloudTrailDescribe", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+     "Action": "kms:DescribeKey", "Resource": "*"}]
+
+
+def audit_trail(stage: str) -> dict[str, Any]:
+    """A CloudTrail trail that records who touched the data outside the app, and alarms.
+
+    - Management events, read and write, in every region: among them every `sts:AssumeRole`
+      (the break-glass role's included), every `ssm:GetParameter` of a secret and every
+      `kms:Decrypt` (SSM parameters and KMS calls are management events: CloudTrail has no data
+      events for SSM parameters or KMS keys, and logs these already).
+    - Data events on the stage's tables (item-level GetItem, Query, Scan, PutItem, ...), for
+      every caller but the app's own functions (their traffic is the product's, and each is
+      bounded by its own policy); the admin function is kept: its reads and changes are a
+      person's, recorded here besides its own audit log.
+    - Files in a private, versioned bucket, encrypted with a key of ours, with digest files
+      (log file validation); a copy in a log group for the metric filters and their alarms:
+      `BreakGlassUseAlarm` (the role assumed, or any call with its session) and
+      `DirectTableAccessAlarm` (any item read or written outside the app's functions).
+    """
+    settings = stage_settings(stage)
+    name = TRAIL_NAME.format(stage=stage)
+    trail_arn = {"Fn::Sub": "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/" + name}
+    cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
+    functions_ = [{"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${" + role_logical_id(fn)
+                               + "}/"} for fn in FUNCTIONS if fn != "admin"]
+    tables = {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/"
+                         + settings.table_prefix}
+    break_glass_used = ('{ (($.eventName = "AssumeRole") && ($.requestParameters.roleArn = "${BreakGlassRole.Arn}")) '
+                        '|| ($.userIdentity.sessionContext.sessionIssuer.arn = "${BreakGlassRole.Arn}") }')
+    # The admin function's own item events are in the trail too, but they are the audited path.
+    direct_access = ('{ ($.eventSource = "dynamodb.amazonaws.com") && ($.eventCategory = "Data") && '
+                     '($.userIdentity.sessionContext.sessionIssuer.arn != "${' + role_logical_id("admin") + '.Arn}") }')
+
+    def metric_filter(pattern: Any, metric: str) -> dict[str, Any]:
+        return {"Type": "AWS::Logs::MetricFilter", "Properties": {
+            "LogGroupName": {"Ref": "TrailLogs"}, "FilterPattern": pattern,
+            "MetricTransformations": [{"MetricNamespace": "ewallet", "MetricName": metric, "MetricValue": "1",
+                                       "DefaultValue": 0}]}}
+
+    return {
+        "TrailKey": _key("Encrypts the e-wallet's CloudTrail files", *CLOUDTRAIL_MAY_ENCRYPT),
+        "TrailKeyAlias": _alias(stage, "trail", "TrailKey"),
+        **_private_bucket(
+            "TrailBucket", ownership="BucketOwnerEnforced",
+            skip="Written only by CloudTrail, whose own records (and digest files) say what was written",
+            allow=({"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": cloudtrail,
+                    "Action": "s3:GetBucketAcl", "Resource": {"Fn::GetAtt": ["TrailBucket", "Arn"]},
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}},
+                   {"Sid": "CloudTrailWrite", "Effect": "Allow", "Principal": cloudtrail, "Action": "s3:PutObject",
+                    "Resource": {"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/${AWS::AccountId}/*"},
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn,
+                                                   "s3:x-amz-acl": "bucket-owner-full-control"}}}),
+            LifecycleConfiguration={"Rules": [{
+                "Id": "ExpireTrail", "Status": "Enabled", "ExpirationInDays": LOG_RETENTION_DAYS,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}),
+        "TrailLogs": _log_group(f"/ewallet/{stage}/cloudtrail"),
+        "TrailLogsRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": cloudtrail, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}}]},
+            "Policies": [{"PolicyName": "deliver-to-the-log-group", "PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": {"Fn::GetAtt": ["TrailLogs", "Arn"]}}]}}]}},
+        "AuditTrail": {"Type": "AWS::CloudTrail::Trail", "DependsOn": ["TrailBucketPolicy"], "Properties": {
+            "TrailName": name, "IsLogging": True, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True,
+            "EnableLogFileValidation": True, "S3BucketName": {"Ref": "TrailBucket"},
+            "KMSKeyId": {"Fn::GetAtt": ["TrailKey", "Arn"]},
+            "CloudWatchLogsLogGroupArn": {"Fn::GetAtt": ["TrailLogs", "Arn"]},
+            "CloudWatchLogsRoleArn": {"Fn::GetAtt": ["TrailLogsRole", "Arn"]},
+            "AdvancedEventSelectors": [
+                {"Name": "Management events: AssumeRole, SSM GetParameter, KMS Decrypt among them",
+                 "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]},
+                {"Name": "Items of the stage's tables, touched by anyone but the app's functions",
+                 "FieldSelectors": [
+                     {"Field": "eventCategory", "Equals": ["Data"]},
+                     {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+                     {"Field": "resources.ARN", "StartsWith": [tables]},
+                     {"Field": "userIdentity.arn", "NotStartsWith": functions_}]}]}},
+        "BreakGlassUseFilter": metric_filter({"Fn::Sub": break_glass_used}, "BreakGlassUse"),
+        "BreakGlassUseAlarm": _alarm("The break-glass role was assumed or used: someone has direct access to the "
+                                     "data (docs/operations.md, Break glass)", "ewallet", "BreakGlassUse", [],
+                                     "Sum", 0),
+        "DirectTableAccessFilter": metric_filter({"Fn::Sub": direct_access}, "DirectTableAccess"),
+        "DirectTableAccessAlarm": _alarm("A table's items were read or written outside the app's functions",
+                                         "ewallet", "DirectTableAccess", [], "Sum", 0),
+    }
 
 
 def override(template: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,7 @@ import copy  # noqa: E402
 import dataclasses  # noqa: E402
 
 from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken  # noqa: E402
+from chalicelib.domain.ids import rfc3339  # noqa: E402
 from chalicelib.domain.messages import Message  # noqa: E402
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, Session, User  # noqa: E402
 from chalicelib.domain.verification import KEEP_REPLACED, MAX_TRIES, USED, StoredCode  # noqa: E402
@@ -135,6 +136,7 @@ class FakeUsers:
             raise Conflict()
         self.codes.consume(proof)
         self.users[user_id].email_verified = True
+        self.users[user_id].unverified_since = None
         if password_hash is not None:
             self.users[user_id].password_hash = password_hash
         self.verified.add(email_key)
@@ -149,6 +151,7 @@ class FakeUsers:
             raise PhoneTaken()
         self.codes.consume(proof)
         self.users[user_id].phone_verified = True
+        self.users[user_id].unverified_since = None
         self.identities[phone_key] = user_id
         self.verified.add(phone_key)
 
@@ -168,6 +171,28 @@ class FakeUsers:
 
     def link(self, key: str, user_id: str, created_at: str) -> str:
         return self.identities.setdefault(key, user_id)
+
+    def release(self, key: str, user_id: str) -> bool:
+        if self.identities.get(key) != user_id:
+            return False
+        del self.identities[key]
+        self.verified.discard(key)
+        return True
+
+    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool) -> bool:
+        u = self.users.get(user_id)
+        if u is None or u.status == "closed" or u.email_verified or (phone_too and u.phone_verified):
+            return False
+        assert all(self.identities.get(k, user_id) == user_id for k in release)
+        u.status, u.unverified_since = "closed", None
+        for key in release:
+            self.release(key, user_id)
+        return True
+
+    def unverified_before(self, cutoff: int) -> list[str]:
+        waiting = sorted((u.unverified_since, u.user_id) for u in self.users.values()
+                         if u.unverified_since is not None and u.unverified_since < cutoff)
+        return [user_id for _, user_id in waiting]
 
     def set_pending_totp(self, user_id: str, ct: str) -> bool:
         u = self.users[user_id]
@@ -213,6 +238,13 @@ class FakeUsers:
         self.users[user_id].password_hash = None
         return True
 
+    def mark_signed_in(self, user_id: str, at: str) -> bool:
+        u = self.users[user_id]
+        if u.signed_in_at is not None:
+            return False
+        u.signed_in_at = at
+        return True
+
 
 class FakeSessions:
     def __init__(self) -> None:
@@ -220,7 +252,8 @@ class FakeSessions:
 
     def create(self, session: Session, created_at: str) -> None:
         assert session.session_id not in self.sessions
-        self.sessions[session.session_id] = copy.deepcopy(session)
+        self.sessions[session.session_id] = dataclasses.replace(
+            session, created_at=created_at, last_used_at=session.last_used_at or created_at)
 
     def get(self, session_id: str) -> Session | None:
         return copy.deepcopy(self.sessions.get(session_id))
@@ -234,6 +267,7 @@ class FakeSessions:
         if retired is not None:
             s.previous_hash, s.rotated_at = retired, now
         s.current_hash, s.generation = new, s.generation + 1
+        s.last_used_at = rfc3339(now)
         return True
 
     def revoke(self, session_id: str) -> None:
@@ -245,6 +279,9 @@ class FakeSessions:
         for s in mine:
             s.status = "revoked"
         return len(mine)
+
+    def live_of(self, user_id: str, now: int) -> list[Session]:
+        return [copy.deepcopy(s) for s in self.sessions.values() if s.user_id == user_id and s.active_at(now)]
 
     def is_active(self, session_id: str, now: int) -> bool:
         s = self.sessions.get(session_id)

@@ -64,6 +64,7 @@ class FakeConnections:
 class FakePusher:
     def __init__(self, gone: set[str] | None = None, broken: set[str] | None = None) -> None:
         self.sent: list[tuple[str, bytes]] = []
+        self.closed: list[str] = []
         self.gone, self.broken = gone or set(), broken or set()
 
     def send(self, connection_id: str, data: bytes) -> bool:
@@ -73,3 +74,9 @@ class FakePusher:
             return False
         self.sent.append((connection_id, data))
         return True
+
+    def close(self, connection_id: str) -> bool:
+        if connection_id in self.broken:
+            raise TimeoutError("slow client")
+        self.closed.append(connection_id)
+        return connection_id not in self.gone

@@ -1,7 +1,8 @@
-"""Pushing to open WebSocket connections: API Gateway's management API (post_to_connection).
+"""Pushing to open WebSocket connections and closing them: API Gateway's management API
+(post_to_connection, delete_connection).
 
 In AWS the endpoint is the WebSocket API's stage URL; locally the dev stack's WebSocket server
-implements the same `POST /@connections/{id}`. The message is the notification the user may
+implements the same `POST` and `DELETE /@connections/{id}`. The message is the notification the user may
 read anyway; nothing is logged but the connection id's fate.
 """
 from __future__ import annotations
@@ -23,6 +24,14 @@ class ApiGatewayPusher:
         """Deliver one text frame; False if the connection is gone (closed, or never was)."""
         try:
             self._api.post_to_connection(ConnectionId=connection_id, Data=data)
+        except self._api.exceptions.GoneException:
+            return False
+        return True
+
+    def close(self, connection_id: str) -> bool:
+        """Close the connection (a revoked login's socket); False if it was gone already."""
+        try:
+            self._api.delete_connection(ConnectionId=connection_id)
         except self._api.exceptions.GoneException:
             return False
         return True

@@ -45,6 +45,9 @@ class AccessTokenVerifier(Protocol):
     def confirm_session(self, principal: Principal) -> None:
         """Raise `Unauthorized` unless the principal's session is active."""
 
+    def require_verified(self, principal: Principal) -> None:
+        """Raise `VerificationRequired` unless the principal's account has a verified contact."""
+
 
 def is_public(app: Chalice, request: Request) -> bool:
     path = (request.context or {}).get("resourcePath")
@@ -57,10 +60,20 @@ def is_public(app: Chalice, request: Request) -> bool:
     return bool(getattr(entry.view_function, "public", False))
 
 
+def _view(app: Chalice, request: Request) -> Any:
+    entry = app.routes.get((request.context or {}).get("resourcePath") or "", {}).get(request.method)
+    return entry.view_function if entry else None
+
+
 def reads_session_itself(app: Chalice, request: Request) -> bool:
     """Whether the view reads the caller's session in its own first read (one round trip less)."""
-    entry = app.routes.get((request.context or {}).get("resourcePath") or "", {}).get(request.method)
-    return bool(entry and getattr(entry.view_function, "reads_session", False))
+    return bool(getattr(_view(app, request), "reads_session", False))
+
+
+def needs_verified_account(app: Chalice, request: Request) -> bool:
+    """Whether the route refuses accounts without a verified contact (`RouteSpec`)."""
+    spec = getattr(_view(app, request), "spec", None)
+    return bool(spec is not None and spec.needs_verified_account)
 
 
 def bearer_token(header: str | None) -> str:
@@ -109,6 +122,13 @@ def install(app: Chalice, verifier: Callable[[], AccessTokenVerifier],
                     principal = verifier().verify_access(token)
                 request.context["principal"] = principal
                 observability.bind(user_id=principal.user_id)  # an opaque id: never e-mail or phone
+                if not principal.verified and needs_verified_account(app, request):
+                    # Only tokens issued before the account had a verified contact pay this
+                    # read (the `cv` claim). The session first: a revoked login gets its 401,
+                    # and a route that reads its session itself writes nothing before this.
+                    if principal.pending:
+                        verifier().confirm_session(principal)
+                    verifier().require_verified(principal)
             response = get_response(request)
             if principal is not None and principal.pending and not principal.pending.confirmed:
                 # The view answered before reading the session (a malformed body, say): a

@@ -81,6 +81,14 @@ def expire_payment_requests() -> dict[str, int]:
     return {"expired": done}
 
 
+def close_unverified_accounts() -> dict[str, int]:
+    """Accounts whose contacts stayed unverified for 7 days are closed, their address released
+    (services.closing); those holding money are left to operators."""
+    done = get_container().account_closing.sweep()
+    observability.flush()
+    return done
+
+
 def release_allowances() -> dict[str, int]:
     """Offline allowances past expiry + grace: what is left goes back to the wallet."""
     done = get_container().allowance_release.release_due()

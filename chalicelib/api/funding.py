@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.api.identity import Otp
+from chalicelib.api.identity import STEP_UP_ERRORS, Otp, StepUpIn
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount
@@ -117,10 +117,14 @@ def get_topup(call: Call, topup_id: str) -> dict[str, Any]:
     return get_container().funding.get_topup(call.user_id, topup_id)
 
 
-@route(bp, "/payout-account", "POST", summary="Open the caller's payout (Stripe Connect) account",
-       response=PayoutAccountOut, status=201, tags=("funding",))
+@route(bp, "/payout-account", "POST", summary="Open or change the caller's payout (Stripe Connect) account "
+       "(step-up: password, or otp with 2FA on)", body=StepUpIn, response=PayoutAccountOut, status=201,
+       errors=STEP_UP_ERRORS, tags=("funding",))
 def open_payout_account(call: Call) -> dict[str, Any]:
-    return get_container().funding.open_payout_account(call.user_id)
+    c = get_container()
+    # Where withdrawals go: a thief holding only a session must not choose it.
+    c.stepup.require(call.principal, call.body.password, call.body.otp)
+    return c.funding.open_payout_account(call.user_id)
 
 
 @route(bp, "/payout-account", "GET", summary="The caller's payout account", response=PayoutAccountOut,

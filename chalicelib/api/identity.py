@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body
@@ -15,7 +15,8 @@ from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
 bp = Blueprint(__name__)
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-Otp = Annotated[str | int, Field(description="A current TOTP code or an unused recovery code")]
+# StrictInt: JSON's true/false are no code (lax mode would read them as 1/0).
+Otp = Annotated[str | StrictInt, Field(description="A current TOTP code or an unused recovery code")]
 
 
 class RegisterIn(Body):
@@ -48,6 +49,9 @@ class LoginIn(Body):
     email: Annotated[str, Field(max_length=320)] | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
     password: Annotated[str, Field(max_length=1024)]
+    device_token: Annotated[str, Field(max_length=512, description=(
+        "The device_token this client got from its last login to this account (valid 90 days): its own "
+        "failures lock it, not others'"))] | None = None
 
 
 class TokensOut(BaseModel):
@@ -55,6 +59,22 @@ class TokensOut(BaseModel):
     refresh_token: str
     token_type: str
     expires_in: int
+
+
+class LoginOut(TokensOut):
+    device_token: str = Field(description="Keep it (per browser or phone) and send it on the next login")
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    created_at: str
+    last_used_at: str = Field(description="The last sign-in or token refresh (not every request)")
+    user_agent: str | None
+    current: bool = Field(description="The login making this request")
+
+
+class SessionsOut(BaseModel):
+    items: list[SessionOut]
 
 
 class SocialTokensOut(TokensOut):
@@ -89,7 +109,18 @@ class PasswordIn(Body):
     otp: Otp | None = None
 
 
-class ProfileIn(Body):
+class StepUpIn(Body):
+    """The fresh proof of a step-up action (services.stepup). Both optional in the schema: a
+    missing proof is 403 `reauth_required`, not a malformed body."""
+
+    password: Annotated[str, Field(max_length=1024, description="The account's password (2FA off)")] | None = None
+    otp: Otp | None = None
+
+
+STEP_UP_ERRORS = ("reauth_required", "reauth_invalid", "too_many_requests")
+
+
+class ProfileIn(StepUpIn):
     first_name: Name | None = None
     last_name: Name | None = None
     phone: Annotated[str, Field(max_length=32, description="E.164; a new phone starts unverified")] | None = None
@@ -156,12 +187,14 @@ def register(call: Call) -> RegisterOut:
 
 
 @route(bp, "/auth/login", "POST", summary="Log in with e-mail or phone and password", public=True,
-       body=LoginIn, response=TokensOut, errors=("invalid_credentials", "too_many_requests"), tags=("identity",))
-def login(call: Call) -> TokensOut:
+       body=LoginIn, response=LoginOut, errors=("invalid_credentials", "too_many_requests"), tags=("identity",))
+def login(call: Call) -> LoginOut:
     b: LoginIn = call.body
     if not b.email and not b.phone:
         raise InvalidRequest("Give an email or a phone.", details=[{"field": "email", "message": "required"}])
-    return _tokens(get_container().identity.login(b.password, email=b.email, phone=b.phone))
+    tokens = get_container().identity.login(b.password, email=b.email, phone=b.phone, device_token=b.device_token,
+                                            user_agent=call.headers.get("user-agent"))
+    return LoginOut(**asdict(tokens))
 
 
 @route(bp, "/auth/refresh", "POST", summary="Rotate a refresh token for a new token pair", public=True,
@@ -195,18 +228,22 @@ def me(call: Call) -> UserOut:
     return _user(get_container().identity.profile(call.user_id))
 
 
-@route(bp, "/me", "PATCH", summary="Change names or phone (a new phone starts unverified)", body=ProfileIn,
-       response=UserOut, errors=("phone_taken", "conflict"), tags=("identity",))
+# Open to an account without a verified contact: setting a phone is how one without an e-mail
+# (or with an unreachable one) gets a contact to verify (docs/account-safety.md).
+@route(bp, "/me", "PATCH", summary="Change names or phone (a new phone starts unverified; a phone change "
+       "needs step-up: password, or otp with 2FA on)", body=ProfileIn, response=UserOut,
+       errors=("phone_taken", "conflict", *STEP_UP_ERRORS), unverified_ok=True, tags=("identity",))
 def update_me(call: Call) -> UserOut:
     b: ProfileIn = call.body
     c = get_container()
-    c.contacts.update_profile(call.user_id, b.first_name, b.last_name, b.phone)
+    c.contacts.update_profile(call.user_id, b.first_name, b.last_name, b.phone,
+                              step_up=lambda user: c.stepup.check(user, call.principal, b.password, b.otp))
     return _user(c.identity.profile(call.user_id))
 
 
 @route(bp, "/me/verify", "POST", summary="Send a code that proves the e-mail or phone", body=VerifyIn,
        response=VerifySentOut, status=202, errors=("already_verified", "phone_taken", "too_many_requests"),
-       tags=("identity",))
+       unverified_ok=True, tags=("identity",))
 def verify_send(call: Call) -> VerifySentOut:
     from chalicelib.domain.verification import Channel
 
@@ -216,7 +253,7 @@ def verify_send(call: Call) -> VerifySentOut:
 
 @route(bp, "/me/verify/confirm", "POST", summary="Type back the code: the contact is verified", body=VerifyConfirmIn,
        response=UserOut, errors=("invalid_code", "code_expired", "already_verified", "phone_taken", "conflict"),
-       tags=("identity",))
+       unverified_ok=True, tags=("identity",))
 def verify_confirm(call: Call) -> UserOut:
     from chalicelib.domain.verification import Channel
 
@@ -242,16 +279,44 @@ def password_reset(call: Call) -> None:
 
 @route(bp, "/me/password", "POST", summary="Change the password (needs otp when 2FA is on)", body=PasswordIn,
        status=204, errors=("invalid_credentials", "mfa_required", "mfa_invalid", "too_many_requests"),
-       tags=("identity",))
+       unverified_ok=True, tags=("identity",))
 def change_password(call: Call) -> None:
     b: PasswordIn = call.body
-    get_container().identity.change_password(call.user_id, b.current_password, b.new_password, b.otp)
+    p = call.principal
+    get_container().identity.change_password(p.user_id, b.current_password, b.new_password, b.otp,
+                                             device_key=p.device_key, session_id=p.session_id)
 
 
-@route(bp, "/me/mfa/totp", "POST", summary="Start TOTP enrollment", response=EnrollOut,
-       errors=("mfa_already_enabled",), tags=("identity",))
+# Managing one's logins stays open to an account without a verified contact (API.md): a thief
+# must be evictable before the owner has proved anything.
+@route(bp, "/me/sessions", "GET", summary="Your live logins (newest first); `current` is this one",
+       response=SessionsOut, unverified_ok=True, tags=("identity",))
+def list_sessions(call: Call) -> SessionsOut:
+    views = get_container().identity.sessions_of(call.principal)
+    return SessionsOut(items=[SessionOut(**asdict(v)) for v in views])
+
+
+@route(bp, "/me/sessions/{session_id}", "DELETE",
+       summary="Sign out one login: its tokens are refused at once and its WebSockets closed", status=204,
+       errors=("not_found",), unverified_ok=True, tags=("identity",))
+def end_session(call: Call, session_id: str) -> None:
+    get_container().identity.end_session(call.principal, session_id)
+
+
+@route(bp, "/me/sessions/revoke-others", "POST", summary="Sign out every login but this one", status=204,
+       unverified_ok=True, tags=("identity",))
+def end_other_sessions(call: Call) -> None:
+    get_container().identity.end_other_sessions(call.principal)
+
+
+@route(bp, "/me/mfa/totp", "POST", summary="Start TOTP enrollment (step-up: needs the password)", body=StepUpIn,
+       response=EnrollOut, errors=("mfa_already_enabled", *STEP_UP_ERRORS), tags=("identity",))
 def mfa_enroll(call: Call) -> EnrollOut:
-    enrollment = get_container().mfa.enroll(call.user_id)
+    c = get_container()
+    # A stolen access token alone must not turn 2FA on: the thief's code would then guard the
+    # owner's password change, reset and 2FA-off (attack 2 of issue 26).
+    c.stepup.before_enrollment(call.principal, call.body.password, call.body.otp)
+    enrollment = c.mfa.enroll(call.user_id)
     return EnrollOut(secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri)
 
 

@@ -29,12 +29,19 @@ class NotificationData(BaseModel):
     withdrawal_id: str | None = None
 
 
+class SignInData(BaseModel):
+    """`security.new_sign_in`: when, and the client as it named itself; nothing else."""
+
+    signed_in_at: str
+    user_agent: str | None
+
+
 class NotificationOut(BaseModel):
     notification_id: str
     type: Literal[TYPES]  # type: ignore[valid-type]
     read: bool
     created_at: str
-    data: NotificationData
+    data: NotificationData | SignInData
 
 
 class NotificationPage(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.api.identity import Jwks, Otp
+from chalicelib.api.identity import STEP_UP_ERRORS, Jwks, Otp, StepUpIn
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount, PageQuery
@@ -19,7 +19,7 @@ Id = Annotated[str, Field(min_length=1, max_length=100)]
 Jws = Annotated[str, Field(min_length=1, max_length=4096, description="A compact JWS")]
 
 
-class DeviceIn(Body):
+class DeviceIn(StepUpIn):
     public_key: Annotated[str, Field(min_length=1, max_length=64,
                                      description="base64url (no padding) of the raw 32-byte Ed25519 public key")]
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -88,9 +88,12 @@ def offline_keys(call: Call) -> dict[str, Any]:
 
 
 @route(bp, "/offline/devices", "POST", summary="Register a device's Ed25519 key for offline payments",
-       body=DeviceIn, response=DeviceOut, status=201, errors=("limit_exceeded",), tags=("offline",))
+       body=DeviceIn, response=DeviceOut, status=201, errors=("limit_exceeded", *STEP_UP_ERRORS), tags=("offline",))
 def register_device(call: Call) -> dict[str, Any]:
-    return get_container().offline.register_device(call.user_id, call.body.public_key, call.body.name)
+    c = get_container()
+    # A device signs offline payments from the account's allowances: a session alone must not add one.
+    c.stepup.require(call.principal, call.body.password, call.body.otp)
+    return c.offline.register_device(call.user_id, call.body.public_key, call.body.name)
 
 
 @route(bp, "/offline/devices", "GET", summary="The caller's devices", response=DeviceList, tags=("offline",))

@@ -71,6 +71,8 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
         codes.append("payload_too_large")  # any body over 64 KiB, before anything else
     if not spec.public:
         codes.append("unauthorized")
+    if spec.needs_verified_account:
+        codes.append("verification_required")  # api.auth: before the view, for every such route
     for code in codes:
         status = str(STATUS_BY_CODE[code])
         entry = responses.setdefault(status, {

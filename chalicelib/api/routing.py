@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import error_response, internal_error_response
 from chalicelib.domain.errors import DomainError, InvalidRequest, NotFound
-from chalicelib.domain.principal import PendingSession
+from chalicelib.domain.principal import PendingSession, Principal
 from chalicelib.services.replay import Outcome
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,15 @@ class RouteSpec:
     hidden: bool = False
     headers: tuple[str, ...] = ()
     fallback: bool = False  # an answer for a method the path does not serve (405, preflight)
+    # Open to an account without a verified contact, although it changes something (api.auth).
+    unverified_ok: bool = False
+
+    @property
+    def needs_verified_account(self) -> bool:
+        """Whether an account without a verified e-mail or phone is refused here (403
+        `verification_required`): every authenticated route but reads, answers for methods the
+        path does not serve, and the few declared `unverified_ok` (verify, password, sessions)."""
+        return not (self.public or self.fallback or self.unverified_ok or self.method in ("GET", "HEAD", "OPTIONS"))
 
 
 def served_methods(app: Chalice, path: str) -> list[str]:
@@ -117,10 +126,15 @@ class Call:
 
     @property
     def user_id(self) -> str:
+        return str(self.principal.user_id)
+
+    @property
+    def principal(self) -> Principal:
+        """The caller, as the auth middleware verified it (its session, device and so on)."""
         principal = (self.request.context or {}).get("principal")
         if principal is None:  # unreachable behind the auth middleware; refuse rather than guess
             raise DomainError("no principal on an authenticated route")
-        return str(principal.user_id)
+        return principal  # type: ignore[no-any-return]
 
     @property
     def pending_session(self) -> PendingSession | None:
@@ -208,6 +222,7 @@ def route(
     content_types: tuple[str, ...] = (JSON,),
     fallback: bool = False,
     reads_session: bool = False,
+    unverified_ok: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint; see the module docstring for what it adds to the view."""
 
@@ -249,7 +264,7 @@ def route(
         endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi
             path=path, method=method, summary=summary, status=status, public=public, body=body,
             query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers,
-            fallback=fallback)
+            fallback=fallback, unverified_ok=unverified_ok)
         bp.route(path, methods=[method], content_types=list(content_types))(endpoint)
         return endpoint
 

@@ -207,3 +207,27 @@ class AccountFrozen(DomainError):
 
     code = "account_frozen"
     default_message = "This account is frozen: it can receive money but not send or withdraw any."
+
+
+class VerificationRequired(DomainError):
+    """The account has no verified e-mail or phone yet: until it has, it may only read, verify
+    its contacts, change its password and manage its sessions (pre-account hijacking: an
+    account nobody proved owning must not gather payment set-up, 2FA or money)."""
+
+    code = "verification_required"
+    default_message = "Verify your e-mail address or phone number first (POST /me/verify)."
+
+
+class ReauthRequired(DomainError):
+    """A step-up action (2FA on, phone change, payout account, offline device) was requested
+    without the fresh proof it needs: `otp` when 2FA is on, else `password`."""
+
+    code = "reauth_required"
+    default_message = "Confirm it is you: send your password, or a one-time code (otp) when 2FA is on."
+
+
+class ReauthInvalid(DomainError):
+    """The step-up proof (password or one-time code) is wrong or was already used."""
+
+    code = "reauth_invalid"
+    default_message = "The password or one-time code is not correct."

@@ -40,3 +40,13 @@ def invitation(sender: str, amount: str, until: str) -> Message:
     return Message(f"{sender} sent you {amount} on {PRODUCT}",
                    f"{sender} sent you {amount} on {PRODUCT}. Sign up and verify this address "
                    f"before {until} to receive it.")
+
+
+def new_sign_in(at: str, user_agent: str | None) -> Message:
+    """A login from a device the account had not used: when, and the client as it named itself
+    (printable, at most 256 characters). No place, no address: the owner needs to know it
+    happened and what to do, not more than the inbox shows."""
+    client = f' ("{user_agent}")' if user_agent else ""
+    return Message(f"New sign-in to your {PRODUCT} account",
+                   f"{PRODUCT}: your account was signed in to at {at} from a new device{client}. If this was "
+                   "not you, reset your password and sign out your other sessions under Security.")

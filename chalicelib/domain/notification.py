@@ -15,7 +15,9 @@ from typing import Any
 
 TYPES = ("transfer.received", "transfer.claimed", "topup.succeeded", "topup.failed", "withdrawal.paid",
          "withdrawal.failed", "payment_request.received", "payment_request.paid", "payment_request.declined",
-         "offline.redeemed")
+         "offline.redeemed", "security.new_sign_in")
+# Told by e-mail too (to the account's verified address), not only in the inbox.
+EMAILED = ("security.new_sign_in",)
 TTL_SECONDS = 90 * 86400
 
 
@@ -123,6 +125,17 @@ def _payment_request(c: Change) -> list[Notice]:
     return []
 
 
+def _session(c: Change) -> list[Notice]:
+    # A login from a client with no device token for the account (services.identity decides
+    # `new_device`, the account's very first login aside). Its own insert, so once per login;
+    # the data is the time and the user agent only: no address, no token, no IP.
+    i = c.image
+    if c.event != "INSERT" or i.get("new_device") is not True or not _person(i.get("user_id")):
+        return []
+    return [Notice(i["user_id"], "security.new_sign_in", i["session_id"],
+                   {"signed_in_at": str(i["created_at"]), "user_agent": i.get("user_agent")})]
+
+
 _RULES = {"entries": _entry, "invitations": _invitation, "topups": _topup, "withdrawals": _withdrawal,
-          "payment_requests": _payment_request}
+          "payment_requests": _payment_request, "sessions": _session}
 NOTIFYING_TABLES = tuple(_RULES)

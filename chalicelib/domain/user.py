@@ -22,6 +22,24 @@ class User:
     totp_last_step: int = 0
     recovery_codes: set[str] = field(default_factory=set)  # hashes of the unused codes
     status: str = "active"
+    # When the account first signed in: a login from an unknown device is news only after that
+    # (registering and then logging in is not a "new sign-in" anyone needs telling about).
+    signed_in_at: str | None = None
+    # Epoch seconds since when nobody has proved owning a contact of the account (registration);
+    # None once one is verified. Such an account is closed after 7 days (services.closing).
+    unverified_since: int | None = None
+
+
+def can_sign_in(user: User) -> bool:
+    """Whether the account may start or keep a login: a frozen one may (it reads and receives;
+    only sending is refused), a closed one never, by any route."""
+    return user.status in ("active", "frozen")
+
+
+def has_verified_contact(user: User) -> bool:
+    """Whether someone proved owning the account's e-mail or phone: until then it may only read,
+    verify, change its password and manage its sessions (docs/account-safety.md)."""
+    return bool(user.email_verified or user.phone_verified)
 
 
 @dataclass(frozen=True)
@@ -49,10 +67,29 @@ class Session:
     recent_hashes: list[str] = field(default_factory=list)
     previous_hash: str | None = None  # the token the last rotation retired...
     rotated_at: int = 0  # ...and when: presented again within the grace period, it is a retry
+    created_at: str = ""  # RFC 3339: the sign-in
+    # RFC 3339: the last sign-in or refresh (the access token's life is the error bar). Not
+    # every request: that would be a write per call on the hot path.
+    last_used_at: str = ""
+    user_agent: str | None = None  # as the client named itself (`clean_user_agent`), for its owner
+    device_key: str | None = None  # identifies the device token it signed in with (services.devices)
+    new_device: bool = False  # signed in from a client the account had no device token for
 
     def active_at(self, now: int) -> bool:
         """Whether an access token of this login is still honoured."""
         return self.status == "active" and self.expires_at > now
+
+
+MAX_USER_AGENT = 256
+
+
+def clean_user_agent(value: object) -> str | None:
+    """A client's User-Agent as the sessions list and the new sign-in notice show it: printable
+    characters only (it reaches an e-mail and a web page), at most 256 of them; None if empty."""
+    if not isinstance(value, str):
+        return None
+    text = "".join(ch if ch.isprintable() else " " for ch in value).strip()[:MAX_USER_AGENT].strip()
+    return text or None
 
 
 @dataclass(frozen=True)

@@ -87,16 +87,17 @@ class ContactVerification:
         self.deliver(key, user_id)
 
     def update_profile(self, user_id: str, first_name: str | None = None, last_name: str | None = None,
-                       phone: str | None = None) -> None:
+                       phone: str | None = None, *, step_up: Callable[[User], None] | None = None) -> None:
         """New names and/or a new phone (unverified: the old phone stops being a payment
         address at once, in the same transaction).
 
         A phone change is counted (`phone_changes`, per account) before the number is looked
         up, so the sixth change of the day is a 429 whether or not the number is taken: the
         limit bounds probing who is registered, and its 429 tells nothing about the number. The
-        same phone again is no change and counts nothing; an invalid one is a 400 first. A
-        step-up check (password or otp) belongs before this call, in the route: whoever cannot
-        prove it never uses up the owner's changes."""
+        same phone again is no change and counts nothing; an invalid one is a 400 first. A real
+        change needs `step_up` (the caller's fresh proof: services.stepup) before anything else,
+        so whoever cannot prove it learns nothing about the number and never uses up the
+        owner's changes; names alone need no proof."""
         user = self._user(user_id)
         names = {name: self.cipher.encrypt(value, user_id, name)
                  for name, value in (("first_name", first_name), ("last_name", last_name)) if value}
@@ -105,6 +106,8 @@ class ContactVerification:
             phone = normalize_phone(phone)
             current = self.cipher.decrypt(user.phone_ct, user_id, "phone") if user.phone_ct else None
             if phone != current:
+                if step_up is not None:
+                    step_up(user)
                 if self.phone_changes:
                     self.phone_changes.attempt(phone_change_key(user_id), int(self.now()))
                 new_key = identity_key(phone_lookup_key(phone), self.blind_index)

@@ -10,7 +10,8 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from chalicelib.domain.contact import (
@@ -20,15 +21,25 @@ from chalicelib.domain.contact import (
     normalize_phone,
     phone_lookup_key,
 )
-from chalicelib.domain.errors import Conflict, EmailTaken, InvalidCredentials, NotFound, Unauthorized
+from chalicelib.domain.errors import (
+    Conflict,
+    EmailTaken,
+    InvalidCredentials,
+    NotFound,
+    Unauthorized,
+    VerificationRequired,
+)
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.ledger import default_wallet_id
 from chalicelib.domain.passwords import check_password
 from chalicelib.domain.principal import PendingSession, Principal
-from chalicelib.domain.user import NewWallet, Session, User
-from chalicelib.services.lockout import Lockout, password_key
+from chalicelib.domain.user import NewWallet, Session, User, can_sign_in, clean_user_agent, has_verified_contact
+from chalicelib.services.closing import AccountClosing
+from chalicelib.services.devices import DeviceTokens, TrustedDevice
+from chalicelib.services.lockout import Lockout, device_failures_key, untrusted_key
 from chalicelib.services.mfa import Mfa
 from chalicelib.services.ports import FieldCipher
+from chalicelib.services.sessions import CloseConnections, Logins, SessionView, no_connections
 
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
 
@@ -55,6 +66,13 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     token_type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class LoginTokens(TokenPair):
+    """A password login's pair, with the client's device token (to send on its next login)."""
+
+    device_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,17 @@ class Identity:
     now: Callable[[], float] = time.time
     # Called when a provider proves an e-mail: the money waiting for it is delivered.
     deliver: Callable[[str, str], int] = lambda contact_key, user_id: 0
+    # Closes the WebSockets of ended logins (services.notifications; none in unit tests).
+    close_connections: CloseConnections = no_connections
+
+    @cached_property
+    def logins(self) -> Logins:
+        """Listing and ending logins: the one path every ending takes (services.sessions)."""
+        return Logins(self.sessions, self.close_connections, self.now)
+
+    @cached_property
+    def devices(self) -> DeviceTokens:
+        return DeviceTokens.derived_from(self.blind_index)
 
     # -- registration -------------------------------------------------------------------------
     def register(self, email: str, password: str, phone: str | None = None,
@@ -106,7 +135,8 @@ class Identity:
         check_password(password)
         user_id = new_id("usr")
         created = rfc3339(self.now())
-        user = User(user_id=user_id, created_at=created, password_hash=self.hasher.hash(password))
+        user = User(user_id=user_id, created_at=created, password_hash=self.hasher.hash(password),
+                    unverified_since=int(self.now()))  # nothing is proven until a code is typed back
         values = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name}
         for name, value in values.items():
             if value:
@@ -128,7 +158,8 @@ class Identity:
                          name="Main", created_at=created)
 
     # -- login and tokens ---------------------------------------------------------------------
-    def login(self, password: str, email: str | None = None, phone: str | None = None) -> TokenPair:
+    def login(self, password: str, email: str | None = None, phone: str | None = None, *,
+              device_token: str | None = None, user_agent: str | None = None) -> LoginTokens:
         if email:
             lookup = email_lookup_key(normalize_email(email))
         elif phone:
@@ -136,38 +167,74 @@ class Identity:
         else:
             raise InvalidCredentials()
         user_id = self.users.user_id_for(self._identity_key(lookup))
-        # Guesses count per account, whichever identifier (e-mail, phone) or route (login,
-        # password change) they come through; an unknown identifier has a counter of its own,
-        # so the lockout answers alike for accounts that exist and ones that do not.
-        key, now = password_key(user_id) if user_id else f"login#{self.blind_index(lookup)}", int(self.now())
+        now = int(self.now())
+        # Lockout without denial of service: a client with a valid device token for the account
+        # counts its own failures only; every other client shares one counter per account, so
+        # strangers' guesses lock out strangers, never the owner's trusted devices. An unknown
+        # identifier has a counter of its own, so the answers look alike either way. Every
+        # attempt is counted before the password is checked (services.lockout).
+        device = self.devices.trusted(device_token, user_id, now) if user_id else None
+        if device is not None:
+            key = device_failures_key(device.key, None)
+        else:
+            key = untrusted_key(user_id) if user_id else f"login#{self.blind_index(lookup)}"
         self.login_lockout.attempt(key, now)
         user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
-        # A frozen account signs in (it may read and receive; only sending is refused).
-        if not ok or user is None or user.status not in ("active", "frozen"):
+        if not ok or user is None or not can_sign_in(user):
             raise InvalidCredentials()
         self.login_lockout.succeeded(key)
-        return self._start_session(user.user_id)
+        return self._password_session(user, device, now, user_agent)
 
-    def _start_session(self, user_id: str) -> TokenPair:
+    def _password_session(self, user: User, device: TrustedDevice | None, now: int,
+                          user_agent: str | None) -> LoginTokens:
+        """The login's session and the client's device token: the one it presented, renewed for
+        90 days, or a new one. A client without one is a new device, worth telling the owner
+        about (`security.new_sign_in`), unless this is the account's very first sign-in."""
+        if device is not None:
+            new_device = False
+        elif user.signed_in_at is None:
+            # Set once, atomically: of two racing first sign-ins, the loser is a new device.
+            new_device = not self.users.mark_signed_in(user.user_id, rfc3339(now))
+        else:
+            new_device = True
+        token, device = self.devices.issue(user.user_id, now, device)
+        pair = self._start_session(user.user_id, verified=has_verified_contact(user), user_agent=user_agent,
+                                   device_key=device.key, new_device=new_device)
+        return LoginTokens(**vars(pair), device_token=token)
+
+    def _start_session(self, user_id: str, *, verified: bool = False, user_agent: str | None = None,
+                       device_key: str | None = None, new_device: bool = False) -> TokenPair:
         now = int(self.now())
         session_id = new_id("ses")
         refresh = self._new_refresh(session_id)
+        created = rfc3339(self.now())  # to the millisecond: the sessions list is ordered by it
         self.sessions.create(Session(session_id=session_id, user_id=user_id, current_hash=_token_hash(refresh),
-                                     generation=0, status="active", expires_at=now + self.policy.refresh_ttl),
-                             rfc3339(now))
-        return TokenPair(self._access_token(user_id, session_id, now), refresh, self.policy.access_ttl)
+                                     generation=0, status="active", expires_at=now + self.policy.refresh_ttl,
+                                     created_at=created, last_used_at=created,
+                                     user_agent=clean_user_agent(user_agent), device_key=device_key,
+                                     new_device=new_device),
+                             created)
+        return TokenPair(self._access_token(user_id, session_id, now, verified=verified, device_key=device_key),
+                         refresh, self.policy.access_ttl)
 
     @staticmethod
     def _new_refresh(session_id: str) -> str:
         return f"rt.{session_id}.{secrets.token_urlsafe(32)}"
 
-    def _access_token(self, user_id: str, session_id: str, now: int) -> str:
-        return str(self.jwt.sign({
+    def _access_token(self, user_id: str, session_id: str, now: int, *, verified: bool = False,
+                      device_key: str | None = None) -> str:
+        # `dev`: the login's device key, so a wrong password on this login (password change,
+        # step-up) counts against its device without reading the session.
+        device = {"dev": device_key} if device_key else {}
+        return str(self.jwt.sign({**device,
             "iss": self.policy.issuer, "aud": self.policy.audience, "sub": user_id, "sid": session_id,
             "iat": now, "nbf": now, "exp": now + self.policy.access_ttl, "jti": secrets.token_hex(12),
             "token_use": "access",
+            # The account had a verified contact at issue: the verification gate then costs no
+            # read (api.auth). Replacing the only verified phone is seen at the next refresh.
+            "cv": verified,
         }))
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -190,17 +257,22 @@ class Identity:
             raise Unauthorized("The refresh token is not valid.")
         if presented == session.previous_hash or presented in session.recent_hashes:
             # Reuse: the token was stolen or replayed. End the login for everyone holding it.
-            self.sessions.revoke(session.session_id)
+            self.logins.end(session.user_id, [session.session_id])
         raise Unauthorized("The refresh token is not valid.")
 
     def _rotate(self, session: Session, now: int, retired: str | None = None) -> TokenPair | None:
         """Replace the session's current token by a new one (the replaced one joins the bounded
         list of used tokens); None if another rotation got there first."""
+        user = self.users.get(session.user_id)
+        if user is None or not can_sign_in(user):  # closed: its logins end, whatever they hold
+            raise Unauthorized("The refresh token is not valid.")
         new = self._new_refresh(session.session_id)
         if not self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
                                     _bounded(session.recent_hashes, session.current_hash), now, retired=retired):
             return None
-        return TokenPair(self._access_token(session.user_id, session.session_id, now), new, self.policy.access_ttl)
+        return TokenPair(self._access_token(session.user_id, session.session_id, now,
+                                            verified=has_verified_contact(user), device_key=session.device_key),
+                         new, self.policy.access_ttl)
 
     def logout(self, refresh_token: str) -> None:
         session = self._session_of(refresh_token)
@@ -208,7 +280,7 @@ class Identity:
         # Only a token of this family may end it (the id alone is not a credential).
         if presented != session.current_hash and presented not in session.recent_hashes:
             raise Unauthorized("The refresh token is not valid.")
-        self.sessions.revoke(session.session_id)
+        self.logins.end(session.user_id, [session.session_id])
 
     def _session_of(self, refresh_token: str) -> Session:
         parts = refresh_token.split(".") if isinstance(refresh_token, str) else []
@@ -221,7 +293,7 @@ class Identity:
         """The token's principal, its login read back and still active."""
         principal = self.verify_token(token)
         self.confirm_session(principal)
-        return Principal(user_id=principal.user_id, session_id=principal.session_id)
+        return replace(principal, pending=None)  # every claim kept: the login is confirmed
 
     def verify_token(self, token: str) -> Principal:
         """The token's principal, its signature and claims checked but its login not yet read:
@@ -230,7 +302,10 @@ class Identity:
         session_id = str(claims.get("sid", ""))
         if not session_id:
             raise Unauthorized()
-        return Principal(user_id=str(claims["sub"]), session_id=session_id, pending=PendingSession(session_id))
+        device_key = claims.get("dev")
+        return Principal(user_id=str(claims["sub"]), session_id=session_id, pending=PendingSession(session_id),
+                         verified=claims.get("cv") is True,
+                         device_key=device_key if isinstance(device_key, str) and device_key else None)
 
     def confirm_session(self, principal: Principal) -> None:
         """Unauthorized unless the principal's login is active (read, unless confirmed already)."""
@@ -241,6 +316,14 @@ class Identity:
         if principal.pending:
             principal.pending.confirmed = True
 
+    def require_verified(self, principal: Principal) -> None:
+        """VerificationRequired unless the account has a verified e-mail or phone now. Asked
+        only for tokens whose `cv` claim says it had none when they were issued (its next
+        refresh then carries `cv`): verified accounts pay no read for it."""
+        user = self.users.get(principal.user_id)
+        if user is None or not has_verified_contact(user):
+            raise VerificationRequired()
+
     # -- profile and password -----------------------------------------------------------------
     def profile(self, user_id: str) -> Profile:
         user = self.users.get(user_id)
@@ -248,11 +331,15 @@ class Identity:
             raise NotFound()
         return decrypted_profile(user, self.cipher)
 
-    def change_password(self, user_id: str, current: str, new: str, otp: Any = None) -> None:
+    def change_password(self, user_id: str, current: str, new: str, otp: Any = None, *,
+                        device_key: str | None = None, session_id: str | None = None) -> None:
+        """Every login ends (its sockets closed), this one too. Wrong current passwords count
+        against the calling login's device (`device_key`, else its session), never the pool
+        that strangers' logins fill: they cannot block the owner's password change."""
         user = self.users.get(user_id)
         if user is None:
             raise NotFound()
-        key, now = password_key(user_id), int(self.now())
+        key, now = device_failures_key(device_key, session_id), int(self.now())
         self.login_lockout.attempt(key, now)
         if not self.hasher.verify(current, user.password_hash):
             raise InvalidCredentials("The current password is not correct.")
@@ -261,54 +348,75 @@ class Identity:
         check_password(new, field="new_password")
         self.users.set_password(user_id, self.hasher.hash(new))
         self.login_lockout.succeeded(key)
-        self.sessions.revoke_all(user_id)
+        self.logins.end_all(user_id)
+
+    # -- the account's logins -----------------------------------------------------------------
+    def sessions_of(self, principal: Principal) -> list[SessionView]:
+        return self.logins.of(principal.user_id, principal.session_id)
+
+    def end_session(self, principal: Principal, session_id: str) -> None:
+        """End one of the caller's logins (their own current one too); NotFound for anyone else's."""
+        self.logins.end_one(principal.user_id, session_id)
+
+    def end_other_sessions(self, principal: Principal) -> None:
+        self.logins.end_all(principal.user_id, keep=principal.session_id)
 
     # -- social sign-in -----------------------------------------------------------------------
     def social_sign_in(self, provider: str, claims: dict[str, Any]) -> tuple[TokenPair, bool]:
         """Sign in with verified ID-token claims: (tokens, whether the account was created).
 
-        A verified e-mail that matches an existing account links the provider to that account.
+        A provider-verified e-mail that matches an account whose e-mail is verified links the
+        provider to it (its owner proved the address before; the password and logins stay). One
+        that matches an account whose e-mail nobody ever proved never enters it: whoever
+        registered it may be someone else, waiting with a phone, 2FA or a payout account of
+        theirs for the owner to arrive (pre-account hijacking, docs/account-safety.md). That
+        account is closed, its address released, and the sign-in gets a new account.
         """
         subject_key = f"{provider}#{claims['sub']}"
         email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
         email = normalize_email(email) if isinstance(email, str) else None
-        for _ in range(3):  # a concurrent first sign-in may win a race: then we link to its user
+        # Each pass settles one race (a concurrent first sign-in, a registration, a verification)
+        # or one stale item, then looks again.
+        for _ in range(4):
             user_id = self.users.user_id_for(subject_key)
             if user_id:
-                return self._start_session(user_id), False
+                user = self.users.get(user_id)
+                if user is not None and can_sign_in(user):
+                    return self._start_session(user_id, verified=has_verified_contact(user)), False
+                # A closed account never signs in again: its link is stale, free it.
+                self.users.release(subject_key, user_id)
+                continue
             if email:
-                email_key = self._identity_key(email_lookup_key(email))
-                existing = self.users.user_id_for(email_key)
-                if existing:
-                    owner = self.users.link(subject_key, existing, rfc3339(self.now()))
-                    self._secure_linked_account(owner)
-                    if owner == existing:  # the provider proved the e-mail: it is verified now
-                        self.users.confirm_email(owner, email_key, None)
-                        self.deliver(email_key, owner)
-                    return self._start_session(owner), False
+                existing = self.users.user_id_for(self._identity_key(email_lookup_key(email)))
+                owner = self.users.get(existing) if existing else None
+                if owner is not None and owner.email_verified:
+                    if self.users.link(subject_key, owner.user_id, rfc3339(self.now())) == owner.user_id:
+                        return self._start_session(owner.user_id, verified=True), False
+                    continue  # the subject was linked to another account meanwhile: sign in there
+                if owner is not None:
+                    # False if its e-mail was verified meanwhile: the next pass links to it.
+                    self.closing.close(owner, phone_too=False)
+                    continue
             try:
                 user_id = self._create_social_user(subject_key, email, claims)
                 if email:
                     self.deliver(self._identity_key(email_lookup_key(email)), user_id)
-                return self._start_session(user_id), True
+                return self._start_session(user_id, verified=email is not None), True
             except (EmailTaken, Conflict):
                 continue
         raise Conflict("The account changed concurrently; try again.")
 
-    def _secure_linked_account(self, user_id: str) -> None:
-        """Nobody ever proved owning the e-mail of a password account (registration sends no
-        mail), but the provider just did: whoever registered it with a password may be someone
-        else (account pre-hijacking). The password stops working and every login of the
-        account ends; the owner signs in with the provider and can set a new password."""
-        user = self.users.get(user_id)
-        if user is not None and user.password_hash:
-            self.users.clear_password(user_id)
-            self.sessions.revoke_all(user_id)
+    @cached_property
+    def closing(self) -> AccountClosing:
+        """Closing accounts nobody proved owning; their logins end like any other's."""
+        return AccountClosing(self.users, self.cipher, self.blind_index, self.logins.end_all, now=self.now)
 
     def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> str:
         user_id = new_id("usr")
         created = rfc3339(self.now())
-        user = User(user_id=user_id, created_at=created, email_verified=email is not None)
+        # Without a provider-verified e-mail nothing about it is proven yet (closed in 7 days).
+        user = User(user_id=user_id, created_at=created, email_verified=email is not None,
+                    unverified_since=None if email else int(self.now()))
         names = {"email": email, "first_name": claims.get("given_name"), "last_name": claims.get("family_name")}
         for name, value in names.items():
             if isinstance(value, str) and value:

@@ -29,10 +29,17 @@ class Lockout:
         self.counters.clear(key)
 
 
-def password_key(user_id: str) -> str:
-    """The one password-guess counter of an account (login by e-mail or phone, password change,
-    cleared by a password reset)."""
-    return f"password#{user_id}"
+def untrusted_key(user_id: str) -> str:
+    """The password-guess counter shared by every client WITHOUT a device token for the account
+    (login by e-mail or phone): strangers lock out strangers only. Cleared by a password reset."""
+    return f"login#untrusted#{user_id}"
+
+
+def device_failures_key(device_key: str | None, session_id: str | None) -> str:
+    """The password-guess counter of one device: its logins with a valid device token, and the
+    wrong current passwords (password change, step-up) of the sessions it signed in. A session
+    with no device key (a social sign-in) counts on its own."""
+    return f"login#device#{device_key}" if device_key else f"login#session#{session_id}"
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,11 @@ class Mfa:
 
     def require(self, user_id: str, otp: Any) -> None:
         """The second-factor check of a sensitive action: a fresh TOTP code or an unused recovery code."""
-        user = self._user(user_id)
+        self.check(self._user(user_id), otp)
+
+    def check(self, user: User, otp: Any) -> None:
+        """`require` for an account read already (step-up reads it for its own rules)."""
+        user_id = user.user_id
         if not user.mfa_enabled or not user.totp_secret_ct:
             raise MfaNotEnrolled()
         code = _normalize_otp(otp)

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib import observability
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.messages import Message, new_sign_in
 from chalicelib.domain.notification import (
+    EMAILED,
     TTL_SECONDS,
     Change,
     Notice,
@@ -63,6 +65,9 @@ class Pusher(Protocol):
     def send(self, connection_id: str, data: bytes) -> bool:
         """Deliver one text frame; False if the connection is gone."""
 
+    def close(self, connection_id: str) -> bool:
+        """Close the connection; False if it was gone already."""
+
 
 def view(n: Notification) -> dict[str, Any]:
     return {"notification_id": n.notification_id, "type": n.type, "read": n.read,
@@ -80,6 +85,9 @@ class Notifications:
     # Whether a login is still live: a connection outlives neither a logout nor a password reset.
     session_live: Callable[[str], bool] = lambda session_id: True
     pusher: Pusher | None = None
+    # E-mails an account at its verified address (services.sending.email_account): security
+    # notices go there too, best effort like a push.
+    mail: Callable[[str, Message], bool] | None = None
     now: Callable[[], float] = time.time
     _last_ms: int = field(default=0, init=False, repr=False)
 
@@ -117,6 +125,8 @@ class Notifications:
             if counterparty == notice.recipient:
                 return 0  # between one's own wallets: nothing to tell
         data = {**notice.data, "counterparty": people.party(counterparty) if counterparty else None}
+        if notice.type in EMAILED:
+            data = dict(notice.data)  # about the account itself: nobody else is involved
         n = Notification(notice.recipient, notification_id(notice.type, notice.subject, notice.recipient),
                          notice.type, at_ms, data)
         if not self.inbox.add(n, at_ms // 1000 + TTL_SECONDS):
@@ -126,7 +136,19 @@ class Notifications:
         except Exception as exc:  # noqa: BLE001 - best effort: stored already, so never retried
             log.warning("push failed: %s", type(exc).__name__)
             observability.count("NotificationPushFailed")
+        if n.type in EMAILED:
+            self._email(n)
         return 1
+
+    def _email(self, n: Notification) -> None:
+        """Only for a newly stored notification: a replayed change sends no second e-mail."""
+        if self.mail is None:
+            return
+        try:
+            self.mail(n.user_id, new_sign_in(str(n.data.get("signed_in_at")), n.data.get("user_agent")))
+        except Exception as exc:  # noqa: BLE001 - best effort: the inbox holds it
+            log.warning("security e-mail failed: %s", type(exc).__name__)
+            observability.count("SecurityEmailNotSent")
 
     def push(self, n: Notification) -> int:
         """Send to every open connection of the user whose login is still live; the number
@@ -177,3 +199,20 @@ class Notifications:
 
     def disconnect(self, connection_id: str) -> None:
         self.connections.remove(connection_id)
+
+    def close_sessions(self, user_id: str, session_ids: Collection[str]) -> int:
+        """Close every open connection that these logins of the user opened (they were just
+        revoked) and forget it; the number closed. Best effort, each on its own: one stuck
+        connection does not keep the others open, and a push would drop it anyway."""
+        closed = 0
+        for connection_id, session_id in self.connections.of_user(user_id):
+            if session_id not in session_ids:
+                continue
+            try:
+                if self.pusher is not None and self.pusher.close(connection_id):
+                    closed += 1
+                self.connections.remove(connection_id)
+            except Exception as exc:  # noqa: BLE001 - best effort: the session check refuses it anyway
+                log.warning("close failed: %s", type(exc).__name__)
+                observability.count("ConnectionCloseFailed")
+        return closed

@@ -5,7 +5,7 @@ import logging
 
 from chalicelib import observability
 from chalicelib.domain.messages import Message
-from chalicelib.services.ports import Messenger
+from chalicelib.services.ports import FieldCipher, Messenger, UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +24,13 @@ def send(messenger: Messenger, channel: str, address: str, message: Message, *, 
         observability.count(f"{what}NotSent")
         return False
     return True
+
+
+def email_account(users: UserDirectory, cipher: FieldCipher, messenger: Messenger, user_id: str, message: Message,
+                  *, what: str) -> bool:
+    """E-mail an account at its verified address (an unproven one may be anyone's); False if it
+    has none or the provider failed."""
+    user = users.get(user_id)
+    if user is None or not user.email_verified or not user.email_ct:
+        return False
+    return send(messenger, "email", cipher.decrypt(user.email_ct, user_id, "email"), message, what=what)

@@ -64,8 +64,9 @@ def _patient() -> None:
 class Person:
     """One person at their own browser (a separate context: separate memory, separate tokens)."""
 
-    def __init__(self, context: BrowserContext, web_url: str, shots: Path, name: str) -> None:
-        self.context, self.web_url, self.shots, self.name = context, web_url, shots, name
+    def __init__(self, context: BrowserContext, stack: dict[str, str], shots: Path, name: str) -> None:
+        self.context, self.web_url, self.shots, self.name = context, stack["WEB_URL"], shots, name
+        self.aws_endpoint = stack["AWS_ENDPOINT"]
         self.page: Page = context.new_page()
         self.page.set_default_timeout(SLOW)
         self.errors: list[str] = []
@@ -102,27 +103,42 @@ class Person:
         self.count += 1
         self.page.screenshot(path=str(self.shots / f"{self.name.lower()}-{self.count:02d}-{what}.png"), full_page=True)
 
-    def sign_up(self, first: str, last: str) -> None:
+    def sign_up(self, first: str, last: str, *, phone: str | None = None, verify: bool = True) -> None:
+        """Create the account; the wallet then opens on its verify screen, before anything else:
+        with `verify`, the e-mail's code (read from the local outbox) is typed back there."""
         page = self.open("signup")
         page.get_by_label("First name").fill(first)
         page.get_by_label("Last name").fill(last)
         page.get_by_label("E-mail").fill(self.email)
+        if phone:
+            page.get_by_label("Phone (optional)").fill(phone)
         page.get_by_label("Password").fill(PASSWORD)
         self.shot("sign-up")
         page.get_by_role("button", name="Create account").click()
-        expect(page.locator("h1")).to_have_text(f"Hello, {first}")
-        expect(page.get_by_test_id("live-state")).to_have_text("Live")
+        expect(page.locator("h1")).to_have_text("Verify your e-mail")
+        expect(page).to_have_url(re.compile(r"#/verify$"))
+        if verify:
+            self.verify_contact("email")
+            expect(page.locator("h1")).to_have_text(f"Hello, {first}")
+            expect(page.get_by_test_id("live-state")).to_have_text("Live")
 
-    def verify_email(self, aws_endpoint: str) -> None:
-        page = self.nav("Security")
-        box = page.get_by_test_id("contact-email")
+    def verify_contact(self, channel: str, address: str | None = None) -> None:
+        """On the verify screen (or Security): send a code to the e-mail or phone, type it back."""
+        page = self.page
+        box = page.get_by_test_id(f"contact-{channel}")
         box.get_by_role("button", name="Send me a code").click()
         expect(box.get_by_role("status")).to_contain_text("We sent a 6-digit code")
-        box.get_by_label("Code sent to your e-mail").fill(last_code(aws_endpoint, self.email))
-        self.shot("verify-email")
+        label = "e-mail" if channel == "email" else "phone"
+        box.get_by_label(f"Code sent to your {label}").fill(last_code(self.aws_endpoint, address or self.email))
+        self.shot(f"verify-{channel}")
         box.get_by_role("button", name="Verify", exact=True).click()
-        expect(box).to_contain_text("verified")
-        expect(box).not_to_contain_text("not verified")
+
+    def sign_in(self, email: str | None = None) -> None:
+        page = self.open("signin")
+        expect(page.locator("h1")).to_have_text("Sign in")
+        page.get_by_label("E-mail").fill(email or self.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture
@@ -138,7 +154,7 @@ def shots(request: pytest.FixtureRequest) -> Path:
 def people(browser: Browser, stack: dict[str, str], shots: Path) -> Iterator[dict[str, Person]]:
     """Two people, each at their own phone-sized browser."""
     contexts = [browser.new_context(viewport=PHONE) for _ in range(2)]
-    crowd = {name: Person(ctx, stack["WEB_URL"], shots, name)
+    crowd = {name: Person(ctx, stack, shots, name)
              for name, ctx in zip(("Ana", "Ben"), contexts, strict=True)}
     yield crowd
     for ctx in contexts:

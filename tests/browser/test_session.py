@@ -1,26 +1,58 @@
-"""Tokens in the page: kept in memory only, refreshed once however many calls need it, and a
-dead login sends the person back to sign in."""
+"""Tokens in the page: kept in memory only (only the device token is stored), refreshed once
+however many calls need it, and a dead login sends the person back to sign in."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from playwright.sync_api import Request, Route, expect
 
 from tests.browser.conftest import Person
 
+DEVICE_KEY = "ewallet.device_tokens"
 EXPIRED = json.dumps({"error": {"code": "unauthorized", "message": "The access token has expired."}})
 
 
-def test_no_token_is_stored_outside_the_pages_memory(people: dict[str, Person]) -> None:
+def stored(person: Person) -> dict[str, Any]:
+    """Everything the page keeps outside its memory."""
+    found: dict[str, Any] = person.page.evaluate("""() => ({
+        local: Object.fromEntries(Object.keys(localStorage).map((k) => [k, localStorage.getItem(k)])),
+        session: sessionStorage.length, cookie: document.cookie })""")
+    found["cookies"] = person.context.cookies()
+    return found
+
+
+def test_only_the_device_token_outlives_the_page(people: dict[str, Person]) -> None:
+    """The access and refresh tokens live in the page's memory only; the one thing stored is the
+    device token of this browser (no credential: it keeps strangers' guesses from locking this
+    browser out), under one key, with no e-mail in it. It survives a reload and goes with the
+    next login."""
     ana = people["Ana"]
     ana.sign_up("Ana", "Bell")
-    stored = ana.page.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]")
-    assert stored == [0, 0, ""]
-    assert ana.context.cookies() == []
-    # ...so a reload is a new, signed-out page.
+    kept = stored(ana)
+    assert kept["session"] == 0 and kept["cookie"] == "" and kept["cookies"] == []
+    assert list(kept["local"]) == [DEVICE_KEY]
+    tokens = json.loads(kept["local"][DEVICE_KEY])
+    assert len(tokens) == 1
+    [(account, entry)] = tokens.items()
+    assert re.fullmatch(r"[0-9a-f]{64}", account) and set(entry) == {"token", "at"}
+    assert entry["token"].startswith("dt1.")
+    assert ana.email.split("@")[0] not in kept["local"][DEVICE_KEY]
+    assert "eyJ" not in json.dumps(kept)  # no JWT (an access token) anywhere
+    # ...so a reload is a new, signed-out page, which still knows this browser.
     ana.page.reload()
     expect(ana.page.locator("h1")).to_have_text("Sign in")
+    assert stored(ana)["local"] == kept["local"]
+    ana.shot("signed-out-after-reload")
+    with ana.page.expect_request("**/auth/login") as login:
+        ana.sign_in()
+    sent = login.value.post_data_json
+    assert sent is not None and sent["device_token"] == entry["token"]
+    expect(ana.page.locator("h1")).to_have_text("Hello, Ana")
+    again = stored(ana)
+    assert list(again["local"]) == [DEVICE_KEY] and again["session"] == 0 and again["cookies"] == []
+    assert "eyJ" not in json.dumps(again)
 
 
 def test_an_expired_access_token_is_refreshed_once_for_all_waiting_calls(people: dict[str, Person]) -> None:

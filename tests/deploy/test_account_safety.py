@@ -159,8 +159,11 @@ def test_the_api_may_close_websocket_connections_and_nothing_more(package):
     assert grant["Resource"] == "arn:aws:execute-api:*:*:*/api/DELETE/@connections/*"
     (push,) = _statements("notifications", "execute-api:ManageConnections")
     assert push["Resource"] == "arn:aws:execute-api:*:*:*/api/POST/@connections/*"
+    # Closing an account nobody verified ends its logins, their WebSockets too: close, never push.
+    (close,) = _statements("close_unverified_accounts", "execute-api:ManageConnections")
+    assert close["Resource"] == grant["Resource"]
     assert all(not _statements(fn, "execute-api:ManageConnections") for fn in FUNCTIONS
-               if fn not in ("api_handler", "notifications"))
+               if fn not in ("api_handler", "notifications", "close_unverified_accounts"))
     # The same management endpoint as the notifications function's, on the WebSocket API's stage.
     variables = {fn: t["Resources"][fn]["Properties"]["Environment"]["Variables"] for fn in ("APIHandler",
                                                                                            "Notifications")}

@@ -58,7 +58,7 @@ def test_every_function_has_its_log_group_concurrency_and_environment_key(packag
     # Lambda keeps 100 of the account's concurrency unreserved: the default limit is 1000.
     assert sum(CONCURRENCY.values()) <= 300 and set(CONCURRENCY) == set(FUNCTIONS)
     for fn in ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests",
-               "release_allowances"):
+               "release_allowances", "close_unverified_accounts"):
         assert CONCURRENCY[fn] == 1  # a sweep never overlaps itself
     source = r["StripeEvents"]["Properties"]["Events"]["StripeEventsSqsEventSource"]["Properties"]
     assert source["ScalingConfig"]["MaximumConcurrency"] <= CONCURRENCY["stripe_events"]

@@ -37,7 +37,8 @@ def test_verify_email_and_phone_then_log_in_by_phone(api, stack, new_user):
     assert r.status_code == 409 and code(r) == "already_verified"
 
     phone = uniq_phone()
-    r = u.api.request("PATCH", "/me", {"phone": phone.replace("+65", "+65 "), "first_name": "Ada"})
+    r = u.api.request("PATCH", "/me", {"phone": phone.replace("+65", "+65 "), "first_name": "Ada",
+                                       "password": PASSWORD})
     assert r.status_code == 200 and r.json()["phone"] == phone and r.json()["phone_verified"] is False
     assert r.json()["first_name"] == "Ada"
     login = api.request("POST", "/auth/login", {"phone": phone, "password": PASSWORD})
@@ -79,7 +80,7 @@ def test_the_first_to_verify_a_phone_owns_it(api, stack, new_user):
     assert r.status_code == 409 and code(r) == "phone_taken"
     r = api.request("POST", "/auth/register", {"email": uniq_email(), "password": PASSWORD, "phone": phone})
     assert r.status_code == 409 and code(r) == "phone_taken"
-    r = new_user().api.request("PATCH", "/me", {"phone": phone})
+    r = new_user().api.request("PATCH", "/me", {"phone": phone, "password": PASSWORD})
     assert r.status_code == 409 and code(r) == "phone_taken"
     assert b.api.request("GET", "/me").json()["phone_verified"] is False
 
@@ -138,7 +139,7 @@ def test_a_reset_with_two_factor_needs_the_otp(api, stack, new_user):
     import pyotp
 
     u = new_user()
-    secret = u.api.request("POST", "/me/mfa/totp").json()["secret"]
+    secret = u.api.request("POST", "/me/mfa/totp", {"password": PASSWORD}).json()["secret"]
     assert u.api.request("POST", "/me/mfa/totp/confirm", {"otp": pyotp.TOTP(secret).now()}).status_code == 200
     assert api.request("POST", "/auth/password/forgot", {"email": u.email}).status_code == 202
     real = last_code(stack["AWS_ENDPOINT"], u.email)

@@ -12,7 +12,7 @@ import requests
 import stripe
 
 from chalicelib.services.reconcile import reconcile
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import PASSWORD, wait_for
 from tests.stripe_signing import sign
 
 
@@ -219,7 +219,7 @@ def test_a_refund_arriving_before_the_credit_waits_for_it(new_user, stripe_api, 
 
 
 def enroll(user) -> pyotp.TOTP:
-    totp = pyotp.TOTP(user.api.request("POST", "/me/mfa/totp").json()["secret"])
+    totp = pyotp.TOTP(user.api.request("POST", "/me/mfa/totp", {"password": PASSWORD}).json()["secret"])
     assert user.api.request("POST", "/me/mfa/totp/confirm", {"otp": totp.at(time.time() - 30)}).status_code == 200
     return totp
 
@@ -249,9 +249,11 @@ def test_withdrawal_needs_2fa(new_user, stripe_api):
 
 def test_withdrawal_held_then_paid_or_failed(new_user, stripe_api, stack):
     u = funded(new_user, stripe_api, 2000)
-    totp = enroll(u)
-    assert u.api.request("POST", "/payout-account").status_code == 201
+    # Where withdrawals go needs step-up: the password while 2FA is off (then it would need a code).
+    assert u.api.request("POST", "/payout-account").json()["error"]["code"] == "reauth_required"
+    assert u.api.request("POST", "/payout-account", {"password": PASSWORD}).status_code == 201
     assert u.api.request("GET", "/payout-account").json()["status"] == "enabled"
+    totp = enroll(u)
     key = uuid.uuid4().hex
     r = withdraw(u, 600, totp.now(), key)
     assert r.status_code == 202, r.text

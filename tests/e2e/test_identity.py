@@ -119,12 +119,17 @@ def test_login_failures_look_alike_and_lock_out(api, new_user):
     wrong = api.request("POST", "/auth/login", {"email": u.email, "password": "not the password!"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json() and code(wrong) == "invalid_credentials"
+    # Clients without a device token for the account are counted together: 10 in 15 minutes.
     statuses = [api.request("POST", "/auth/login", {"email": u.email, "password": "wrong again!!"}).status_code
-                for _ in range(5)]
-    assert statuses[-1] == 429
+                for _ in range(10)]
+    assert statuses[:9] == [401] * 9 and statuses[-1] == 429
     locked = api.request("POST", "/auth/login", {"email": u.email, "password": PASSWORD})
     assert locked.status_code == 429 and code(locked) == "too_many_requests"
     assert int(locked.headers["Retry-After"]) > 0
+    # Attack 3a of issue 26: the owner's own browser (its device token) is never locked out by them.
+    mine = api.request("POST", "/auth/login", {"email": u.email, "password": PASSWORD,
+                                               "device_token": u.tokens["device_token"]})
+    assert mine.status_code == 200, mine.text
 
 
 def test_forged_tokens_are_all_401(api, new_user):
@@ -138,7 +143,10 @@ def test_forged_tokens_are_all_401(api, new_user):
 def test_totp_enroll_confirm_replay_recovery_and_disable(api, new_user):
     u = new_user()
     assert u.api.request("DELETE", "/me/mfa/totp", {"otp": "123456"}).json()["error"]["code"] == "mfa_not_enrolled"
-    enroll = u.api.request("POST", "/me/mfa/totp")
+    # Step-up (attack 2 of issue 26): the access token alone cannot turn 2FA on.
+    refused = u.api.request("POST", "/me/mfa/totp", {})
+    assert refused.status_code == 403 and code(refused) == "reauth_required"
+    enroll = u.api.request("POST", "/me/mfa/totp", {"password": PASSWORD})
     assert enroll.status_code == 200 and enroll.json()["otpauth_uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(enroll.json()["secret"])
     bad = u.api.request("POST", "/me/mfa/totp/confirm", {"otp": "000000" if totp.now() != "000000" else "111111"})

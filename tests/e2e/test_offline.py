@@ -12,7 +12,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import PASSWORD, wait_for
 from tests.e2e.test_ledger import code, default_wallet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,14 +48,16 @@ class Phone:
 
 
 def enroll(user) -> tuple[pyotp.TOTP, list[str]]:
-    totp = pyotp.TOTP(user.api.request("POST", "/me/mfa/totp").json()["secret"])
+    totp = pyotp.TOTP(user.api.request("POST", "/me/mfa/totp", {"password": PASSWORD}).json()["secret"])
     r = user.api.request("POST", "/me/mfa/totp/confirm", {"otp": totp.at(time.time() - 30)})
     assert r.status_code == 200, r.text
     return totp, list(r.json()["recovery_codes"])
 
 
 def device(user, phone: Phone, name: str = "phone") -> dict:
-    r = user.api.request("POST", "/offline/devices", {"public_key": phone.keygen(), "name": name})
+    # Step-up (2FA is still off here): a session alone cannot add a device.
+    r = user.api.request("POST", "/offline/devices", {"public_key": phone.keygen(), "name": name,
+                                                      "password": PASSWORD})
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -174,7 +176,8 @@ def test_bad_input_is_refused_and_revoked_devices_get_no_allowance(new_user, fun
     w = default_wallet(payer)["wallet_id"]
     fund(w, 100_000)
     for bad in ("", "abc", "A" * 43 + "=", "x" * 200):
-        assert code(payer.api.request("POST", "/offline/devices", {"public_key": bad})) == "invalid_request"
+        r = payer.api.request("POST", "/offline/devices", {"public_key": bad, "password": PASSWORD})
+        assert code(r) == "invalid_request"
     phone = Phone(tmp_path / "phone")
     d = device(payer, phone)
     totp, recovery = enroll(payer)

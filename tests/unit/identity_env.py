@@ -39,11 +39,12 @@ def make_env() -> Env:
     codes = FakeCodes()
     users, sessions, counters, clock = FakeUsers(codes), FakeSessions(), FakeCounters(), Clock()
     cipher, bidx = PlainCipher(), BlindIndex(KEY)
-    lockout = Lockout(counters, max_failures=5, window_seconds=900)
+    lockout = Lockout(counters, max_failures=5, window_seconds=900)  # wrong OTP codes
+    login_lockout = Lockout(counters, max_failures=10, window_seconds=900)  # wrong passwords
     mfa = Mfa(users=users, cipher=cipher, lockout=lockout, code_hash=bidx, now=clock)
     jwt = JwtKeys(generate_private_pem())
     identity = Identity(users=users, sessions=sessions, hasher=BcryptHasher(4), cipher=cipher, blind_index=bidx,
-                        jwt=jwt, policy=TokenPolicy("ewallet-test", "ewallet-api"), login_lockout=lockout,
+                        jwt=jwt, policy=TokenPolicy("ewallet-test", "ewallet-api"), login_lockout=login_lockout,
                         mfa=mfa, default_currency="USD", now=clock)
     outbox = FakeMessenger()
     delivered: list[tuple[str, str]] = []
@@ -61,8 +62,15 @@ def make_env() -> Env:
                                    contact_sends=Lockout(counters, max_failures=10, window_seconds=3600),
                                    contact_tries=Lockout(counters, max_failures=20, window_seconds=86400))
     recovery = Recovery(users=users, sessions=sessions, codes=one_time, messenger=outbox, hasher=BcryptHasher(4),
-                        mfa=mfa, blind_index=bidx, send_limit=sends, login_lockout=lockout, deliver=deliver,
-                        tries=Lockout(counters, max_failures=20, window_seconds=86400),
+                        mfa=mfa, blind_index=bidx, send_limit=sends, login_lockout=login_lockout, deliver=deliver,
                         floor_seconds=0.4, now=clock, monotonic=clock, sleep=slept.append)
     return Env(identity, mfa, users, sessions, counters, clock, jwt, contacts, recovery, outbox, codes, delivered,
                slept)
+
+
+def verify_email(env: Env, user_id: str, email: str) -> None:
+    """Prove the account's e-mail the way its owner does: the code sent, typed back."""
+    from chalicelib.domain.verification import Channel
+
+    env.contacts.send(user_id, Channel.EMAIL)
+    env.contacts.confirm(user_id, Channel.EMAIL, env.outbox.last_code(email))

@@ -6,12 +6,14 @@ import json
 
 import pytest
 
-from tests.unit.identity_env import PASSWORD
+from tests.unit.identity_env import PASSWORD, verify_email
 
 
 @pytest.fixture
 def token(env, http):
-    env.identity.register("alice@example.com", PASSWORD)
+    # Verified: an account without a verified contact is refused (403) before its body is read.
+    alice = env.identity.register("alice@example.com", PASSWORD)
+    verify_email(env, alice.user_id, "alice@example.com")
     return env.identity.login(PASSWORD, email="alice@example.com").access_token
 
 

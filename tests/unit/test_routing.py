@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api import auth, system
 from chalicelib.api.openapi import build_document
 from chalicelib.api.routing import Call, Reply, route
-from chalicelib.domain.errors import NotFound, TooManyRequests, Unauthorized
+from chalicelib.domain.errors import NotFound, TooManyRequests, Unauthorized, VerificationRequired
 from chalicelib.domain.principal import PendingSession, Principal
 
 
@@ -32,25 +32,36 @@ class Page(BaseModel):
 
 
 SESSION_READS: list[str] = []
+USER_READS: list[str] = []
+# Tokens issued before the account had a verified contact (no `cv`): "unproven" still has none,
+# "proven-since" verified one after the token was issued; "unproven-revoked" has ended.
+UNPROVEN = ("unproven", "proven-since", "unproven-revoked")
 
 
 class Verifier:
-    """"good" is an active login; "revoked" a valid signature whose login has ended."""
+    """"good" is an active login of a verified account; "revoked" a valid signature whose
+    login has ended; UNPROVEN ones carry no `cv` claim."""
 
     def verify_access(self, token: str) -> Principal:
         principal = self.verify_token(token)
         self.confirm_session(principal)
-        return Principal(user_id="u1")
+        return Principal(user_id="u1", session_id=token, verified=principal.verified)
 
     def verify_token(self, token: str) -> Principal:
-        if token not in ("good", "revoked"):
+        if token not in ("good", "revoked", *UNPROVEN):
             raise Unauthorized()
-        return Principal(user_id="u1", session_id=token, pending=PendingSession(token))
+        return Principal(user_id="u1", session_id=token, pending=PendingSession(token),
+                         verified=token not in UNPROVEN)
 
     def confirm_session(self, principal: Principal) -> None:
         SESSION_READS.append(str(principal.session_id))
-        if principal.session_id != "good":
+        if principal.session_id not in ("good", "unproven", "proven-since"):
             raise Unauthorized()
+
+    def require_verified(self, principal: Principal) -> None:
+        USER_READS.append(str(principal.session_id))
+        if principal.session_id != "proven-since":
+            raise VerificationRequired()
 
 
 def build_app() -> Chalice:
@@ -81,6 +92,11 @@ def build_app() -> Chalice:
         if call.body.amount == 2:
             raise NotFound()  # answered before any read of the session
         return {"confirmed": pending.confirmed}
+
+    @route(app, "/verify", "POST", summary="allowed before any contact is verified", status=204,
+           unverified_ok=True)
+    def verify(call: Call) -> Reply:
+        return Reply(status=204)
 
     @route(app, "/open", "DELETE", summary="public", public=True, status=204)
     def open_(call: Call) -> Reply:
@@ -155,6 +171,32 @@ def test_a_route_that_reads_the_session_itself_is_checked_after_the_view_if_it_d
     assert call(client, "POST", "/pay", pay % 5, token="revoked")[0] == 401  # other routes read first
 
 
+def test_an_account_without_a_verified_contact_may_only_read_and_verify(client):
+    pay = '{"amount": 5, "currency": "USD"}'
+    USER_READS.clear()
+    for path in ("/pay", "/pay-fast"):
+        status, body, _ = call(client, "POST", path, pay, token="unproven")
+        assert (status, body["error"]["code"]) == (403, "verification_required"), path
+    assert call(client, "GET", "/things/a", token="unproven")[0] == 200
+    assert call(client, "POST", "/verify", token="unproven")[0] == 204
+    assert call(client, "PUT", "/pay", pay, token="unproven")[0] == 405  # the contract's 405 first
+    assert call(client, "DELETE", "/open", token=None)[0] == 204
+    assert USER_READS == ["unproven", "unproven"]  # only the two gated requests read the account
+    # Verified since the token was issued: let through (one read); a verified token reads nothing.
+    assert call(client, "POST", "/pay", pay, token="proven-since")[0] == 201
+    assert call(client, "POST", "/pay-fast", pay, token="proven-since")[0] == 201
+    USER_READS.clear()
+    assert call(client, "POST", "/pay", pay)[0] == 201
+    assert call(client, "POST", "/pay-fast", pay)[0] == 201
+    assert USER_READS == []
+    # A revoked login gets its 401, not a 403 that would tell the account is unverified; a
+    # route that reads its own session reads it before the account, before the view.
+    SESSION_READS.clear()
+    assert call(client, "POST", "/pay-fast", pay, token="unproven-revoked")[0] == 401
+    assert call(client, "POST", "/pay", pay, token="unproven-revoked")[0] == 401
+    assert SESSION_READS == ["unproven-revoked", "unproven-revoked"]
+
+
 def test_auth_is_default_deny_and_public_routes_are_open(client):
     assert call(client, "POST", "/pay", '{"amount": 5, "currency": "USD"}', token=None)[0] == 401
     assert call(client, "POST", "/pay", '{"amount": 5, "currency": "USD"}', token="forged")[0] == 401
@@ -172,7 +214,10 @@ def test_openapi_describes_bodies_queries_and_errors():
     doc = build_document(build_app())
     validate(doc)
     pay = doc["paths"]["/pay"]["post"]
-    assert set(pay["responses"]) == {"201", "400", "401", "413"}
+    assert set(pay["responses"]) == {"201", "400", "401", "403", "413"}
+    assert pay["responses"]["403"]["description"] == "verification_required"
+    assert "403" not in doc["paths"]["/verify"]["post"]["responses"]  # unverified_ok
+    assert "403" not in doc["paths"]["/things/{thing_id}"]["get"]["responses"]  # a read
     schema_name = pay["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert doc["components"]["schemas"][schema_name]["properties"]["amount"]["exclusiveMinimum"] == 0
     thing = doc["paths"]["/things/{thing_id}"]["get"]

@@ -195,3 +195,16 @@ def test_unknown_connection_and_path(server: WsServer, api: Any) -> None:
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(server.management_url + "/elsewhere", timeout=2)
     assert missing.value.code == 404
+
+
+def test_the_apps_pusher_closes_a_connection_and_knows_a_gone_one(server: WsServer, recorder: Recorder) -> None:
+    from chalicelib.adapters.websocket import ApiGatewayPusher
+
+    pusher = ApiGatewayPusher(management, server.management_url)
+    with open_client(server, "c11") as ws:
+        cid = cid_of(recorder, "c11")
+        assert pusher.close(cid) is True
+        wait_for(lambda: recorder.of("$disconnect", cid))
+        ws.recv_events_thread.join(2)
+        assert ws.close_code is not None
+    assert pusher.close(cid) is False

@@ -1,6 +1,9 @@
 // The one place that talks to the wallet API. Tokens live in this module's memory only (never
 // in localStorage or a cookie a script could read): a reload signs the person out, which is the
-// price of keeping a stolen-disk or XSS-in-another-tab from finding them.
+// price of keeping a stolen-disk or XSS-in-another-tab from finding them. (The device token of
+// device.js is kept in localStorage: it is no credential, it only marks a browser that signed
+// in before.)
+import { deviceTokenFor, keepDeviceToken } from './device.js';
 
 let config = null;
 let tokens = null;
@@ -8,6 +11,7 @@ let refreshing = null;
 let refreshTimer = null;
 let expiresAt = 0; // ms since the epoch: when the access token stops working
 const listeners = new Set();
+const refusals = new Set();
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null, retryAfter = null) {
@@ -26,6 +30,11 @@ export function accessToken() { return tokens ? tokens.access_token : null; }
 
 // Called with true/false whenever the person signs in or out (a failed refresh signs out).
 export function onAuthChange(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+// Called with the ApiError of every refusal that concerns the whole account rather than one
+// form (403 `verification_required`: the shell then shows the verify screen).
+const ACCOUNT_WIDE = new Set(['verification_required']);
+export function onAccountRefusal(fn) { refusals.add(fn); return () => refusals.delete(fn); }
 
 function schedule(seconds) {
   clearTimeout(refreshTimer);
@@ -109,7 +118,16 @@ export function refresh() {
 
 // An authorized call. `key` sends an Idempotency-Key; a call that failed only because the
 // access token expired is sent once more after a refresh, with the same key.
-export async function api(method, path, body, { key } = {}) {
+export async function api(method, path, body, options = {}) {
+  try {
+    return await call(method, path, body, options);
+  } catch (err) {
+    if (ACCOUNT_WIDE.has(err.code) && tokens) refusals.forEach((fn) => fn(err));
+    throw err;
+  }
+}
+
+async function call(method, path, body, { key } = {}) {
   const extra = key ? { 'Idempotency-Key': key } : {};
   const sentWith = accessToken();
   try {
@@ -122,8 +140,16 @@ export async function api(method, path, body, { key } = {}) {
   }
 }
 
+// The browser's device token for this account goes with every login, and the one the API
+// answers with replaces it (device.js).
 export async function signIn(email, password) {
-  setTokens(await raw('POST', '/auth/login', { email, password }));
+  const body = { email, password };
+  const device = await deviceTokenFor(email);
+  if (device) body.device_token = device;
+  const answer = await raw('POST', '/auth/login', body);
+  const { device_token: next, ...pair } = answer;
+  await keepDeviceToken(email, next);
+  setTokens(pair);
 }
 
 export async function register(fields) {

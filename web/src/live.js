@@ -21,6 +21,7 @@ export function connectLive({ onNotice, onState }) {
       if (message && message.type === 'notification') onNotice(message.notification);
     };
     ws.onclose = () => {
+      if (stopped) return; // closed by the page itself (signed out, or the shell went away)
       onState(false);
       if (!stopped) timer = setTimeout(open, pause);
       pause = Math.min(pause * 2, 30000);

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, configure, onAuthChange, signedIn, signOut } from './api.js';
+import { api, configure, onAccountRefusal, onAuthChange, signedIn, signOut } from './api.js';
 import { connectLive } from './live.js';
 import { describeNotice } from './messages.js';
 import { formatMoney, setExponents } from './money.js';
@@ -17,6 +17,8 @@ import { Withdraw } from './screens/withdraw.js';
 import { Notifications } from './screens/notifications.js';
 import { Security } from './screens/security.js';
 import { Devices } from './screens/devices.js';
+import { Sessions } from './screens/sessions.js';
+import { Verify } from './screens/verify.js';
 
 const SCREENS = {
   home: ['Home', Home], send: ['Send', Send], requests: ['Requests', Requests],
@@ -24,7 +26,16 @@ const SCREENS = {
   notifications: ['Notifications', Notifications], security: ['Security', Security],
   devices: ['Offline devices', Devices],
 };
+// Screens reached from another screen, not from the navigation.
+const LINKED = { sessions: ['Your sessions', Sessions] };
 const PUBLIC = { signin: SignIn, signup: SignUp, forgot: Forgot };
+// What an account without a verified contact may open: the API lets it read, verify and manage
+// its sessions, nothing else.
+const UNVERIFIED = { verify: Verify, sessions: Sessions };
+
+function SignOutButton() {
+  return html`<button class="link" type="button" onClick=${() => signOut().then(() => go('signin'))}>Sign out</button>`;
+}
 
 
 function Shell({ route }) {
@@ -42,8 +53,10 @@ function Shell({ route }) {
       setVersion((v) => v + 1);
       setToast(describeNotice(n, formatMoney));
     },
-    // Connected (again): catch up on anything that arrived while the socket was down.
-    onState: (up) => { setLive(up); if (up) { countUnread(); setVersion((v) => v + 1); } },
+    // Connected (again): catch up on anything that arrived while the socket was down. Dropped:
+    // ask the API at once, so a login signed out elsewhere (its socket closed by the API) meets
+    // its 401 now and returns to the sign-in screen, not at its next click.
+    onState: (up) => { setLive(up); countUnread(); if (up) setVersion((v) => v + 1); },
   }), []);
   useEffect(() => { countUnread(); }, []);
   useEffect(() => {
@@ -52,14 +65,14 @@ function Shell({ route }) {
     return () => clearTimeout(t);
   }, [toast]);
 
-  const [, Screen] = SCREENS[route] || SCREENS.home;
+  const [, Screen] = SCREENS[route] || LINKED[route] || SCREENS.home;
   const label = unread === 1 ? '1 unread notification' : `${unread} unread notifications`;
   return html`
     <header>
       <div class="bar">
         <a class="brand" href="#/home">E-wallet</a>
         <span class="status" data-testid="live-state">${live ? 'Live' : 'Connecting…'}</span>
-        <button class="link" type="button" onClick=${() => signOut().then(() => go('signin'))}>Sign out</button>
+        <${SignOutButton} />
       </div>
       <nav aria-label="Main">
         <ul>
@@ -77,20 +90,49 @@ function Shell({ route }) {
     <div aria-live="polite" role="status">${toast && html`<div class="toast" data-testid="toast">${toast}</div>`}</div>`;
 }
 
+// Until the account has a verified e-mail or phone: the verify screen (and the sessions one).
+function Unverified({ route, refused, onVerified }) {
+  const Screen = UNVERIFIED[route];
+  useEffect(() => { if (!Screen) go('verify'); }, [Screen]);
+  return html`
+    <header><div class="bar"><span class="brand">E-wallet</span><${SignOutButton} /></div></header>
+    <main id="main">${Screen && html`<${Screen} refused=${refused} onVerified=${onVerified} version=${0} />`}</main>`;
+}
+
 function App() {
   const [route, setRoute] = useState(currentRoute());
   const [authed, setAuthed] = useState(signedIn());
+  // For the signed-in account: null while /me loads, then whether it has a verified contact.
+  const [verified, setVerified] = useState(null);
+  const [refused, setRefused] = useState(false); // a write met 403 verification_required
   useEffect(() => {
     const onHash = () => setRoute(currentRoute());
     window.addEventListener('hashchange', onHash);
     const off = onAuthChange((yes) => { setAuthed(yes); if (!yes && !PUBLIC[currentRoute()]) go('signin'); });
-    return () => { window.removeEventListener('hashchange', onHash); off(); };
+    const offRefusal = onAccountRefusal(() => { setVerified(false); setRefused(true); });
+    return () => { window.removeEventListener('hashchange', onHash); off(); offRefusal(); };
   }, []);
+  useEffect(() => {
+    setVerified(null);
+    setRefused(false);
+    if (!authed) return undefined;
+    let live = true;
+    // Verify first: an account that has proven nothing is taken to the verify screen. If /me
+    // cannot be read, the shell opens; the first refused write brings the screen anyway.
+    api('GET', '/me').then((me) => live && setVerified(Boolean(me.email_verified || me.phone_verified)))
+      .catch(() => live && setVerified(true));
+    return () => { live = false; };
+  }, [authed]);
   if (!authed) {
     const Screen = PUBLIC[route] || SignIn;
     return html`<main id="main"><${Screen} /></main>`;
   }
-  if (PUBLIC[route]) { go('home'); return null; }
+  if (verified === null) return html`<main id="main"><p class="loading">Loading your wallet…</p></main>`;
+  if (!verified) {
+    const done = () => { setVerified(true); setRefused(false); go('home'); };
+    return html`<${Unverified} route=${route} refused=${refused} onVerified=${done} />`;
+  }
+  if (PUBLIC[route] || route === 'verify') { go('home'); return null; }
   return html`<${Shell} route=${route} />`;
 }
 

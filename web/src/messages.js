@@ -28,6 +28,14 @@ const WORDS = {
   payload_too_large: 'That is too much text.',
   not_found: 'We could not find that. It may have been removed.',
   device_inactive: 'That device can no longer receive allowances.',
+  verification_required: 'Verify your e-mail (or phone) first. Until then you can look around, but not pay, '
+    + 'top up or change anything.',
+  reauth_required: 'Please confirm it is you: enter your password, or a code from your authenticator app '
+    + 'if two-step verification is on.',
+  reauth_invalid: 'That password or code is not right, so we could not confirm it is you.',
+  mfa_already_enabled: 'Two-step verification is already on.',
+  payout_account_required: 'Connect a bank account first.',
+  conflict: 'Something changed at the same time. Please try again.',
 };
 
 const FIELD_NAMES = {
@@ -41,10 +49,28 @@ function fieldName(field) {
   return FIELD_NAMES[last] || last.replace(/_/g, ' ');
 }
 
+// Retry-After (seconds, or an HTTP date) as a person would say it: "30 seconds", "about 15 minutes".
+export function waitWords(retryAfter, now = Date.now()) {
+  if (retryAfter === null || retryAfter === undefined || retryAfter === '') return null;
+  let seconds = Number(retryAfter);
+  if (!Number.isFinite(seconds)) {
+    const at = Date.parse(retryAfter);
+    if (Number.isNaN(at)) return null;
+    seconds = (at - now) / 1000;
+  }
+  seconds = Math.max(1, Math.ceil(seconds));
+  if (seconds === 1) return '1 second';
+  if (seconds < 90) return `${seconds} seconds`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `about ${minutes} minutes`;
+  const hours = Math.round(minutes / 60);
+  return hours === 1 ? 'about an hour' : `about ${hours} hours`;
+}
+
 export function explain(err) {
   if (!err || !err.code) return 'Something went wrong. Please try again.';
-  if (err.code === 'too_many_requests' && err.retryAfter) {
-    return `Too many tries in a short time. Please wait ${err.retryAfter} seconds and try again.`;
+  if (err.code === 'too_many_requests' && waitWords(err.retryAfter)) {
+    return `Too many tries in a short time. Please wait ${waitWords(err.retryAfter)} and try again.`;
   }
   if (err.code === 'invalid_request') {
     const fields = (err.details || []).map((d) => fieldName(d.field)).filter(Boolean);
@@ -59,6 +85,8 @@ export function explain(err) {
 
 // The fields an error names, so a form can mark them (aria-invalid) next to the message.
 export function badFields(err) {
+  // A step-up refused: the proof field (password or code) is the one to fix.
+  if (err && (err.code === 'reauth_invalid' || err.code === 'reauth_required')) return new Set(['password', 'otp']);
   if (!err || err.code !== 'invalid_request') return new Set();
   // "to.email" marks both the `to` field and an `email` one.
   return new Set((err.details || []).flatMap((d) => String(d.field || '').split('.')));
@@ -75,14 +103,41 @@ const NOTICE = {
   'payment_request.paid': (d, m) => `${who(d)} paid your request for ${m}.`,
   'payment_request.declined': (d, m) => `${who(d)} declined your request for ${m}.`,
   'offline.redeemed': (d, m) => `${who(d)} redeemed ${m} you paid offline.`,
+  // No money in it: when, and the client as it named itself.
+  'security.new_sign_in': (d) => `New sign-in to your account from ${describeAgent(d.user_agent)}. `
+    + 'Not you? Sign it out in Security, then change your password.',
 };
+
+const BROWSERS = [
+  // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
+  [/\bEdg(e|A|iOS)?\//, 'Edge'], [/\b(OPR|Opera)\//, 'Opera'], [/\bSamsungBrowser\//, 'Samsung Internet'],
+  [/\b(Firefox|FxiOS)\//, 'Firefox'], [/\b(HeadlessChrome|Chrome|Chromium|CriOS)\//, 'Chrome'],
+  [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
+];
+const SYSTEMS = [
+  [/\biPhone\b/, 'an iPhone'], [/\biPad\b/, 'an iPad'], [/\bAndroid\b/, 'Android'], [/\bCrOS\b/, 'ChromeOS'],
+  [/\bWindows\b/, 'Windows'], [/\bMac OS X\b|\bMacintosh\b/, 'a Mac'], [/\bLinux\b/, 'Linux'],
+];
+
+// A User-Agent in plain words: "Chrome on Linux", "Safari on an iPhone"; a client that is no
+// browser is named as it names itself ("python-requests"), and none at all as an unknown device.
+export function describeAgent(ua) {
+  const text = String(ua || '').trim();
+  if (!text) return 'an unknown device';
+  const browser = BROWSERS.find(([re]) => re.test(text));
+  const system = SYSTEMS.find(([re]) => re.test(text));
+  if (browser) return system ? `${browser[1]} on ${system[1]}` : browser[1];
+  if (system && /^Mozilla\//.test(text)) return `a browser on ${system[1]}`;
+  const product = text.split(/[\s/(]/)[0].slice(0, 40);
+  return product ? `an app (${product})` : 'an unknown device';
+}
 
 function who(data) {
   return (data.counterparty && data.counterparty.display_name) || 'Someone';
 }
 
 export function describeNotice(n, format) {
-  const money = format(n.data.amount, n.data.currency);
+  const money = n.data.amount === undefined ? '' : format(n.data.amount, n.data.currency);
   const text = NOTICE[n.type];
   // A display name ends with its initial's full stop: never two at the end of a sentence.
   return text ? text(n.data, money).replace(/\.\.$/, '.') : `${n.type}: ${money}`;

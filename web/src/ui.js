@@ -2,6 +2,7 @@
 // hooks for loading data and running an action with busy and error states.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
+import { api } from './api.js';
 import { explain, badFields } from './messages.js';
 import { formatMoney } from './money.js';
 
@@ -108,4 +109,34 @@ export const BAD_AMOUNT = { code: 'invalid_request', details: [{ field: 'amount'
 
 export function walletLabel(w) {
   return `${w.name} (${w.currency}): ${formatMoney(w.available, w.currency)} available`;
+}
+
+// Step-up (API.md, "Sessions, step-up and account safety"): turning 2FA on, changing the phone,
+// connecting the payout account and registering an offline device need a fresh proof in the
+// form: the password, or with 2FA on a code from the authenticator (or a recovery code), since
+// a password alone is then not enough. `mfaEnabled` is what /me said; a 403 `reauth_required`
+// (2FA turned on or off elsewhere meanwhile) re-reads it, so the form asks for the right one.
+export function useStepUp(mfaEnabled) {
+  const [mfa, setMfa] = useState(null);
+  const on = mfa === null ? Boolean(mfaEnabled) : mfa;
+  return {
+    mfa: on,
+    proof(form) {
+      const value = String(form.get(on ? 'otp' : 'password') || '');
+      return on ? { otp: value.trim() } : { password: value };
+    },
+    async refused(err) {
+      if (!err || err.code !== 'reauth_required') return;
+      try { setMfa(Boolean((await api('GET', '/me')).mfa_enabled)); } catch (e) { /* keep the field as it is */ }
+    },
+  };
+}
+
+export function StepUpField({ stepUp, error, label }) {
+  return stepUp.mfa
+    ? html`<${Field} label=${label || 'Authenticator code'} name="otp" inputmode="numeric"
+        autocomplete="one-time-code" required error=${error}
+        hint="To confirm it is you: the code from your authenticator app, or one of your recovery codes" />`
+    : html`<${Field} label=${label || 'Your password'} name="password" type="password"
+        autocomplete="current-password" required error=${error} hint="To confirm it is you" />`;
 }

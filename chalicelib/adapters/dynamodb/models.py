@@ -16,7 +16,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamodb.errors import condition_failed
@@ -74,6 +74,23 @@ class StripeEventRecord(BaseModel):
     expires_at = NumberAttribute()
 
 
+UNVERIFIED = "u"  # the one partition of the sparse index of unverified accounts
+
+
+class UnverifiedUsers(GlobalSecondaryIndex["UserRecord"]):
+    """Accounts nobody proved owning (no verified e-mail or phone), oldest first: the job that
+    closes them after 7 days reads this. Sparse: the attributes exist from registration until a
+    contact is verified, so the index holds only the accounts it is for (one partition: fine
+    for the registrations of a few hundred a second; shard `unverified` by day if ever not)."""
+
+    class Meta:
+        index_name = "unverified"
+        projection = KeysOnlyProjection()
+
+    unverified = UnicodeAttribute(hash_key=True)
+    unverified_since = NumberAttribute(range_key=True)
+
+
 class UserRecord(BaseModel):
     table = "users"
 
@@ -101,6 +118,10 @@ class UserRecord(BaseModel):
     stripe_customer_id = UnicodeAttribute(null=True)
     payout_account_id = UnicodeAttribute(null=True)
     payout_status = UnicodeAttribute(null=True)
+    signed_in_at = UnicodeAttribute(null=True)  # the first sign-in (set once: domain.user.User)
+    unverified = UnicodeAttribute(null=True)  # UNVERIFIED while no contact is verified (sparse index)
+    unverified_since = NumberAttribute(null=True)  # epoch seconds: when it was registered unverified
+    by_unverified = UnverifiedUsers()
 
 
 class IdentityRecord(BaseModel):
@@ -195,6 +216,7 @@ class SessionRecord(BaseModel):
     class Meta(BaseModel.Meta):
         abstract = False
         table_name = "sessions"
+        stream_view_type = "NEW_IMAGE"  # notifications (a sign-in from a new device) read this stream
 
     session_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -205,6 +227,10 @@ class SessionRecord(BaseModel):
     generation = NumberAttribute(default=0)
     status = UnicodeAttribute(default="active")
     created_at = UnicodeAttribute()
+    last_used_at = UnicodeAttribute(null=True)  # the last sign-in or refresh, not every request
+    user_agent = UnicodeAttribute(null=True)  # at most 256 printable characters
+    device_key = UnicodeAttribute(null=True)  # a hash identifying the device token, never the token
+    new_device = BooleanAttribute(default=False)
     expires_at = NumberAttribute()
     by_user = SessionsByUser()
 

@@ -1,10 +1,18 @@
 """Users, their identities (uniqueness + look-up) and the default wallet opened with them."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.adapters.dynamodb.connection import reason_codes, transact
-from chalicelib.adapters.dynamodb.models import CodeRecord, IdentityRecord, UserRecord, WalletRecord, written
+from chalicelib.adapters.dynamodb.models import (
+    UNVERIFIED,
+    CodeRecord,
+    IdentityRecord,
+    UserRecord,
+    WalletRecord,
+    written,
+)
 from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken
 from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
 from chalicelib.domain.verification import MAX_TRIES, USED
@@ -43,14 +51,23 @@ def _consume(tx: Any, proof: CodeProof) -> None:
               condition=(CodeRecord.code_hash == proof.code_hash) & (CodeRecord.tries <= MAX_TRIES))
 
 
+# A verified contact takes the account out of the unverified index, for good: from then on the
+# 7-day closing never considers it (and the same transaction makes it so, so the two race safely).
+_PROVEN = [UserRecord.unverified.remove(), UserRecord.unverified_since.remove()]
+
 _FIELDS = ("user_id", "created_at", "status", "email_ct", "phone_ct", "first_name_ct", "last_name_ct",
            "email_verified", "phone_verified", "password_hash", "mfa_enabled", "totp_secret_ct", "totp_pending_ct",
-           "totp_last_step")
+           "totp_last_step", "signed_in_at", "unverified_since")
+
+
+def _unverified(attribute: Any) -> Any:
+    return (attribute == False) | attribute.does_not_exist()  # noqa: E712 - a DynamoDB condition
 
 
 def _to_user(r: UserRecord) -> User:
     user = User(**{f: getattr(r, f) for f in _FIELDS})
     user.totp_last_step = int(r.totp_last_step or 0)
+    user.unverified_since = int(r.unverified_since) if r.unverified_since is not None else None
     user.email_verified, user.phone_verified = bool(r.email_verified), bool(r.phone_verified)
     user.recovery_codes = set(r.recovery_codes or ())
     return user
@@ -68,6 +85,8 @@ class DynamoUsers:
         from pynamodb.exceptions import TransactWriteError
 
         record = UserRecord(**{f: getattr(user, f) for f in _FIELDS})
+        if user.unverified_since is not None:
+            record.unverified = UNVERIFIED  # into the sparse index the 7-day closing reads
 
         def write(tx: Any) -> None:
             tx.save(record, condition=UserRecord.user_id.does_not_exist())
@@ -100,7 +119,7 @@ class DynamoUsers:
                       password_hash: str | None = None) -> None:
         """Mark the e-mail verified (and, for a password reset, set the password), consuming the
         code that proved it."""
-        actions = [UserRecord.email_verified.set(True)]
+        actions = [UserRecord.email_verified.set(True), *_PROVEN]
         if password_hash is not None:
             actions.append(UserRecord.password_hash.set(password_hash))
 
@@ -117,7 +136,7 @@ class DynamoUsers:
         """The phone becomes the account's (its identity item is put, if nobody verified it first)."""
         def write(tx: Any) -> None:
             _consume(tx, proof)
-            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.phone_verified.set(True)],
+            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.phone_verified.set(True), *_PROVEN],
                       condition=(UserRecord.phone_ct == phone_ct))
             tx.save(IdentityRecord(key=phone_key, user_id=user_id, created_at=created_at, verified=True),
                     condition=IdentityRecord.key.does_not_exist())
@@ -183,6 +202,49 @@ class DynamoUsers:
             return user_id
         return self.user_id_for(identity_key) or user_id
 
+    def release(self, identity_key: str, user_id: str) -> bool:
+        """Delete an identity item, only if it still names `user_id` (a closed account's)."""
+        return written(lambda: IdentityRecord(key=identity_key).delete(condition=IdentityRecord.user_id == user_id))
+
+    # -- closing accounts nobody proved owning ---------------------------------------------------
+    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool) -> bool:
+        """Close the account and delete the identity items in `release` (its e-mail, so the
+        address is free again; any verified phone) in ONE transaction, on the condition that
+        its e-mail is still unverified (and, `phone_too`, its phone as well) and it is not
+        closed already: of a verification and a closing that race, exactly one wins. False
+        when that condition no longer holds."""
+        from pynamodb.exceptions import TransactWriteError
+
+        unproven = _unverified(UserRecord.email_verified)
+        if phone_too:
+            unproven &= _unverified(UserRecord.phone_verified)
+        condition = UserRecord.user_id.exists() & (UserRecord.status != "closed") & unproven
+
+        def write(tx: Any) -> None:
+            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.status.set("closed"), *_PROVEN],
+                      condition=condition)
+            for key in release:
+                # Gone already is fine; someone else's (taken since) is not ours to delete.
+                tx.delete(IdentityRecord(key=key),
+                          condition=(IdentityRecord.user_id == user_id) | IdentityRecord.key.does_not_exist())
+
+        try:
+            transact(write)
+        except TransactWriteError as exc:
+            # Deletes reach DynamoDB before updates (see _contact_write): the user is last.
+            codes = reason_codes(exc)
+            if len(codes) == len(release) + 1 and codes[-1] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def unverified_before(self, cutoff: int) -> Iterator[str]:
+        """Ids of accounts still without a verified contact since before `cutoff` (epoch
+        seconds), oldest first, read page by page as consumed (the sparse index: eventually
+        consistent, so whoever acts on one re-checks it in its write)."""
+        for r in UserRecord.by_unverified.query(UNVERIFIED, UserRecord.unverified_since < cutoff):
+            yield str(r.user_id)
+
     # -- conditional updates; each returns False when its condition did not hold ---------------
     def _update(self, user_id: str, actions: list[Any], condition: Any = None) -> bool:
         cond = UserRecord.user_id.exists() if condition is None else (UserRecord.user_id.exists() & condition)
@@ -220,3 +282,7 @@ class DynamoUsers:
 
     def clear_password(self, user_id: str) -> bool:
         return self._update(user_id, [UserRecord.password_hash.remove()])
+
+    def mark_signed_in(self, user_id: str, at: str) -> bool:
+        """Record the account's first sign-in; False if it had one already (set once)."""
+        return self._update(user_id, [UserRecord.signed_in_at.set(at)], UserRecord.signed_in_at.does_not_exist())

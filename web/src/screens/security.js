@@ -3,9 +3,9 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import qrcode from 'qrcode-generator';
 import { api } from '../api.js';
-import { Done, ErrorAlert, Field, Page, submitting, useAction, useLoad } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, StepUpField, submitting, useAction, useLoad, useStepUp } from '../ui.js';
 
-function Contact({ me, channel, onChange }) {
+export function Contact({ me, channel, onChange }) {
   const [sentTo, setSentTo] = useState(null);
   const label = channel === 'email' ? 'E-mail' : 'Phone';
   const value = channel === 'email' ? me.email : me.phone;
@@ -34,12 +34,19 @@ function Contact({ me, channel, onChange }) {
   </div>`;
 }
 
+// A new phone is a new way to be paid and to sign in: step-up (password, or a code with 2FA on).
 function PhoneForm({ me, onChange }) {
-  const save = useAction(async (form) => onChange(await api('PATCH', '/me', { phone: form.get('phone').trim() })));
-  return html`<form onSubmit=${submitting(save.go)} noValidate>
+  const stepUp = useStepUp(me.mfa_enabled);
+  const save = useAction(async (form) => {
+    try {
+      onChange(await api('PATCH', '/me', { phone: form.get('phone').trim(), ...stepUp.proof(form) }));
+    } catch (err) { await stepUp.refused(err); throw err; }
+  });
+  return html`<form onSubmit=${submitting(save.go)} noValidate data-testid="phone-form">
     <${ErrorAlert} error=${save.error} />
     <${Field} label=${me.phone ? 'New phone number' : 'Phone number'} name="phone" type="tel" autocomplete="tel"
       required hint="With the country code, e.g. +65 9123 4567" error=${save.error} />
+    <${StepUpField} stepUp=${stepUp} error=${save.error} />
     <div class="actions"><button type="submit" class="secondary" disabled=${save.busy}>Save phone</button></div>
   </form>`;
 }
@@ -56,7 +63,15 @@ function Qr({ text }) {
 function TwoStep({ me, onChange }) {
   const [enrolling, setEnrolling] = useState(null);
   const [codes, setCodes] = useState(null);
-  const start = useAction(async () => setEnrolling(await api('POST', '/me/mfa/totp')));
+  // Turning it on needs the password: a stolen session alone must not put its own code in front
+  // of the owner's password change, reset and 2FA-off.
+  const stepUp = useStepUp(me.mfa_enabled);
+  const start = useAction(async (form) => {
+    try { setEnrolling(await api('POST', '/me/mfa/totp', stepUp.proof(form))); } catch (err) {
+      await stepUp.refused(err);
+      throw err;
+    }
+  });
   const confirm = useAction(async (form) => {
     const result = await api('POST', '/me/mfa/totp/confirm', { otp: form.get('otp').trim() });
     setEnrolling(null);
@@ -83,8 +98,11 @@ function TwoStep({ me, onChange }) {
         <div class="actions"><button type="submit" class="secondary" disabled=${off.busy}>Turn off</button></div>
       </form>`}
     ${!me.mfa_enabled && !enrolling && html`<p>Off. Turn it on to withdraw money and to pay offline.</p>
-      <${ErrorAlert} error=${start.error} />
-      <div class="actions"><button type="button" disabled=${start.busy} onClick=${() => start.go()}>Set up two-step verification</button></div>`}
+      <form onSubmit=${submitting(start.go)} noValidate data-testid="mfa-setup">
+        <${ErrorAlert} error=${start.error} />
+        <${StepUpField} stepUp=${stepUp} error=${start.error} />
+        <div class="actions"><button type="submit" disabled=${start.busy}>Set up two-step verification</button></div>
+      </form>`}
     ${enrolling && html`<div>
       <p>Scan this with your authenticator app (Google Authenticator, 1Password, …), then type the 6-digit code it shows.</p>
       <${Qr} text=${enrolling.otpauth_uri} />
@@ -108,6 +126,11 @@ export function Security() {
       <${Contact} me=${user} channel="email" onChange=${setMe} />
       <${Contact} me=${user} channel="phone" onChange=${setMe} />
       <div class="card"><${PhoneForm} me=${user} onChange=${setMe} /></div>
-      <${TwoStep} me=${user} onChange=${setMe} />`}
+      <${TwoStep} me=${user} onChange=${setMe} />
+      <div class="card">
+        <h2>Where you are signed in</h2>
+        <p>See each browser and app signed in to your account, and sign out the ones you do not know.</p>
+        <p><a href="#/sessions">Your sessions</a></p>
+      </div>`}
   </${Page}>`;
 }

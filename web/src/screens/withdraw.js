@@ -5,7 +5,8 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { useIdempotency } from '../keys.js';
 import { amountHint, formatMoney, parseAmount } from '../money.js';
-import { Done, ErrorAlert, Field, Page, Select, submitting, useAction, useLoad, BAD_AMOUNT, pickWallet } from '../ui.js';
+import { Done, ErrorAlert, Field, Page, Select, StepUpField, submitting, useAction, useLoad, useStepUp, BAD_AMOUNT,
+  pickWallet } from '../ui.js';
 
 const STATUS = { pending: 'On its way to your bank', paid: 'Paid to your bank', failed: 'Failed: the money is back in your wallet',
   needs_attention: 'Being checked by our team; the money is held, not lost' };
@@ -21,7 +22,19 @@ export function Withdraw({ version }) {
   const [withdrawal, setWithdrawal] = useState(null);
   const once = useIdempotency();
   const [opened, setOpened] = useState(null); // the POST's answer: it alone has the onboarding link
-  const connect = useAction(async () => setOpened(await api('POST', '/payout-account')));
+  // Where withdrawals go is step-up: a stolen session must not point them at another bank.
+  const stepUp = useStepUp(me.data && me.data.mfa_enabled);
+  const connect = useAction(async (form) => {
+    try { setOpened(await api('POST', '/payout-account', stepUp.proof(form))); } catch (err) {
+      await stepUp.refused(err);
+      throw err;
+    }
+  });
+  const connectForm = (label) => html`<form onSubmit=${submitting(connect.go)} noValidate data-testid="payout-connect">
+    <${ErrorAlert} error=${connect.error} />
+    <${StepUpField} stepUp=${stepUp} error=${connect.error} />
+    <div class="actions"><button type="submit" disabled=${connect.busy}>${label}</button></div>
+  </form>`;
   const send = useAction(async (body) => {
     const { otp, ...content } = body; // a new code for the same withdrawal is the same withdrawal
     setWithdrawal(await once(content, (key) => api('POST', '/withdrawals', body, { key })));
@@ -40,17 +53,15 @@ export function Withdraw({ version }) {
   if (account.loading || me.loading) body = html`<p class="muted">Loading…</p>`;
   else if (account.error) body = html`<${ErrorAlert} error=${account.error} />`;
   else if (!payout) {
-    body = html`<p>Connect a bank account to withdraw to it.</p><${ErrorAlert} error=${connect.error} />
-      <div class="actions"><button type="button" disabled=${connect.busy} onClick=${() => connect.go()}>Connect a bank account</button></div>`;
+    body = html`<p>Connect a bank account to withdraw to it.</p>${connectForm('Connect a bank account')}`;
   } else if (payout.status !== 'enabled') {
     // Stripe's onboarding opens in a new tab: leaving this page would sign the person out
     // (tokens live in its memory only).
     body = html`<p>Your bank account is not ready yet (${payout.status}).</p>
-      <${ErrorAlert} error=${connect.error} />
+      ${payout.onboarding_url
+        ? html`<div class="actions"><a href=${payout.onboarding_url} target="_blank" rel="noopener noreferrer">Finish setting it up at Stripe (opens a new tab)</a></div>`
+        : connectForm('Continue setting it up')}
       <div class="actions">
-        ${payout.onboarding_url
-          ? html`<a href=${payout.onboarding_url} target="_blank" rel="noopener noreferrer">Finish setting it up at Stripe (opens a new tab)</a>`
-          : html`<button type="button" disabled=${connect.busy} onClick=${() => connect.go()}>Continue setting it up</button>`}
         <button type="button" class="secondary" onClick=${() => { setOpened(null); account.reload(); }}>I have finished: check again</button>
       </div>`;
   } else if (me.data && !me.data.mfa_enabled) {

@@ -1,0 +1,80 @@
+"""Logins on DynamoDB Local (issue 26): what a session records, listing and ending them, the
+first sign-in set once, and the sessions stream telling of a sign-in from a new device exactly
+once, however often the stream hands the record over."""
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib.adapters.dynamodb.stream import changes
+from chalicelib.domain.contact import email_lookup_key, identity_key
+from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.notification import notification_id
+from tests.integration.test_notifications_dynamodb import stream_records
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def verified_person(c) -> tuple[str, str]:
+    address = f"it.{uuid.uuid4().hex[:10]}@example.com"
+    user_id = c.identity.register(address, PASSWORD).user_id
+    c.users.confirm_email(user_id, identity_key(email_lookup_key(address), c.blind_index), None)
+    return user_id, address
+
+
+def sid(pair) -> str:
+    return str(pair.refresh_token.split(".")[1])
+
+
+def test_a_session_records_its_client_and_use_and_lists_and_ends(stack_container):
+    c = stack_container
+    user_id, address = verified_person(c)
+    first = c.identity.login(PASSWORD, email=address, user_agent="Agent/1 " + "x" * 300)
+    second = c.identity.login(PASSWORD, email=address, device_token=first.device_token)
+    s1, s2 = c.sessions.get(sid(first)), c.sessions.get(sid(second))
+    assert s1.user_agent.startswith("Agent/1") and len(s1.user_agent) == 256 and s1.last_used_at == s1.created_at
+    assert s1.device_key and s1.device_key == s2.device_key and not s1.new_device and not s2.new_device
+    assert c.identity.verify_access(second.access_token).device_key == s1.device_key
+    later = int(time.time()) + 86400
+    assert c.sessions.rotate(s1.session_id, s1.current_hash, "h2", [], later, retired=s1.current_hash)
+    assert c.sessions.get(s1.session_id).last_used_at == rfc3339(later) > s1.created_at
+    me = c.identity.verify_access(second.access_token)
+    assert {v.session_id: v.current for v in c.identity.sessions_of(me)} == {s1.session_id: False, s2.session_id: True}
+    c.identity.end_other_sessions(me)
+    assert [s.session_id for s in c.sessions.live_of(user_id, 0)] == [s2.session_id]
+    assert c.sessions.get(s1.session_id).status == "revoked"
+
+
+def test_the_first_sign_in_is_marked_once_under_concurrency(stack_container):
+    c = stack_container
+    user_id, _ = verified_person(c)
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda _: c.users.mark_signed_in(user_id, "2026-01-01T00:00:00.000Z"), range(8)))
+    assert won.count(True) == 1 and c.users.get(user_id).signed_in_at == "2026-01-01T00:00:00.000Z"
+
+
+def test_a_sign_in_from_a_new_device_is_told_once_from_the_sessions_stream(stack_container, stack_settings):
+    c = stack_container
+    user_id, address = verified_person(c)
+    first = c.identity.login(PASSWORD, email=address)  # the very first: nothing to tell
+    new = c.identity.login(PASSWORD, email=address, user_agent="Stranger/9")
+    wanted = {sid(first), sid(new)}
+    by_session: dict[str, dict] = {}
+    for _ in range(20):  # each read starts from the stream's oldest record; wait for both inserts
+        records = stream_records(stack_settings, "sessions",
+                                 lambda r: r["eventName"] == "INSERT"
+                                 and r["dynamodb"]["NewImage"]["session_id"]["S"] in wanted)
+        by_session = {r["dynamodb"]["NewImage"]["session_id"]["S"]: r for r in records}
+        if set(by_session) == wanted:
+            break
+        time.sleep(0.5)
+    assert set(by_session) == wanted  # both inserts are in the stream
+    replayed = [by_session[sid(new)], by_session[sid(first)], by_session[sid(new)]]
+    c.notifications.handle(changes(replayed, stack_settings.table_prefix))
+    c.notifications.handle(changes(replayed, stack_settings.table_prefix))
+    items = [n for n in c.notifications.list(user_id, False, 100, None)["items"]
+             if n["type"] == "security.new_sign_in"]
+    assert len(items) == 1
+    assert items[0]["notification_id"] == notification_id("security.new_sign_in", sid(new), user_id)
+    assert set(items[0]["data"]) == {"signed_in_at", "user_agent"} and items[0]["data"]["user_agent"] == "Stranger/9"

@@ -1,0 +1,270 @@
+"""Issue 26 on fakes: step-up, the verification gate, closing accounts nobody proved owning.
+
+The regression tests of attack 1 (pre-account hijacking) and attack 2 (a stolen access token
+turning 2FA on) fail on the code before issue 26; docs/account-safety.md says what each rule stops.
+"""
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from chalicelib.domain.errors import (
+    InvalidCredentials,
+    ReauthInvalid,
+    ReauthRequired,
+    TooManyRequests,
+    Unauthorized,
+)
+from chalicelib.domain.principal import Principal
+from chalicelib.services.closing import UNVERIFIED_DAYS, AccountClosing
+from chalicelib.services.lockout import Lockout
+from chalicelib.services.stepup import FRESH_SIGN_IN_SECONDS, StepUp
+from tests.unit.identity_env import PASSWORD, Env, make_env, verify_email
+
+DAY = 86400
+PHONE = "+6591234567"
+
+
+def stepup(env: Env) -> StepUp:
+    i = env.identity
+    return StepUp(users=env.users, hasher=i.hasher, mfa=env.mfa, lockout=i.login_lockout, sessions=env.sessions,
+                  now=env.clock)
+
+
+def principal_of(env: Env, access_token: str) -> Principal:
+    return env.identity.verify_access(access_token)
+
+
+def login_of(env: Env, refresh_token: str) -> Principal:
+    """The principal of a pair issued after the fake clock moved on (its access token would not
+    verify against the real clock): read from its login."""
+    session = env.sessions.get(refresh_token.split(".")[1])
+    assert session is not None
+    return Principal(user_id=session.user_id, session_id=session.session_id)
+
+
+def signed_in(env: Env, email: str = "ada@example.com") -> tuple[str, Principal]:
+    user = env.identity.register(email, PASSWORD)
+    verify_email(env, user.user_id, email)
+    return user.user_id, principal_of(env, env.identity.login(PASSWORD, email=email).access_token)
+
+
+def turn_2fa_on(env: Env, user_id: str) -> pyotp.TOTP:
+    totp = pyotp.TOTP(env.mfa.enroll(user_id).secret)
+    env.mfa.confirm(user_id, totp.at(env.clock()))
+    env.clock.advance(30)
+    return totp
+
+
+# -- step-up ------------------------------------------------------------------------------------
+def test_step_up_asks_the_password_when_2fa_is_off():
+    env = make_env()
+    _, me = signed_in(env)
+    with pytest.raises(ReauthRequired):
+        stepup(env).require(me, None, None)
+    with pytest.raises(ReauthRequired):
+        stepup(env).require(me, "", "123456")  # an otp is no proof while 2FA is off
+    with pytest.raises(ReauthInvalid):
+        stepup(env).require(me, "not the password 42", None)
+    assert stepup(env).require(me, PASSWORD, None).user_id == me.user_id
+
+
+def test_with_2fa_on_a_password_alone_is_not_enough():
+    env = make_env()
+    user_id, me = signed_in(env)
+    totp = turn_2fa_on(env, user_id)
+    with pytest.raises(ReauthRequired):
+        stepup(env).require(me, PASSWORD, None)
+    with pytest.raises(ReauthInvalid):
+        stepup(env).require(me, PASSWORD, "000000" if totp.now() != "000000" else "111111")
+    code = totp.at(env.clock())
+    stepup(env).require(me, None, code)
+    with pytest.raises(ReauthInvalid):  # each code works once
+        stepup(env).require(me, None, code)
+
+
+def test_wrong_step_up_passwords_lock_that_sessions_device_only():
+    env = make_env()
+    user = env.identity.register("ada@example.com", PASSWORD)
+    verify_email(env, user.user_id, "ada@example.com")
+    login = env.identity.login(PASSWORD, email="ada@example.com")
+    me = principal_of(env, login.access_token)
+    limit = env.identity.login_lockout.max_failures
+    for _ in range(limit):
+        with pytest.raises(ReauthInvalid):
+            stepup(env).require(me, "a wrong guess 1234", None)
+    with pytest.raises(TooManyRequests):  # even the right one, from this device, for a while
+        stepup(env).require(me, PASSWORD, None)
+    # The same counter as the device's logins: a thief cannot guess on by logging in again.
+    with pytest.raises(TooManyRequests):
+        env.identity.login(PASSWORD, email="ada@example.com", device_token=login.device_token)
+    assert env.identity.login(PASSWORD, email="ada@example.com")  # other clients are not locked
+    env.clock.advance(901)
+    assert stepup(env).require(me, PASSWORD, None)
+
+
+def test_strangers_failed_logins_never_block_the_owners_step_up():
+    env = make_env()
+    _, me = signed_in(env)
+    for _ in range(30):
+        with pytest.raises((InvalidCredentials, TooManyRequests)):
+            env.identity.login("a stranger's guess 1", email="ada@example.com")
+    assert stepup(env).require(me, PASSWORD, None)
+
+
+def test_an_account_without_a_password_proves_itself_by_a_fresh_provider_sign_in():
+    env = make_env()
+    pair, _ = env.identity.social_sign_in("google", {"sub": "g-1", "email": "sam@example.com", "email_verified": True})
+    me = principal_of(env, pair.access_token)
+    assert stepup(env).require(me, None, None)
+    env.clock.advance(FRESH_SIGN_IN_SECONDS + 1)
+    with pytest.raises(ReauthRequired) as refused:
+        stepup(env).require(me, "any password at all", None)
+    assert "sign in again" in refused.value.message
+    # A refreshed token is the same sign-in, not a fresh one.
+    with pytest.raises(ReauthRequired):
+        stepup(env).require(login_of(env, env.identity.refresh(pair.refresh_token).refresh_token), None, None)
+    fresh, _ = env.identity.social_sign_in("google", {"sub": "g-1"})
+    assert stepup(env).require(login_of(env, fresh.refresh_token), None, None)
+
+
+# -- attack 2 over HTTP: a stolen access token cannot enroll TOTP ---------------------------------
+@pytest.fixture
+def app_env(env):
+    """The app on fakes with the contact service too (PATCH /me)."""
+    from chalicelib.container import Container, set_container
+    from chalicelib.services.contacts import ContactVerification
+
+    c = env.contacts
+    contacts = ContactVerification(users=c.users, codes=c.codes, messenger=c.messenger, cipher=c.cipher,
+                                   blind_index=c.blind_index, send_limit=c.send_limit, deliver=c.deliver,
+                                   phone_changes=Lockout(env.counters, 5, DAY), now=env.clock)
+    set_container(Container(identity=env.identity, mfa=env.mfa, jwt_keys=env.jwt, access_tokens=env.identity,
+                            contacts=contacts))
+    return env
+
+
+def test_attack_2_a_stolen_access_token_alone_cannot_turn_2fa_on(app_env, http):
+    env = app_env
+    user = env.identity.register("ada@example.com", PASSWORD)
+    verify_email(env, user.user_id, "ada@example.com")
+    stolen = env.identity.login(PASSWORD, email="ada@example.com").access_token
+    status, body, _ = http.request("POST", "/me/mfa/totp", {}, token=stolen)
+    assert (status, body["error"]["code"]) == (403, "reauth_required")
+    status, _, _ = http.request("POST", "/me/mfa/totp", token=stolen)  # no body at all: the same
+    assert status == 403
+    status, body, _ = http.request("POST", "/me/mfa/totp", {"password": "a guess of the thief"}, token=stolen)
+    assert (status, body["error"]["code"]) == (403, "reauth_invalid")
+    assert env.users.get(user.user_id).totp_pending_ct is None  # nothing started
+    status, body, _ = http.request("POST", "/me/mfa/totp", {"password": PASSWORD}, token=stolen)
+    assert status == 200 and body["otpauth_uri"].startswith("otpauth://totp/")
+    env.mfa.confirm(user.user_id, pyotp.TOTP(body["secret"]).at(env.clock()))
+    status, body, _ = http.request("POST", "/me/mfa/totp", {}, token=stolen)
+    assert (status, body["error"]["code"]) == (409, "mfa_already_enabled")  # 409 before any proof
+
+
+def test_a_phone_change_without_proof_learns_nothing_and_uses_up_nothing(app_env, http):
+    env = app_env
+    owner = env.identity.register("owner@example.com", PASSWORD, phone=PHONE)
+    verify_email(env, owner.user_id, "owner@example.com")
+    from tests.unit.test_identity_rules import verify
+
+    verify(env, owner.user_id, PHONE)
+    eve = env.identity.register("eve@example.com", PASSWORD)
+    verify_email(env, eve.user_id, "eve@example.com")
+    token = env.identity.login(PASSWORD, email="eve@example.com").access_token
+    for _ in range(8):  # a taken number and a free one answer alike, and no change is used up
+        for phone in (PHONE, "+6598887777"):
+            status, body, _ = http.request("PATCH", "/me", {"phone": phone}, token=token)
+            assert (status, body["error"]["code"]) == (403, "reauth_required")
+    status, body, _ = http.request("PATCH", "/me", {"first_name": "Eve"}, token=token)  # names need none
+    assert status == 200 and body["first_name"] == "Eve"
+    status, body, _ = http.request("PATCH", "/me", {"phone": PHONE, "password": PASSWORD}, token=token)
+    assert (status, body["error"]["code"]) == (409, "phone_taken")
+    status, body, _ = http.request("PATCH", "/me", {"phone": "+6598887777", "password": PASSWORD}, token=token)
+    assert status == 200 and body["phone"] == "+6598887777"
+    status, _, _ = http.request("PATCH", "/me", {"phone": "+6598887777"}, token=token)  # the same: no change
+    assert status == 200
+
+
+# -- the verification gate ----------------------------------------------------------------------
+def test_an_unverified_account_may_read_verify_and_manage_itself_only(app_env, http):
+    env = app_env
+    user = env.identity.register("ada@example.com", PASSWORD)
+    token = env.identity.login(PASSWORD, email="ada@example.com").access_token
+    status, body, _ = http.request("POST", "/me/mfa/totp", {"password": PASSWORD}, token=token)
+    assert (status, body["error"]["code"]) == (403, "verification_required")
+    assert http.request("POST", "/wallets", {"currency": "EUR"}, token=token)[0] == 403
+    assert http.request("GET", "/me", token=token)[0] == 200
+    assert http.request("PATCH", "/me", {"first_name": "Ada"}, token=token)[0] == 200
+    assert http.request("POST", "/me/verify", {"channel": "email"}, token=token)[0] == 202
+    status, body, _ = http.request("POST", "/me/verify/confirm", {
+        "channel": "email", "code": env.outbox.last_code("ada@example.com")}, token=token)
+    assert status == 200 and body["email_verified"]
+    # The token says "unverified" (`cv`), the account is verified now: one read lets it through.
+    status, body, _ = http.request("POST", "/me/mfa/totp", {"password": PASSWORD}, token=token)
+    assert status == 200, body
+    assert env.users.get(user.user_id).unverified_since is None
+
+
+def test_the_token_says_whether_the_account_was_verified_so_verified_ones_cost_no_read():
+    env = make_env()
+    user = env.identity.register("ada@example.com", PASSWORD)
+    pair = env.identity.login(PASSWORD, email="ada@example.com")
+    assert not principal_of(env, pair.access_token).verified
+    verify_email(env, user.user_id, "ada@example.com")
+    assert principal_of(env, env.identity.refresh(pair.refresh_token).access_token).verified
+    assert principal_of(env, env.identity.login(PASSWORD, email="ada@example.com").access_token).verified
+    social, _ = env.identity.social_sign_in("google", {"sub": "g-1", "email": "sam@example.com",
+                                                       "email_verified": True})
+    assert principal_of(env, social.access_token).verified
+
+
+# -- closing accounts nobody proved owning --------------------------------------------------------
+def closing(env: Env, holds_money=lambda user_id: False) -> AccountClosing:
+    return AccountClosing(env.users, env.identity.cipher, env.identity.blind_index, env.identity.logins.end_all,
+                          holds_money=holds_money, now=env.clock)
+
+
+def test_accounts_unverified_for_7_days_are_closed_and_their_address_released():
+    env = make_env()
+    squatter = env.identity.register("ada@example.com", PASSWORD)
+    stale = env.identity.login(PASSWORD, email="ada@example.com")
+    proven = env.identity.register("bob@example.com", PASSWORD)
+    verify_email(env, proven.user_id, "bob@example.com")
+    rich = env.identity.register("cat@example.com", PASSWORD)
+    env.clock.advance(UNVERIFIED_DAYS * DAY - 60)
+    late = env.identity.register("dan@example.com", PASSWORD)  # a newer one waits its 7 days
+    assert closing(env).sweep() == {"closed": 0, "kept": 0}
+    env.clock.advance(61)
+    assert closing(env, holds_money=lambda user_id: user_id == rich.user_id).sweep() == {"closed": 1, "kept": 1}
+    assert env.users.users[squatter.user_id].status == "closed"
+    assert {env.users.users[u].status for u in (proven.user_id, rich.user_id, late.user_id)} == {"active"}
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(stale.access_token)
+    with pytest.raises(InvalidCredentials):
+        env.identity.login(PASSWORD, email="ada@example.com")
+    # The address is free: its owner registers it.
+    assert env.identity.register("ada@example.com", PASSWORD).user_id != squatter.user_id
+
+
+def test_a_verification_and_a_closing_that_race_never_both_happen():
+    env = make_env()
+    user = env.identity.register("ada@example.com", PASSWORD)
+    read_before = env.users.get(user.user_id)
+    assert read_before is not None
+    verify_email(env, user.user_id, "ada@example.com")
+    assert not closing(env).close(read_before, phone_too=True)  # the write's condition refuses
+    assert env.users.users[user.user_id].status == "active"
+
+
+def test_a_closed_account_never_signs_in_again_by_any_route():
+    env = make_env()
+    pair, _ = env.identity.social_sign_in("google", {"sub": "g-1"})  # the provider gave no e-mail
+    user_id = principal_of(env, pair.access_token).user_id
+    env.clock.advance(UNVERIFIED_DAYS * DAY + 1)
+    assert closing(env).sweep()["closed"] == 1
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(pair.refresh_token)
+    again, created = env.identity.social_sign_in("google", {"sub": "g-1"})
+    assert created and login_of(env, again.refresh_token).user_id != user_id

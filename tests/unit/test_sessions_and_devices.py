@@ -1,0 +1,354 @@
+"""Issue 26 on fakes: device tokens and the lockout without denial of service (attack 3a), the
+account's logins listed and ended with their WebSockets (attack 2's eviction), and the
+`security.new_sign_in` notice and e-mail."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.errors import InvalidCredentials, NotFound, TooManyRequests, Unauthorized
+from chalicelib.domain.messages import Message
+from chalicelib.domain.notification import Change, notices_for
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.user import Session, User, clean_user_agent
+from chalicelib.services.devices import DeviceTokens
+from chalicelib.services.notifications import Notifications
+from chalicelib.services.people import People
+from tests.fakes import FakeUsers, PlainCipher
+from tests.fakes_notifications import FakeConnections, FakeInbox, FakePusher
+from tests.unit.identity_env import PASSWORD, make_env
+
+WRONG = "wrong password!!"
+NEW_PASSWORD = "another good passphrase 7"
+
+
+def signed_up(env, email="alice@example.com"):
+    return env.identity.register(email, PASSWORD)
+
+
+def session_of(env, pair) -> Session:
+    """The login a pair belongs to, read from the store (the fake clock may be past its access
+    token, which PyJWT checks against the real clock)."""
+    return env.sessions.sessions[pair.refresh_token.split(".")[1]]
+
+
+def principal_of(env, pair) -> Principal:
+    s = session_of(env, pair)
+    return Principal(user_id=s.user_id, session_id=s.session_id, device_key=s.device_key)
+
+
+# -- device tokens -------------------------------------------------------------------------------
+def test_a_login_gives_a_device_token_that_a_later_login_renews_for_the_same_device():
+    env = make_env()
+    signed_up(env)
+    first = env.identity.login(PASSWORD, email="alice@example.com")
+    assert first.device_token.startswith("dt1.")
+    env.clock.advance(3600)
+    again = env.identity.login(PASSWORD, email="alice@example.com", device_token=first.device_token)
+    assert again.device_token != first.device_token  # a fresh 90 days...
+    dev = [session_of(env, t).device_key for t in (first, again)]
+    assert dev[0] and dev[0] == dev[1]  # ...for the same device
+    other = env.identity.login(PASSWORD, email="alice@example.com")
+    assert session_of(env, other).device_key not in (None, dev[0])
+
+
+def test_device_tokens_that_are_forged_expired_or_another_accounts_are_worth_nothing():
+    tokens = DeviceTokens(b"k" * 32)
+    token, device = tokens.issue("usr_a", 1000)
+    assert tokens.trusted(token, "usr_a", 1000) == device
+    assert tokens.trusted(token, "usr_b", 1000) is None
+    assert tokens.trusted(token, "usr_a", 1000 + 90 * 86400) is None
+    prefix, owner, nonce, expires, mac = token.split(".")
+    for forged in (f"{prefix}.{owner}.{nonce}.{int(expires) + 86400}.{mac}", f"{prefix}.usr_b.{nonce}.{expires}.{mac}",
+                   token[:-2] + "AA", f"{prefix}.{owner}.{nonce}.{expires}.ü", "dt1....", "", "x" * 512):
+        assert tokens.trusted(forged, "usr_a", 1000) is None
+    assert DeviceTokens(b"j" * 32).trusted(token, "usr_a", 1000) is None  # another key
+
+
+def test_the_device_key_rides_in_the_access_token_and_survives_a_refresh():
+    env = make_env()
+    signed_up(env)
+    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    dev = env.identity.verify_access(pair.access_token).device_key
+    refreshed = env.identity.refresh(pair.refresh_token)
+    assert dev and env.identity.verify_access(refreshed.access_token).device_key == dev
+    (session,) = env.sessions.sessions.values()
+    assert session.device_key == dev
+
+
+# -- lockout without denial of service (attack 3a) ---------------------------------------------
+def test_strangers_wrong_passwords_never_lock_the_owner_out_of_a_trusted_device():
+    env = make_env()
+    signed_up(env)
+    mine = env.identity.login(PASSWORD, email="alice@example.com").device_token
+    for _ in range(30):  # a stranger who knows the e-mail, with no device token of the account
+        with pytest.raises((InvalidCredentials, TooManyRequests)):
+            env.identity.login(WRONG, email="alice@example.com")
+    with pytest.raises(TooManyRequests):  # new clients are locked together...
+        env.identity.login(PASSWORD, email="alice@example.com")
+    # ...the owner's browser is not, and its success does not open the pool for the stranger
+    assert env.identity.login(PASSWORD, email="alice@example.com", device_token=mine)
+    with pytest.raises(TooManyRequests):
+        env.identity.login(PASSWORD, email="alice@example.com")
+
+
+def test_a_trusted_device_is_locked_by_its_own_ten_failures_only():
+    env = make_env()
+    signed_up(env)
+    laptop = env.identity.login(PASSWORD, email="alice@example.com").device_token
+    phone = env.identity.login(PASSWORD, email="alice@example.com").device_token
+    for _ in range(10):
+        with pytest.raises(InvalidCredentials):
+            env.identity.login(WRONG, email="alice@example.com", device_token=laptop)
+    with pytest.raises(TooManyRequests) as e:
+        env.identity.login(PASSWORD, email="alice@example.com", device_token=laptop)
+    assert 0 < e.value.retry_after <= 900
+    assert env.identity.login(PASSWORD, email="alice@example.com", device_token=phone)
+    assert env.identity.login(PASSWORD, email="alice@example.com")  # the shared pool saw none of it
+
+
+def test_another_accounts_device_token_counts_like_none():
+    env = make_env()
+    signed_up(env)
+    signed_up(env, "bob@example.com")
+    bobs = env.identity.login(PASSWORD, email="bob@example.com").device_token
+    for _ in range(10):
+        with pytest.raises(InvalidCredentials):
+            env.identity.login(WRONG, email="alice@example.com", device_token=bobs)
+    for token in (bobs, None, "dt1.garbage"):
+        with pytest.raises(TooManyRequests):
+            env.identity.login(PASSWORD, email="alice@example.com", device_token=token)
+
+
+def test_unknown_identifiers_lock_after_ten_like_accounts_do():
+    env = make_env()
+    outcomes = []
+    for _ in range(11):
+        try:
+            env.identity.login(WRONG, email="nobody@example.com", device_token="dt1.a.b.1.c")
+        except (InvalidCredentials, TooManyRequests) as err:
+            outcomes.append(err.code)
+    assert outcomes == ["invalid_credentials"] * 10 + ["too_many_requests"]
+
+
+def test_a_password_change_counts_wrong_passwords_on_its_own_device_not_the_pool():
+    env = make_env()
+    p = signed_up(env)
+    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    me = env.identity.verify_access(pair.access_token)
+    for _ in range(15):  # strangers fill the shared pool
+        with pytest.raises((InvalidCredentials, TooManyRequests)):
+            env.identity.login(WRONG, email="alice@example.com")
+    for _ in range(10):  # the session's own wrong guesses lock its device
+        with pytest.raises(InvalidCredentials):
+            env.identity.change_password(p.user_id, WRONG, NEW_PASSWORD, device_key=me.device_key,
+                                         session_id=me.session_id)
+    with pytest.raises(TooManyRequests):
+        env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, device_key=me.device_key,
+                                     session_id=me.session_id)
+    with pytest.raises(TooManyRequests):  # and that device's logins with it
+        env.identity.login(PASSWORD, email="alice@example.com", device_token=pair.device_token)
+
+
+# -- the account's logins -----------------------------------------------------------------------
+def test_registration_makes_no_login_and_the_list_marks_the_callers():
+    env = make_env()
+    p = signed_up(env)
+    assert env.sessions.sessions == {}
+    first = env.identity.login(PASSWORD, email="alice@example.com", user_agent="Firefox\n/1\x00" + "x" * 400)
+    env.clock.advance(60)
+    second = env.identity.login(PASSWORD, email="alice@example.com")
+    me = principal_of(env, second)
+    views = env.identity.sessions_of(me)
+    assert [v.current for v in views] == [True, False]  # newest first
+    assert views[1].user_agent == clean_user_agent("Firefox\n/1\x00" + "x" * 400)
+    assert views[1].user_agent is not None and len(views[1].user_agent) == 256 and "\n" not in views[1].user_agent
+    assert views[0].user_agent is None
+    env.clock.advance(60)
+    env.identity.refresh(first.refresh_token)
+    refreshed = {v.session_id: v for v in env.identity.sessions_of(me)}
+    older = next(v for v in refreshed.values() if not v.current)
+    assert older.last_used_at > older.created_at  # a refresh counts as use; a request does not
+    assert all(v.session_id.startswith("ses_") for v in views) and p.user_id
+
+
+def test_ending_a_login_refuses_its_tokens_at_once_and_only_the_owner_may():
+    env = make_env()
+    signed_up(env)
+    signed_up(env, "bob@example.com")
+    mine = env.identity.login(PASSWORD, email="alice@example.com")
+    other = env.identity.login(PASSWORD, email="alice@example.com")
+    bob = env.identity.verify_access(env.identity.login(PASSWORD, email="bob@example.com").access_token)
+    target = env.identity.verify_access(other.access_token).session_id
+    assert target
+    with pytest.raises(NotFound):
+        env.identity.end_session(bob, target)
+    with pytest.raises(NotFound):
+        env.identity.end_session(bob, "ses_nope")
+    me = env.identity.verify_access(mine.access_token)
+    env.identity.end_session(me, target)
+    env.identity.end_session(me, target)  # ended already: done
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(other.access_token)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(other.refresh_token)
+    assert [v.current for v in env.identity.sessions_of(me)] == [True]
+
+
+def test_revoke_others_evicts_a_thief_and_closes_its_websockets():
+    # Attack 2 of issue 26, the eviction half: whoever holds a stolen login is out at once.
+    env = make_env()
+    signed_up(env)
+    connections, pusher = FakeConnections(), FakePusher()
+    notes = Notifications(FakeInbox(), connections, people=lambda: People(env.users, PlainCipher()),
+                          transfer=lambda t: None, pusher=pusher)
+    env.identity.close_connections = notes.close_sessions
+    env.identity.__dict__.pop("logins", None)  # built again with the WebSocket side
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    t, o = (env.identity.verify_access(x.access_token) for x in (thief, owner))
+    assert t.session_id and o.session_id
+    connections.add("c-thief", t.user_id, t.session_id, 0, 10**10)
+    connections.add("c-owner", o.user_id, o.session_id, 0, 10**10)
+    env.identity.end_other_sessions(o)
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(thief.access_token)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(thief.refresh_token)
+    assert env.identity.verify_access(owner.access_token).session_id == o.session_id
+    assert pusher.closed == ["c-thief"] and list(connections.open) == ["c-owner"]
+    env.identity.logout(owner.refresh_token)  # a logout closes its sockets too
+    assert pusher.closed == ["c-thief", "c-owner"] and connections.open == {}
+
+
+def test_a_failing_close_never_fails_the_ending():
+    env = make_env()
+    signed_up(env)
+
+    def broken(user_id, session_ids):
+        raise TimeoutError("management API down")
+
+    env.identity.close_connections = broken
+    env.identity.__dict__.pop("logins", None)
+    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    env.identity.logout(pair.refresh_token)
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(pair.access_token)
+
+
+def test_a_password_change_and_a_reset_end_every_login_with_its_sockets():
+    env = make_env()
+    p = signed_up(env)
+    closed: list[tuple[str, frozenset[str]]] = []
+    env.identity.close_connections = env.recovery.close_connections = lambda u, s: closed.append((u, frozenset(s)))
+    for service in (env.identity, env.recovery):
+        service.__dict__.pop("logins", None)
+    a = env.identity.verify_access(env.identity.login(PASSWORD, email="alice@example.com").access_token)
+    env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, device_key=a.device_key, session_id=a.session_id)
+    b = env.identity.verify_access(env.identity.login(NEW_PASSWORD, email="alice@example.com").access_token)
+    env.recovery.forgot("alice@example.com")
+    env.recovery.reset("alice@example.com", env.outbox.last_code("alice@example.com"), "a third passphrase 11")
+    assert closed == [(p.user_id, frozenset({a.session_id})), (p.user_id, frozenset({b.session_id}))]
+
+
+# -- security.new_sign_in -----------------------------------------------------------------------
+def test_only_a_login_without_a_device_token_after_the_first_is_a_new_device():
+    env = make_env()
+    signed_up(env)
+    first = env.identity.login(PASSWORD, email="alice@example.com")  # the very first: nothing to tell
+    trusted = env.identity.login(PASSWORD, email="alice@example.com", device_token=first.device_token)
+    stranger = env.identity.login(PASSWORD, email="alice@example.com", device_token="dt1.forged")
+    assert [session_of(env, x).new_device for x in (first, trusted, stranger)] == [False, False, True]
+
+
+def session_insert(new_device=True, user="usr_ann", event="INSERT"):
+    return Change("sessions", event, {"session_id": "ses_1", "user_id": user, "current_hash": "h",
+                                      "recent_hashes": [], "created_at": "2026-01-02T03:04:05.000Z",
+                                      "user_agent": "Firefox/1", "new_device": new_device, "device_key": "k"}, 0.0)
+
+
+def test_the_rule_tells_a_new_device_login_once_with_the_time_and_user_agent_only():
+    (notice,) = notices_for(session_insert())
+    assert (notice.recipient, notice.type, notice.subject) == ("usr_ann", "security.new_sign_in", "ses_1")
+    assert notice.data == {"signed_in_at": "2026-01-02T03:04:05.000Z", "user_agent": "Firefox/1"}
+    assert notices_for(session_insert(new_device=False)) == []
+    assert notices_for(session_insert(event="MODIFY")) == []  # a refresh or a revocation
+
+
+def test_a_new_sign_in_is_stored_pushed_and_mailed_once_even_when_the_stream_replays():
+    users = FakeUsers()
+    cipher = PlainCipher()
+    users.users["usr_ann"] = User("usr_ann", "2026-01-01T00:00:00Z", email_verified=True,
+                                  email_ct=cipher.encrypt("ann@example.com", "usr_ann", "email"))
+    users.users["usr_eve"] = User("usr_eve", "2026-01-01T00:00:00Z",
+                                  email_ct=cipher.encrypt("eve@example.com", "usr_eve", "email"))
+    mailed: list[tuple[str, Message]] = []
+    inbox = FakeInbox()
+
+    def mail(user_id: str, message: Message) -> bool:
+        from chalicelib.services.sending import email_account
+        from tests.fakes import FakeMessenger
+
+        outbox = FakeMessenger()
+        sent = email_account(users, PlainCipher(), outbox, user_id, message, what="SecurityEmail")
+        if sent:
+            mailed.append((outbox.sent[-1][1], message))
+        return sent
+
+    notes = Notifications(inbox, FakeConnections(), people=lambda: People(users, PlainCipher()),
+                          transfer=lambda t: None, mail=mail)
+    assert notes.handle([session_insert(), session_insert()]) == 1
+    assert notes.handle([session_insert(user="usr_eve")]) == 1  # stored, but no mail to an unproven address
+    (n,) = inbox.page("usr_ann", False, 10, None)[0]
+    assert n.data == {"signed_in_at": "2026-01-02T03:04:05.000Z", "user_agent": "Firefox/1"}
+    ((to, message),) = mailed
+    assert to == "ann@example.com" and "Firefox/1" in message.text and "2026-01-02T03:04:05.000Z" in message.text
+
+
+def test_a_failing_mail_never_fails_the_batch():
+    def mail(user_id: str, message: Message) -> bool:
+        raise TimeoutError("SES down")
+
+    notes = Notifications(FakeInbox(), FakeConnections(), people=lambda: People(FakeUsers(), PlainCipher()),
+                          transfer=lambda t: None, mail=mail)
+    assert notes.handle([session_insert()]) == 1
+
+
+# -- over HTTP -----------------------------------------------------------------------------------
+def test_the_routes_over_http(http, env):
+    env.identity.register("alice@example.com", PASSWORD)
+    body = {"email": "alice@example.com", "password": PASSWORD}
+    status, first, _ = http.request("POST", "/auth/login", body, headers={"User-Agent": "Phone/2"})
+    assert status == 200 and set(first) == {"access_token", "refresh_token", "token_type", "expires_in",
+                                            "device_token"}
+    status, second, _ = http.request("POST", "/auth/login", {**body, "device_token": first["device_token"]})
+    assert status == 200 and second["device_token"].startswith("dt1.")
+    assert http.request("POST", "/auth/login", {**body, "device_token": "x" * 513})[0] == 400
+    status, listed, _ = http.request("GET", "/me/sessions", token=second["access_token"])
+    assert status == 200 and sorted(i["current"] for i in listed["items"]) == [False, True]
+    assert set(listed["items"][0]) == {"session_id", "created_at", "last_used_at", "user_agent", "current"}
+    (other,) = [i for i in listed["items"] if not i["current"]]  # the clock stands still: no order
+    (mine,) = [i for i in listed["items"] if i["current"]]
+    assert other["user_agent"] == "Phone/2"
+    thief_session = other["session_id"]
+    assert http.request("DELETE", "/me/sessions/ses_nope", token=second["access_token"])[:2] == (
+        404, {"error": {"code": "not_found", "message": "No such session."}})
+    assert http.request("POST", "/me/sessions/revoke-others", token=second["access_token"])[0] == 204
+    assert http.request("GET", "/me", token=first["access_token"])[0] == 401  # refused at once
+    assert http.request("DELETE", f"/me/sessions/{thief_session}", token=second["access_token"])[0] == 204
+    assert http.request("DELETE", f"/me/sessions/{mine['session_id']}",
+                        token=second["access_token"])[0] == 204  # one's own login, too
+    assert http.request("GET", "/me/sessions", token=second["access_token"])[0] == 401
+
+
+def test_the_new_routes_are_in_the_openapi_document(http, env):
+    _, doc, _ = http.request("GET", "/openapi.json")
+    paths = doc["paths"]
+    assert set(paths["/me/sessions"]) == {"get"}
+    assert set(paths["/me/sessions/{session_id}"]) == {"delete"}
+    assert set(paths["/me/sessions/revoke-others"]) == {"post"}
+    assert "404" in paths["/me/sessions/{session_id}"]["delete"]["responses"]
+    login = paths["/auth/login"]["post"]
+    assert "429" in login["responses"]
+    assert "device_token" in doc["components"]["schemas"]["LoginIn"]["properties"]
+    assert "device_token" in doc["components"]["schemas"]["LoginOut"]["required"]
+    assert "device_token" not in doc["components"]["schemas"]["TokensOut"]["properties"]
