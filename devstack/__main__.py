@@ -22,6 +22,7 @@ def main() -> int:
     p.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", 8002)))
     p.add_argument("--ws-management-port", type=int, default=int(os.environ.get("WS_MANAGEMENT_PORT", 8003)))
     p.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8004)))
+    p.add_argument("--admin-port", type=int, default=int(os.environ.get("ADMIN_PORT", 8005)))
     p.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", 3)))
     args = p.parse_args()
 
@@ -30,7 +31,7 @@ def main() -> int:
     state.mkdir(parents=True, exist_ok=True)
     (state / "stack.env").unlink(missing_ok=True)
     stack = Stack(state, Ports(args.api_port, args.dynamodb_port, args.moto_port, args.stripe_port, args.ws_port,
-                                     args.ws_management_port, args.web_port),
+                                     args.ws_management_port, args.web_port, args.admin_port),
                   api_workers=args.api_workers)
 
     def stop(signum: int, _frame: object) -> None:
@@ -44,6 +45,7 @@ def main() -> int:
         print(f"  Web wallet      {env['WEB_URL']}   (open it in a browser)")
         print(f"  API             {env['API_URL']}   (try {env['API_URL']}/health)")
         print(f"  WebSocket       {env['WS_URL']}?token=<access token>   (live notifications)")
+        print(f"  Admin API       {env['ADMIN_URL']}   (python -m ops, signed with {state / 'operator.env'})")
         print(f"  DynamoDB Local  {env['DYNAMODB_ENDPOINT']}")
         print(f"  moto (AWS)      {env['AWS_ENDPOINT']}")
         print(f"  localstripe     {env['STRIPE_API_BASE']}")

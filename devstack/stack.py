@@ -54,6 +54,7 @@ class Ports:
     ws: int = 8002  # the WebSocket API (live notifications)
     ws_management: int = 8003  # its management API (`POST /@connections/{id}`), for the app only
     web: int = 8004  # the web wallet's static files
+    admin: int = 8005  # the operators' admin API (Signature V4 against moto's IAM users)
 
     @classmethod
     def free(cls) -> Ports:
@@ -69,7 +70,8 @@ class Ports:
     def named(self) -> dict[str, int]:
         return {"API (chalice local)": self.api, "DynamoDB Local": self.dynamodb,
                 "moto server": self.moto, "localstripe": self.stripe, "WebSocket API": self.ws,
-                "WebSocket management API": self.ws_management, "web wallet": self.web}
+                "WebSocket management API": self.ws_management, "web wallet": self.web,
+                "admin API": self.admin}
 
 
 def command(state_dir: Path, ports: Ports) -> list[str]:
@@ -78,7 +80,7 @@ def command(state_dir: Path, ports: Ports) -> list[str]:
     return [sys.executable, "-m", "devstack", "--state-dir", str(state_dir), "--api-port", str(ports.api),
             "--dynamodb-port", str(ports.dynamodb), "--moto-port", str(ports.moto), "--stripe-port",
             str(ports.stripe), "--ws-port", str(ports.ws), "--ws-management-port", str(ports.ws_management),
-            "--web-port", str(ports.web)]
+            "--web-port", str(ports.web), "--admin-port", str(ports.admin)]
 
 
 def _die_with_parent() -> None:
@@ -193,7 +195,8 @@ class Stack:
         if busy:
             raise StackError("already in use: " + ", ".join(busy) + ". Stop what uses it "
                              "(is another `make dev` running?) or choose other ports (API_PORT, "
-                             "DYNAMODB_PORT, MOTO_PORT, STRIPE_PORT, WS_PORT, WS_MANAGEMENT_PORT, WEB_PORT).")
+                             "DYNAMODB_PORT, MOTO_PORT, STRIPE_PORT, WS_PORT, WS_MANAGEMENT_PORT, WEB_PORT, "
+                             "ADMIN_PORT).")
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.state / "localstripe-tmp").mkdir(exist_ok=True)
         py = sys.executable
@@ -212,16 +215,21 @@ class Stack:
         _wait("localstripe", lambda: _http_ok(self.env["STRIPE_API_BASE"] + "/v1/balance"), stripe,
               self.logs / "localstripe.log")
         self._bootstrap()
+        from devstack import operators  # an IAM user with the operator policy; its keys in operator.env
+
+        operators.create_operator(self.env, self.state)
         api = self._spawn("api", [py, "-m", "devstack.local_api", "--port", str(self.ports.api),
                                   "--stage", "local", "--workers", str(self.api_workers)], env=self.env)
         ws = self._spawn("ws", [py, "-m", "devstack.ws_server", "--port", str(self.ports.ws),
                                 "--management-port", str(self.ports.ws_management)], env=self.env)
         self._spawn("pump", [py, "-m", "devstack.pump"], env=self.env)
         web = self._serve_web(py)
+        admin = self._spawn("admin", [py, "-m", "devstack.admin_api", "--port", str(self.ports.admin)], env=self.env)
         _wait("the API", lambda: _health(self.env["API_URL"]), api, self.logs / "api.log")
         _wait("the WebSocket server", lambda: port_in_use(self.ports.ws) and port_in_use(self.ports.ws_management),
               ws, self.logs / "ws.log")
         _wait("the web wallet", lambda: _http_ok(self.env["WEB_URL"] + "/config.json"), web, self.logs / "web.log")
+        _wait("the admin API", lambda: _http_ok(self.env["ADMIN_URL"]), admin, self.logs / "admin.log")
         self._write_env_file()
         return self.env
 
@@ -279,6 +287,8 @@ class Stack:
             # Clients connect to WS_URL?token=<access token>; the app pushes through the
             # management endpoint (in AWS: the WebSocket API's stage URL).
             "WS_URL": f"ws://127.0.0.1:{self.ports.ws}",
+            # The operators' admin API (python -m ops signs for it with .local/operator.env).
+            "ADMIN_URL": f"http://127.0.0.1:{self.ports.admin}/ops",
             "WS_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{self.ports.ws_management}",
             **keys,
         })
@@ -337,7 +347,7 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY", "TABLE_PREFIX", "STRIPE_EVENTS_QUEUE_URL", "STRIPE_API_BASE",
                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID",
                 "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL",
-                "OFFLINE_GRACE_SECONDS"]
+                "OFFLINE_GRACE_SECONDS", "ADMIN_URL"]
         lines = ["# Written by the local stack. Dev-only values: never use them anywhere else."]
         lines += [f"{k}={self.env[k]}" for k in keys]
         path = self.state / "stack.env"

@@ -1,33 +1,43 @@
 """`python -m ops <command>`: the operators' tool. Every command prints one JSON document;
-every change needs `--reason` and is written with its audit record. There is deliberately no
-admin HTTP route: operators act with their own credentials (locally, the dev stack's).
+every change needs `--reason` and is written with its audit record.
 
-Locally (the default `--stage local`) it reads the running dev stack's `.local/stack.env` and
-dev-only keys; for a deployed stage it reads the stage's settings from `.chalice/config.json`
-and the secrets from SSM with the caller's own AWS credentials.
+Each command is sent to the admin API (API Gateway with AWS_IAM authorization, its own Lambda
+function), signed with the operator's own AWS credentials; that function runs it as the caller
+AWS verified, whose ARN is the audit record's actor (docs/operations.md). The tool itself reads
+no table and no secret.
+
+Locally (the default `--stage local`) it talks to the running dev stack's admin API
+(`ADMIN_URL` in `.local/stack.env`) with the local operator's keys (`.local/operator.env`); for a
+deployed stage, to `--admin-url` (or `ADMIN_URL`: the stack's `AdminUrl` output) with the
+caller's own AWS credentials (profile, SSO, environment: botocore's usual chain).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import getpass
 import json
 import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.operator_commands import COMMANDS, parse_since
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("ops")
-CHANGES = {"freeze", "unfreeze", "resolve", "reverse", "spread"}  # commands that need --reason
 
 
 class UsageError(Exception):
     pass
+
+
+class Refused(Exception):
+    """The admin API refused the command: the error to print (exit status 1)."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("code"))
+        self.error = error
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m ops", description="Operate the e-wallet (docs/operations.md).")
     p.add_argument("--stage", default="local", help="local (the dev stack, default) or a deployed stage")
     p.add_argument("--stack-dir", default=str(ROOT / ".local"), help="the local stack's folder")
+    p.add_argument("--admin-url", default=os.environ.get("ADMIN_URL"),
+                   help="a deployed stage's admin API (its stack's AdminUrl output; default $ADMIN_URL)")
     sub = p.add_subparsers(dest="command", required=True)
 
     user = sub.add_parser("user").add_subparsers(dest="action", required=True).add_parser(
@@ -80,109 +92,75 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def settings_env(stage: str, stack_dir: Path) -> dict[str, str]:
-    """The settings (and, locally, the dev-only secrets) the app's services are built from."""
-    if stage == "local":
+def command_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The admin API's command name and JSON body for the parsed flags."""
+    name = args.command if args.command not in ("user", "withdrawal", "wallet") else f"{args.command}-{args.action}"
+    body = {f.name: getattr(args, f.name) for f in COMMANDS[name].fields if getattr(args, f.name, None) is not None}
+    if "since" in body:
+        try:  # the operator's typo is a usage error here, before anything is sent
+            body["since"] = parse_since(body["since"])
+        except DomainError:
+            raise UsageError("--since must be an RFC 3339 time with its offset, e.g. 2026-11-21T00:00:00Z") from None
+    return name, body
+
+
+def endpoint(args: argparse.Namespace) -> tuple[str, Any, str]:
+    """(admin URL, credentials, region) to send to: the local stack's, or a deployed stage's."""
+    from botocore.credentials import Credentials
+
+    if args.stage == "local":
+        from devstack.operators import ENV_FILE, read_operator_env
         from devstack.stack import read_stack_env
 
-        if not (stack_dir / "stack.env").exists():
+        stack_dir = Path(args.stack_dir)
+        if not (stack_dir / "stack.env").exists() or not (stack_dir / ENV_FILE).exists():
             raise UsageError(f"no local stack at {stack_dir}: start it with `make dev`")
-        env = read_stack_env(stack_dir)
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
-            os.environ[key] = env.get(key, "")  # the emulators' dev credentials, for boto3
-        return {**env, "STAGE": "local"}
-    from deploy.template import stage_env
+        env, keys = read_stack_env(stack_dir), read_operator_env(stack_dir)
+        credentials = Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
+        return env["ADMIN_URL"], credentials, env["AWS_REGION"]
+    import botocore.session
 
-    try:
-        env = stage_env(stage)
-    except KeyError:
-        raise UsageError(f"no stage {stage!r} in .chalice/config.json") from None
-    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
+    from ops.client import region_of
 
-
-def _since(text: str) -> str:
-    from chalicelib.domain.ids import rfc3339
-
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:  # no guessing the operator's time zone
-        raise UsageError("--since must be an RFC 3339 time with its offset, e.g. 2026-11-21T00:00:00Z")
-    return rfc3339(when.timestamp())
+    if not args.admin_url:
+        raise UsageError(f"no admin API for stage {args.stage!r}: pass --admin-url (the stack's AdminUrl output)")
+    session = botocore.session.get_session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise UsageError("no AWS credentials: sign in (aws sso login, a profile, or the environment)")
+    region = region_of(args.admin_url) or session.get_config_variable("region")
+    if not region:
+        raise UsageError("no AWS region: set AWS_REGION")
+    return args.admin_url, credentials.get_frozen_credentials(), region
 
 
-def operations(env: dict[str, str]) -> Any:
-    """The app's services for this stage, acting as the caller's own identity."""
-    from chalicelib.adapters.secrets import Secrets
-    from chalicelib.config import Settings
-    from chalicelib.container import Container
+def run(args: argparse.Namespace) -> Any:
+    from ops.client import call
 
-    settings = Settings.from_env(env)
-    holder: dict[str, Container] = {}
-    c = holder["c"] = Container(settings, secrets=Secrets(lambda: holder["c"].client("ssm"), env=env))
-    actor = str(c.client("sts").get_caller_identity()["Arn"])
-    if settings.stage == "local":  # every dev stack has one identity: say which person it was
-        with contextlib.suppress(KeyError, OSError):  # a container with no entry for its user
-            actor += f" ({getpass.getuser()})"
-    return c.operations(actor)
-
-
-def dispatch(ops: Any, args: argparse.Namespace, command: str, name: str) -> Any:
-    if command == "show":
-        user_id = ops.find_user(email=args.email, user_id=args.user_id)
-        ops.record(name, user_id)
-        return ops.show_user(user_id)
-    if command in ("freeze", "unfreeze"):
-        return ops.set_frozen(args.user_id, command == "freeze", args.reason)
-    if command == "withdrawals":
-        ops.record(name, args.status)
-        return {"items": ops.withdrawals_in(args.status)}
-    if command == "resolve":
-        return ops.resolve_withdrawal(args.id, args.outcome, args.reason)
-    if command == "reverse":
-        return ops.reverse(args.transfer_id, args.reason, allow_negative=args.allow_negative)
-    if command == "spread":
-        return ops.spread_credits(args.wallet_id, args.shards, args.reason)
-    if command == "reconcile":
-        ops.record(name, "ledger")
-        return ops.reconcile()
-    since = _since(args.since)
-    ops.record(name, since)
-    return {"items": ops.audit(since)}
-
-
-def run(args: argparse.Namespace, env: dict[str, str]) -> Any:
-    ops = operations(env)
-    command = args.command if args.command not in ("user", "withdrawal", "wallet") else args.action
-    name = " ".join(x for x in (args.command, getattr(args, "action", None)) if x)
-    try:
-        return dispatch(ops, args, command, name)
-    except DomainError as exc:
-        if command in CHANGES and getattr(args, "reason", "").strip():
-            target = getattr(args, "user_id", None) or getattr(args, "id", None) or getattr(
-                args, "transfer_id", None) or getattr(args, "wallet_id", None) or ""
-            try:
-                ops.record(name, target, reason=args.reason, refused=exc.code)
-            except Exception:  # noqa: BLE001 - the refusal is the answer; its record is best effort
-                log.warning("the refusal could not be recorded")
-        raise
+    name, body = command_of(args)
+    url, credentials, region = endpoint(args)
+    status, answer = call(url, name, body, credentials, region)
+    if 200 <= status < 300:
+        return answer
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        raise Refused(answer["error"])
+    # API Gateway's own refusal ({"message": ...}): not signed, not verified, not allowed.
+    message = answer.get("message") if isinstance(answer, dict) else None
+    raise Refused({"code": "forbidden" if status == 403 else "internal_error",
+                   "message": str(message or f"the admin API answered {status}")})
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
-        result = run(args, settings_env(args.stage, Path(args.stack_dir)))
+        result = run(args)
     except UsageError as exc:
         print(json.dumps({"error": {"code": "usage", "message": str(exc)}}))
         return 2
-    except DomainError as exc:
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        if exc.details:
-            error["details"] = exc.details
-        print(json.dumps({"error": error}))
+    except Refused as exc:
+        print(json.dumps({"error": exc.error}))
         return 1
-    except Exception as exc:  # credentials, permissions, an unreachable AWS: JSON too
+    except Exception as exc:  # credentials, an unreachable admin API: JSON too
         # Only the exception's type: its text may carry a request or an ARN, never shown.
         print(json.dumps({"error": {"code": "internal_error", "message": f"{type(exc).__name__}; see the logs"}}))
         log.debug("ops failed", exc_info=True)
