@@ -7,7 +7,7 @@ notifications mapping, alarms, API throttling and access logs, the REST API's we
 registrations per client address), the functions' log groups, their reserved concurrency, and the
 operators' IAM policy. `policies(stage)` is the least-privilege IAM policy of each function.
 Nothing here holds a secret: secrets are SSM SecureString parameters that the operator creates
-(README, Deploy), named by `<NAME>_PARAM` variables.
+(docs/deploy.md), named by `<NAME>_PARAM` variables.
 
 The template passes checkov (tests/deploy/test_checkov.py): what a check asks and applies here is
 done; a check that does not apply is skipped in the resource's own `Metadata`, with its reason
@@ -59,9 +59,9 @@ REGISTER_PATH, REGISTER_LIMIT, REGISTER_WINDOW_SECONDS = "/auth/register", 20, 3
 
 # Each function's reserved concurrency: its ceiling, and its share of the account's pool that
 # nothing else can take. It caps how hard a burst, a retry storm or a runaway loop can hit
-# DynamoDB (and Stripe) through one function. The sum (210) must stay under the account's limit
+# DynamoDB (and Stripe) through one function. The sum (213 today) must stay under the account's limit
 # minus the 100 that Lambda keeps unreserved: fine with the default 1000, not with the 10 of a
-# new account (README, Deploy).
+# new account (docs/deploy.md).
 CONCURRENCY = {
     "api_handler": 100,  # the stage throttle (100 requests/s of ~100 ms) keeps ~10 busy: 10x headroom
     "stripe_events": 5,  # webhooks wait in their queue: a few at a time drain it, nothing is lost
@@ -286,7 +286,7 @@ def web_hosting(stage: str) -> dict[str, Any]:
     read (origin access control), served over HTTPS with security headers. Static hosting
     because the page is a folder of files: no server to patch or scale, and CloudFront is the
     standard AWS way to put HTTPS and a cache in front of a bucket. The files and their
-    config.json are uploaded after the stack by `python -m deploy.publish_web` (README, Deploy).
+    config.json are uploaded after the stack by `python -m deploy.publish_web` (docs/deploy.md).
     CloudFront's access logs go to the logs bucket (`logs_bucket`)."""
     distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
     waived = _skips(

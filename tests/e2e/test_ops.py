@@ -52,8 +52,8 @@ def test_a_frozen_account_receives_but_sends_nothing(api, new_user, fund, ops, t
     ann, bob = new_user(), new_user()
     wallet = default_wallet(ann)["wallet_id"]
     fund(wallet, 10_000)
+    phone = device(ann, Phone(tmp_path / "ann"))  # before 2FA: its step-up is then the password
     _, recovery = enroll(ann)
-    phone = device(ann, Phone(tmp_path / "ann"))
     request = ask(bob, {"email": ann.email}, 500).json()
     carol = uniq_email("carol")  # invited before the freeze: not on the wallet yet
     invited = send(ann, {"from_wallet_id": wallet, "to": {"email": carol, "invite": True}, "amount": 300,
