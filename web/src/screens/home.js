@@ -38,6 +38,8 @@ export function Home({ version }) {
     wallets.reload();
   });
   const list = wallets.data ? wallets.data.items : [];
+  // The currencies offered are those without a wallet: the form waits for the list, or a choice
+  // made before it arrived would land on another option when the list re-renders it.
   const shown = pickWallet(list, chosen);
   const name = me.data && me.data.first_name;
   return html`<${Page} title=${name ? `Hello, ${name}` : 'Your wallet'}>
@@ -57,12 +59,12 @@ export function Home({ version }) {
     </div>
     ${shown ? html`<h2>Recent transactions · ${shown.name} (${shown.currency})</h2>
       <div class="card"><${Transactions} wallet=${shown} version=${version} /></div>` : ''}
-    <h2>Open another wallet</h2>
+    ${wallets.data ? html`<h2>Open another wallet</h2>
     <form onSubmit=${submitting(open.go)}>
       <${ErrorAlert} error=${open.error} />
       <${Select} label="Currency" name="currency"
         options=${settings().currencies.filter((c) => !list.some((w) => w.currency === c)).map((c) => [c, c])} />
       <div class="actions"><button type="submit" class="secondary" disabled=${open.busy}>Open wallet</button></div>
-    </form>
+    </form>` : ''}
   </${Page}>`;
 }
