@@ -112,10 +112,11 @@ class FakeUsers:
         self.codes = codes or FakeCodes()
 
     def create(self, user: User, identities: list[str], wallet: NewWallet, *, verified: tuple[str, ...] = (),
-               absent: tuple[str, ...] = ()) -> None:
+               absent: tuple[str, ...] = (), proof: CodeProof | None = None) -> None:
         for key in [*identities, *absent]:
             if key in self.identities:
                 raise {"email": EmailTaken, "phone": PhoneTaken}.get(key.split("#")[0], Conflict)()
+        self.codes.consume(proof)
         self.users[user.user_id] = copy.deepcopy(user)
         self.identities.update({k: user.user_id for k in identities})
         self.verified.update(verified)
@@ -139,6 +140,7 @@ class FakeUsers:
         self.users[user_id].unverified_since = None
         if password_hash is not None:
             self.users[user_id].password_hash = password_hash
+            self.users[user_id].auth_epoch += 1
         self.verified.add(email_key)
 
     def confirm_phone(self, user_id: str, phone_key: str, phone_ct: str, proof: CodeProof, created_at: str) -> None:
@@ -185,6 +187,7 @@ class FakeUsers:
             return False
         assert all(self.identities.get(k, user_id) == user_id for k in release)
         u.status, u.unverified_since = "closed", None
+        u.auth_epoch += 1
         for key in release:
             self.release(key, user_id)
         return True
@@ -232,7 +235,12 @@ class FakeUsers:
 
     def set_password(self, user_id: str, password_hash: str) -> bool:
         self.users[user_id].password_hash = password_hash
+        self.users[user_id].auth_epoch += 1
         return True
+
+    def new_auth_epoch(self, user_id: str) -> int:
+        self.users[user_id].auth_epoch += 1
+        return self.users[user_id].auth_epoch
 
     def clear_password(self, user_id: str) -> bool:
         self.users[user_id].password_hash = None
@@ -268,6 +276,13 @@ class FakeSessions:
             s.previous_hash, s.rotated_at = retired, now
         s.current_hash, s.generation = new, s.generation + 1
         s.last_used_at = rfc3339(now)
+        return True
+
+    def restamp(self, session_id: str, auth_epoch: int) -> bool:
+        s = self.sessions.get(session_id)
+        if s is None or s.status != "active" or s.auth_epoch >= auth_epoch:
+            return False
+        s.auth_epoch = auth_epoch
         return True
 
     def revoke(self, session_id: str) -> None:

@@ -284,7 +284,7 @@ def change_password(call: Call) -> None:
     b: PasswordIn = call.body
     p = call.principal
     get_container().identity.change_password(p.user_id, b.current_password, b.new_password, b.otp,
-                                             device_key=p.device_key, session_id=p.session_id)
+                                             session_id=p.session_id)
 
 
 # Managing one's logins stays open to an account without a verified contact (API.md): a thief

@@ -6,6 +6,7 @@ person invited needs to know who is paying them), the amount and the expiry, and
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 PRODUCT = "E-Wallet"
@@ -42,11 +43,25 @@ def invitation(sender: str, amount: str, until: str) -> Message:
                    f"before {until} to receive it.")
 
 
+# The most of a client's User-Agent a new sign-in e-mail quotes: whoever signs in chooses it.
+MAIL_USER_AGENT = 120
+
+
+def quoted_client(user_agent: str | None) -> str:
+    """A client's User-Agent as plain text for a message: at most `MAIL_USER_AGENT` characters,
+    no quotes or angle brackets, and nothing a mail client would turn into a link (a scheme's
+    "://", "www.", a dot before a letter as in a host name, "@"); version numbers stay."""
+    text = "".join(ch for ch in (user_agent or "") if ch.isprintable() and ch not in '"<>`')
+    text = text.replace("://", ":/ /").replace("@", " at ")
+    text = re.sub(r"\.(?=[A-Za-z])", " .", text)
+    return " ".join(text.split())[:MAIL_USER_AGENT].strip()
+
+
 def new_sign_in(at: str, user_agent: str | None) -> Message:
     """A login from a device the account had not used: when, and the client as it named itself
-    (printable, at most 256 characters). No place, no address: the owner needs to know it
-    happened and what to do, not more than the inbox shows."""
-    client = f' ("{user_agent}")' if user_agent else ""
+    (`quoted_client`: the signer chose it, so it is never a link). No place, no address: the
+    owner needs to know it happened and what to do, not more than the inbox shows."""
+    client = f' (the client called itself "{quoted}")' if (quoted := quoted_client(user_agent)) else ""
     return Message(f"New sign-in to your {PRODUCT} account",
                    f"{PRODUCT}: your account was signed in to at {at} from a new device{client}. If this was "
                    "not you, reset your password and sign out your other sessions under Security.")

@@ -25,6 +25,3 @@ class Principal:
     # The token's `cv` claim: the account had a verified contact when the token was issued.
     # False (or an older token without the claim) is not a refusal: the gate reads the account.
     verified: bool = False
-    # The token's `dev` claim: the device key its login signed in with (services.devices), so a
-    # wrong password on this login counts against its device without reading the session.
-    device_key: str | None = None

@@ -28,6 +28,11 @@ class User:
     # Epoch seconds since when nobody has proved owning a contact of the account (registration);
     # None once one is verified. Such an account is closed after 7 days (services.closing).
     unverified_since: int | None = None
+    # Bumped by a password reset or change, "sign out everywhere else" and closing. Each login
+    # (`Session.auth_epoch`) and device token carries the value it was issued under; one older
+    # than the account's is not honoured, so nothing signed in under the old credentials
+    # outlives the change, even a login that raced it or that the by-user index did not show.
+    auth_epoch: int = 0
 
 
 def can_sign_in(user: User) -> bool:
@@ -74,6 +79,7 @@ class Session:
     user_agent: str | None = None  # as the client named itself (`clean_user_agent`), for its owner
     device_key: str | None = None  # identifies the device token it signed in with (services.devices)
     new_device: bool = False  # signed in from a client the account had no device token for
+    auth_epoch: int = 0  # the account's `User.auth_epoch` when it signed in (read with the password)
 
     def active_at(self, now: int) -> bool:
         """Whether an access token of this login is still honoured."""

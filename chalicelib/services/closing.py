@@ -2,12 +2,18 @@
 
 Registration proves nothing about the e-mail address: anyone can register someone else's. Such
 an account may only read, verify and manage its logins (the verification gate, api.auth), and it
-is closed when its e-mail's real owner signs in with a provider that proves the address
-(services.identity), or when nobody verified any of its contacts within 7 days (`sweep`, a
-scheduled function). Closing is one transaction, conditioned on the account still being
-unverified, so a verification and a closing that race never both happen: status `closed` (no
-route signs it in again), its e-mail identity deleted (the address is free for its owner) and
-any verified phone's too; then its logins end.
+is closed when its e-mail's real owner proves the address, by signing in with a provider
+(services.identity) or by a password reset (services.recovery), or when nobody verified any of
+its contacts within 7 days (`sweep`, a scheduled function). Closing is one transaction,
+conditioned on the account still being unverified, so a verification and a closing that race
+never both happen: status `closed` (no route signs it in again), its e-mail identity deleted
+(the address is free for its owner) and any verified phone's too, and its auth epoch bumped (no
+login or device token of it is honoured again); then its logins end.
+
+Money is never moved by a closing: what a closed account holds stays in its own wallets, which
+nobody can sign in to, for operators. The 7-day job leaves such accounts open (nobody is
+waiting for the address); the owner proving the address closes them regardless, and the
+closing is logged with the account's (opaque) id and counted (`ClosedAccountsHoldingMoney`).
 """
 from __future__ import annotations
 
@@ -47,15 +53,24 @@ class AccountClosing:
     # Ends every login of the account: refresh tokens, access tokens, open WebSockets.
     end_sessions: Callable[[str], object]
     # Whether the account holds money (a balance or a hold in any wallet). The 7-day closing
-    # leaves those to operators: a closed account cannot sign in to move its money out.
+    # leaves those to operators, the others report them: a closed account cannot sign in to
+    # move its money out.
     holds_money: Callable[[str], bool] = lambda user_id: False
     now: Clock = time.time
     max_age_seconds: int = UNVERIFIED_DAYS * 86400
     batch: int = BATCH
 
     def close(self, user: User, *, phone_too: bool) -> bool:
-        """Close an account whose e-mail nobody proved (and, `phone_too`, its phone either);
-        False if one was proved meanwhile (then it stays as it is)."""
+        """Close an account whose e-mail nobody proved (and, `phone_too`, its phone either) for
+        the address's owner; False if one was proved meanwhile (then it stays as it is)."""
+        if not self._close(user, phone_too=phone_too):
+            return False
+        if self.holds_money(user.user_id):
+            log.warning("an account holding money was closed", extra={"user_id": user.user_id})
+            observability.count("ClosedAccountsHoldingMoney")
+        return True
+
+    def _close(self, user: User, *, phone_too: bool) -> bool:
         if not self.users.close_unproven(user.user_id, self._addresses(user), phone_too=phone_too):
             return False
         self.end_sessions(user.user_id)
@@ -87,7 +102,7 @@ class AccountClosing:
             if self.holds_money(user_id):
                 kept += 1
                 continue
-            if self.close(user, phone_too=True):
+            if self._close(user, phone_too=True):
                 closed += 1
         observability.count("UnverifiedAccountsClosed", closed)
         if kept:

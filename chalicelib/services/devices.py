@@ -11,6 +11,11 @@ blind-index secret in its own `device:` domain (no table, no new secret). The ac
 the token so a token of another account is simply not valid here; the nonce names the device
 (its `device_key`, a hash, is what counters and sessions keep, never the token). A token that
 is forged, expired or another account's is treated exactly like none.
+
+The MAC also covers the account's auth epoch (domain.user.User.auth_epoch), which the token does
+not carry: a password reset or change, "sign out everywhere else" or closing bumps it, and every
+device token issued before stops being trusted (a thief's, got with the old password, and the
+owner's own, which her next login replaces).
 """
 from __future__ import annotations
 
@@ -47,26 +52,29 @@ class DeviceTokens:
         digest = hmac.new(self.mac_key, "|".join(parts).encode("utf-8"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
-    def issue(self, user_id: str, now: int, device: TrustedDevice | None = None) -> tuple[str, TrustedDevice]:
-        """A token for this account valid `ttl` seconds from now, and its device; for a device
-        already trusted, the same device (nonce) with a fresh expiry, so its counter and its
-        sessions stay its own."""
+    def issue(self, user_id: str, epoch: int, now: int,
+              device: TrustedDevice | None = None) -> tuple[str, TrustedDevice]:
+        """A token for this account at its auth `epoch`, valid `ttl` seconds from now, and its
+        device; for a device already trusted, the same device (nonce) with a fresh expiry, so
+        its counter and its sessions stay its own."""
         nonce = device.nonce if device else secrets.token_urlsafe(16)
         expires = str(now + self.ttl)
-        token = ".".join((PREFIX, user_id, nonce, expires, self._mac(PREFIX, user_id, nonce, expires)))
+        token = ".".join((PREFIX, user_id, nonce, expires, self._mac(PREFIX, user_id, nonce, expires, str(epoch))))
         return token, self._device(nonce)
 
     def _device(self, nonce: str) -> TrustedDevice:
         return TrustedDevice(nonce=nonce, key=self._mac("key", nonce)[:32])
 
-    def trusted(self, token: str | None, user_id: str, now: int) -> TrustedDevice | None:
-        """The device of a token valid for this account now; None for anything else."""
+    def trusted(self, token: str | None, user_id: str, epoch: int, now: int) -> TrustedDevice | None:
+        """The device of a token valid for this account at its auth `epoch` now; None for
+        anything else."""
         parts = token.split(".") if isinstance(token, str) else []
         if len(parts) != 5 or parts[0] != PREFIX or not parts[2] or not parts[3].isdigit():
             return None
         _, owner, nonce, expires, mac = parts
         # Bytes: compare_digest refuses non-ASCII text, and the token is whatever a client sent.
-        if not hmac.compare_digest(mac.encode("utf-8"), self._mac(PREFIX, owner, nonce, expires).encode("ascii")):
+        expected = self._mac(PREFIX, owner, nonce, expires, str(epoch))
+        if not hmac.compare_digest(mac.encode("utf-8"), expected.encode("ascii")):
             return None
         if owner != user_id or int(expires) <= now:
             return None

@@ -2,7 +2,9 @@
 
 Access tokens are short-lived JWTs naming the session (`sid`); every authenticated request also
 checks that session is still active, so logout, password change and refresh-token reuse end
-the login's access tokens too, not only its refresh tokens.
+the login's access tokens too, not only its refresh tokens. Each login carries the account's
+auth epoch it signed in under (domain.user.User.auth_epoch); a refresh refuses, and ends, one
+older than the account's.
 """
 from __future__ import annotations
 
@@ -39,9 +41,33 @@ from chalicelib.services.devices import DeviceTokens, TrustedDevice
 from chalicelib.services.lockout import Lockout, device_failures_key, untrusted_key
 from chalicelib.services.mfa import Mfa
 from chalicelib.services.ports import FieldCipher
-from chalicelib.services.sessions import CloseConnections, Logins, SessionView, no_connections
+from chalicelib.services.sessions import (
+    SESSION_PASSWORD_FAILURES,
+    SESSION_PASSWORD_WINDOW,
+    CloseConnections,
+    Logins,
+    SessionPasswords,
+    SessionView,
+    no_connections,
+)
 
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
+
+
+def new_user(cipher: FieldCipher, values: dict[str, Any], **fields: Any) -> User:
+    """A new account (`fields`: its User fields but the id and creation time), with the string
+    `values` among its e-mail, phone and names encrypted; others are left out."""
+    user = User(user_id=new_id("usr"), **fields)
+    for name, value in values.items():
+        if isinstance(value, str) and value:
+            setattr(user, f"{name}_ct", cipher.encrypt(value, user.user_id, name))
+    return user
+
+
+def default_wallet(user: User, currency: str) -> NewWallet:
+    """The wallet an account is opened with."""
+    return NewWallet(wallet_id=default_wallet_id(user.user_id, currency), owner_id=user.user_id, currency=currency,
+                     name="Main", created_at=user.created_at)
 
 
 def decrypted_profile(user: User, cipher: FieldCipher) -> Profile:
@@ -117,6 +143,8 @@ class Identity:
     deliver: Callable[[str, str], int] = lambda contact_key, user_id: 0
     # Closes the WebSockets of ended logins (services.notifications; none in unit tests).
     close_connections: CloseConnections = no_connections
+    # Whether an account holds money: one closed by a provider sign-in is reported to operators.
+    holds_money: Callable[[str], bool] = lambda user_id: False
 
     @cached_property
     def logins(self) -> Logins:
@@ -127,35 +155,31 @@ class Identity:
     def devices(self) -> DeviceTokens:
         return DeviceTokens.derived_from(self.blind_index)
 
+    @cached_property
+    def session_passwords(self) -> SessionPasswords:
+        """Wrong passwords typed inside a login (step-up, password change), counted per login."""
+        lockout = Lockout(self.login_lockout.counters, SESSION_PASSWORD_FAILURES, SESSION_PASSWORD_WINDOW)
+        return SessionPasswords(lockout, self.logins.end, self.now)
+
     # -- registration -------------------------------------------------------------------------
     def register(self, email: str, password: str, phone: str | None = None,
                  first_name: str | None = None, last_name: str | None = None) -> Profile:
         email = normalize_email(email)
         phone = normalize_phone(phone) if phone else None
         check_password(password)
-        user_id = new_id("usr")
-        created = rfc3339(self.now())
-        user = User(user_id=user_id, created_at=created, password_hash=self.hasher.hash(password),
-                    unverified_since=int(self.now()))  # nothing is proven until a code is typed back
         values = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name}
-        for name, value in values.items():
-            if value:
-                setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
+        user = new_user(self.cipher, values, created_at=rfc3339(self.now()), password_hash=self.hasher.hash(password),
+                        unverified_since=int(self.now()))  # nothing is proven until a code is typed back
         # The e-mail is unique from the start; the phone only once verified, so here it must
         # merely not be someone's verified phone (checked in the same transaction).
         identities = [self._identity_key(email_lookup_key(email))]
         absent = (self._identity_key(phone_lookup_key(phone)),) if phone else ()
-        self.users.create(user, identities, self._default_wallet(user_id, created), absent=absent)
-        return Profile(user_id=user_id, email=email, phone=phone, first_name=first_name, last_name=last_name,
-                       mfa_enabled=False, created_at=created)
+        self.users.create(user, identities, default_wallet(user, self.default_currency), absent=absent)
+        return Profile(user_id=user.user_id, email=email, phone=phone, first_name=first_name, last_name=last_name,
+                       mfa_enabled=False, created_at=user.created_at)
 
     def _identity_key(self, lookup_key: str) -> str:
         return identity_key(lookup_key, self.blind_index)
-
-    def _default_wallet(self, user_id: str, created: str) -> NewWallet:
-        return NewWallet(wallet_id=default_wallet_id(user_id, self.default_currency), owner_id=user_id,
-                         currency=self.default_currency,
-                         name="Main", created_at=created)
 
     # -- login and tokens ---------------------------------------------------------------------
     def login(self, password: str, email: str | None = None, phone: str | None = None, *,
@@ -168,18 +192,21 @@ class Identity:
             raise InvalidCredentials()
         user_id = self.users.user_id_for(self._identity_key(lookup))
         now = int(self.now())
+        # The one read of the account: its password hash, and its auth epoch, which the device
+        # token is checked against and the login is stamped with (a reset racing this login
+        # leaves it stamped older, so its first refresh is refused).
+        user = self.users.get(user_id) if user_id else None
         # Lockout without denial of service: a client with a valid device token for the account
         # counts its own failures only; every other client shares one counter per account, so
         # strangers' guesses lock out strangers, never the owner's trusted devices. An unknown
         # identifier has a counter of its own, so the answers look alike either way. Every
         # attempt is counted before the password is checked (services.lockout).
-        device = self.devices.trusted(device_token, user_id, now) if user_id else None
+        device = self.devices.trusted(device_token, user.user_id, user.auth_epoch, now) if user else None
         if device is not None:
-            key = device_failures_key(device.key, None)
+            key = device_failures_key(device.key)
         else:
             key = untrusted_key(user_id) if user_id else f"login#{self.blind_index(lookup)}"
         self.login_lockout.attempt(key, now)
-        user = self.users.get(user_id) if user_id else None
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
         if not ok or user is None or not can_sign_in(user):
@@ -192,43 +219,39 @@ class Identity:
         """The login's session and the client's device token: the one it presented, renewed for
         90 days, or a new one. A client without one is a new device, worth telling the owner
         about (`security.new_sign_in`), unless this is the account's very first sign-in."""
-        if device is not None:
-            new_device = False
-        elif user.signed_in_at is None:
-            # Set once, atomically: of two racing first sign-ins, the loser is a new device.
-            new_device = not self.users.mark_signed_in(user.user_id, rfc3339(now))
-        else:
-            new_device = True
-        token, device = self.devices.issue(user.user_id, now, device)
-        pair = self._start_session(user.user_id, verified=has_verified_contact(user), user_agent=user_agent,
-                                   device_key=device.key, new_device=new_device)
+        new_device = device is None and self._announced(user, now)
+        token, device = self.devices.issue(user.user_id, user.auth_epoch, now, device)
+        pair = self._start_session(user, user_agent=user_agent, device_key=device.key, new_device=new_device)
         return LoginTokens(**vars(pair), device_token=token)
 
-    def _start_session(self, user_id: str, *, verified: bool = False, user_agent: str | None = None,
-                       device_key: str | None = None, new_device: bool = False) -> TokenPair:
+    def _announced(self, user: User, now: int) -> bool:
+        """Whether a sign-in without a trusted device token is news for the owner: always, but
+        for the account's very first sign-in (set once, atomically: of two racing first
+        sign-ins, the loser is a new device)."""
+        return user.signed_in_at is not None or not self.users.mark_signed_in(user.user_id, rfc3339(now))
+
+    def _start_session(self, user: User, *, user_agent: str | None = None, device_key: str | None = None,
+                       new_device: bool = False) -> TokenPair:
+        """A login of the account as just read (its verified contact and auth epoch)."""
         now = int(self.now())
         session_id = new_id("ses")
         refresh = self._new_refresh(session_id)
         created = rfc3339(self.now())  # to the millisecond: the sessions list is ordered by it
-        self.sessions.create(Session(session_id=session_id, user_id=user_id, current_hash=_token_hash(refresh),
+        self.sessions.create(Session(session_id=session_id, user_id=user.user_id, current_hash=_token_hash(refresh),
                                      generation=0, status="active", expires_at=now + self.policy.refresh_ttl,
                                      created_at=created, last_used_at=created,
                                      user_agent=clean_user_agent(user_agent), device_key=device_key,
-                                     new_device=new_device),
+                                     new_device=new_device, auth_epoch=user.auth_epoch),
                              created)
-        return TokenPair(self._access_token(user_id, session_id, now, verified=verified, device_key=device_key),
+        return TokenPair(self._access_token(user.user_id, session_id, now, verified=has_verified_contact(user)),
                          refresh, self.policy.access_ttl)
 
     @staticmethod
     def _new_refresh(session_id: str) -> str:
         return f"rt.{session_id}.{secrets.token_urlsafe(32)}"
 
-    def _access_token(self, user_id: str, session_id: str, now: int, *, verified: bool = False,
-                      device_key: str | None = None) -> str:
-        # `dev`: the login's device key, so a wrong password on this login (password change,
-        # step-up) counts against its device without reading the session.
-        device = {"dev": device_key} if device_key else {}
-        return str(self.jwt.sign({**device,
+    def _access_token(self, user_id: str, session_id: str, now: int, *, verified: bool = False) -> str:
+        return str(self.jwt.sign({
             "iss": self.policy.issuer, "aud": self.policy.audience, "sub": user_id, "sid": session_id,
             "iat": now, "nbf": now, "exp": now + self.policy.access_ttl, "jti": secrets.token_hex(12),
             "token_use": "access",
@@ -266,12 +289,17 @@ class Identity:
         user = self.users.get(session.user_id)
         if user is None or not can_sign_in(user):  # closed: its logins end, whatever they hold
             raise Unauthorized("The refresh token is not valid.")
+        if session.auth_epoch < user.auth_epoch:
+            # Signed in before a reset, a password change, "sign out everywhere else" or a
+            # closing, and not found when that ended the account's logins: ended now.
+            self.logins.end(user.user_id, [session.session_id])
+            raise Unauthorized("The refresh token is not valid.")
         new = self._new_refresh(session.session_id)
         if not self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
                                     _bounded(session.recent_hashes, session.current_hash), now, retired=retired):
             return None
         return TokenPair(self._access_token(session.user_id, session.session_id, now,
-                                            verified=has_verified_contact(user), device_key=session.device_key),
+                                            verified=has_verified_contact(user)),
                          new, self.policy.access_ttl)
 
     def logout(self, refresh_token: str) -> None:
@@ -302,10 +330,8 @@ class Identity:
         session_id = str(claims.get("sid", ""))
         if not session_id:
             raise Unauthorized()
-        device_key = claims.get("dev")
         return Principal(user_id=str(claims["sub"]), session_id=session_id, pending=PendingSession(session_id),
-                         verified=claims.get("cv") is True,
-                         device_key=device_key if isinstance(device_key, str) and device_key else None)
+                         verified=claims.get("cv") is True)
 
     def confirm_session(self, principal: Principal) -> None:
         """Unauthorized unless the principal's login is active (read, unless confirmed already)."""
@@ -332,22 +358,21 @@ class Identity:
         return decrypted_profile(user, self.cipher)
 
     def change_password(self, user_id: str, current: str, new: str, otp: Any = None, *,
-                        device_key: str | None = None, session_id: str | None = None) -> None:
-        """Every login ends (its sockets closed), this one too. Wrong current passwords count
-        against the calling login's device (`device_key`, else its session), never the pool
-        that strangers' logins fill: they cannot block the owner's password change."""
+                        session_id: str | None = None) -> None:
+        """Every login ends (its sockets closed), this one too, and every device token stops
+        being trusted (the auth epoch moves on). Wrong current passwords count for the calling
+        login (`session_id`: services.sessions.SessionPasswords), never the pool that strangers'
+        logins fill nor the device's logins: nobody else can block the owner's password change."""
         user = self.users.get(user_id)
         if user is None:
             raise NotFound()
-        key, now = device_failures_key(device_key, session_id), int(self.now())
-        self.login_lockout.attempt(key, now)
-        if not self.hasher.verify(current, user.password_hash):
+        hashed = user.password_hash
+        if not self.session_passwords.check(user_id, session_id, lambda: self.hasher.verify(current, hashed)):
             raise InvalidCredentials("The current password is not correct.")
         if user.mfa_enabled:
             self.mfa.require(user_id, otp)
         check_password(new, field="new_password")
         self.users.set_password(user_id, self.hasher.hash(new))
-        self.login_lockout.succeeded(key)
         self.logins.end_all(user_id)
 
     # -- the account's logins -----------------------------------------------------------------
@@ -359,6 +384,13 @@ class Identity:
         self.logins.end_one(principal.user_id, session_id)
 
     def end_other_sessions(self, principal: Principal) -> None:
+        """End every other login, also those the by-user index does not list yet: the auth epoch
+        moves on (so device tokens issued before stop being trusted too), and the caller's own
+        login, alone, is carried over to it. A refresh of the caller's login in the moment
+        between the two writes is refused (it signs in again): never the other way round."""
+        epoch = self.users.new_auth_epoch(principal.user_id)
+        if principal.session_id:
+            self.sessions.restamp(principal.session_id, epoch)
         self.logins.end_all(principal.user_id, keep=principal.session_id)
 
     # -- social sign-in -----------------------------------------------------------------------
@@ -382,7 +414,7 @@ class Identity:
             if user_id:
                 user = self.users.get(user_id)
                 if user is not None and can_sign_in(user):
-                    return self._start_session(user_id, verified=has_verified_contact(user)), False
+                    return self._provider_session(user), False
                 # A closed account never signs in again: its link is stale, free it.
                 self.users.release(subject_key, user_id)
                 continue
@@ -391,17 +423,17 @@ class Identity:
                 owner = self.users.get(existing) if existing else None
                 if owner is not None and owner.email_verified:
                     if self.users.link(subject_key, owner.user_id, rfc3339(self.now())) == owner.user_id:
-                        return self._start_session(owner.user_id, verified=True), False
+                        return self._provider_session(owner), False
                     continue  # the subject was linked to another account meanwhile: sign in there
                 if owner is not None:
                     # False if its e-mail was verified meanwhile: the next pass links to it.
                     self.closing.close(owner, phone_too=False)
                     continue
             try:
-                user_id = self._create_social_user(subject_key, email, claims)
+                user = self._create_social_user(subject_key, email, claims)
                 if email:
-                    self.deliver(self._identity_key(email_lookup_key(email)), user_id)
-                return self._start_session(user_id, verified=email is not None), True
+                    self.deliver(self._identity_key(email_lookup_key(email)), user.user_id)
+                return self._start_session(user), True
             except (EmailTaken, Conflict):
                 continue
         raise Conflict("The account changed concurrently; try again.")
@@ -409,20 +441,23 @@ class Identity:
     @cached_property
     def closing(self) -> AccountClosing:
         """Closing accounts nobody proved owning; their logins end like any other's."""
-        return AccountClosing(self.users, self.cipher, self.blind_index, self.logins.end_all, now=self.now)
+        return AccountClosing(self.users, self.cipher, self.blind_index, self.logins.end_all,
+                              holds_money=self.holds_money, now=self.now)
 
-    def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> str:
-        user_id = new_id("usr")
+    def _provider_session(self, user: User) -> TokenPair:
+        """A provider sign-in into an existing account: it carries no device token, so it is
+        news for the owner (`security.new_sign_in`) unless it is the account's first sign-in."""
+        return self._start_session(user, new_device=self._announced(user, int(self.now())))
+
+    def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> User:
         created = rfc3339(self.now())
         # Without a provider-verified e-mail nothing about it is proven yet (closed in 7 days).
-        user = User(user_id=user_id, created_at=created, email_verified=email is not None,
-                    unverified_since=None if email else int(self.now()))
+        # Its creation is its first sign-in: the next provider sign-in is news for the owner.
         names = {"email": email, "first_name": claims.get("given_name"), "last_name": claims.get("family_name")}
-        for name, value in names.items():
-            if isinstance(value, str) and value:
-                setattr(user, f"{name}_ct", self.cipher.encrypt(value, user_id, name))
+        user = new_user(self.cipher, names, created_at=created, email_verified=email is not None,
+                        unverified_since=None if email else int(self.now()), signed_in_at=created)
         email_keys = [self._identity_key(email_lookup_key(email))] if email else []
         # The provider verified the e-mail: it is a payment address from the start.
-        self.users.create(user, [subject_key, *email_keys], self._default_wallet(user_id, created),
+        self.users.create(user, [subject_key, *email_keys], default_wallet(user, self.default_currency),
                           verified=tuple(email_keys))
-        return user_id
+        return user

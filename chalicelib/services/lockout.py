@@ -18,12 +18,14 @@ class Lockout:
     max_failures: int = 5
     window_seconds: int = 900
 
-    def attempt(self, key: str, now: int) -> None:
-        """Count this attempt; 429 while more than `max_failures` attempts failed in the window,
-        whatever the caller presents (even the right secret)."""
+    def attempt(self, key: str, now: int) -> int:
+        """Count this attempt: how many there were in the window, this one included; 429 while
+        more than `max_failures` attempts failed in it, whatever the caller presents (even the
+        right secret)."""
         count, ends = self.counters.hit(key, now, self.window_seconds)
         if count > self.max_failures:
             raise TooManyRequests(retry_after=max(1, ends - now))
+        return count
 
     def succeeded(self, key: str) -> None:
         self.counters.clear(key)
@@ -35,11 +37,17 @@ def untrusted_key(user_id: str) -> str:
     return f"login#untrusted#{user_id}"
 
 
-def device_failures_key(device_key: str | None, session_id: str | None) -> str:
-    """The password-guess counter of one device: its logins with a valid device token, and the
-    wrong current passwords (password change, step-up) of the sessions it signed in. A session
-    with no device key (a social sign-in) counts on its own."""
-    return f"login#device#{device_key}" if device_key else f"login#session#{session_id}"
+def device_failures_key(device_key: str) -> str:
+    """The password-guess counter of one device: its logins with a valid device token. Never
+    counted from inside a login (step-up, password change): whoever stole a session would lock
+    its device's logins (`session_failures_key`)."""
+    return f"login#device#{device_key}"
+
+
+def session_failures_key(session_id: str | None) -> str:
+    """The counter of the wrong passwords typed inside one login (step-up, password change):
+    services.sessions.SessionPasswords."""
+    return f"reauth#session#{session_id}"
 
 
 @dataclass(frozen=True)

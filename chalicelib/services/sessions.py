@@ -5,6 +5,11 @@ of one session or of every other, a password change or reset): its refresh token
 access tokens are refused at once (every request reads its session: services.identity), and
 its open WebSockets are closed, not merely skipped at the next push, so a thief's live view of
 the account ends with the login.
+
+Ending them all (a reset, a password change, "sign out everywhere else", closing) also bumps the
+account's auth epoch (domain.user.User.auth_epoch): a login stamped older is refused at its next
+refresh, so one the by-user index did not list yet, or one that checked the old password while
+the change happened, dies too. Its access token lives at most its 15 minutes.
 """
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from chalicelib import observability
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import NotFound, TooManyRequests, Unauthorized
 from chalicelib.domain.user import Session
+from chalicelib.services.lockout import Lockout, session_failures_key
 from chalicelib.services.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,9 @@ class SessionStore(Protocol):
 
     def rotate(self, session_id: str, expected_current: str, new_hash: str, recent: list[str], now: int,
                retired: str | None = None) -> bool: ...
+
+    def restamp(self, session_id: str, auth_epoch: int) -> bool:
+        """Carry an active login over to a newer auth epoch of its account; False if it ended."""
 
     def revoke(self, session_id: str) -> None:
         """Mark the login revoked (nothing if there is no such login)."""
@@ -102,3 +111,44 @@ class Logins:
         ids = [s.session_id for s in self.sessions.live_of(user_id, int(self.now())) if s.session_id != keep]
         self.end(user_id, ids)
         return ids
+
+
+# Wrong passwords typed inside one login (step-up, password change) before it is ended.
+SESSION_PASSWORD_FAILURES = 5
+SESSION_PASSWORD_WINDOW = 900
+
+
+@dataclass(frozen=True)
+class SessionPasswords:
+    """The password typed again inside a login (step-up, `POST /me/password`).
+
+    Wrong ones count for that login only: at the fifth in 15 minutes the login is ended (its
+    tokens refused, its WebSockets closed) and the answer is 401, so whoever holds a stolen
+    session gets five guesses, then has nothing left to guess with. Not the device's login
+    counter: the session carries its device's key, and a thief's guesses would lock the owner's
+    own device out of logging in (docs/account-safety.md).
+    """
+
+    lockout: Lockout
+    end: Callable[[str, Collection[str]], object]  # Logins.end
+    now: Clock = time.time
+
+    def check(self, user_id: str, session_id: str | None, correct: Callable[[], bool]) -> bool:
+        """Whether `correct()` (the password check) passed, counted for the login; Unauthorized,
+        the login ended, at the limit."""
+        key = session_failures_key(session_id)
+        try:
+            count = self.lockout.attempt(key, int(self.now()))  # counted before the check
+        except TooManyRequests:
+            self._end(user_id, session_id)
+        if correct():
+            self.lockout.succeeded(key)
+            return True
+        if count >= self.lockout.max_failures:
+            self._end(user_id, session_id)
+        return False
+
+    def _end(self, user_id: str, session_id: str | None) -> NoReturn:
+        if session_id:
+            self.end(user_id, [session_id])
+        raise Unauthorized("Too many wrong passwords: this session has ended. Sign in again.")

@@ -8,19 +8,16 @@ what the owner knows (docs/account-safety.md, OWASP ASVS V2.2 / V3.7):
 
 - 2FA on: `otp`, a current TOTP code or an unused recovery code (the same checks and OTP
   lockout as every sensitive action: services.mfa). A password alone is not enough.
-- else: `password`. Wrong ones count as login failures of the session's device (the same
-  counter as its logins: services.lockout), so a thief cannot guess without limit, and a
-  stranger's failures elsewhere never lock the owner's device.
+- else: `password`. Wrong ones count for the session (services.sessions.SessionPasswords): the
+  fifth in 15 minutes ends it (401), so a thief cannot guess without limit, and cannot lock
+  the owner's device out of logging in either (the session carries that device's key).
 - an account without a password and without 2FA (made by a social sign-in) has nothing to type:
-  a sign-in with its provider in the last `FRESH_SIGN_IN_SECONDS` is its proof (re-entering
-  through Google or Facebook is what "confirm it is you" means for it), else 403
-  `reauth_required` saying so. A refreshed token is not a fresh sign-in.
+  403 `reauth_required`, saying to set a password first (the reset: its e-mail is verified). A
+  recent provider sign-in is no proof: the access token of one is exactly what a thief holds.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import (
@@ -33,11 +30,8 @@ from chalicelib.domain.errors import (
     ReauthRequired,
 )
 from chalicelib.domain.principal import Principal
-from chalicelib.domain.user import Session, User
-from chalicelib.services.lockout import Lockout, device_failures_key
-from chalicelib.services.ports import Clock
-
-FRESH_SIGN_IN_SECONDS = 300
+from chalicelib.domain.user import User
+from chalicelib.services.sessions import SessionPasswords
 
 
 class Accounts(Protocol):
@@ -53,18 +47,12 @@ class OneTimeCodes(Protocol):
         """Raise MfaRequired / MfaInvalid unless `otp` is a fresh code of the user (services.mfa)."""
 
 
-class Logins(Protocol):
-    def get(self, session_id: str) -> Session | None: ...
-
-
 @dataclass
 class StepUp:
     users: Accounts
     hasher: Passwords
     mfa: OneTimeCodes
-    lockout: Lockout  # the login lockout: a device's failures (services.lockout.device_failures_key)
-    sessions: Logins
-    now: Clock = time.time
+    passwords: SessionPasswords  # wrong passwords, counted per session
 
     def require(self, principal: Principal, password: str | None, otp: Any) -> User:
         """The caller's account, once the proof checks out (see the module docstring)."""
@@ -99,22 +87,11 @@ class StepUp:
             except (MfaInvalid, MfaNotEnrolled):
                 raise ReauthInvalid() from None
             return
-        if not user.password_hash:
-            if self._freshly_signed_in(principal):
-                return
-            raise ReauthRequired("This account has no password: sign in again with your provider and retry "
-                                 "within 5 minutes, or set a password (POST /auth/password/forgot).")
+        hashed = user.password_hash
+        if not hashed:
+            raise ReauthRequired("This account has no password yet: set one first (POST /auth/password/forgot, "
+                                 "then /auth/password/reset), then send it (password).")
         if not password:
             raise ReauthRequired("Confirm it is you: send your password (password).")
-        key, now = device_failures_key(principal.device_key, principal.session_id), int(self.now())
-        self.lockout.attempt(key, now)  # counted before the check, like every guess
-        if not self.hasher.verify(password, user.password_hash):
+        if not self.passwords.check(user.user_id, principal.session_id, lambda: self.hasher.verify(password, hashed)):
             raise ReauthInvalid("The password is not correct.")
-        self.lockout.succeeded(key)
-
-    def _freshly_signed_in(self, principal: Principal) -> bool:
-        session = self.sessions.get(principal.session_id) if principal.session_id else None
-        if session is None or session.user_id != principal.user_id or not session.created_at:
-            return False
-        started = datetime.fromisoformat(session.created_at.replace("Z", "+00:00")).timestamp()
-        return 0 <= self.now() - started <= FRESH_SIGN_IN_SECONDS

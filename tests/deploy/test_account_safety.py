@@ -3,6 +3,9 @@
 - Registrations per client address are limited at the edge: an AWS WAF rate-based rule on the
   REST API's stage, 20 per address per 5 minutes on `POST /auth/register`, answered with the API's
   429 `too_many_requests`; the web ACL is associated with the stage and logs what it blocks.
+- So are password-reset codes and resets (review 26, F3): 10 per address per 5 minutes each on
+  `POST /auth/password/forgot` and `POST /auth/password/reset`, so that one address cannot use
+  up an e-mail's 5 codes an hour and burn each of them with wrong tries.
 - A revoked session's WebSockets are closed by the API: it may DELETE @connections (and only
   that), at the management endpoint the notifications function pushes to.
 - The notifications function e-mails a sign-in from a new device: SES, from the one sender.
@@ -14,6 +17,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
+
+import pytest
 
 from deploy.template import FUNCTIONS, LOG_RETENTION_DAYS, policies, stage_env
 
@@ -29,8 +34,18 @@ def _web_acl(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, acl["Properties"]
 
 
-def _rate_rule(props: dict[str, Any]) -> dict[str, Any]:
-    rules = [r for r in props["Rules"] if "RateBasedStatement" in r["Statement"]]
+# (path, limit per address, window in seconds) of each rate-based rule.
+LIMITS = [("/auth/register", 20, 300), ("/auth/password/forgot", 10, 300), ("/auth/password/reset", 10, 300)]
+
+
+def _rate_rules(props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in props["Rules"] if "RateBasedStatement" in r["Statement"]]
+
+
+def _rate_rule(props: dict[str, Any], path: str) -> dict[str, Any]:
+    """The one rule counting POSTs to `path`."""
+    rules = [r for r in _rate_rules(props)
+             if _matches(r["Statement"]["RateBasedStatement"]["ScopeDownStatement"], "POST", f"/api{path}")]
     assert len(rules) == 1, rules
     return rules[0]
 
@@ -68,15 +83,17 @@ def _matches(statement: dict[str, Any], method: str, path: str) -> bool:
     return POSITION[match["PositionalConstraint"]](value, match["SearchString"])
 
 
-def test_registrations_are_limited_per_client_address_at_the_edge(package):
+@pytest.mark.parametrize(("path", "limit", "window"), LIMITS)
+def test_registrations_and_password_resets_are_limited_per_client_address_at_the_edge(package, path, limit, window):
     _, t = package
     _, acl = _web_acl(t)
     assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
-    rule = _rate_rule(acl)
+    assert len(_rate_rules(acl)) == len(LIMITS)
+    rule = _rate_rule(acl, path)
     rate = rule["Statement"]["RateBasedStatement"]
-    # 20 per address per 5 minutes, counted on the connection's address: never on a header
-    # (X-Forwarded-For), which the client would choose.
-    assert (rate["Limit"], rate["EvaluationWindowSec"], rate["AggregateKeyType"]) == (20, 300, "IP")
+    # So many per address per 5 minutes, counted on the connection's address: never on a
+    # header (X-Forwarded-For), which the client would choose.
+    assert (rate["Limit"], rate["EvaluationWindowSec"], rate["AggregateKeyType"]) == (limit, window, "IP")
     assert "ForwardedIPConfig" not in rate and "CustomKeys" not in rate
     # Over the limit: blocked with the API's own 429, readable by the web wallet (CORS).
     response = rule["Action"]["Block"]["CustomResponse"]
@@ -85,30 +102,34 @@ def test_registrations_are_limited_per_client_address_at_the_edge(package):
     assert body["ContentType"] == "APPLICATION_JSON"
     assert json.loads(body["Content"])["error"]["code"] == "too_many_requests"
     headers = {h["Name"]: h["Value"] for h in response["ResponseHeaders"]}
-    assert headers["Retry-After"] == "300"
+    assert headers["Retry-After"] == str(window)
     web_origin = t["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]["CORS_ORIGINS"]
     assert headers["Access-Control-Allow-Origin"] == web_origin
     assert "Retry-After" in headers["Access-Control-Expose-Headers"]
 
 
-def test_only_registrations_count_against_the_limit(package):
+@pytest.mark.parametrize("guarded", [path for path, _, _ in LIMITS])
+def test_only_its_own_route_counts_against_each_limit(package, guarded):
     """The path WAF sees is the request's: the stage first on the execute-api address
     (/api/auth/register), none or a base path on a custom domain."""
     _, t = package
     _, acl = _web_acl(t)
-    scope = _rate_rule(acl)["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+    scope = _rate_rule(acl, guarded)["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
     api = t["Resources"]["RestAPI"]["Properties"]
-    assert "post" in api["DefinitionBody"]["paths"]["/auth/register"]  # the route it guards exists
+    assert "post" in api["DefinitionBody"]["paths"][guarded]  # the route it guards exists
     stage = api["StageName"]
+    head, last = guarded.rsplit("/", 1)
     # However the client spells it: case, escapes, slashes, dot segments.
-    for path in (f"/{stage}/auth/register", "/auth/register", "/v1/auth/register", f"/{stage}/Auth/REGISTER",
-                 f"/{stage}/auth/regist%65r", f"/{stage}/auth/register/", f"/{stage}/auth//register",
-                 f"/{stage}/auth/./register", f"/{stage}/me/../auth/register", f"/{stage}/auth%2Fregister"):
+    for path in (f"/{stage}{guarded}", guarded, f"/v1{guarded}", f"/{stage}{guarded.upper()}",
+                 f"/{stage}{head}/{last[:-1]}%{ord(last[-1]):02x}", f"/{stage}{guarded}/", f"/{stage}{head}//{last}",
+                 f"/{stage}{head}/./{last}", f"/{stage}/me/..{guarded}", f"/{stage}{head}%2F{last}"):
         assert _matches(scope, "POST", path), path
-    for method, path in (("POST", f"/{stage}/auth/login"), ("POST", f"/{stage}/auth/register/x"),
-                         ("POST", f"/{stage}/auth/registered"), ("POST", f"/{stage}/me"),
-                         # the browser's preflight of a registration is not one
-                         ("OPTIONS", f"/{stage}/auth/register"), ("GET", f"/{stage}/auth/register")):
+    others = [p for p, _, _ in LIMITS if p != guarded]
+    for method, path in (("POST", f"/{stage}/auth/login"), ("POST", f"/{stage}{guarded}/x"),
+                         ("POST", f"/{stage}{guarded}ed"), ("POST", f"/{stage}/me"),
+                         *(("POST", f"/{stage}{other}") for other in others),
+                         # the browser's preflight is not one
+                         ("OPTIONS", f"/{stage}{guarded}"), ("GET", f"/{stage}{guarded}")):
         assert not _matches(scope, method, path), (method, path)
 
 

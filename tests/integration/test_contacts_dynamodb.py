@@ -91,16 +91,56 @@ def _confirm(c, user_id: str, code: str) -> str:
         return err.code
 
 
-def test_a_reset_sets_the_password_and_verifies_in_one_go_and_unknown_emails_answer_alike(c):
+def test_a_reset_sets_the_password_and_moves_the_auth_epoch_in_one_go_and_unknown_emails_answer_alike(c):
     address = f"it.{uuid.uuid4().hex[:10]}@example.com"
     p = c.identity.register(address, PASSWORD)
+    c.users.confirm_email(p.user_id, identity_key(email_lookup_key(address), c.blind_index), None)
     c.recovery.forgot(address)
     c.recovery.forgot(f"ghost.{uuid.uuid4().hex[:10]}@example.com")
     assert [a for _, a, _ in c.messenger.sent] == [address]
     c.recovery.reset(address, c.messenger.last_code(address), "a brand new passphrase 1")
     assert c.identity.login("a brand new passphrase 1", email=address)
-    assert c.identity.profile(p.user_id).email_verified
-    assert c.users.verified_user_for(identity_key(email_lookup_key(address), c.blind_index)) == p.user_id
+    assert c.users.get(p.user_id).auth_epoch == 1  # every login and device token of before: over
+
+
+def test_a_reset_proving_a_never_verified_email_opens_a_fresh_account_using_the_code_up(c):
+    # Review 26, F1: the squatter's account is closed; the owner's new one is created, verified,
+    # with the code consumed in the same transaction.
+    address = f"it.{uuid.uuid4().hex[:10]}@example.com"
+    squatter = c.identity.register(address, "the squatters password 1", phone=phone())
+    c.recovery.forgot(address)
+    code = c.messenger.last_code(address)
+    c.recovery.reset(address, code, "a brand new passphrase 1")
+    key = identity_key(email_lookup_key(address), c.blind_index)
+    owner = c.users.verified_user_for(key)
+    assert owner and owner != squatter.user_id
+    assert c.users.get(squatter.user_id).status == "closed" and c.users.get(squatter.user_id).auth_epoch == 1
+    assert c.identity.profile(owner).email_verified and c.identity.profile(owner).phone is None
+    assert c.identity.login("a brand new passphrase 1", email=address)
+    with pytest.raises(CodeExpired):  # used up with the account: a replay finds a verified e-mail
+        c.recovery.reset(address, code, "yet another passphrase 2")
+
+
+def test_an_account_opened_with_a_code_used_meanwhile_is_not_opened(c):
+    from chalicelib.adapters.dynamodb.users import DynamoUsers
+    from chalicelib.domain.user import CodeProof
+    from chalicelib.services.identity import default_wallet, new_user
+
+    address = f"it.{uuid.uuid4().hex[:10]}@example.com"
+    key = identity_key(email_lookup_key(address), c.blind_index)
+    c.recovery.forgot(address)  # an unknown e-mail: a code is stored, never sent
+    stored, _ = c.codes.attempt(f"reset#{key}", 0)
+    proof = CodeProof(stored.key, stored.code_hash)
+
+    def account():
+        return new_user(c.cipher, {"email": address}, created_at="2026-01-01T00:00:00.000Z", email_verified=True)
+
+    first = account()
+    DynamoUsers().create(first, [key], default_wallet(first, "USD"), verified=(key,), proof=proof)
+    again = account()
+    with pytest.raises(CodeExpired):  # the code is used: nothing of the second account is written
+        DynamoUsers().create(again, ["probe#" + uuid.uuid4().hex], default_wallet(again, "USD"), proof=proof)
+    assert c.users.get(again.user_id) is None and c.users.get(first.user_id).email_verified
 
 
 def test_a_phone_change_racing_its_confirmation_is_a_conflict_not_an_orphaned_phone(c):

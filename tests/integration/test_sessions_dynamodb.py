@@ -7,6 +7,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from chalicelib.adapters.dynamodb.stream import changes
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.ids import rfc3339
@@ -35,7 +37,6 @@ def test_a_session_records_its_client_and_use_and_lists_and_ends(stack_container
     s1, s2 = c.sessions.get(sid(first)), c.sessions.get(sid(second))
     assert s1.user_agent.startswith("Agent/1") and len(s1.user_agent) == 256 and s1.last_used_at == s1.created_at
     assert s1.device_key and s1.device_key == s2.device_key and not s1.new_device and not s2.new_device
-    assert c.identity.verify_access(second.access_token).device_key == s1.device_key
     later = int(time.time()) + 86400
     assert c.sessions.rotate(s1.session_id, s1.current_hash, "h2", [], later, retired=s1.current_hash)
     assert c.sessions.get(s1.session_id).last_used_at == rfc3339(later) > s1.created_at
@@ -78,3 +79,38 @@ def test_a_sign_in_from_a_new_device_is_told_once_from_the_sessions_stream(stack
     assert len(items) == 1
     assert items[0]["notification_id"] == notification_id("security.new_sign_in", sid(new), user_id)
     assert set(items[0]["data"]) == {"signed_in_at", "user_agent"} and items[0]["data"]["user_agent"] == "Stranger/9"
+
+
+def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before(stack_container):
+    # Review 26, F2: a login the by-user index did not list (or that raced the change) is
+    # refused at its next refresh; the bumps are atomic, each caller gets its own value.
+    from chalicelib.domain.errors import Unauthorized
+
+    c = stack_container
+    user_id, address = verified_person(c)
+    owner = c.identity.login(PASSWORD, email=address)
+    thief = c.identity.login(PASSWORD, email=address)
+    assert c.sessions.get(sid(owner)).auth_epoch == 0
+    with ThreadPoolExecutor(8) as pool:
+        epochs = sorted(pool.map(lambda _: c.users.new_auth_epoch(user_id), range(8)))
+    assert epochs == list(range(1, 9)) and c.users.get(user_id).auth_epoch == 8
+    assert c.sessions.restamp(sid(owner), 8) and not c.sessions.restamp(sid(owner), 7)  # never backwards
+    assert c.identity.refresh(owner.refresh_token)
+    with pytest.raises(Unauthorized):
+        c.identity.refresh(thief.refresh_token)
+    assert c.sessions.get(sid(thief)).status == "revoked"
+    assert not c.sessions.restamp(sid(thief), 9)  # an ended login stays ended
+    assert c.users.set_password(user_id, "not a real hash") and c.users.get(user_id).auth_epoch == 9
+
+
+def test_a_device_token_is_trusted_until_the_auth_epoch_moves(stack_container):
+    # Review 26, F7.
+    c = stack_container
+    _, address = verified_person(c)
+    c.identity.login(PASSWORD, email=address)
+    mine = c.identity.login(PASSWORD, email=address)
+    again = c.identity.login(PASSWORD, email=address, device_token=mine.device_token)
+    assert not c.sessions.get(sid(again)).new_device
+    c.identity.end_other_sessions(c.identity.verify_access(again.access_token))
+    after = c.identity.login(PASSWORD, email=address, device_token=again.device_token)
+    assert c.sessions.get(sid(after)).new_device

@@ -63,7 +63,8 @@ def make_env() -> Env:
                                    contact_tries=Lockout(counters, max_failures=20, window_seconds=86400))
     recovery = Recovery(users=users, sessions=sessions, codes=one_time, messenger=outbox, hasher=BcryptHasher(4),
                         mfa=mfa, blind_index=bidx, send_limit=sends, login_lockout=login_lockout, deliver=deliver,
-                        floor_seconds=0.4, now=clock, monotonic=clock, sleep=slept.append)
+                        cipher=cipher, default_currency="USD", floor_seconds=0.4, now=clock, monotonic=clock,
+                        sleep=slept.append)
     return Env(identity, mfa, users, sessions, counters, clock, jwt, contacts, recovery, outbox, codes, delivered,
                slept)
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import pyotp
 import pytest
 
+from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
 from chalicelib.domain.errors import (
+    CodeExpired,
     InvalidCredentials,
+    MfaRequired,
     ReauthInvalid,
     ReauthRequired,
     TooManyRequests,
@@ -18,7 +21,8 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.principal import Principal
 from chalicelib.services.closing import UNVERIFIED_DAYS, AccountClosing
 from chalicelib.services.lockout import Lockout
-from chalicelib.services.stepup import FRESH_SIGN_IN_SECONDS, StepUp
+from chalicelib.services.sessions import SESSION_PASSWORD_FAILURES
+from chalicelib.services.stepup import StepUp
 from tests.unit.identity_env import PASSWORD, Env, make_env, verify_email
 
 DAY = 86400
@@ -27,8 +31,7 @@ PHONE = "+6591234567"
 
 def stepup(env: Env) -> StepUp:
     i = env.identity
-    return StepUp(users=env.users, hasher=i.hasher, mfa=env.mfa, lockout=i.login_lockout, sessions=env.sessions,
-                  now=env.clock)
+    return StepUp(users=env.users, hasher=i.hasher, mfa=env.mfa, passwords=i.session_passwords)
 
 
 def principal_of(env: Env, access_token: str) -> Principal:
@@ -83,24 +86,52 @@ def test_with_2fa_on_a_password_alone_is_not_enough():
         stepup(env).require(me, None, code)
 
 
-def test_wrong_step_up_passwords_lock_that_sessions_device_only():
+def test_five_wrong_step_up_passwords_end_the_session():
     env = make_env()
     user = env.identity.register("ada@example.com", PASSWORD)
     verify_email(env, user.user_id, "ada@example.com")
     login = env.identity.login(PASSWORD, email="ada@example.com")
     me = principal_of(env, login.access_token)
-    limit = env.identity.login_lockout.max_failures
-    for _ in range(limit):
+    for _ in range(SESSION_PASSWORD_FAILURES - 1):
         with pytest.raises(ReauthInvalid):
             stepup(env).require(me, "a wrong guess 1234", None)
-    with pytest.raises(TooManyRequests):  # even the right one, from this device, for a while
+    with pytest.raises(Unauthorized):  # the fifth: no guesses left, and no session either
+        stepup(env).require(me, "a wrong guess 1234", None)
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(login.access_token)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(login.refresh_token)
+    with pytest.raises(Unauthorized):  # a burst past the limit is refused unchecked, even the right one
         stepup(env).require(me, PASSWORD, None)
-    # The same counter as the device's logins: a thief cannot guess on by logging in again.
-    with pytest.raises(TooManyRequests):
-        env.identity.login(PASSWORD, email="ada@example.com", device_token=login.device_token)
-    assert env.identity.login(PASSWORD, email="ada@example.com")  # other clients are not locked
-    env.clock.advance(901)
-    assert stepup(env).require(me, PASSWORD, None)
+
+
+def test_a_right_step_up_password_clears_the_sessions_count():
+    env = make_env()
+    _, me = signed_in(env)
+    for _ in range(2):
+        for _ in range(SESSION_PASSWORD_FAILURES - 1):
+            with pytest.raises(ReauthInvalid):
+                stepup(env).require(me, "a wrong guess 1234", None)
+        assert stepup(env).require(me, PASSWORD, None)
+
+
+def test_a_session_thief_cannot_lock_the_owner_out_of_logging_in():
+    # Review 26, F4: the stolen session carries the owner's device key; its wrong step-up and
+    # password-change guesses never count on that device's logins.
+    env = make_env()
+    user = env.identity.register("ada@example.com", PASSWORD)
+    verify_email(env, user.user_id, "ada@example.com")
+    owners = env.identity.login(PASSWORD, email="ada@example.com").device_token
+    stolen = env.identity.login(PASSWORD, email="ada@example.com", device_token=owners)
+    me = principal_of(env, stolen.access_token)
+    with pytest.raises(Unauthorized):
+        for _ in range(20):
+            with pytest.raises(ReauthInvalid):
+                stepup(env).require(me, "thief guess 123456", None)
+    for _ in range(11):  # and the strangers' pool, with the e-mail GET /me gave the thief
+        with pytest.raises((InvalidCredentials, TooManyRequests)):
+            env.identity.login("thief guess 123456", email="ada@example.com")
+    assert env.identity.login(PASSWORD, email="ada@example.com", device_token=owners)
 
 
 def test_strangers_failed_logins_never_block_the_owners_step_up():
@@ -112,20 +143,20 @@ def test_strangers_failed_logins_never_block_the_owners_step_up():
     assert stepup(env).require(me, PASSWORD, None)
 
 
-def test_an_account_without_a_password_proves_itself_by_a_fresh_provider_sign_in():
+def test_an_account_without_a_password_must_set_one_before_step_up():
+    # Review 26, F5: a fresh provider sign-in is no proof (its access token is what a thief
+    # holds); the reset gives the account a password, which step-up then asks.
     env = make_env()
     pair, _ = env.identity.social_sign_in("google", {"sub": "g-1", "email": "sam@example.com", "email_verified": True})
     me = principal_of(env, pair.access_token)
-    assert stepup(env).require(me, None, None)
-    env.clock.advance(FRESH_SIGN_IN_SECONDS + 1)
-    with pytest.raises(ReauthRequired) as refused:
-        stepup(env).require(me, "any password at all", None)
-    assert "sign in again" in refused.value.message
-    # A refreshed token is the same sign-in, not a fresh one.
-    with pytest.raises(ReauthRequired):
-        stepup(env).require(login_of(env, env.identity.refresh(pair.refresh_token).refresh_token), None, None)
-    fresh, _ = env.identity.social_sign_in("google", {"sub": "g-1"})
-    assert stepup(env).require(login_of(env, fresh.refresh_token), None, None)
+    for password in (None, "any password at all"):
+        with pytest.raises(ReauthRequired) as refused:
+            stepup(env).require(me, password, None)
+        assert "set one first" in refused.value.message
+    env.recovery.forgot("sam@example.com")
+    env.recovery.reset("sam@example.com", env.outbox.last_code("sam@example.com"), PASSWORD)
+    again = env.identity.login(PASSWORD, email="sam@example.com")
+    assert stepup(env).require(login_of(env, again.refresh_token), PASSWORD, None)
 
 
 # -- attack 2 over HTTP: a stolen access token cannot enroll TOTP ---------------------------------
@@ -268,3 +299,107 @@ def test_a_closed_account_never_signs_in_again_by_any_route():
         env.identity.refresh(pair.refresh_token)
     again, created = env.identity.social_sign_in("google", {"sub": "g-1"})
     assert created and login_of(env, again.refresh_token).user_id != user_id
+
+
+# -- a reset proving a never-verified e-mail takes the address back (review 26, F1) ---------------
+def squat(env: Env, email: str = "ada@example.com") -> tuple[str, str]:
+    """Eve registers someone else's e-mail with her own phone, verifies the phone (the gate lets
+    her through now, and the 7-day job never closes the account), turns 2FA on and signs in.
+    The account's id, and a refresh token of hers."""
+    from chalicelib.domain.verification import Channel
+
+    eve = env.identity.register(email, "eves password for it 99", phone=PHONE)
+    env.contacts.send(eve.user_id, Channel.PHONE)
+    env.contacts.confirm(eve.user_id, Channel.PHONE, env.outbox.last_code(PHONE))
+    turn_2fa_on(env, eve.user_id)
+    return eve.user_id, env.identity.login("eves password for it 99", phone=PHONE).refresh_token
+
+
+def key_of(env: Env, lookup: str) -> str:
+    return identity_key(lookup, env.identity.blind_index)
+
+
+def reset(env: Env, email: str = "ada@example.com", otp: str | None = None) -> None:
+    env.recovery.forgot(email)
+    env.recovery.reset(email, env.outbox.last_code(email), "the owners own passphrase 7", otp)
+
+
+def test_a_reset_proving_a_never_verified_email_closes_the_squatters_account_and_opens_a_fresh_one():
+    env = make_env()
+    eve_id, eves_login = squat(env)
+    reset(env)  # no otp asked: the 2FA is Eve's, of an account being closed
+    assert env.users.users[eve_id].status == "closed"
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(eves_login)
+    with pytest.raises(InvalidCredentials):  # her phone is no login identifier any more
+        env.identity.login("eves password for it 99", phone=PHONE)
+    pair = env.identity.login("the owners own passphrase 7", email="ada@example.com")
+    mine = env.identity.profile(login_of(env, pair.refresh_token).user_id)
+    assert mine.user_id != eve_id and mine.email_verified
+    assert (mine.phone, mine.phone_verified, mine.mfa_enabled) == (None, False, False)
+    assert env.users.verified_user_for(key_of(env, phone_lookup_key(PHONE))) is None
+    email_key = key_of(env, email_lookup_key("ada@example.com"))
+    assert env.users.verified_user_for(email_key) == mine.user_id  # a payment address, the owner's
+    assert env.delivered[-1] == (email_key, mine.user_id)
+    with pytest.raises(CodeExpired):  # the code was used up with the new account
+        env.recovery.reset("ada@example.com", env.outbox.last_code("ada@example.com"), "yet another passphrase 9")
+
+
+def test_the_squatters_money_stays_in_the_closed_accounts_wallets_for_operators(caplog):
+    env = make_env()
+    eve_id, _ = squat(env)
+    env.recovery.holds_money = lambda user_id: user_id == eve_id
+    eves_wallets = {w.wallet_id for w in env.users.wallets.values() if w.owner_id == eve_id}
+    with caplog.at_level("WARNING"):
+        reset(env)
+    assert {w.wallet_id for w in env.users.wallets.values() if w.owner_id == eve_id} == eves_wallets
+    owner = env.users.user_id_for(key_of(env, email_lookup_key("ada@example.com")))
+    assert owner and owner != eve_id and not {w.wallet_id for w in env.users.wallets.values()
+                                              if w.owner_id == owner} & eves_wallets
+    (record,) = [r for r in caplog.records if r.getMessage() == "an account holding money was closed"]
+    assert record.__dict__["user_id"] == eve_id  # an `extra` of the log record
+
+
+def test_a_reset_racing_the_emails_verification_is_an_ordinary_reset(monkeypatch):
+    env = make_env()
+    user = env.identity.register("ada@example.com", PASSWORD)
+    real_close = env.users.close_unproven
+
+    def verified_first(user_id, release, *, phone_too):
+        verify_email(env, user.user_id, "ada@example.com")  # the owner's confirmation lands first
+        return real_close(user_id, release, phone_too=phone_too)
+
+    env.recovery.forgot("ada@example.com")
+    code = env.outbox.last_code("ada@example.com")
+    monkeypatch.setattr(env.users, "close_unproven", verified_first)
+    env.recovery.reset("ada@example.com", code, "the owners own passphrase 7")
+    assert env.users.users[user.user_id].status == "active"
+    assert env.identity.login("the owners own passphrase 7", email="ada@example.com")
+
+
+def test_a_reset_of_a_verified_email_still_asks_its_2fa():
+    env = make_env()
+    user_id, _ = signed_in(env)
+    totp = turn_2fa_on(env, user_id)
+    with pytest.raises(MfaRequired):
+        reset(env)
+    env.recovery.reset("ada@example.com", env.outbox.last_code("ada@example.com"), "the owners own passphrase 7",
+                       totp.at(env.clock()))
+    assert env.users.users[user_id].status == "active"
+
+
+def test_over_http_the_fifth_wrong_password_in_a_session_ends_it_with_401(app_env, http):
+    env = app_env
+    user = env.identity.register("ada@example.com", PASSWORD)
+    verify_email(env, user.user_id, "ada@example.com")
+    stolen = env.identity.login(PASSWORD, email="ada@example.com")
+    wrong = {"current_password": "a guess of the thief", "new_password": "the thiefs passphrase 1"}
+    answers = [http.request("POST", "/me/mfa/totp", {"password": "a guess of the thief"}, token=stolen.access_token),
+               *(http.request("POST", "/me/password", wrong, token=stolen.access_token) for _ in range(4))]
+    assert [(status, body["error"]["code"]) for status, body, _ in answers] == [
+        (403, "reauth_invalid"), *[(401, "invalid_credentials")] * 3, (401, "unauthorized")]
+    assert http.request("GET", "/me", token=stolen.access_token)[0] == 401  # the session is gone
+    assert http.request("POST", "/auth/refresh", {"refresh_token": stolen.refresh_token})[0] == 401
+    status, _, _ = http.request("POST", "/auth/login", {"email": "ada@example.com", "password": PASSWORD,
+                                                        "device_token": stolen.device_token})
+    assert status == 200  # the device the session signed in with logs in

@@ -15,7 +15,7 @@ from chalicelib.services.notifications import Notifications
 from chalicelib.services.people import People
 from tests.fakes import FakeUsers, PlainCipher
 from tests.fakes_notifications import FakeConnections, FakeInbox, FakePusher
-from tests.unit.identity_env import PASSWORD, make_env
+from tests.unit.identity_env import PASSWORD, make_env, verify_email
 
 WRONG = "wrong password!!"
 NEW_PASSWORD = "another good passphrase 7"
@@ -33,7 +33,7 @@ def session_of(env, pair) -> Session:
 
 def principal_of(env, pair) -> Principal:
     s = session_of(env, pair)
-    return Principal(user_id=s.user_id, session_id=s.session_id, device_key=s.device_key)
+    return Principal(user_id=s.user_id, session_id=s.session_id)
 
 
 # -- device tokens -------------------------------------------------------------------------------
@@ -53,26 +53,27 @@ def test_a_login_gives_a_device_token_that_a_later_login_renews_for_the_same_dev
 
 def test_device_tokens_that_are_forged_expired_or_another_accounts_are_worth_nothing():
     tokens = DeviceTokens(b"k" * 32)
-    token, device = tokens.issue("usr_a", 1000)
-    assert tokens.trusted(token, "usr_a", 1000) == device
-    assert tokens.trusted(token, "usr_b", 1000) is None
-    assert tokens.trusted(token, "usr_a", 1000 + 90 * 86400) is None
+    token, device = tokens.issue("usr_a", 0, 1000)
+    assert tokens.trusted(token, "usr_a", 0, 1000) == device
+    assert tokens.trusted(token, "usr_b", 0, 1000) is None
+    assert tokens.trusted(token, "usr_a", 0, 1000 + 90 * 86400) is None
+    assert tokens.trusted(token, "usr_a", 1, 1000) is None  # the account's auth epoch moved on
     prefix, owner, nonce, expires, mac = token.split(".")
     for forged in (f"{prefix}.{owner}.{nonce}.{int(expires) + 86400}.{mac}", f"{prefix}.usr_b.{nonce}.{expires}.{mac}",
                    token[:-2] + "AA", f"{prefix}.{owner}.{nonce}.{expires}.ü", "dt1....", "", "x" * 512):
-        assert tokens.trusted(forged, "usr_a", 1000) is None
-    assert DeviceTokens(b"j" * 32).trusted(token, "usr_a", 1000) is None  # another key
+        assert tokens.trusted(forged, "usr_a", 0, 1000) is None
+    assert DeviceTokens(b"j" * 32).trusted(token, "usr_a", 0, 1000) is None  # another key
 
 
-def test_the_device_key_rides_in_the_access_token_and_survives_a_refresh():
+def test_a_login_keeps_its_device_key_and_its_access_tokens_do_not_carry_it():
     env = make_env()
     signed_up(env)
     pair = env.identity.login(PASSWORD, email="alice@example.com")
-    dev = env.identity.verify_access(pair.access_token).device_key
-    refreshed = env.identity.refresh(pair.refresh_token)
-    assert dev and env.identity.verify_access(refreshed.access_token).device_key == dev
+    env.identity.refresh(pair.refresh_token)
     (session,) = env.sessions.sessions.values()
-    assert session.device_key == dev
+    assert session.device_key
+    claims = env.jwt.verify(pair.access_token, audience="ewallet-api", issuer="ewallet-test")
+    assert "dev" not in claims  # wrong passwords inside a login count for the login (F4 of review 26)
 
 
 # -- lockout without denial of service (attack 3a) ---------------------------------------------
@@ -130,23 +131,27 @@ def test_unknown_identifiers_lock_after_ten_like_accounts_do():
     assert outcomes == ["invalid_credentials"] * 10 + ["too_many_requests"]
 
 
-def test_a_password_change_counts_wrong_passwords_on_its_own_device_not_the_pool():
+def test_wrong_current_passwords_end_the_session_not_the_devices_logins():
+    # Review 26, F4: a session thief's guesses cost the thief the session; the owner's device,
+    # whose key the session carries, still logs in.
     env = make_env()
     p = signed_up(env)
-    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    first = env.identity.login(PASSWORD, email="alice@example.com")
+    pair = env.identity.login(PASSWORD, email="alice@example.com", device_token=first.device_token)
     me = env.identity.verify_access(pair.access_token)
     for _ in range(15):  # strangers fill the shared pool
         with pytest.raises((InvalidCredentials, TooManyRequests)):
             env.identity.login(WRONG, email="alice@example.com")
-    for _ in range(10):  # the session's own wrong guesses lock its device
+    for _ in range(4):
         with pytest.raises(InvalidCredentials):
-            env.identity.change_password(p.user_id, WRONG, NEW_PASSWORD, device_key=me.device_key,
-                                         session_id=me.session_id)
-    with pytest.raises(TooManyRequests):
-        env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, device_key=me.device_key,
-                                     session_id=me.session_id)
-    with pytest.raises(TooManyRequests):  # and that device's logins with it
-        env.identity.login(PASSWORD, email="alice@example.com", device_token=pair.device_token)
+            env.identity.change_password(p.user_id, WRONG, NEW_PASSWORD, session_id=me.session_id)
+    with pytest.raises(Unauthorized):  # the fifth ends the session
+        env.identity.change_password(p.user_id, WRONG, NEW_PASSWORD, session_id=me.session_id)
+    with pytest.raises(Unauthorized):
+        env.identity.verify_access(pair.access_token)
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(pair.refresh_token)
+    assert env.identity.login(PASSWORD, email="alice@example.com", device_token=first.device_token)
 
 
 # -- the account's logins -----------------------------------------------------------------------
@@ -243,7 +248,7 @@ def test_a_password_change_and_a_reset_end_every_login_with_its_sockets():
     for service in (env.identity, env.recovery):
         service.__dict__.pop("logins", None)
     a = env.identity.verify_access(env.identity.login(PASSWORD, email="alice@example.com").access_token)
-    env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, device_key=a.device_key, session_id=a.session_id)
+    env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, session_id=a.session_id)
     b = env.identity.verify_access(env.identity.login(NEW_PASSWORD, email="alice@example.com").access_token)
     env.recovery.forgot("alice@example.com")
     env.recovery.reset("alice@example.com", env.outbox.last_code("alice@example.com"), "a third passphrase 11")
@@ -352,3 +357,117 @@ def test_the_new_routes_are_in_the_openapi_document(http, env):
     assert "device_token" in doc["components"]["schemas"]["LoginIn"]["properties"]
     assert "device_token" in doc["components"]["schemas"]["LoginOut"]["required"]
     assert "device_token" not in doc["components"]["schemas"]["TokensOut"]["properties"]
+
+
+# -- the auth epoch: nothing signed in before a credential change outlives it (review 26) --------
+def verified(env, email="alice@example.com"):
+    p = signed_up(env, email)
+    verify_email(env, p.user_id, email)
+    return p
+
+
+def reset_password(env, email="alice@example.com", password=NEW_PASSWORD):
+    env.recovery.forgot(email)
+    env.recovery.reset(email, env.outbox.last_code(email), password)
+
+
+def test_a_login_that_checked_the_old_password_while_a_reset_happened_dies_at_its_first_refresh():
+    # F2: the login read the account and checked the old password; the reset then set the new
+    # one and ended every login; only then was this login's session written.
+    env = make_env()
+    verified(env)
+    hasher, real_verify = env.identity.hasher, env.identity.hasher.verify
+
+    def reset_lands_meanwhile(password, hashed):
+        hasher.verify = real_verify
+        ok = real_verify(password, hashed)
+        reset_password(env)
+        return ok
+
+    hasher.verify = reset_lands_meanwhile
+    late = env.identity.login(PASSWORD, email="alice@example.com")
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(late.refresh_token)
+    assert session_of(env, late).status == "revoked"  # ended, its sockets with it
+
+
+def hidden_from_the_index(env, *pairs):
+    """The by-user index of DynamoDB is eventually consistent: a login written a moment ago is
+    not listed yet."""
+    fresh = {pair.refresh_token.split(".")[1] for pair in pairs}
+    real_live_of = env.sessions.live_of
+    env.sessions.live_of = lambda user_id, now: [s for s in real_live_of(user_id, now) if s.session_id not in fresh]
+
+
+@pytest.mark.parametrize("change", ["reset", "password change", "revoke-others"])
+def test_a_login_the_index_did_not_list_yet_dies_with_the_others(change):
+    env = make_env()
+    p = verified(env)
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    hidden_from_the_index(env, thief)
+    me = principal_of(env, owner)
+    if change == "reset":
+        reset_password(env)
+    elif change == "password change":
+        env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, session_id=me.session_id)
+    else:
+        env.identity.end_other_sessions(me)
+        assert env.identity.refresh(owner.refresh_token)  # the caller's own login carries over
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(thief.refresh_token)
+
+
+def test_device_tokens_issued_before_a_reset_are_no_longer_trusted():
+    # F7: a thief's device token, got with the old password, stays no "trusted device".
+    env = make_env()
+    verified(env)
+    env.identity.login(PASSWORD, email="alice@example.com")
+    thief = env.identity.login(PASSWORD, email="alice@example.com").device_token
+    reset_password(env)
+    again = env.identity.login(NEW_PASSWORD, email="alice@example.com", device_token=thief)
+    assert session_of(env, again).new_device  # announced, and counted with the strangers
+    assert again.device_token != thief
+    renewed = env.identity.login(NEW_PASSWORD, email="alice@example.com", device_token=again.device_token)
+    assert not session_of(env, renewed).new_device  # the one issued after is trusted
+
+
+def test_sign_out_everywhere_else_untrusts_every_device_token_too():
+    env = make_env()
+    verified(env)
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    env.identity.end_other_sessions(principal_of(env, owner))
+    again = env.identity.login(PASSWORD, email="alice@example.com", device_token=owner.device_token)
+    assert session_of(env, again).new_device
+
+
+# -- provider sign-ins are new sign-ins (review 26, F6) -------------------------------------------
+def test_a_provider_sign_in_into_an_account_that_signed_in_before_is_a_new_sign_in():
+    env = make_env()
+    verified(env)
+    first = env.identity.login(PASSWORD, email="alice@example.com")
+    pair, created = env.identity.social_sign_in("google", {"sub": "g-1", "email": "alice@example.com",
+                                                           "email_verified": True})
+    assert not created and session_of(env, pair).user_id == session_of(env, first).user_id
+    assert session_of(env, pair).new_device  # it carries no device token
+
+
+def test_an_accounts_first_sign_in_through_a_provider_is_no_news_the_next_is():
+    env = make_env()
+    claims = {"sub": "g-2", "email": "gina@example.com", "email_verified": True}
+    made, created = env.identity.social_sign_in("google", claims)
+    again, _ = env.identity.social_sign_in("google", claims)
+    assert created and [session_of(env, x).new_device for x in (made, again)] == [False, True]
+
+
+def test_the_new_sign_in_mail_quotes_the_user_agent_as_short_plain_text():
+    from chalicelib.domain.messages import MAIL_USER_AGENT, new_sign_in
+
+    lure = 'Visit https://evil.example/reset or www.evil.example, mail help@evil.example <a href="x">' + "y" * 300
+    text = new_sign_in("2026-01-02T03:04:05.000Z", clean_user_agent(lure)).text
+    for link in ("://", "www.", "evil.example", "@", "<", '"x"'):
+        assert link not in text
+    quoted = text.split('"')[1]
+    assert len(quoted) == MAIL_USER_AGENT and quoted.startswith("Visit https")
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+    assert chrome in new_sign_in("t", chrome).text  # an ordinary one reads as it is

@@ -14,7 +14,7 @@ def to_session(r: SessionRecord) -> Session:
                    recent_hashes=[str(h) for h in (r.recent_hashes or ())], previous_hash=r.previous_hash,
                    rotated_at=int(r.rotated_at or 0), created_at=r.created_at,
                    last_used_at=r.last_used_at or r.created_at, user_agent=r.user_agent, device_key=r.device_key,
-                   new_device=bool(r.new_device))
+                   new_device=bool(r.new_device), auth_epoch=int(r.auth_epoch or 0))
 
 
 class DynamoSessions:
@@ -24,7 +24,8 @@ class DynamoSessions:
                       generation=session.generation, status="active", created_at=created_at,
                       last_used_at=session.last_used_at or created_at, user_agent=session.user_agent,
                       device_key=session.device_key, new_device=session.new_device,
-                      expires_at=session.expires_at).save(condition=SessionRecord.session_id.does_not_exist())
+                      auth_epoch=session.auth_epoch, expires_at=session.expires_at,
+                      ).save(condition=SessionRecord.session_id.does_not_exist())
 
     def get(self, session_id: str) -> Session | None:
         r = SessionRecord.find(session_id)
@@ -44,6 +45,14 @@ class DynamoSessions:
             actions=actions,
             condition=(SessionRecord.current_hash == expected_current) & (SessionRecord.status == "active")
             & (SessionRecord.expires_at > now)))
+
+    def restamp(self, session_id: str, auth_epoch: int) -> bool:
+        """Carry the login over to a newer auth epoch of its account, only while it is active
+        and stamped older (a login already ended stays ended)."""
+        return written(lambda: SessionRecord(session_id=session_id).update(
+            actions=[SessionRecord.auth_epoch.set(auth_epoch)],
+            condition=(SessionRecord.status == "active")
+            & ((SessionRecord.auth_epoch < auth_epoch) | SessionRecord.auth_epoch.does_not_exist())))
 
     def revoke(self, session_id: str) -> None:
         # No such session: nothing to revoke.

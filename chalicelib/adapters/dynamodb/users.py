@@ -51,13 +51,17 @@ def _consume(tx: Any, proof: CodeProof) -> None:
               condition=(CodeRecord.code_hash == proof.code_hash) & (CodeRecord.tries <= MAX_TRIES))
 
 
+# What ends every login and device token signed in before (domain.user.User.auth_epoch): an
+# atomic ADD, so two changes that race both count.
+_NEW_EPOCH = UserRecord.auth_epoch.add(1)
+
 # A verified contact takes the account out of the unverified index, for good: from then on the
 # 7-day closing never considers it (and the same transaction makes it so, so the two race safely).
 _PROVEN = [UserRecord.unverified.remove(), UserRecord.unverified_since.remove()]
 
 _FIELDS = ("user_id", "created_at", "status", "email_ct", "phone_ct", "first_name_ct", "last_name_ct",
            "email_verified", "phone_verified", "password_hash", "mfa_enabled", "totp_secret_ct", "totp_pending_ct",
-           "totp_last_step", "signed_in_at", "unverified_since")
+           "totp_last_step", "signed_in_at", "unverified_since", "auth_epoch")
 
 
 def _unverified(attribute: Any) -> Any:
@@ -68,6 +72,7 @@ def _to_user(r: UserRecord) -> User:
     user = User(**{f: getattr(r, f) for f in _FIELDS})
     user.totp_last_step = int(r.totp_last_step or 0)
     user.unverified_since = int(r.unverified_since) if r.unverified_since is not None else None
+    user.auth_epoch = int(r.auth_epoch or 0)
     user.email_verified, user.phone_verified = bool(r.email_verified), bool(r.phone_verified)
     user.recovery_codes = set(r.recovery_codes or ())
     return user
@@ -75,12 +80,14 @@ def _to_user(r: UserRecord) -> User:
 
 class DynamoUsers:
     def create(self, user: User, identities: list[str], wallet: NewWallet, *, verified: tuple[str, ...] = (),
-               absent: tuple[str, ...] = ()) -> None:
+               absent: tuple[str, ...] = (), proof: CodeProof | None = None) -> None:
         """Put the user, its identity keys and its default wallet in ONE transaction.
 
         Each put is conditional on the key not existing, so of many concurrent registrations of
         one e-mail exactly one succeeds; the others learn which identity was taken. `absent`
-        keys (an unverified phone's) are only checked: nobody may own them verified.
+        keys (an unverified phone's) are only checked: nobody may own them verified. `proof`,
+        the code that proved the e-mail (a password reset taking an address back), is used up
+        in the same transaction (CodeExpired if it was used meanwhile).
         """
         from pynamodb.exceptions import TransactWriteError
 
@@ -98,15 +105,21 @@ class DynamoUsers:
                 tx.condition_check(IdentityRecord, key, condition=IdentityRecord.key.does_not_exist())
             for model, condition in wallet_puts(wallet):
                 tx.save(model, condition=condition)
+            if proof:
+                _consume(tx, proof)
 
         try:
             transact(write)
         except TransactWriteError as exc:
-            # In the order DynamoDB got them (condition checks first, then puts): see _contact_write.
+            # In the order DynamoDB got them (condition checks first, then puts, then the code's
+            # update, last): see _contact_write.
+            codes = reason_codes(exc)
             keys = [*absent, None, *identities]
-            for key, code in zip(keys, reason_codes(exc), strict=False):
+            for key, code in zip(keys, codes, strict=False):
                 if key and code == "ConditionalCheckFailed":
                     raise _TAKEN.get(key.split("#", 1)[0], Conflict)() from None
+            if proof and codes and codes[-1] == "ConditionalCheckFailed":
+                raise CodeExpired() from None
             raise
 
     def verified_user_for(self, identity_key: str) -> str | None:
@@ -117,11 +130,11 @@ class DynamoUsers:
     # -- contacts: each change in one transaction with the identity item it guards --------------
     def confirm_email(self, user_id: str, email_key: str, proof: CodeProof | None,
                       password_hash: str | None = None) -> None:
-        """Mark the e-mail verified (and, for a password reset, set the password), consuming the
-        code that proved it."""
-        actions = [UserRecord.email_verified.set(True), *_PROVEN]
+        """Mark the e-mail verified (and, for a password reset, set the password and end every
+        login signed in before), consuming the code that proved it."""
+        actions: list[Any] = [UserRecord.email_verified.set(True), *_PROVEN]
         if password_hash is not None:
-            actions.append(UserRecord.password_hash.set(password_hash))
+            actions += [UserRecord.password_hash.set(password_hash), _NEW_EPOCH]
 
         def write(tx: Any) -> None:
             if proof:
@@ -221,7 +234,7 @@ class DynamoUsers:
         condition = UserRecord.user_id.exists() & (UserRecord.status != "closed") & unproven
 
         def write(tx: Any) -> None:
-            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.status.set("closed"), *_PROVEN],
+            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.status.set("closed"), *_PROVEN, _NEW_EPOCH],
                       condition=condition)
             for key in release:
                 # Gone already is fine; someone else's (taken since) is not ours to delete.
@@ -278,7 +291,15 @@ class DynamoUsers:
                             UserRecord.recovery_codes.contains(code_hash))
 
     def set_password(self, user_id: str, password_hash: str) -> bool:
-        return self._update(user_id, [UserRecord.password_hash.set(password_hash)])
+        """The new password; every login and device token signed in before stops being honoured."""
+        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH])
+
+    def new_auth_epoch(self, user_id: str) -> int:
+        """Bump the account's auth epoch (one atomic ADD); the value this call made it, which no
+        other bump shares."""
+        record = UserRecord(user_id=user_id)
+        record.update(actions=[_NEW_EPOCH], condition=UserRecord.user_id.exists())
+        return int(record.auth_epoch or 0)
 
     def clear_password(self, user_id: str) -> bool:
         return self._update(user_id, [UserRecord.password_hash.remove()])
