@@ -11,6 +11,7 @@ from chalicelib.api import (
     auth,
     events,
     funding,
+    fx,
     identity,
     inbox,
     offline,
@@ -33,6 +34,7 @@ app.register_blueprint(funding.bp)
 app.register_blueprint(payment_requests.bp)
 app.register_blueprint(inbox.bp)
 app.register_blueprint(offline.bp)
+app.register_blueprint(fx.bp)
 app.register_blueprint(webhooks.bp)
 system.add_fallback_routes(app)  # last: it covers the paths registered above
 
@@ -97,6 +99,12 @@ def expire_payment_requests(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.HOURS), name="close_unverified_accounts")
 def close_unverified_accounts(event: Any) -> dict[str, int]:
     return events.close_unverified_accounts()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="fetch_fx_rates")
+def fetch_fx_rates(event: Any) -> dict[str, Any]:
+    # The ECB publishes once a working day (~16:00 CET): hourly picks it up within the hour.
+    return fx.fetch_rates()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="release_allowances")

@@ -1,9 +1,12 @@
 """Load on the whole HTTP path of the dev stack: N users, 16 concurrent clients, random P2P
-transfers (some of them overdraft attempts) for a fixed count.
+transfers (some of them overdraft attempts) for a fixed count, mixed with exchanges (USD to EUR
+between one's own wallets) and payments delivered in EUR (a quote, then `POST /transfers` with
+`quote_id`), docs/exchange.md.
 
 Prints one line: ok transfers/s, p50/p99 latency of every request, the 5xx count, and the money
-check: the users' balances sum to the same before and after (the transfers only move money
-among them), and the ledger reconciles with no drift (balances vs legs, sum zero per currency).
+check: the users' USD balances sum to what they were less what the executed quotes sold, their
+EUR balances to what those quotes bought, and the ledger reconciles with no drift (balances vs
+legs, sum zero per currency, the exchange accounts included).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ USERS = 24
 CLIENTS = 16
 TRANSFERS = 960
 FUNDS = 5_000  # minor units per user: amounts up to 1,500 make overdraft attempts common
+EXCHANGE_EVERY = 4  # one step in 4 an exchange, one in 8 a payment delivered in EUR (through a quote)
 PASSWORD = "correct horse battery staple 42"
 
 
@@ -54,6 +58,13 @@ def _verify_email(user_id: str, email: str) -> None:
     c.users.confirm_email(user_id, identity_key(email_lookup_key(email), c.blind_index), None)
 
 
+def _eur_wallet(api: str, token: str) -> str:
+    r = requests.post(f"{api}/wallets", json={"currency": "EUR"}, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30)
+    r.raise_for_status()
+    return str(r.json()["wallet_id"])
+
+
 def _balances(api: str, people: list[tuple[str, str]]) -> int:
     total = 0
     for token, wallet in people:
@@ -72,40 +83,62 @@ def _run(api: str) -> None:
     assert c.tables_bound
     with ThreadPoolExecutor(8) as pool:
         people = list(pool.map(lambda _: _person(api), range(USERS)))
+        eur = list(pool.map(lambda p: _eur_wallet(api, p[0]), people))
     for _, wallet in people:
         assert c.ledger.credit_from_system("stripe_clearing", wallet, Money(FUNDS, "USD"), new_id("tp"))
     before = _balances(api, people)
+    moved = Counter[str]()  # what the executed quotes sold (USD) and bought (EUR)
 
     rng = random.Random(7)
-    plan = []
+    plan: list[tuple[int, int, int, str]] = []
     for _ in range(TRANSFERS):
         a, b = rng.sample(range(USERS), 2)
-        plan.append((a, b, rng.randint(1, 1_500)))
+        kind = "pay" if len(plan) % EXCHANGE_EVERY else ("exchange" if len(plan) % (2 * EXCHANGE_EVERY) else "fx_pay")
+        plan.append((a, b, rng.randint(1, 1_500), kind))
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     lock = threading.Lock()
     sessions = threading.local()
 
-    def send(step: tuple[int, int, int]) -> None:
-        a, b, amount = step
+    def send(step: tuple[int, int, int, str]) -> None:
+        a, b, amount, kind = step
         s = getattr(sessions, "s", None) or requests.Session()
         sessions.s = s
         token, source = people[a]
-        t = time.perf_counter()
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
         body: dict[str, Any] = {"from_wallet_id": source, "to": {"wallet_id": people[b][1]}, "amount": amount,
                                 "currency": "USD"}
-        r = s.post(f"{api}/transfers", headers=headers, json=body, timeout=60)
+        path, q = "/transfers", None
+        if kind != "pay":  # a quote first (its latency counted too), then its execution
+            t = time.perf_counter()
+            q = s.post(f"{api}/fx/quotes", headers=headers, json={"sell_currency": "USD", "buy_currency": "EUR",
+                                                                  "sell_amount": amount}, timeout=60)
+            with lock:
+                latencies.append(time.perf_counter() - t)
+                statuses[q.status_code] += q.status_code != 201  # a failed quote counts; a good one is a step
+            if q.status_code != 201:
+                return
+            quote = q.json()
+            body = ({"quote_id": quote["quote_id"], "from_wallet_id": source, "to_wallet_id": eur[a]}
+                    if kind == "exchange" else {"from_wallet_id": source, "to": {"wallet_id": eur[b]},
+                                                "quote_id": quote["quote_id"]})
+            path = "/fx/exchanges" if kind == "exchange" else "/transfers"
+        t = time.perf_counter()
+        r = s.post(f"{api}{path}", headers=headers, json=body, timeout=60)
         elapsed = time.perf_counter() - t
         with lock:
             statuses[r.status_code] += 1
             latencies.append(elapsed)
+            if q is not None and r.status_code == 201:
+                moved["USD"] += quote["sell"]["amount"]
+                moved["EUR"] += quote["buy"]["amount"]
 
     start = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         list(pool.map(send, plan))
     wall = time.perf_counter() - start
-    after = _balances(api, people)
+    after = _balances(api, people) + moved["USD"]  # the USD the exchanges sold left the users' USD wallets
+    bought = _balances(api, [(p[0], w) for p, w in zip(people, eur, strict=True)])
     drift = len(reconcile(c.ledger_store, offline=c.offline_store).drift)
     ok, refused = statuses[201], statuses[422]
     five = sum(n for code, n in statuses.items() if code >= 500)
@@ -113,8 +146,9 @@ def _run(api: str) -> None:
     cuts = statistics.quantiles(latencies, n=100)
     report(f"load: {USERS} users, {CLIENTS} clients, {TRANSFERS} transfers in {wall:.1f} s: {ok / wall:.1f} ok "
            f"transfers/s ({ok} ok, {refused} refused for funds, {other} other), p50 {cuts[49] * 1000:.0f} ms, "
-           f"p99 {cuts[98] * 1000:.0f} ms, 5xx {five}; money: users' sum {before} before, {after} after "
-           f"({'equal' if before == after else 'DRIFT'}), reconciliation drift {drift}")
+           f"p99 {cuts[98] * 1000:.0f} ms, 5xx {five}; money: users' USD sum {before} before, {after} after "
+           f"with {moved['USD']} sold ({'equal' if before == after else 'DRIFT'}), EUR {bought} for {moved['EUR']} "
+           f"bought ({'equal' if bought == moved['EUR'] else 'DRIFT'}), reconciliation drift {drift}")
 
 
 if __name__ == "__main__":

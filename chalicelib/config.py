@@ -93,6 +93,11 @@ class Settings:
     # Public PEMs of retired offline keys, kept until every allowance they certified has closed.
     offline_retired_public_keys: tuple[str, ...] = field(default_factory=tuple)
     forgot_floor_ms: int = 400  # every /auth/password/forgot takes at least this long
+    # Exchange (docs/exchange.md): where the reference rates are published (the ECB's daily file in
+    # AWS; the local stack's copy), the spread in basis points, how long a quote is guaranteed.
+    fx_rates_url: str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+    fx_spread_bps: int = 50
+    fx_quote_seconds: int = 30
     # provider -> (issuer, audience, JWKS URL); a provider without an audience is disabled.
     oidc: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
@@ -137,6 +142,9 @@ class Settings:
             mail_from=env.get("MAIL_FROM", "no-reply@ewallet.example"),
             ws_management_endpoint=env.get("WS_MANAGEMENT_ENDPOINT") or None,
             forgot_floor_ms=_bounded(env, "FORGOT_FLOOR_MS", 400, 0, 5000),
+            fx_rates_url=env.get("FX_RATES_URL") or cls.fx_rates_url,
+            fx_spread_bps=_bounded(env, "FX_SPREAD_BPS", 50, 0, 1000),
+            fx_quote_seconds=_bounded(env, "FX_QUOTE_SECONDS", 30, 30, 3600),
             offline_max_allowance_major=_bounded(env, "OFFLINE_MAX_ALLOWANCE_MAJOR", 500, 1, 10**9),
             offline_max_outstanding_major=_bounded(env, "OFFLINE_MAX_OUTSTANDING_MAJOR", 1000, 1, 10**9),
             offline_grace_seconds=_bounded(env, "OFFLINE_GRACE_SECONDS", 72 * 3600, 0, 30 * 86400),

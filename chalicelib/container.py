@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
     from chalicelib.services.closing import AccountClosing
     from chalicelib.services.codes import OneTimeCodes
     from chalicelib.services.contacts import ContactVerification
+    from chalicelib.services.exchange import Exchanges, FxStore
     from chalicelib.services.funding import Funding
     from chalicelib.services.invitations import Invitations
     from chalicelib.services.ledger import Ledger
@@ -158,7 +159,7 @@ class Container:
                         policy=TokenPolicy(s.jwt_issuer, s.jwt_audience, s.access_token_ttl),
                         login_lockout=self.login_lockout, mfa=self.mfa, default_currency=s.default_currency,
                         deliver=lambda contact, user: self.invitations.deliver(contact, user),
-                        close_connections=self.close_connections)
+                        close_connections=self.close_connections, holds_money=self.holds_money)
 
     @cached_property
     def stepup(self) -> StepUp:
@@ -166,8 +167,7 @@ class Container:
         from chalicelib.services.stepup import StepUp
 
         i = self.identity
-        return StepUp(users=i.users, hasher=i.hasher, mfa=self.mfa, lockout=i.login_lockout, sessions=i.sessions,
-                      now=i.now)
+        return StepUp(users=i.users, hasher=i.hasher, mfa=self.mfa, passwords=i.session_passwords)
 
     @cached_property
     def account_closing(self) -> AccountClosing:
@@ -176,12 +176,13 @@ class Container:
         from chalicelib.services.closing import AccountClosing
         from chalicelib.services.sessions import Logins
 
-        def holds_money(user_id: str) -> bool:
-            return any(w.balance or w.held for w in self.ledger_store.wallets_of(user_id))
-
         return AccountClosing(users=self.users, cipher=self.cipher, blind_index=self.blind_index,
                               end_sessions=Logins(self.sessions, self.close_connections).end_all,
-                              holds_money=holds_money)
+                              holds_money=self.holds_money)
+
+    def holds_money(self, user_id: str) -> bool:
+        """Whether the account has a balance or a hold in any wallet (closing leaves it there)."""
+        return any(w.balance or w.held for w in self.ledger_store.wallets_of(user_id))
 
     # -- contacts and recovery ------------------------------------------------------------------
     @cached_property
@@ -241,7 +242,9 @@ class Container:
                         blind_index=self.blind_index, send_limit=self._send_limit(),
                         login_lockout=self.login_lockout,
                         deliver=lambda contact, user: self.invitations.deliver(contact, user),
-                        floor_seconds=s.forgot_floor_ms / 1000, close_connections=self.close_connections)
+                        cipher=self.cipher, default_currency=s.default_currency,
+                        floor_seconds=s.forgot_floor_ms / 1000, close_connections=self.close_connections,
+                        holds_money=self.holds_money)
 
     @cached_property
     def invitations(self) -> Invitations:
@@ -271,7 +274,30 @@ class Container:
                                           s.daily_limit_major, s.invite_ttl_seconds),
                       announce=lambda sender, invitee, transfer: self.invitations.announce(sender, invitee, transfer),
                       invite_limit=self._limit(INVITES_PER_HOUR, 3600),
-                      lookup_limit=DistinctLimit(self.counters, LOOKUP_MISSES_PER_HOUR, 3600))
+                      lookup_limit=DistinctLimit(self.counters, LOOKUP_MISSES_PER_HOUR, 3600),
+                      quoted=lambda *args: self.exchanges.pay(*args))
+
+    # -- exchange (docs/exchange.md) ------------------------------------------------------------
+    @cached_property
+    def fx_store(self) -> FxStore:
+        from chalicelib.adapters.dynamodb.fx import DynamoFx
+
+        assert self.tables_bound
+        return DynamoFx(self.settings, self.ledger_store)  # type: ignore[arg-type]  # the DynamoDB ledger
+
+    @cached_property
+    def exchanges(self) -> Exchanges:
+        from chalicelib.services.exchange import ExchangePolicy, Exchanges
+
+        s = self.settings
+        return Exchanges(ledger=self.ledger, fx=self.fx_store, policy=ExchangePolicy(s.fx_spread_bps,
+                                                                                     s.fx_quote_seconds))
+
+    def fetch_fx_rates(self) -> bytes:
+        """The published rates file (FX_RATES_URL): a local copy only on the local and test stages."""
+        from chalicelib.adapters import fx_rates
+
+        return fx_rates.fetch(self.settings.fx_rates_url, local=self.settings.stage in ("local", "test"))
 
     @cached_property
     def payment_requests(self) -> PaymentRequests:

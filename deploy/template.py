@@ -27,6 +27,7 @@ from chalicelib.adapters.dynamodb.models import (
     ConnectionRecord,
     DailyTotalRecord,
     EntryRecord,
+    FxRatesRecord,
     IdentityRecord,
     NotificationRecord,
     PaymentRequestRecord,
@@ -42,20 +43,26 @@ from deploy.web import HEADER_CSP
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
              "sweep_invitations", "expire_payment_requests", "release_allowances", "close_unverified_accounts",
-             "websocket_connect",
+             "fetch_fx_rates", "websocket_connect",
              "websocket_message", "websocket_disconnect", "admin")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
            "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
            "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
            "release_allowances": "ReleaseAllowances", "close_unverified_accounts": "CloseUnverifiedAccounts",
+           "fetch_fx_rates": "FetchFxRates",
            "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
            "websocket_disconnect": "WebsocketDisconnect", "admin": "Admin"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
 WS_STAGE = "api"  # Chalice deploys the WebSocket API on the stage named by api_gateway_stage
 WS_ENDPOINT = "https://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WS_STAGE
-# Registrations per client address, counted at the edge by AWS WAF, not in the app (API.md,
-# "Sessions, step-up and account safety"): at most 20 per address in any 300 seconds.
-REGISTER_PATH, REGISTER_LIMIT, REGISTER_WINDOW_SECONDS = "/auth/register", 20, 300
+# Requests per client address, counted at the edge by AWS WAF, not in the app (API.md,
+# "Sessions, step-up and account safety"): (rule, path, limit, window in seconds, what). At most
+# 20 registrations per address in any 300 seconds; 10 password-reset codes asked for and 10
+# resets tried, so one address cannot use up an e-mail's 5 codes an hour and burn each one
+# (docs/account-safety.md: a distributed attacker still can).
+PER_ADDRESS = (("RegistrationsPerAddress", "/auth/register", 20, 300, "registrations"),
+               ("PasswordCodesPerAddress", "/auth/password/forgot", 10, 300, "password reset codes"),
+               ("PasswordResetsPerAddress", "/auth/password/reset", 10, 300, "password resets"))
 
 # Each function's reserved concurrency: its ceiling, and its share of the account's pool that
 # nothing else can take. It caps how hard a burst, a retry storm or a runaway loop can hit
@@ -69,7 +76,7 @@ CONCURRENCY = {
     "websocket_connect": 20, "websocket_message": 10, "websocket_disconnect": 20,
     # The sweeps run one at a time: two runs never work on the same items at once.
     "reconcile": 1, "resume_withdrawals": 1, "sweep_invitations": 1, "expire_payment_requests": 1,
-    "release_allowances": 1, "close_unverified_accounts": 1,
+    "release_allowances": 1, "close_unverified_accounts": 1, "fetch_fx_rates": 1,
     "admin": 2,  # a person's commands, a few a day: two people at once at most, one busy Stripe look-up
 }
 # A year: disputes, chargebacks and audit questions come months after the payment (and checkov
@@ -354,6 +361,7 @@ NO_DLQ = {
                      "on-failure queue NotificationsFailed (alarmed)",
     "reconcile": _SWEEP, "resume_withdrawals": _SWEEP, "sweep_invitations": _SWEEP,
     "expire_payment_requests": _SWEEP, "release_allowances": _SWEEP, "close_unverified_accounts": _SWEEP,
+    "fetch_fx_rates": _SWEEP,
 }
 NO_VPC = ("Calls only AWS public endpoints and Stripe: no private resource to reach, so a VPC would add NAT "
           "gateways for no isolation gained")
@@ -438,12 +446,13 @@ def api_firewall(stage: str) -> dict[str, Any]:
     """The REST API stage's web ACL (AWS WAF, regional: the scope an API Gateway stage takes, edge-
     optimized ones included, where WAF still sees the client's own address).
 
-    - Registrations per client address (REGISTER_*): a rate-based rule counts, per source IP,
-      the POSTs whose path ends in /auth/register (the path WAF sees carries the stage,
-      /api/auth/register, or a custom domain's base path, hence "ends with"; URL-decoded, with
-      repeated slashes and dot segments removed, lower-cased, a trailing slash allowed: however
-      a client spells it), and blocks that address's registrations while it is over the limit,
-      with the API's own 429 `too_many_requests` and a Retry-After. The source IP, not a forwarded
+    - Registrations, reset codes and resets per client address (PER_ADDRESS): a rate-based rule
+      each counts, per source IP, the POSTs whose path ends in its path, e.g. /auth/register
+      (the path WAF sees carries the stage, /api/auth/register, or a custom domain's base path,
+      hence "ends with"; URL-decoded, with repeated slashes and dot segments removed,
+      lower-cased, a trailing slash allowed: however a client spells it), and blocks that
+      address's requests to it while it is over the limit, with the API's own 429
+      `too_many_requests` and a Retry-After. The source IP, not a forwarded
       header, which any client could set. The block answers for API Gateway, so it carries the web
       wallet's CORS headers itself, or the browser could not read it. Everything else is allowed.
     - AWS's managed known-bad-inputs rules (Log4j lookups and the like), as they come: checkov
@@ -463,29 +472,34 @@ def api_firewall(stage: str) -> dict[str, Any]:
             "FieldToMatch": field, "PositionalConstraint": constraint, "SearchString": value,
             "TextTransformations": [{"Priority": i, "Type": t} for i, t in enumerate(transformations or ("NONE",))]}}
 
-    too_many = json.dumps({"error": {"code": "too_many_requests",
-                                     "message": "Too many registrations from this address; try again later"}},
-                          separators=(",", ":"))
-    registrations = {
-        "Name": "RegistrationsPerAddress", "Priority": 0,
-        "Statement": {"RateBasedStatement": {
-            "Limit": REGISTER_LIMIT, "EvaluationWindowSec": REGISTER_WINDOW_SECONDS,
-            "AggregateKeyType": "IP",
-            "ScopeDownStatement": {"AndStatement": {"Statements": [
-                {"OrStatement": {"Statements": [
-                    matches({"UriPath": {}}, "ENDS_WITH", path, "URL_DECODE", "NORMALIZE_PATH", "LOWERCASE")
-                    for path in (REGISTER_PATH, REGISTER_PATH + "/")]}},
-                matches({"Method": {}}, "EXACTLY", "POST")]}}}},
-        "Action": {"Block": {"CustomResponse": {
-            "ResponseCode": 429, "CustomResponseBodyKey": "TooManyRequests",
-            "ResponseHeaders": [
-                {"Name": "Retry-After", "Value": str(REGISTER_WINDOW_SECONDS)},
-                {"Name": "Access-Control-Allow-Origin", "Value": web_origin},
-                {"Name": "Access-Control-Expose-Headers", "Value": "Retry-After"},
-                {"Name": "Vary", "Value": "Origin"}]}}},
-        "VisibilityConfig": visibility("RegistrationsPerAddress")}
+    def per_address(priority: int, rule: str, path: str, limit: int, window: int) -> dict[str, Any]:
+        return {
+            "Name": rule, "Priority": priority,
+            "Statement": {"RateBasedStatement": {
+                "Limit": limit, "EvaluationWindowSec": window, "AggregateKeyType": "IP",
+                "ScopeDownStatement": {"AndStatement": {"Statements": [
+                    {"OrStatement": {"Statements": [
+                        matches({"UriPath": {}}, "ENDS_WITH", spelled, "URL_DECODE", "NORMALIZE_PATH", "LOWERCASE")
+                        for spelled in (path, path + "/")]}},
+                    matches({"Method": {}}, "EXACTLY", "POST")]}}}},
+            "Action": {"Block": {"CustomResponse": {
+                "ResponseCode": 429, "CustomResponseBodyKey": rule,
+                "ResponseHeaders": [
+                    {"Name": "Retry-After", "Value": str(window)},
+                    {"Name": "Access-Control-Allow-Origin", "Value": web_origin},
+                    {"Name": "Access-Control-Expose-Headers", "Value": "Retry-After"},
+                    {"Name": "Vary", "Value": "Origin"}]}}},
+            "VisibilityConfig": visibility(rule)}
+
+    def too_many(what: str) -> dict[str, str]:
+        message = f"Too many {what} from this address; try again later"
+        return {"ContentType": "APPLICATION_JSON", "Content": json.dumps(
+            {"error": {"code": "too_many_requests", "message": message}}, separators=(",", ":"))}
+
+    rate_rules = [per_address(i, rule, path, limit, window)
+                  for i, (rule, path, limit, window, _) in enumerate(PER_ADDRESS)]
     known_bad_inputs = {
-        "Name": "KnownBadInputs", "Priority": 1, "OverrideAction": {"None": {}},
+        "Name": "KnownBadInputs", "Priority": len(rate_rules), "OverrideAction": {"None": {}},
         "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS",
                                                     "Name": "AWSManagedRulesKnownBadInputsRuleSet"}},
         "VisibilityConfig": visibility("KnownBadInputs")}
@@ -493,8 +507,8 @@ def api_firewall(stage: str) -> dict[str, Any]:
         "ApiFirewall": {"Type": "AWS::WAFv2::WebACL", "Properties": {
             "Name": name, "Scope": "REGIONAL", "Description": f"ewallet {stage} REST API",
             "DefaultAction": {"Allow": {}},
-            "CustomResponseBodies": {"TooManyRequests": {"ContentType": "APPLICATION_JSON", "Content": too_many}},
-            "Rules": [registrations, known_bad_inputs],
+            "CustomResponseBodies": {rule: too_many(what) for rule, _, _, _, what in PER_ADDRESS},
+            "Rules": [*rate_rules, known_bad_inputs],
             "VisibilityConfig": visibility(name)}},
         # `RestAPI.Stage` (SAM's name for the stage it generates) also makes the association wait
         # for the stage, and so for its deployment.
@@ -744,6 +758,10 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                           "dynamodb:TransactWriteItems"],
             "Resource": [table(AllowanceRecord), f"{table(AllowanceRecord)}/index/*", table(TransferRecord),
                          table(WalletRecord), table(EntryRecord), table(DailyTotalRecord)]}],
+        # The ECB's reference rates into the rates table (docs/exchange.md): an HTTPS GET of a
+        # public file (no key, no secret), and the one table.
+        "fetch_fx_rates": [*base, {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                                   "Resource": [table(FxRatesRecord)]}],
         # The operators' commands (chalicelib/api/admin.py): read and change the ledger through
         # the same services (never a delete: every change is a new fact), scans for a person's
         # reports; the only function that reaches the audit log: a new record (put, in the

@@ -21,7 +21,7 @@ log = logging.getLogger("pump")
 
 # Every scheduled function of app.py (a test checks the list is complete).
 SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests",
-             "release_allowances", "close_unverified_accounts")
+             "release_allowances", "close_unverified_accounts", "fetch_fx_rates")
 
 
 class LambdaContext:

@@ -249,9 +249,10 @@ class Stack:
 
     def _app_env(self) -> dict[str, str]:
         sys.path.insert(0, str(ROOT))
-        from devstack import oidc
+        from devstack import fx_rates, oidc
 
         keys = oidc.ensure_keys(self.state)
+        keys.update(fx_rates.publish(self.state))  # the reference rates' file, dated today
         local_secrets = self._secrets()
         queue = f"{self.prefix}stripe-events"
         moto = f"http://127.0.0.1:{self.ports.moto}"
@@ -327,6 +328,9 @@ class Stack:
 
         settings = Settings.from_env(env)
         create_tables(settings)
+        from devstack import fx_rates
+
+        fx_rates.load(env)  # rates in the table before the API is up: quotes work at once
         sqs = client("sqs", settings)
         dlq = sqs.create_queue(QueueName=env["STRIPE_EVENTS_QUEUE_NAME"] + "-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -347,7 +351,7 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY", "TABLE_PREFIX", "STRIPE_EVENTS_QUEUE_URL", "STRIPE_API_BASE",
                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "OIDC_PRIVATE_KEY_PATH", "OIDC_KEY_ID",
                 "OIDC_AUDIENCE", "GOOGLE_ISSUER", "FACEBOOK_ISSUER", "GOOGLE_JWKS_URL", "FACEBOOK_JWKS_URL",
-                "OFFLINE_GRACE_SECONDS", "ADMIN_URL"]
+                "OFFLINE_GRACE_SECONDS", "ADMIN_URL", "FX_RATES_URL", "FX_SPREAD_BPS"]
         lines = ["# Written by the local stack. Dev-only values: never use them anywhere else."]
         lines += [f"{k}={self.env[k]}" for k in keys]
         path = self.state / "stack.env"

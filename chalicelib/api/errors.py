@@ -41,11 +41,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_verified": 409,
     "transfer_not_cancelable": 409,
     "request_not_pending": 409,
+    "quote_expired": 409,
+    "quote_used": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "insufficient_funds": 422,
     "currency_mismatch": 422,
     "same_wallet": 422,
+    "same_currency": 422,
     "limit_exceeded": 422,
     "device_inactive": 422,
     "invalid_code": 422,
@@ -54,6 +57,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "internal_error": 500,
     "payment_provider_error": 502,
     "service_unavailable": 503,
+    "rates_unavailable": 503,
 }
 
 # Chalice builds these itself (wrong method, media type, unhandled exception, binary Accept).

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
@@ -14,6 +15,23 @@ from chalicelib.services.ledger import wallet_view
 bp = Blueprint(__name__)
 
 Amount = Annotated[int, Field(strict=True, gt=0, description="Integer minor units (1250 = 12.50 USD)")]
+
+
+def not_null(value: Any) -> Any:
+    """An optional field may be left out, never sent as null (its schema has no null)."""
+    if value is None:
+        raise ValueError("may be left out, but not null")
+    return value
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # Left out means "not given", not a null default (a null default is not of the field's type).
+    schema.pop("default", None)
+
+
+def absent() -> Any:
+    """The default of a field a body may leave out but never send as null (with `not_null`)."""
+    return Field(default=None, json_schema_extra=_no_default)
 
 
 def _supported_currencies(schema: dict[str, Any]) -> None:
@@ -87,11 +105,36 @@ class Recipient(Body):
 
 
 class TransferIn(Body):
+    # Either amount and currency, or an exchange quote (delivered in its buy currency), never both.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["amount", "currency"], "not": {"required": ["quote_id"]}},
+        {"required": ["quote_id"], "not": {"anyOf": [{"required": ["amount"]}, {"required": ["currency"]}]}}]})
+
     from_wallet_id: Annotated[str, Field(min_length=1, max_length=100)]
     to: Recipient
-    amount: Amount
-    currency: Currency
+    # Absent, not null: a default the body may leave out but never send as null (the document
+    # then says exactly what is refused).
+    amount: Amount | SkipJsonSchema[None] = absent()
+    currency: Currency | SkipJsonSchema[None] = absent()
+    quote_id: Annotated[str, Field(min_length=1, max_length=100, description=(
+        "Instead of amount and currency: pay the quote's sell amount, delivered as its buy amount in the "
+        "recipient's wallet of the buy currency (POST /fx/quotes)"))] | SkipJsonSchema[None] = absent()
     memo: Annotated[str, Field(max_length=280)] | None = None
+
+    _no_nulls = field_validator("amount", "currency", "quote_id", mode="before")(not_null)
+
+    @model_validator(mode="after")
+    def amount_or_quote(self) -> TransferIn:
+        if self.quote_id is not None and (self.amount is not None or self.currency is not None):
+            raise ValueError("give amount and currency, or quote_id, not both")
+        if self.quote_id is None and (self.amount is None or self.currency is None):
+            raise ValueError("amount and currency are required (or quote_id)")
+        return self
+
+
+class MoneyOut(BaseModel):
+    amount: int
+    currency: str
 
 
 class TransferOut(BaseModel):
@@ -105,6 +148,8 @@ class TransferOut(BaseModel):
     memo: str | None
     created_at: str
     claim_expires_at: str | None = Field(default=None, description="Invitations only: when the money goes back")
+    delivered: MoneyOut | None = Field(default=None, description=(
+        "Paid with an exchange quote only: what the recipient's wallet received, in its currency"))
 
 
 @route(bp, "/wallets", "GET", summary="The caller's wallets", response=WalletList, tags=("wallets",))
@@ -135,7 +180,7 @@ def statement(call: Call, wallet_id: str) -> dict:
        response=TransferOut, status=201, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused", "not_found", "recipient_not_found",
                "currency_mismatch", "same_wallet", "insufficient_funds", "account_frozen", "limit_exceeded",
-               "too_many_requests"),
+               "too_many_requests", "quote_expired", "quote_used"),
        tags=("transfers",),
        reads_session=True)
 def create_transfer(call: Call) -> Reply:

@@ -90,10 +90,10 @@ class DailyLimit:
     expires_at: int
 
 
-TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute", "offline")
+TRANSFER_TYPES = ("transfer", "topup", "withdrawal", "refund", "reversal", "dispute", "offline", "exchange")
 # What an account's owner sends out of it: a frozen account may not (its transaction checks the
 # owner's account). Refunds, disputes and an operator's reversal take money back: never blocked.
-OWNER_OUTFLOWS = ("transfer", "withdrawal", "offline")
+OWNER_OUTFLOWS = ("transfer", "withdrawal", "offline", "exchange")
 # What an operator may reverse: payments between people (money to or from outside has its own
 # flows: refunds, disputes, payout failures).
 REVERSIBLE = ("transfer", "offline")

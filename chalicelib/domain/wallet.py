@@ -38,6 +38,10 @@ class Transfer:
     memo_ct: str | None
     created_at: str
     debit_sk: str | None = None
+    # A payment delivered in another currency (domain.fx): where and what the recipient got.
+    delivered_to: str | None = None
+    delivered_amount: int | None = None
+    delivered_currency: str | None = None
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ class Ledger:
     invite_limit: Lockout | None = None
     # Distinct unknown addresses an account may look up per window (`screen_lookup`).
     lookup_limit: DistinctLimit | None = None
+    # A payment priced by an exchange quote (`quote_id` instead of amount and currency):
+    # services.exchange.Exchanges.pay, called with what `transfer` read (docs/exchange.md).
+    quoted: Callable[..., Outcome] | None = None
 
     # -- wallets --------------------------------------------------------------------------------
     def wallets(self, user_id: str) -> list[Wallet]:
@@ -222,6 +225,10 @@ class Ledger:
 
     def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
                   reads: PaymentReads, invitee: Invitee | None) -> Outcome:
+        if "quote_id" in request:  # delivered in another currency: the quote's own rules and legs
+            if self.quoted is None:
+                raise InvalidRequest("Payments with a quote are not available.")
+            return self.quoted(user_id, key, idem_key, req_hash, request, reads, invitee)
         self.check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
         amount = Money(request["amount"], request["currency"])
         self.check_maximum(amount)
@@ -423,6 +430,10 @@ class Ledger:
             view["claim_expires_at"] = rfc3339(invitation.expires_at)
             if invitation.status != "posted":
                 view["to_wallet_id"] = None
+        if t.delivered_to and t.delivered_currency and t.delivered_amount is not None:
+            # Paid in another currency: the recipient's wallet and what it received.
+            view["to_wallet_id"] = t.delivered_to
+            view["delivered"] = {"amount": t.delivered_amount, "currency": t.delivered_currency}
         return view
 
     # -- operators ------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ class Report:
     # Holds pending longer than the configured age: not drift (the books balance), but money a
     # person should look at (a payout whose outcome stayed unknown, a stuck process).
     stale_holds: list[str] = field(default_factory=list)
+    # Exchange (docs/exchange.md), per currency: the exchange accounts' position (what went in
+    # minus what came out: the house's open currency exposure) and the revenue the spread earned.
+    fx_positions: dict[str, int] = field(default_factory=dict)
+    fx_revenue: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,21 @@ def _check_wallets(report: Report, wallets: list[Any], entries: list[Any]) -> No
             report.drift.append(f"wallet {w.wallet_id}: negative ({w.balance}, available {w.available})")
     report.drift += [f"currency {c}: balances sum to {total}, not 0" for c, total in totals.items() if total != 0]
     report.totals = dict(totals)
+    _report_fx(report, wallets)
+
+
+def _report_fx(report: Report, wallets: list[Any]) -> None:
+    """The exchange accounts' positions and revenue per currency (their shards summed). They are
+    in the per-currency sums above like any account; revenue only ever receives fees, so a
+    negative one is drift."""
+    from chalicelib.domain.fx import FX_ACCOUNT, FX_REVENUE_ACCOUNT
+
+    accounts = {FX_ACCOUNT: report.fx_positions, FX_REVENUE_ACCOUNT: report.fx_revenue}
+    for w in wallets:
+        parts = w.wallet_id.split(":")
+        if w.kind == "system" and len(parts) == 4 and parts[1] in accounts:
+            accounts[parts[1]][w.currency] = accounts[parts[1]].get(w.currency, 0) + w.balance
+    report.drift += [f"fx revenue {c}: negative ({v})" for c, v in report.fx_revenue.items() if v < 0]
 
 
 _EXPECTED_LEGS = {"posted": {("debit", "posted"), ("credit", "posted")}, "pending": {("debit", "pending")},
@@ -155,4 +174,5 @@ def report_drift(report: Report) -> None:
         log.error("ledger drift: %s", json.dumps({"drift": report.drift[:50], "count": len(report.drift)}))
     else:
         log.info("ledger reconciled: %s", json.dumps({"wallets": report.wallets, "transfers": report.transfers,
-                                                      "entries": report.entries}))
+                                                      "entries": report.entries, "fx_positions": report.fx_positions,
+                                                      "fx_revenue": report.fx_revenue}))

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.dynamodb.connection import RETRYABLE
 from chalicelib.adapters.dynamodb.funding import DynamoFunding
+from chalicelib.adapters.dynamodb.fx import DynamoFx
 from chalicelib.adapters.dynamodb.ledger import DynamoLedger
 from chalicelib.adapters.dynamodb.models import ALL_MODELS, InvitationRecord, WithdrawalRecord
 from chalicelib.adapters.dynamodb.notifications import DynamoNotifications
@@ -241,7 +242,8 @@ class DynamoWorld(World):
         return Ports(ledger=Answers(self.dynamo_ledger), users=Answers(DynamoUsers()),
                      funding=Answers(CommittedClaims(self.dynamo_funding, self)),
                      requests=Answers(DynamoPaymentRequests()), events=Answers(DynamoStripeEventLog()),
-                     offline=Answers(DynamoOffline(self.dynamo_ledger)))
+                     offline=Answers(DynamoOffline(self.dynamo_ledger)),
+                     fx=Answers(DynamoFx(self.ddb.settings, self.dynamo_ledger)))
 
     def _notifications(self) -> Notifications:
         cipher = PlainCipher()

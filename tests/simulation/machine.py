@@ -165,6 +165,26 @@ class WalletSimulation(RuleBasedStateMachine):
         body = {"from_wallet_id": self.world.wallet(a), "to": to, "amount": amount, "currency": "USD"}
         self.do("pay", lambda: self.world.ledger.transfer(self.world.user(a), key, body), fault, user=a)
 
+    @rule(a=PERSON, b=st.sampled_from([None, 0, 1, 2, 3]), amount=AMOUNT, fault=FAULT, nested=NESTED)
+    def exchange(self, a: int, b: int | None, amount: int, fault: Plan | None, nested: str) -> None:
+        """USD into EUR at a quote: between a's own wallets, or (b) paid to b by e-mail in EUR
+        (docs/exchange.md). A retry executes the same quote with the same key."""
+        self.nested = nested
+        key, user, w = uuid.UUID(int=3 * 10**9 + self.steps).hex, self.world.user(a), self.world
+        quote: dict[str, Any] = {}
+
+        def op() -> None:
+            if not quote:  # the quote's answer lost: a retry asks for another (nothing was executed)
+                w.fetch_rates()
+                quote.update(w.exchanges.quote(user, {"sell_currency": "USD", "buy_currency": "EUR",
+                                                      "sell_amount": amount}))
+            if b is None:
+                w.exchanges.exchange(user, key, {"quote_id": quote["quote_id"], "from_wallet_id": w.wallet(a)})
+            else:
+                w.ledger.transfer(user, key, {"from_wallet_id": w.wallet(a), "to": {"email": w.email(b)},
+                                              "quote_id": quote["quote_id"]})
+        self.do("exchange" if b is None else "pay_in_eur", op, fault, user=a)
+
     @rule(a=PERSON, contact=st.integers(0, NEWCOMERS - 1), amount=AMOUNT, fault=FAULT, nested=NESTED)
     def invite(self, a: int, contact: int, amount: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested

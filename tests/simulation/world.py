@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,7 @@ from chalicelib.domain.offline import Allowance, Device, OfflinePolicy, Redempti
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.user import NewWallet, User
 from chalicelib.domain.wallet import Transfer, Wallet
+from chalicelib.services.exchange import ExchangePolicy, Exchanges, refresh_rates
 from chalicelib.services.funding import Funding
 from chalicelib.services.invitations import Invitations
 from chalicelib.services.ledger import Ledger, LedgerPolicy
@@ -33,6 +35,7 @@ from chalicelib.services.payment_requests import PaymentRequests
 from chalicelib.services.reconcile import Report, reconcile
 from chalicelib.services.stripe_events import apply_event
 from tests.fakes import Clock, FakeCounters, FakeMessenger, FakeStripeEventLog, FakeUsers, PlainCipher
+from tests.fakes_fx import FakeFx
 from tests.fakes_money import FakeBook, FakeFundingRepo, FakeLedgerStore, FakeRequests
 from tests.fakes_offline import FakeOfflineStore
 from tests.simulation.faults import Faulty, Injector
@@ -81,6 +84,7 @@ class Ports:
     requests: Any  # PaymentRequestStore
     events: Any  # StripeEventLog
     offline: Any  # OfflineStore (with the reconciliation scans)
+    fx: Any = None  # FxStore (docs/exchange.md), booking into `ledger`
 
 
 def device_key(person: int) -> Ed25519PrivateKey:
@@ -131,6 +135,9 @@ class World:
                                signer=OfflineKeys(_offline_pem()), mfa=Yes(), cipher=cipher, policy=OfflinePolicy(),
                                issuer="https://wallet.example", now=self.clock)
         self.release = AllowanceRelease(store=offline_store, ledger_store=store, now=self.clock)
+        self.exchanges = Exchanges(ledger=self.ledger, fx=Faulty(self.raw.fx, "dynamodb", inj), policy=ExchangePolicy(),
+                                   now=self.clock)
+        self.ledger.quoted = self.exchanges.pay
         for i in range(PEOPLE):
             self.register(self.user(i), self.email(i), verified=True)
             public = base64.urlsafe_b64encode(device_key(i).public_key().public_bytes_raw()).rstrip(b"=").decode()
@@ -139,9 +146,10 @@ class World:
     def ports(self) -> Ports:
         self.book = FakeBook()
         self.users = FakeUsers()
-        return Ports(ledger=FakeLedgerStore(self.book, users=self.users), users=self.users,
-                     funding=FakeFundingRepo(self.book), requests=FakeRequests(self.book),
-                     events=FakeStripeEventLog(), offline=FakeOfflineStore(self.book))
+        ledger = FakeLedgerStore(self.book, users=self.users)
+        return Ports(ledger=ledger, users=self.users, funding=FakeFundingRepo(self.book),
+                     requests=FakeRequests(self.book), events=FakeStripeEventLog(), offline=FakeOfflineStore(self.book),
+                     fx=FakeFx(ledger))
 
     # -- people -------------------------------------------------------------------------------
     def user(self, person: int | str) -> str:
@@ -255,6 +263,13 @@ class World:
 
     def reconcile(self) -> Report:
         return reconcile(self.raw.ledger, offline=self.raw.offline)
+
+    def fetch_rates(self) -> None:
+        """The scheduled fetch of the reference rates, as the ECB publishes them on the clock's day."""
+        from devstack.fx_rates import ecb_daily_xml
+
+        day = datetime.fromtimestamp(self.clock(), tz=UTC).strftime("%Y-%m-%d")
+        refresh_rates(self.raw.fx, lambda: ecb_daily_xml(day).encode(), now=self.clock)
 
     def system_balance(self, account: str, currency: str) -> int:
         return sum(w.balance for w in self.wallets() if w.wallet_id.startswith(f"sys:{account}:{currency}:"))

@@ -108,7 +108,9 @@ def _transfer(r: TransferRecord) -> Transfer:
     return Transfer(transfer_id=r.transfer_id, type=r.type, status=r.status, from_wallet_id=r.from_wallet_id,
                     to_wallet_id=r.to_wallet_id, from_owner=r.from_owner, to_owner=r.to_owner,
                     amount=int(r.amount), currency=r.currency, memo_ct=r.memo_ct, created_at=r.created_at,
-                    debit_sk=r.debit_sk)
+                    debit_sk=r.debit_sk, delivered_to=r.delivered_to,
+                    delivered_amount=None if r.delivered_amount is None else int(r.delivered_amount),
+                    delivered_currency=r.delivered_currency)
 
 
 def _entry(r: EntryRecord) -> Entry:

@@ -121,6 +121,9 @@ class UserRecord(BaseModel):
     signed_in_at = UnicodeAttribute(null=True)  # the first sign-in (set once: domain.user.User)
     unverified = UnicodeAttribute(null=True)  # UNVERIFIED while no contact is verified (sparse index)
     unverified_since = NumberAttribute(null=True)  # epoch seconds: when it was registered unverified
+    # Bumped (ADD 1) by a password reset or change, "sign out everywhere else" and closing: a
+    # login or device token stamped with an older one is no longer honoured (domain.user.User).
+    auth_epoch = NumberAttribute(null=True)
     by_unverified = UnverifiedUsers()
 
 
@@ -231,6 +234,7 @@ class SessionRecord(BaseModel):
     user_agent = UnicodeAttribute(null=True)  # at most 256 printable characters
     device_key = UnicodeAttribute(null=True)  # a hash identifying the device token, never the token
     new_device = BooleanAttribute(default=False)
+    auth_epoch = NumberAttribute(null=True)  # the account's auth_epoch when it signed in
     expires_at = NumberAttribute()
     by_user = SessionsByUser()
 
@@ -277,6 +281,12 @@ class TransferRecord(BaseModel):
     created_at = UnicodeAttribute()
     resolved_at = UnicodeAttribute(null=True)
     debit_sk = UnicodeAttribute(null=True)  # the debit entry's sort key, to resolve a hold
+    # A payment delivered in another currency (its sell leg): what the recipient's wallet got
+    # (docs/exchange.md); the quote that priced it.
+    quote_id = UnicodeAttribute(null=True)
+    delivered_to = UnicodeAttribute(null=True)
+    delivered_amount = NumberAttribute(null=True)
+    delivered_currency = UnicodeAttribute(null=True)
 
 
 class EntryRecord(BaseModel):
@@ -762,9 +772,55 @@ class AuditRecord(BaseModel):
     after = UnicodeAttribute(null=True)
 
 
+class FxRatesRecord(BaseModel):
+    """Reference rates (the ECB's daily file, docs/exchange.md): `latest`, and one item per
+    published day. Rates are decimal strings in a JSON object, never numbers parsed as float."""
+
+    table = "fx_rates"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "fx_rates"
+
+    rates_id = UnicodeAttribute(hash_key=True)  # "latest" | "day#YYYY-MM-DD"
+    as_of = UnicodeAttribute()
+    rates = UnicodeAttribute()  # {"USD": "1.0812", ...}
+    fetched_at = UnicodeAttribute()
+
+
+class FxQuoteRecord(BaseModel):
+    """A guaranteed quote: open until `expires_ms`, then `used` once by the transfer that
+    executed it (in that transfer's transaction). An unused quote is purged by TTL
+    (`purge_at`); a used one keeps its record (the TTL attribute is removed)."""
+
+    table = "fx_quotes"
+    ttl_attribute = "purge_at"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "fx_quotes"
+
+    quote_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    sell_amount = NumberAttribute()
+    sell_currency = UnicodeAttribute()
+    buy_amount = NumberAttribute()
+    buy_currency = UnicodeAttribute()
+    mid_rate = UnicodeAttribute()  # decimal strings: exact
+    rate = UnicodeAttribute()
+    fee_amount = NumberAttribute()
+    spread_bps = NumberAttribute()
+    rates_as_of = UnicodeAttribute()
+    created_ms = NumberAttribute()
+    expires_ms = NumberAttribute()
+    status = UnicodeAttribute(default="open")  # open | used
+    used_by = UnicodeAttribute(null=True)  # the transfer (sell leg) that executed it
+    purge_at = NumberAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
     WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
     ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord,
-    AuditRecord)
+    AuditRecord, FxRatesRecord, FxQuoteRecord)
