@@ -227,6 +227,9 @@ class Operations:
                 "ledger": {"ok": report.ok, "wallets": report.wallets, "transfers": report.transfers,
                            "entries": report.entries, "totals": report.totals, "drift": report.drift,
                            "stale_holds": report.stale_holds},
+                # What the exchange accounts hold per currency (their position: what customers
+                # sold them less what they paid out) and the spread earned, per currency.
+                "exchange": {"positions": report.fx_positions, "revenue": report.fx_revenue},
                 "stripe": stripe}
 
     def _compare_topups(self, since: str) -> dict[str, Any]:

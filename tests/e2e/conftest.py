@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +137,16 @@ def _ledger_reconciles_after_the_whole_suite(stack):
     from tests.e2e.log_scan import leaks
 
     assert leaks(stack) == []  # every journey of the suite: no personal data, token or secret logged
+
+
+@pytest.fixture
+def ops(stack):
+    """`python -m ops` against the session's stack (signed with its operator's keys): its JSON."""
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args: str, ok: bool = True) -> Any:
+        out = subprocess.run([sys.executable, "-m", "ops", "--stack-dir", stack["STACK_DIR"], *args], cwd=root,
+                             capture_output=True, text=True, timeout=60)
+        assert (out.returncode == 0) == ok, out.stdout + out.stderr
+        return json.loads(out.stdout)
+    return run

@@ -179,3 +179,20 @@ def test_the_new_routes_are_in_openapi_with_their_errors(api):
     assert set(paths["/fx/exchanges"]["post"]["responses"]) >= {"201", "400", "401", "404", "409", "422"}
     assert "rates_unavailable" in paths["/fx/rates"]["get"]["responses"]["503"]["description"]
     assert "quote_used" in paths["/transfers"]["post"]["responses"]["409"]["description"]
+
+
+def test_ops_reconcile_shows_the_exchange_accounts(new_user, fund, ops):
+    """`ops reconcile` shows each exchange account's position and the spread earned, per
+    currency; an exchange grows the revenue of its sell currency by its fee."""
+    before = ops("reconcile")["exchange"]
+    u = new_user()
+    usd = default_wallet(u)["wallet_id"]
+    fund(usd, 10_000)
+    q = quote(u, "USD", "EUR", sell_amount=5_000).json()
+    assert keyed(u, "/fx/exchanges", {"quote_id": q["quote_id"], "from_wallet_id": usd}).status_code == 201
+    after = ops("reconcile")
+    assert after["ledger"]["drift"] == []
+    fee = q["fee"]["amount"]
+    assert fee > 0
+    assert after["exchange"]["revenue"]["USD"] - before["revenue"].get("USD", 0) == fee
+    assert all(v >= 0 for v in after["exchange"]["revenue"].values())

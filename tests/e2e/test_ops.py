@@ -2,15 +2,9 @@
 the local stack, and what the people concerned then see through the API."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from chalicelib.domain.ids import rfc3339
 from tests.e2e.conftest import uniq_email, wait_for
@@ -22,16 +16,6 @@ from tests.e2e.test_payment_requests import ask, pay
 ROOT = Path(__file__).resolve().parents[2]
 STARTED = rfc3339(time.time() - 1)
 OPERATOR_ARN = "arn:aws:iam::123456789012:user/ops-local"  # devstack/operators.py
-
-
-@pytest.fixture
-def ops(stack):
-    def run(*args: str, ok: bool = True) -> Any:
-        out = subprocess.run([sys.executable, "-m", "ops", "--stack-dir", stack["STACK_DIR"], *args], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
-        assert (out.returncode == 0) == ok, out.stdout + out.stderr
-        return json.loads(out.stdout)
-    return run
 
 
 def error(answer: dict) -> str:
