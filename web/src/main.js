@@ -11,6 +11,7 @@ import { currentRoute, go } from './nav.js';
 import { SignIn, SignUp, Forgot } from './screens/auth.js';
 import { Home } from './screens/home.js';
 import { Send } from './screens/send.js';
+import { Exchange } from './screens/exchange.js';
 import { Requests } from './screens/requests.js';
 import { AddMoney } from './screens/add_money.js';
 import { Withdraw } from './screens/withdraw.js';
@@ -21,7 +22,7 @@ import { Sessions } from './screens/sessions.js';
 import { Verify } from './screens/verify.js';
 
 const SCREENS = {
-  home: ['Home', Home], send: ['Send', Send], requests: ['Requests', Requests],
+  home: ['Home', Home], send: ['Send', Send], exchange: ['Exchange', Exchange], requests: ['Requests', Requests],
   'add-money': ['Add money', AddMoney], withdraw: ['Withdraw', Withdraw],
   notifications: ['Notifications', Notifications], security: ['Security', Security],
   devices: ['Offline devices', Devices],

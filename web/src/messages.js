@@ -36,12 +36,17 @@ const WORDS = {
   mfa_already_enabled: 'Two-step verification is already on.',
   payout_account_required: 'Connect a bank account first.',
   conflict: 'Something changed at the same time. Please try again.',
+  quote_expired: 'This quote has expired: its rate is no longer guaranteed. Get a new quote.',
+  quote_used: 'This quote has already been used, so nothing more was exchanged. Get a new quote to go again.',
+  rates_unavailable: 'Exchange rates are not available right now, so we cannot give a quote. Please try again later.',
+  same_currency: 'Both sides are in the same currency. Pick another currency to receive.',
 };
 
 const FIELD_NAMES = {
   email: 'e-mail', password: 'password', new_password: 'new password', phone: 'phone number',
   amount: 'amount', currency: 'currency', first_name: 'first name', last_name: 'last name',
   otp: 'authenticator code', code: 'code', memo: 'note',
+  sell_amount: 'amount to sell', buy_amount: 'amount to receive',
 };
 
 function fieldName(field) {

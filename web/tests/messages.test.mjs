@@ -76,3 +76,13 @@ test('the new refusals are words, and a wait is said as a person would', () => {
 test('a refused step-up marks the proof field', () => {
   assert.deepEqual([...badFields({ code: 'reauth_invalid' })].sort(), ['otp', 'password']);
 });
+
+test('the exchange refusals are words', () => {
+  assert.match(explain({ status: 409, code: 'quote_expired' }), /expired.*Get a new quote/);
+  assert.match(explain({ status: 409, code: 'quote_used' }), /already been used/);
+  assert.match(explain({ status: 503, code: 'rates_unavailable' }), /rates are not available right now/);
+  assert.doesNotMatch(explain({ status: 503, code: 'rates_unavailable' }), /went through/);
+  assert.match(explain({ status: 422, code: 'same_currency' }), /same currency/);
+  assert.equal(explain({ status: 400, code: 'invalid_request', details: [{ field: 'buy_amount' }] }),
+    'Please check the amount to receive.');
+});

@@ -6,7 +6,7 @@ import { formatMoney } from '../money.js';
 import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when, pickWallet } from '../ui.js';
 
 const TYPES = { transfer: 'Payment', topup: 'Card top-up', withdrawal: 'Withdrawal', refund: 'Refund',
-  reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment' };
+  reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment', exchange: 'Exchange' };
 
 function Transactions({ wallet, version }) {
   const entries = useLoad(() => api('GET', `/wallets/${wallet.wallet_id}/transactions?limit=10`),
