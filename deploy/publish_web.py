@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.api.refresh_cookie import WEB_API_PREFIX
 from deploy import web
 from deploy.template import stage_settings
 
@@ -49,8 +50,9 @@ def main() -> int:
     out = outputs(boto3.client("cloudformation"), args.stack_name)
     with tempfile.TemporaryDirectory() as tmp:
         folder = web.build(Path(tmp) / "web")
-        web.publish(folder, web.config(out["EndpointURL"], out["WebsocketConnectEndpointURL"], web.STRIPE_JS, key,
-                                       stage_settings(args.stage).currencies), web.STRIPE_ORIGINS)
+        # The page calls the API under its own origin: the distribution's /api/* behaviour.
+        web.publish(folder, web.config(out["WebUrl"] + WEB_API_PREFIX, out["WebsocketConnectEndpointURL"],
+                                       web.STRIPE_JS, key, stage_settings(args.stage).currencies), web.STRIPE_ORIGINS)
         keys = upload(boto3.client("s3"), out["WebBucketName"], folder)
     boto3.client("cloudfront").create_invalidation(DistributionId=out["WebDistributionId"], InvalidationBatch={
         "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": f"publish-{time.time_ns()}"})

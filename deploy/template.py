@@ -37,6 +37,7 @@ from chalicelib.adapters.dynamodb.models import (
     WalletRecord,
 )
 from chalicelib.adapters.secrets import SECRET_NAMES
+from chalicelib.api.refresh_cookie import WEB_API_PREFIX
 from chalicelib.config import Settings
 from deploy.web import HEADER_CSP
 
@@ -245,6 +246,11 @@ def _alarm(description: str, namespace: str, metric: str, dimensions: list[dict[
 
 # CloudFront's managed "CachingOptimized" policy (a fixed id in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+# The API under the page's origin: managed "CachingDisabled", and "AllViewerExceptHostHeader"
+# (every header, cookie and query string but Host, which must name API Gateway; with caching
+# disabled, Authorization goes too).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
 def logs_bucket() -> dict[str, Any]:
@@ -286,6 +292,20 @@ def _private_bucket(name: str, *, ownership: str, skip: str, allow: tuple[dict[s
             "Bucket": {"Ref": name},
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [*allow, https_only]}}},
     }
+
+
+# The API under the web wallet's own origin (API.md, "Staying signed in"): /api/* goes to the REST
+# API's stage as it is, since the stage is named like the prefix (/api/auth/refresh is the stage
+# "api", route /auth/refresh), so the page needs no CORS and its refresh cookie is first-party.
+# Nothing cached; every method; all the viewer's headers but Host, its cookies and query strings
+# go to this origin only (the files' behaviour forwards no cookie to the bucket).
+API_ORIGIN = {"Id": "api", "DomainName": {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+              "CustomOriginConfig": {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"],
+                                     "HTTPSPort": 443, "OriginReadTimeout": 30}}
+API_BEHAVIOR = {"PathPattern": f"{WEB_API_PREFIX}/*", "TargetOriginId": "api", "ViewerProtocolPolicy": "https-only",
+                "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+                "CachedMethods": ["GET", "HEAD"], "Compress": False, "CachePolicyId": CACHING_DISABLED,
+                "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER}
 
 
 def web_hosting(stage: str) -> dict[str, Any]:
@@ -333,11 +353,13 @@ def web_hosting(stage: str) -> dict[str, Any]:
                             "IncludeCookies": False},
                 "Origins": [{"Id": "web", "DomainName": {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]},
                              "S3OriginConfig": {"OriginAccessIdentity": ""},
-                             "OriginAccessControlId": {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}}],
+                             "OriginAccessControlId": {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}},
+                            API_ORIGIN],
                 "DefaultCacheBehavior": {"TargetOriginId": "web", "ViewerProtocolPolicy": "redirect-to-https",
                                          "AllowedMethods": ["GET", "HEAD"], "Compress": True,
                                          "CachePolicyId": CACHING_OPTIMIZED,
-                                         "ResponseHeadersPolicyId": {"Ref": "WebHeaders"}}}}},
+                                         "ResponseHeadersPolicyId": {"Ref": "WebHeaders"}},
+                "CacheBehaviors": [API_BEHAVIOR]}}},
     }
 
 
@@ -381,8 +403,8 @@ def functions(stage: str) -> dict[str, Any]:
         # those of a session that is revoked.
         if fn in ("notifications", "api_handler", "close_unverified_accounts"):
             variables["WS_MANAGEMENT_ENDPOINT"] = {"Fn::Sub": WS_ENDPOINT}
-        if fn == "api_handler":  # the web wallet calls the API from its own origin
-            variables["CORS_ORIGINS"] = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+        # No CORS_ORIGINS: the web wallet calls the API under its own origin (API_BEHAVIOR), and
+        # the distribution depends on the API, so the API cannot name the distribution.
         resources[logical] = {
             "Metadata": _skips(CKV_AWS_116=NO_DLQ[fn], CKV_AWS_117=NO_VPC),
             "Properties": {"Environment": {"Variables": variables},

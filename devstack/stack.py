@@ -236,16 +236,18 @@ class Stack:
     def _serve_web(self, py: str) -> subprocess.Popen[bytes]:
         """Build the web wallet into this stack's own folder (two stacks never share one),
         published for this stack's endpoints, and serve it."""
+        from chalicelib.api.refresh_cookie import WEB_API_PREFIX
         from chalicelib.config import Settings
         from deploy import web
 
         env = self.env
         root = web.build(self.state / "web")
         stripe = env["STRIPE_API_BASE"]
-        web.publish(root, web.config(env["API_URL"], env["WS_URL"], stripe + "/js.stripe.com/v3/",
+        # The page calls the API under its own origin (WEB_URL/api, proxied like CloudFront's /api/*).
+        web.publish(root, web.config(env["WEB_URL"] + WEB_API_PREFIX, env["WS_URL"], stripe + "/js.stripe.com/v3/",
                                      LOCAL_PUBLISHABLE_KEY, Settings.from_env(env).currencies), (stripe,))
         return self._spawn("web", [py, "-m", "devstack.web_server", "--port", str(self.ports.web),
-                                   "--root", str(root)])
+                                   "--root", str(root), "--api-url", env["API_URL"]])
 
     def _app_env(self) -> dict[str, str]:
         sys.path.insert(0, str(ROOT))

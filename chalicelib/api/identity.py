@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from chalicelib.api import refresh_cookie
+from chalicelib.api.errors import error_response
 from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body
+from chalicelib.api.wallets import absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
 
@@ -56,7 +60,9 @@ class LoginIn(Body):
 
 class TokensOut(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: Annotated[str, Field(description=(
+        f"Always, unless the request had `{refresh_cookie.HEADER}: 1` (the web wallet): then it is in an "
+        f"HttpOnly cookie, `{refresh_cookie.NAME}`, that no script can read"))] | SkipJsonSchema[None] = absent()
     token_type: str
     expires_in: int
 
@@ -82,7 +88,11 @@ class SocialTokensOut(TokensOut):
 
 
 class RefreshIn(Body):
-    refresh_token: Annotated[str, Field(max_length=512)]
+    refresh_token: Annotated[str, Field(max_length=refresh_cookie.MAX_TOKEN, description=(
+        f"Required, unless the request has `{refresh_cookie.HEADER}: 1` and the browser sends the refresh "
+        "cookie"))] | SkipJsonSchema[None] = absent()
+
+    _no_nulls = field_validator("refresh_token", mode="before")(not_null)
 
 
 class SocialIn(Body):
@@ -167,8 +177,40 @@ def _user(profile: Any) -> UserOut:
     return UserOut(**asdict(profile))
 
 
-def _tokens(pair: Any) -> TokensOut:
-    return TokensOut(**asdict(pair))
+COOKIE_HEADER = (f"{refresh_cookie.HEADER}?",)  # the web wallet's: its refresh token in a cookie
+
+
+def _issued(call: Call, body: BaseModel) -> Reply:
+    """A new token pair's answer: the refresh token in the JSON body, or, for a client that asked
+    for the cookie (`api.refresh_cookie`), in the cookie and not in the body."""
+    out = body.model_dump(mode="json")
+    if not refresh_cookie.wanted(call.headers):
+        return Reply(body=out)
+    ttl = get_container().identity.policy.refresh_ttl
+    return Reply(body={k: v for k, v in out.items() if k != "refresh_token"},
+                 headers={"Set-Cookie": refresh_cookie.set_cookies(out["refresh_token"], ttl)})
+
+
+def _presented(call: Call) -> str:
+    """The refresh token the caller presents: the body's, else (only with the header, which a
+    cross-site form or script cannot send) the cookie's."""
+    if call.body.refresh_token is not None:
+        return str(call.body.refresh_token)
+    if refresh_cookie.wanted(call.headers):
+        token = refresh_cookie.read(call.headers.get("cookie"))
+        if token is None:
+            raise Unauthorized("No refresh cookie: sign in again.")
+        return token
+    raise InvalidRequest("Some fields are missing or invalid.",
+                         details=[{"field": "refresh_token", "message": "Field required"}])
+
+
+def _forgetting_the_cookie(call: Call, err: Unauthorized) -> Response:
+    """A refused refresh or logout: a cookie client's browser forgets the dead token too."""
+    response = error_response(err)
+    if refresh_cookie.wanted(call.headers):
+        response.headers["Set-Cookie"] = refresh_cookie.clear_cookies()
+    return response
 
 
 @route(bp, "/.well-known/jwks.json", "GET", summary="Public keys that sign access tokens", public=True,
@@ -187,31 +229,47 @@ def register(call: Call) -> RegisterOut:
 
 
 @route(bp, "/auth/login", "POST", summary="Log in with e-mail or phone and password", public=True,
-       body=LoginIn, response=LoginOut, errors=("invalid_credentials", "too_many_requests"), tags=("identity",))
-def login(call: Call) -> LoginOut:
+       body=LoginIn, response=LoginOut, errors=("invalid_credentials", "too_many_requests"), headers=COOKIE_HEADER,
+       tags=("identity",))
+def login(call: Call) -> Reply:
     b: LoginIn = call.body
     if not b.email and not b.phone:
         raise InvalidRequest("Give an email or a phone.", details=[{"field": "email", "message": "required"}])
     tokens = get_container().identity.login(b.password, email=b.email, phone=b.phone, device_token=b.device_token,
                                             user_agent=call.headers.get("user-agent"))
-    return LoginOut(**asdict(tokens))
+    return _issued(call, LoginOut(**asdict(tokens)))
 
 
-@route(bp, "/auth/refresh", "POST", summary="Rotate a refresh token for a new token pair", public=True,
-       body=RefreshIn, response=TokensOut, errors=("unauthorized",), tags=("identity",))
-def refresh(call: Call) -> TokensOut:
-    return _tokens(get_container().identity.refresh(call.body.refresh_token))
+@route(bp, "/auth/refresh", "POST", summary="Rotate a refresh token (the body's, or the web wallet's cookie) for "
+       "a new token pair", public=True, body=RefreshIn, response=TokensOut, errors=("unauthorized",),
+       headers=COOKIE_HEADER, tags=("identity",))
+def refresh(call: Call) -> Reply | Response:
+    token = _presented(call)
+    try:
+        pair = get_container().identity.refresh(token)
+    except Unauthorized as err:
+        return _forgetting_the_cookie(call, err)
+    return _issued(call, TokensOut(**asdict(pair)))
 
 
-@route(bp, "/auth/logout", "POST", summary="End the login of this refresh token", public=True,
-       body=RefreshIn, status=204, errors=("unauthorized",), tags=("identity",))
-def logout(call: Call) -> None:
-    get_container().identity.logout(call.body.refresh_token)
+@route(bp, "/auth/logout", "POST", summary="End the login of this refresh token (the body's, or the web "
+       "wallet's cookie, which is then cleared)", public=True, body=RefreshIn, status=204, errors=("unauthorized",),
+       headers=COOKIE_HEADER, tags=("identity",))
+def logout(call: Call) -> Reply | Response:
+    token = _presented(call)
+    try:
+        get_container().identity.logout(token)
+    except Unauthorized as err:
+        return _forgetting_the_cookie(call, err)
+    if refresh_cookie.wanted(call.headers):
+        return Reply(status=204, headers={"Set-Cookie": refresh_cookie.clear_cookies()})
+    return Reply(status=204)
 
 
 @route(bp, "/auth/social/{provider}", "POST", summary="Sign in with a Google or Facebook ID token", public=True,
-       body=SocialIn, response=SocialTokensOut, errors=("unauthorized", "not_found"), tags=("identity",))
-def social(call: Call, provider: str) -> SocialTokensOut:
+       body=SocialIn, response=SocialTokensOut, errors=("unauthorized", "not_found"), headers=COOKIE_HEADER,
+       tags=("identity",))
+def social(call: Call, provider: str) -> Reply:
     c = get_container()
     verifier = c.id_token_verifier(provider) if provider in ("google", "facebook") else None
     if verifier is None:
@@ -220,7 +278,7 @@ def social(call: Call, provider: str) -> SocialTokensOut:
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise Unauthorized("The ID token has no subject.")
     pair, created = c.identity.social_sign_in(provider, claims)
-    return SocialTokensOut(**asdict(pair), created=created)
+    return _issued(call, SocialTokensOut(**asdict(pair), created=created))
 
 
 @route(bp, "/me", "GET", summary="The caller's profile", response=UserOut, tags=("identity",))

@@ -4,19 +4,28 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.identity import STEP_UP_ERRORS, Jwks, Otp, StepUpIn
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
-from chalicelib.api.wallets import Amount, PageQuery
+from chalicelib.api.wallets import Amount, PageQuery, absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.offline import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MAX_VOUCHERS_PER_CALL, MIN_EXPIRES_IN
+from chalicelib.domain.offline_codes import (
+    MAX_JWS,
+    MAX_PAYMENT_CODE,
+    PAYMENT_CODE_PATTERN,
+    PAYMENT_PREFIX,
+    BadCode,
+    decode_payment,
+)
 
 bp = Blueprint(__name__)
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
-Jws = Annotated[str, Field(min_length=1, max_length=4096, description="A compact JWS")]
+Jws = Annotated[str, Field(min_length=1, max_length=MAX_JWS, description="A compact JWS")]
 
 
 class DeviceIn(StepUpIn):
@@ -65,8 +74,47 @@ class AllowancePage(BaseModel):
 
 
 class RedeemIn(Body):
-    certificate: Jws
-    vouchers: Annotated[list[Jws], Field(min_length=1, max_length=MAX_VOUCHERS_PER_CALL)]
+    # The certificate and its vouchers, or the payment code (the QR text) that packs them; never both.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["certificate", "vouchers"], "not": {"required": ["payment_code"]}},
+        {"required": ["payment_code"],
+         "not": {"anyOf": [{"required": ["certificate"]}, {"required": ["vouchers"]}]}}]})
+
+    certificate: Jws | SkipJsonSchema[None] = absent()
+    vouchers: Annotated[list[Jws], Field(min_length=1, max_length=MAX_VOUCHERS_PER_CALL)] | SkipJsonSchema[None] = (
+        absent())
+    payment_code: Annotated[str, Field(
+        min_length=1, max_length=MAX_PAYMENT_CODE, pattern=PAYMENT_CODE_PATTERN, description=(
+            f"Instead of certificate and vouchers: the payment code a payer's screen shows ({PAYMENT_PREFIX}..., "
+            "docs/offline-payments.md)"))] | SkipJsonSchema[None] = absent()
+
+    _no_nulls = field_validator("certificate", "vouchers", "payment_code", mode="before")(not_null)
+
+    @field_validator("payment_code")
+    @classmethod
+    def _readable(cls, code: str | None) -> str | None:
+        if code is not None:
+            try:
+                decode_payment(code)
+            except BadCode as err:
+                raise ValueError(str(err)) from None
+        return code
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RedeemIn:
+        if self.payment_code is not None and (self.certificate is not None or self.vouchers is not None):
+            raise ValueError("give certificate and vouchers, or payment_code, not both")
+        if self.payment_code is None and (self.certificate is None or self.vouchers is None):
+            raise ValueError("certificate and vouchers are required (or payment_code)")
+        return self
+
+    def redemption(self) -> dict[str, Any]:
+        """What is redeemed, in one form whichever was sent (so a retry in the other form of the
+        same vouchers replays the first answer)."""
+        if self.payment_code is not None:
+            payment = decode_payment(self.payment_code)
+            return {"certificate": payment.certificate, "vouchers": list(payment.vouchers)}
+        return {"certificate": self.certificate, "vouchers": self.vouchers}
 
 
 class RedeemResult(BaseModel):
@@ -132,9 +180,10 @@ def get_allowance(call: Call, allowance_id: str) -> dict[str, Any]:
     return get_container().offline.allowance(call.user_id, allowance_id)
 
 
-@route(bp, "/offline/redeem", "POST", summary="Redeem vouchers paid to the caller, each exactly once",
+@route(bp, "/offline/redeem", "POST",
+       summary="Redeem vouchers paid to the caller (or the payment code that carries them), each exactly once",
        body=RedeemIn, response=RedeemOut, headers=("Idempotency-Key",),
        errors=("idempotency_key_required", "idempotency_key_reused"), tags=("offline",))
 def redeem(call: Call) -> Reply:
     return replayable(get_container().offline.redeem(call.user_id, call.headers.get("idempotency-key"),
-                                                     call.body.model_dump()), "OfflineRedeemed")
+                                                     call.body.redemption()), "OfflineRedeemed")

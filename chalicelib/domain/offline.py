@@ -191,11 +191,11 @@ def canonical_jws(compact: str) -> bool:
     it: PyJWT also accepts padded or bit-flipped spellings of one signature, and a payee could
     otherwise present one voucher twice as two "different" vouchers (a fake double spend)."""
     parts = compact.split(".") if isinstance(compact, str) else []
-    return (len(parts) == 3 and all(_canonical_b64url(part) is not None for part in parts)
-            and len(_canonical_b64url(parts[2]) or b"") == 64)
+    return (len(parts) == 3 and all(canonical_b64url(part) is not None for part in parts)
+            and len(canonical_b64url(parts[2]) or b"") == 64)
 
 
-def _canonical_b64url(text: str) -> bytes | None:
+def canonical_b64url(text: str) -> bytes | None:
     """The bytes `text` spells if it is their one canonical unpadded base64url spelling."""
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         return None
@@ -208,7 +208,7 @@ def _canonical_b64url(text: str) -> bytes | None:
 
 def device_key_ok(text: str) -> bool:
     """base64url (unpadded, canonical) of exactly 32 bytes."""
-    return len(_canonical_b64url(text) or b"") == 32
+    return len(canonical_b64url(text) or b"") == 32
 
 
 def _int(value: Any) -> bool:

@@ -9,9 +9,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.api.refresh_cookie import WEB_API_PREFIX
 from deploy import web
 from deploy.publish_web import upload
-from deploy.template import merge_template
+from deploy.template import ALL_VIEWER_EXCEPT_HOST_HEADER, CACHING_DISABLED, merge_template
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +47,30 @@ def test_the_distribution_serves_https_with_security_headers(resources: dict) ->
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
 
 
-def test_the_api_allows_exactly_the_web_wallet_origin(resources: dict) -> None:
+def test_the_web_origin_serves_the_api_under_api_uncached_with_its_cookies(resources: dict) -> None:
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    [behavior] = config["CacheBehaviors"]
+    assert behavior["PathPattern"] == f"{WEB_API_PREFIX}/*"
+    assert behavior["ViewerProtocolPolicy"] == "https-only"  # a redirect would turn a POST into a GET
+    assert set(behavior["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert behavior["CachePolicyId"] == CACHING_DISABLED  # nothing cached: answers are per user
+    # Every viewer header but Host (Authorization, Idempotency-Key, Content-Type, X-Refresh-Cookie),
+    # the cookies and the query strings, to this origin only.
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    assert "OriginRequestPolicyId" not in config["DefaultCacheBehavior"]  # the bucket gets no cookie
+    origin = next(o for o in config["Origins"] if o["Id"] == behavior["TargetOriginId"])
+    assert origin["DomainName"] == {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    # No origin path and no function: /api/x reaches the stage named like the prefix, route /x,
+    # the same path the browser sees (so the refresh cookie's Path holds both ways).
+    assert "OriginPath" not in origin and "FunctionAssociations" not in behavior
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    assert "/" + stages["prod"]["api_gateway_stage"] == WEB_API_PREFIX
+
+
+def test_the_api_allows_no_other_origin_now_the_page_calls_it_under_its_own(resources: dict) -> None:
     variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert variables["CORS_ORIGINS"] == {"Fn::Sub": "https://${WebDistribution.DomainName}"}
+    assert "CORS_ORIGINS" not in variables  # and the API may not name the distribution: that is a cycle
 
 
 @pytest.fixture(scope="module")
