@@ -92,6 +92,8 @@ class Settings:
     offline_grace_seconds: int = 72 * 3600
     # Public PEMs of retired offline keys, kept until every allowance they certified has closed.
     offline_retired_public_keys: tuple[str, ...] = field(default_factory=tuple)
+    # Public PEMs of retired ledger keys, kept while checkpoints they signed may be checked.
+    ledger_retired_public_keys: tuple[str, ...] = field(default_factory=tuple)
     forgot_floor_ms: int = 400  # every /auth/password/forgot takes at least this long
     # Exchange (docs/exchange.md): where the reference rates are published (the ECB's daily file in
     # AWS; the local stack's copy), the spread in basis points, how long a quote is guaranteed.
@@ -149,6 +151,7 @@ class Settings:
             offline_max_outstanding_major=_bounded(env, "OFFLINE_MAX_OUTSTANDING_MAJOR", 1000, 1, 10**9),
             offline_grace_seconds=_bounded(env, "OFFLINE_GRACE_SECONDS", 72 * 3600, 0, 30 * 86400),
             offline_retired_public_keys=_pems(env.get("OFFLINE_RETIRED_PUBLIC_KEYS", "")),
+            ledger_retired_public_keys=_pems(env.get("LEDGER_RETIRED_PUBLIC_KEYS", "")),
             oidc=_oidc(env),
         )
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # types only: nothing heavy is imported before a route needs 
         PaymentGateway,
     )
     from chalicelib.services.recovery import Recovery
+    from chalicelib.services.statements import Chainer, ChainStore, Statements
     from chalicelib.services.stepup import StepUp
 
 
@@ -340,6 +341,35 @@ class Container:
 
         return AllowanceRelease(self.offline_store, self.ledger_store)
 
+    # -- statements (docs/statements.md) ---------------------------------------------------------
+    @cached_property
+    def chain_store(self) -> ChainStore:
+        from chalicelib.adapters.dynamodb.chain import DynamoChain
+
+        assert self.tables_bound
+        return DynamoChain(self.settings, self.client("dynamodb"))
+
+    @cached_property
+    def chainer(self) -> Chainer:
+        from chalicelib.services.statements import Chainer
+
+        return Chainer(self.chain_store)
+
+    @cached_property
+    def ledger_keys(self) -> Any:
+        from chalicelib.adapters.ledger_keys import LedgerKeys
+
+        return LedgerKeys(self.secrets.get("LEDGER_SIGNING_KEY"), self.settings.ledger_retired_public_keys)
+
+    @cached_property
+    def statements(self) -> Statements:
+        from chalicelib.services.statements import Statements
+
+        # The key ring is built on first use: a statement without a checkpoint to sign or check
+        # never reads the secret.
+        return Statements(self.chain_store, _Lazy(lambda: self.ledger_keys),
+                          own_wallet=lambda user_id, wallet_id: self.ledger.wallet(user_id, wallet_id))
+
     # -- funding --------------------------------------------------------------------------------
     @cached_property
     def stripe(self) -> PaymentGateway:
@@ -373,7 +403,8 @@ class Container:
                           offline=self.offline_store, users=self.users,
                           withdrawals=self.funding, repo=self.funding_repo,  # type: ignore[arg-type]  # DynamoFunding
                           gateway=self.stripe,  # type: ignore[arg-type]  # the StripeGateway
-                          audit_log=DynamoAudit(), cipher=self.cipher, actor=actor)
+                          audit_log=DynamoAudit(), cipher=self.cipher, actor=actor,
+                          verify_chains=lambda: self.statements.verify_ledger())
 
     def id_token_verifier(self, provider: str) -> Any:
         """The OIDC verifier of a configured provider, or None."""
@@ -433,6 +464,16 @@ class Container:
 
         endpoint = self.settings.ws_management_endpoint
         return ApiGatewayPusher(lambda url: management_client(self.settings, url), endpoint) if endpoint else None
+
+
+class _Lazy:
+    """An object built on first attribute access (a secret read only by the paths that use it)."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._build(), name)
 
 
 _container: Container | None = None

@@ -35,12 +35,32 @@ LIMIT_MB = 50
 AWS_SERVICES = ("dynamodb", "ssm", "sqs", "ses", "sns", "apigatewaymanagementapi", "kms", "sts")
 
 
+# What statements as PDF (fpdf2, core fonts only: adapters/statement_pdf.py) never load: Pillow
+# (fpdf2 imports it only if present: we embed no image), fontTools' compiled accelerators (each
+# has its pure-Python module beside it) and the fontTools packages fpdf2 never imports. 7.7 of
+# fpdf2's 10.8 MB zipped; tests/deploy/test_package.py renders a statement from the pruned zip.
+PDF_UNUSED = ("PIL", "pillow.libs", "fontTools/ufoLib", "fontTools/t1Lib", "fontTools/mtiLib", "fontTools/voltLib",
+              "fontTools/merge", "fontTools/qu2cu", "fontTools/cu2qu", "fontTools/afmLib", "fontTools/fontBuilder.py",
+              "fontTools/misc/symfont.py", "fontTools/tfmLib.py",
+              "fontTools/varLib/interpolatable.py", "fontTools/varLib/plot.py", "fontTools/varLib/mutator.py",
+              "fontTools/varLib/interpolate_layout.py")
+
+
 def prune(folder: Path) -> None:
-    """Remove botocore's models of every service not in AWS_SERVICES (its shared files stay)."""
+    """Remove botocore's models of every service not in AWS_SERVICES (its shared files stay),
+    and what the PDF library never loads (PDF_UNUSED)."""
     data = folder / "botocore" / "data"
     for service in data.iterdir() if data.is_dir() else []:
         if service.is_dir() and service.name not in AWS_SERVICES:
             shutil.rmtree(service)
+    for name in PDF_UNUSED:
+        path = folder / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for accelerator in (folder / "fontTools").rglob("*.so"):
+        accelerator.unlink()
 
 
 def precompile(zip_path: Path) -> None:

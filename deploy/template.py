@@ -24,6 +24,8 @@ from chalicelib.adapters.dynamodb.models import (
     AllowanceRecord,
     AuditRecord,
     BaseModel,
+    ChainHeadRecord,
+    CheckpointRecord,
     ConnectionRecord,
     DailyTotalRecord,
     EntryRecord,
@@ -44,13 +46,13 @@ from deploy.web import HEADER_CSP
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("api_handler", "stripe_events", "notifications", "reconcile", "resume_withdrawals",
              "sweep_invitations", "expire_payment_requests", "release_allowances", "close_unverified_accounts",
-             "fetch_fx_rates", "websocket_connect",
+             "fetch_fx_rates", "chain_entries", "checkpoint_ledger", "websocket_connect",
              "websocket_message", "websocket_disconnect", "admin")
 LOGICAL = {"api_handler": "APIHandler", "stripe_events": "StripeEvents", "notifications": "Notifications",
            "reconcile": "Reconcile", "resume_withdrawals": "ResumeWithdrawals",
            "sweep_invitations": "SweepInvitations", "expire_payment_requests": "ExpirePaymentRequests",
            "release_allowances": "ReleaseAllowances", "close_unverified_accounts": "CloseUnverifiedAccounts",
-           "fetch_fx_rates": "FetchFxRates",
+           "fetch_fx_rates": "FetchFxRates", "chain_entries": "ChainEntries", "checkpoint_ledger": "CheckpointLedger",
            "websocket_connect": "WebsocketConnect", "websocket_message": "WebsocketMessage",
            "websocket_disconnect": "WebsocketDisconnect", "admin": "Admin"}
 THROTTLE = {"rate": 100, "burst": 200}  # requests/s across the stage; raise with traffic
@@ -67,7 +69,7 @@ PER_ADDRESS = (("RegistrationsPerAddress", "/auth/register", 20, 300, "registrat
 
 # Each function's reserved concurrency: its ceiling, and its share of the account's pool that
 # nothing else can take. It caps how hard a burst, a retry storm or a runaway loop can hit
-# DynamoDB (and Stripe) through one function. The sum (213 today) must stay under the account's limit
+# DynamoDB (and Stripe) through one function. The sum (224 today) must stay under the account's limit
 # minus the 100 that Lambda keeps unreserved: fine with the default 1000, not with the 10 of a
 # new account (docs/deploy.md).
 CONCURRENCY = {
@@ -77,7 +79,10 @@ CONCURRENCY = {
     "websocket_connect": 20, "websocket_message": 10, "websocket_disconnect": 20,
     # The sweeps run one at a time: two runs never work on the same items at once.
     "reconcile": 1, "resume_withdrawals": 1, "sweep_invitations": 1, "expire_payment_requests": 1,
-    "release_allowances": 1, "close_unverified_accounts": 1, "fetch_fx_rates": 1,
+    "release_allowances": 1, "close_unverified_accounts": 1, "fetch_fx_rates": 1, "checkpoint_ledger": 1,
+    # One invocation per shard of the entries stream (a chain is extended by one writer at a time;
+    # its head's condition settles the rare overlap after a shard split).
+    "chain_entries": 10,
     "admin": 2,  # a person's commands, a few a day: two people at once at most, one busy Stripe look-up
 }
 # A year: disputes, chargebacks and audit questions come months after the payment (and checkov
@@ -383,7 +388,9 @@ NO_DLQ = {
                      "on-failure queue NotificationsFailed (alarmed)",
     "reconcile": _SWEEP, "resume_withdrawals": _SWEEP, "sweep_invitations": _SWEEP,
     "expire_payment_requests": _SWEEP, "release_allowances": _SWEEP, "close_unverified_accounts": _SWEEP,
-    "fetch_fx_rates": _SWEEP,
+    "fetch_fx_rates": _SWEEP, "checkpoint_ledger": _SWEEP,
+    "chain_entries": "Fed by the entries stream and retried until it succeeds: a record skipped would leave an "
+                     "entry out of its chain, so the shard waits instead (its iterator age is alarmed)",
 }
 NO_VPC = ("Calls only AWS public endpoints and Stripe: no private resource to reach, so a VPC would add NAT "
           "gateways for no isolation gained")
@@ -626,6 +633,7 @@ def merge_template(stage: str) -> dict[str, Any]:
                 # A record still failing after the retries is not dropped silently: its
                 # position goes to a queue (alarmed) for a person to replay.
                 "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationsFailed", "Arn"]}}}}}
+    resources.update(chain_resources())
     return {"Resources": resources, "Outputs": {
         "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
@@ -636,6 +644,26 @@ def merge_template(stage: str) -> dict[str, Any]:
         "WebBucketName": {"Value": {"Ref": "WebBucket"}},
         "WebDistributionId": {"Value": {"Ref": "WebDistribution"}},
         "WebUrl": {"Value": {"Fn::Sub": "https://${WebDistribution.DomainName}"}}}}
+
+
+def chain_resources() -> dict[str, Any]:
+    """The chainer's mapping on the entries stream and the alarms of statements people can
+    check (docs/statements.md). The mapping never gives up on a record (a skipped one would be
+    an entry outside its chain): a failing batch holds its shard, and the iterator age says so."""
+    service = [{"Name": "service", "Value": "ewallet"}]
+    return {
+        "ChainEntriesStreamMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "EventSourceArn": {"Fn::GetAtt": [table_logical_id(EntryRecord), "StreamArn"]},
+            "FunctionName": {"Ref": "ChainEntries"}, "StartingPosition": "TRIM_HORIZON", "BatchSize": 100,
+            "MaximumRetryAttempts": -1, "ParallelizationFactor": 1}},
+        "ChainLagAlarm": _alarm("Posted entries wait more than a minute for their chain", "AWS/Lambda",
+                                "IteratorAge", [{"Name": "FunctionName", "Value": {"Ref": "ChainEntries"}}],
+                                "Maximum", 60000),
+        "LedgerChainBrokenAlarm": _alarm("A chain no longer extends the last signed checkpoint (an edit in the tables)",
+                                         "ewallet", "LedgerChainBroken", service, "Sum", 0, period=900),
+        "LedgerEntryRemovedAlarm": _alarm("A ledger entry was deleted (the service never deletes one)", "ewallet",
+                                          "LedgerEntryRemoved", service, "Sum", 0),
+    }
 
 
 # -- IAM ------------------------------------------------------------------------------------------
@@ -784,6 +812,22 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
         # public file (no key, no secret), and the one table.
         "fetch_fx_rates": [*base, {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
                                    "Resource": [table(FxRatesRecord)]}],
+        # The chainer (docs/statements.md): the entries stream in; each entry's link and the chain's
+        # head out, in one transaction. No secret: a hash needs no key.
+        "chain_entries": [*base, {
+            "Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                                          "dynamodb:ListStreams"], "Resource": [f"{table(EntryRecord)}/stream/*"]},
+            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:TransactWriteItems"],
+             "Resource": [table(EntryRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:TransactWriteItems"],
+             "Resource": [table(ChainHeadRecord)]}],
+        # Signs a Merkle root over every chain head: reads heads and new links, writes the
+        # checkpoint; the ledger key and no other secret.
+        "checkpoint_ledger": [*base, *secrets_of(stage, "LEDGER_SIGNING_KEY"), {
+            "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": [table(ChainHeadRecord)]},
+            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table(EntryRecord)}/index/*"]},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+                                           "dynamodb:BatchWriteItem"], "Resource": [table(CheckpointRecord)]}],
         # The operators' commands (chalicelib/api/admin.py): read and change the ledger through
         # the same services (never a delete: every change is a new fact), scans for a person's
         # reports; the only function that reaches the audit log: a new record (put, in the
@@ -793,7 +837,8 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
         "admin": [*base, {"Effect": "Allow", "Action": ADMIN_TABLES, "Resource": tables + indexes},
                   {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
                    "Resource": [table(AuditRecord)]},
-                  *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY")],
+                  # The ledger key: verify-ledger checks every checkpoint's signature.
+                  *secrets_of(stage, "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "LEDGER_SIGNING_KEY")],
     }
     return {fn: {"Version": "2012-10-17", "Statement": statements} for fn, statements in out.items()}
 

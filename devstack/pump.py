@@ -21,7 +21,7 @@ log = logging.getLogger("pump")
 
 # Every scheduled function of app.py (a test checks the list is complete).
 SCHEDULED = ("reconcile", "resume_withdrawals", "sweep_invitations", "expire_payment_requests",
-             "release_allowances", "close_unverified_accounts", "fetch_fx_rates")
+             "release_allowances", "close_unverified_accounts", "fetch_fx_rates", "checkpoint_ledger")
 
 
 class LambdaContext:
@@ -208,6 +208,9 @@ def main() -> None:
                   chalice_app.stripe_events, settings.region),
         StreamSource(client("dynamodb", settings), client("dynamodbstreams", settings),
                      chalice_app.notifications, settings.table_prefix),
+        # The chainer reads the entries table's stream only (its prefix names that one table).
+        StreamSource(client("dynamodb", settings), client("dynamodbstreams", settings),
+                     chalice_app.chain_entries, settings.table_prefix + "entries"),
         ScheduleSource({name: getattr(chalice_app, name) for name in SCHEDULED}, settings.region,
                        float(os.environ.get("SCHEDULE_SECONDS", "15"))),
     ]

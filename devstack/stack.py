@@ -282,6 +282,7 @@ class Stack:
             "DATA_KEY": local_secrets["data_key"],
             "BLIND_INDEX_KEY": local_secrets["blind_index_key"],
             "OFFLINE_SIGNING_KEY": local_secrets["offline_signing_key"],
+            "LEDGER_SIGNING_KEY": local_secrets["ledger_signing_key"],
             # How long an expired offline allowance stays redeemable before its release.
             "OFFLINE_GRACE_SECONDS": os.environ.get("OFFLINE_GRACE_SECONDS", str(72 * 3600)),
             # SES sends only from a verified identity; the bootstrap verifies this one in moto.
@@ -308,6 +309,7 @@ class Stack:
             "stripe_webhook_secret": lambda: "whsec_local_" + secrets.token_hex(16),
             "jwt_private_key": generate_private_pem,
             "offline_signing_key": generate_private_pem,  # its own key: never the access-token one
+            "ledger_signing_key": generate_private_pem,  # signs checkpoints: a key of its own too
             "data_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
             "blind_index_key": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
         }

@@ -86,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     spread.add_argument("--reason", required=True)
 
     sub.add_parser("reconcile", help="the ledger's invariants and the last day's top-ups against Stripe")
+    sub.add_parser("verify-ledger", help="recompute every entry chain and signed checkpoint (exit 1 if not intact)")
 
     audit = sub.add_parser("audit", help="the audit records since a time")
     audit.add_argument("--since", required=True, help="RFC 3339, e.g. 2026-11-21T00:00:00Z")
@@ -166,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         log.debug("ops failed", exc_info=True)
         return 1
     print(json.dumps(result, indent=2, sort_keys=True, default=str))
-    return 0
+    # verify-ledger: a ledger that is not intact is a failure a script must see.
+    return 1 if isinstance(result, dict) and result.get("intact") is False else 0
 
 
 if __name__ == "__main__":

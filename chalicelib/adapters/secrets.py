@@ -12,7 +12,7 @@ from typing import Any
 
 # Every secret the app reads; the deployment template grants each function exactly these.
 SECRET_NAMES = ("JWT_PRIVATE_KEY", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET",
-                "STRIPE_CONNECT_WEBHOOK_SECRET", "OFFLINE_SIGNING_KEY")
+                "STRIPE_CONNECT_WEBHOOK_SECRET", "OFFLINE_SIGNING_KEY", "LEDGER_SIGNING_KEY")
 # Secrets a stage may leave out (the Connect endpoint exists only where payouts use Connect).
 OPTIONAL = ("STRIPE_CONNECT_WEBHOOK_SECRET",)
 

@@ -63,6 +63,7 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None and spec.status != 204:
         ok["content"] = {"application/json": {"schema": refs[(spec.response, "serialization")]}}
+        ok["content"].update({media: {"schema": schema} for media, schema in spec.alternates})
     responses: dict[str, Any] = {str(spec.status): ok}
     codes = list(spec.errors)
     if spec.body is not None or spec.query is not None:

@@ -49,6 +49,8 @@ class RouteSpec:
     fallback: bool = False  # an answer for a method the path does not serve (405, preflight)
     # Open to an account without a verified contact, although it changes something (api.auth).
     unverified_ok: bool = False
+    # Other media types the success may be sent as (`?format=`), beside JSON: (type, schema).
+    alternates: tuple[tuple[str, dict[str, str]], ...] = ()
 
     @property
     def needs_verified_account(self) -> bool:
@@ -223,6 +225,7 @@ def route(
     fallback: bool = False,
     reads_session: bool = False,
     unverified_ok: bool = False,
+    alternates: tuple[tuple[str, dict[str, str]], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint; see the module docstring for what it adds to the view."""
 
@@ -264,7 +267,7 @@ def route(
         endpoint.spec = RouteSpec(  # type: ignore[attr-defined]  # read by api.openapi
             path=path, method=method, summary=summary, status=status, public=public, body=body,
             query=query, response=response, errors=errors, tags=tags, hidden=hidden, headers=headers,
-            fallback=fallback, unverified_ok=unverified_ok)
+            fallback=fallback, unverified_ok=unverified_ok, alternates=alternates)
         bp.route(path, methods=[method], content_types=list(content_types))(endpoint)
         return endpoint
 

@@ -48,6 +48,7 @@ COMMANDS: dict[str, Spec] = {
     "wallet-spread": Spec((Field("wallet_id", required=True), Field("shards", int, required=True), REASON),
                           changes=True),
     "reconcile": Spec(()),
+    "verify-ledger": Spec(()),
     "audit": Spec((Field("since", required=True),)),
 }
 

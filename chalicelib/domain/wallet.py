@@ -57,6 +57,12 @@ class Entry:
     counterparty_wallet_id: str | None
     created_at: str
     memo_ct: str | None = None
+    # When it was posted, and its place in its chain once chained (docs/statements.md).
+    posted_at: str | None = None
+    chain: str | None = None
+    chain_seq: int | None = None
+    hash: str | None = None
+    prev_hash: str | None = None
 
 
 CREDIT_SHARD_KIND = "credit_shard"

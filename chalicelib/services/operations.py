@@ -8,7 +8,7 @@ written in ONE transaction with its audit record (`Audited`); a command that cha
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -74,6 +74,8 @@ class Operations:
     cipher: FieldCipher
     actor: str  # who runs the command (the caller's IAM identity)
     now: Clock = time.time
+    # Recomputes the chains and checkpoints (services.statements.Statements.verify_ledger).
+    verify_chains: Callable[[], dict[str, Any]] | None = None
 
     # -- audit ----------------------------------------------------------------------------------
     def _entry(self, command: str, target: str, reason: str | None, outcome: str, before: dict[str, Any] | None,
@@ -218,6 +220,13 @@ class Operations:
         return {"changed": True, "audit_id": entry.audit_id, "wallet_id": wallet_id, "credit_shards": shards}
 
     # -- reconciliation -------------------------------------------------------------------------
+    def verify_ledger(self) -> dict[str, Any]:
+        """Every chain and checkpoint recomputed (docs/statements.md): `intact`, else the first
+        entry changed, removed or inserted outside the service."""
+        if self.verify_chains is None:
+            raise AssertionError("built without the chains to verify")
+        return self.verify_chains()
+
     def reconcile(self) -> dict[str, Any]:
         """The scheduled job's invariant report, now, plus the last day's top-ups compared with
         their PaymentIntents at Stripe: amount, currency, status, and the ledger's credit."""

@@ -52,8 +52,9 @@ def test_the_admin_function_is_hardened_like_the_others(package):
 
 def test_the_admin_function_reads_only_the_secrets_its_commands_use_and_never_deletes():
     statements = policies("prod")["admin"]["Statement"]
+    # The ledger key: `ops verify-ledger` checks each checkpoint's signature (docs/statements.md).
     assert [s for s in statements if s.get("Action") == ["ssm:GetParameter"]] == secrets_of(
-        "prod", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY")[:1]
+        "prod", "DATA_KEY", "BLIND_INDEX_KEY", "STRIPE_API_KEY", "LEDGER_SIGNING_KEY")[:1]
     actions = {a for s in statements for a in _list(s["Action"])}
     assert not {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable"} & actions
 

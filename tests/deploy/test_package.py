@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chalicelib.adapters.dynamodb.models import ALL_MODELS
+from chalicelib.adapters.dynamodb.models import ALL_MODELS, EntryRecord
 from chalicelib.adapters.secrets import SECRET_NAMES
 from deploy.template import (
     FUNCTIONS,
@@ -70,8 +70,13 @@ def test_queue_dlq_and_event_sources(package):
     assert source["Queue"] == {"Fn::GetAtt": ["StripeEventsQueue", "Arn"]}
     from chalicelib.domain.notification import NOTIFYING_TABLES
 
-    mappings = [v["Properties"] for v in r.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"]
+    mappings = [v["Properties"] for v in r.values() if v["Type"] == "AWS::Lambda::EventSourceMapping"
+                and v["Properties"]["FunctionName"] != {"Ref": "ChainEntries"}]
     assert all(m["FunctionName"] == {"Ref": "Notifications"} for m in mappings)
+    # The chainer reads the entries stream from its start and never skips a record (docs/statements.md).
+    chainer = r["ChainEntriesStreamMapping"]["Properties"]
+    assert chainer["EventSourceArn"] == {"Fn::GetAtt": [table_logical_id(EntryRecord), "StreamArn"]}
+    assert chainer["MaximumRetryAttempts"] == -1 and chainer["StartingPosition"] == "TRIM_HORIZON"
     streamed = {m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings}
     assert streamed == {table_logical_id(m) for m in ALL_MODELS if m.table in NOTIFYING_TABLES}
     assert all(r[t]["Properties"]["StreamSpecification"] for t in streamed)
@@ -140,3 +145,23 @@ def test_the_package_keeps_the_model_of_every_aws_service_the_code_calls(package
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert set(run.stdout.split()) == set(AWS_SERVICES)
+
+
+def test_a_statement_pdf_renders_from_the_pruned_package(package, tmp_path):
+    # deploy/package.py leaves out Pillow and parts of fontTools that fpdf2 never loads: the
+    # zip's own code must still make a statement's PDF, with nothing from this virtualenv.
+    import zipfile
+
+    out, _ = package
+    with zipfile.ZipFile(out / "deployment.zip") as z:
+        z.extractall(tmp_path)
+    script = ("import sys; sys.path[:0] = [sys.argv[1]]\n"
+              "from chalicelib.adapters.statement_pdf import render\n"
+              "pdf = render({'wallet_id': 'wal_1', 'currency': 'USD', 'period': {'from': 'a', 'to': 'b'},"
+              " 'opening_balance': 0, 'closing_balance': 5, 'proof': None, 'items': [{'posted_at': "
+              "'2025-01-02T10:00:00.000Z', 'type': 'topup', 'direction': 'credit', 'amount': 5, "
+              "'balance_after': 5, 'transfer_id': 'tr_1'}]})\n"
+              "assert pdf.startswith(b'%PDF-') and 'PIL' not in sys.modules\n")
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", script, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -88,7 +88,7 @@ class DynamoFx:
         items = [L._debit(b.payer_wallet, sell.amount, sell.currency, now),
                  L._system_update(b.fx_sell_account, sell.amount - fee.amount, sell.currency, now),
                  L._system_update(b.fx_buy_account, -buy.amount, buy.currency, now),
-                 L._credit(b.beneficiary_wallet, buy.amount, buy.currency, now, b.beneficiary_shards)]
+                 credit := L._credit(b.beneficiary_wallet, buy.amount, buy.currency, now, b.beneficiary_shards)]
         roles = ["debit", "fx", "fx", "beneficiary"]
         legs = [(sell_leg, memo_sell_ct), (buy_leg, memo_buy_ct)]
         if fee.is_positive:
@@ -106,7 +106,7 @@ class DynamoFx:
             items += [put, L._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now,
                                         memo_ct),
                       L._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now,
-                                   memo_ct)]
+                                   memo_ct, landed=credit if m is buy_leg else None)]
             roles += ["transfer", "entry", "entry"]
         items += [self._use_quote(q, b.sell_id, now_ms), L._not_frozen(b.payer), L._idempotency_put(idempotency, now),
                   L._daily_update(daily, sell.amount)]

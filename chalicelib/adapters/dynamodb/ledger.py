@@ -116,7 +116,9 @@ def _transfer(r: TransferRecord) -> Transfer:
 def _entry(r: EntryRecord) -> Entry:
     return Entry(wallet_id=r.wallet_id, sk=r.sk, transfer_id=r.transfer_id, type=r.type, direction=r.direction,
                  amount=int(r.amount), currency=r.currency, status=r.status,
-                 counterparty_wallet_id=r.counterparty_wallet_id, created_at=r.created_at, memo_ct=r.memo_ct)
+                 counterparty_wallet_id=r.counterparty_wallet_id, created_at=r.created_at, memo_ct=r.memo_ct,
+                 posted_at=r.posted_at, chain=r.chain, chain_seq=None if r.chain_seq is None else int(r.chain_seq),
+                 hash=r.hash, prev_hash=r.prev_hash)
 
 
 def _invitation(r: InvitationRecord) -> Invitation:
@@ -447,11 +449,19 @@ class DynamoLedger:
                         "ConditionExpression": "attribute_not_exists(transfer_id)"}}
 
     def _entry_put(self, wallet_id: str, sk: str, m: Movement, direction: str, status: str, counterparty: str,
-                   owner: str, now: str, memo_ct: str | None = None) -> dict[str, Any]:
+                   owner: str, now: str, memo_ct: str | None = None, *, landed: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+        """An entry (a leg). A posted one says when (its chain orders by it); a credit to a
+        high-volume wallet names, from `landed` (the credit's item), the shard whose chain it
+        joins (docs/statements.md). The chainer adds the rest from the stream, off this path."""
         item = {"wallet_id": _s(wallet_id), "sk": _s(sk), "transfer_id": _s(m.transfer_id), "type": _s(m.type),
                 "direction": _s(direction), "amount": _n(m.amount.amount), "currency": _s(m.amount.currency),
                 "status": _s(status), "counterparty_wallet_id": _s(counterparty), "owner_id": _s(owner),
                 "created_at": _s(now)}
+        if status == "posted":
+            item["posted_at"] = _s(now)
+        if landed is not None and "Update" in landed and landed["Update"]["Key"]["wallet_id"]["S"] != wallet_id:
+            item["shard"] = landed["Update"]["Key"]["wallet_id"]
         if memo_ct:
             item["memo_ct"] = _s(memo_ct)
         return {"Put": {"TableName": self.t[EntryRecord], "Item": item}}
@@ -483,12 +493,14 @@ class DynamoLedger:
         """Post a movement at once: debit, credit, transfer, two entries (+ idempotency, daily)."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
+        credit = self._credit(m.to_wallet, amount, currency, now, m.to_credit_shards)
         items = [
             self._debit(m.from_wallet, amount, currency, now),
-            self._credit(m.to_wallet, amount, currency, now, m.to_credit_shards),
+            credit,
             self._transfer_put(m, "posted", now, memo_ct, request_hash, debit_sk),
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now, memo_ct),
-            self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct),
+            self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct,
+                            landed=credit),
         ]
         self._transact_with(items, ["debit", "credit", "transfer", "entry", "entry"], m, now, record, idempotency,
                             daily)
@@ -558,9 +570,10 @@ class DynamoLedger:
         items.append({"Update": {
             "TableName": self.t[EntryRecord],
             "Key": {"wallet_id": _s(transfer.from_wallet_id), "sk": _s(transfer.debit_sk or "")},
-            "UpdateExpression": "SET #st = :new" + (", counterparty_wallet_id = :tw" if post else ""),
+            # A posted hold joins its wallet's chain now, at `posted_at` (docs/statements.md).
+            "UpdateExpression": "SET #st = :new" + (", counterparty_wallet_id = :tw, posted_at = :now" if post else ""),
             "ConditionExpression": "#st = :pending", "ExpressionAttributeNames": {"#st": "status"},
-            "ExpressionAttributeValues": {**status, **({":tw": recipient[":tw"]} if post else {})}}})
+            "ExpressionAttributeValues": {**status, **({":tw": recipient[":tw"], ":now": _s(now)} if post else {})}}})
         roles = ["resolve", "wallet", "entry"]
         if post and to is not None:
             items.append(self._not_frozen(transfer.from_owner))

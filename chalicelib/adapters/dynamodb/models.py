@@ -289,6 +289,18 @@ class TransferRecord(BaseModel):
     delivered_currency = UnicodeAttribute(null=True)
 
 
+class EntriesByChain(GlobalSecondaryIndex["EntryRecord"]):
+    """A chain's entries in chain order (docs/statements.md). Sparse: an entry is in it once the
+    chainer has given it `chain` and `chain_seq`, so writing a movement costs nothing more."""
+
+    class Meta:
+        index_name = "by-chain"
+        projection = AllProjection()
+
+    chain = UnicodeAttribute(hash_key=True)
+    chain_seq = NumberAttribute(range_key=True)
+
+
 class EntryRecord(BaseModel):
     """One leg of a transfer on one wallet: the wallet statement, newest first by `sk`."""
 
@@ -311,6 +323,15 @@ class EntryRecord(BaseModel):
     owner_id = UnicodeAttribute(null=True)
     memo_ct = UnicodeAttribute(null=True)  # the transfer's encrypted memo, so a statement needs no join
     created_at = UnicodeAttribute()
+    # When it became posted (= created_at, or a hold's resolution); a high-volume wallet's credit
+    # names the shard it landed on. The rest is the chainer's (docs/statements.md).
+    posted_at = UnicodeAttribute(null=True)
+    shard = UnicodeAttribute(null=True)
+    chain = UnicodeAttribute(null=True)
+    chain_seq = NumberAttribute(null=True)
+    hash = UnicodeAttribute(null=True)
+    prev_hash = UnicodeAttribute(null=True)
+    by_chain = EntriesByChain()
 
 
 class IdempotencyRecord(BaseModel):
@@ -818,9 +839,50 @@ class FxQuoteRecord(BaseModel):
     purge_at = NumberAttribute(null=True)
 
 
+class ChainHeadRecord(BaseModel):
+    """The last link of one chain of posted entries: its seq and hash (docs/statements.md). Moved
+    only by the chainer, in the transaction that chains the entries."""
+
+    table = "chain_heads"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "chain_heads"
+
+    chain = UnicodeAttribute(hash_key=True)  # a wallet id, or a credit shard's id
+    wallet_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    hash = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+class CheckpointRecord(BaseModel):
+    """A signed checkpoint (part "checkpoint") and the chain heads it committed to (part
+    "leaf#<chain>"), so a statement's Merkle path can be given for any checkpoint; the item
+    ("latest", "checkpoint") names the newest."""
+
+    table = "checkpoints"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "checkpoints"
+
+    checkpoint_id = UnicodeAttribute(hash_key=True)  # cp_<13-digit ms> (time-ordered) | "latest"
+    part = UnicodeAttribute(range_key=True)
+    at = UnicodeAttribute(null=True)
+    root = UnicodeAttribute(null=True)
+    jws = UnicodeAttribute(null=True)
+    chains = NumberAttribute(null=True)
+    latest_id = UnicodeAttribute(null=True)
+    chain = UnicodeAttribute(null=True)
+    seq = NumberAttribute(null=True)
+    hash = UnicodeAttribute(null=True)
+    path = UnicodeAttribute(null=True)  # JSON: the leaf's Merkle path, computed once with the root
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
     WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
     ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord,
-    AuditRecord, FxRatesRecord, FxQuoteRecord)
+    AuditRecord, FxRatesRecord, FxQuoteRecord, ChainHeadRecord, CheckpointRecord)
