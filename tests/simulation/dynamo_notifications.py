@@ -43,6 +43,9 @@ class StreamPump:
         """`make_source(handler, positions)`: a StreamSource going on after `positions`."""
         self.make_source, self.table_prefix = make_source, table_prefix
         self.listener: Notifications | None = None  # None: records are read and dropped (between runs)
+        # The chainer Lambda reads the entries stream the same way (its own mapping, the same
+        # delivery faults): each posted entry must be chained exactly once, in order.
+        self.chainer: Callable[[list[Any]], int] | None = None
         self.delivery = "once"
         self.figures: Counter[str] = Counter()
         self.source = make_source(self._handle, {})
@@ -55,12 +58,14 @@ class StreamPump:
         self.figures["records"] += len(batch)
         if self.delivery == "reversed":
             batch.reverse()
+        handlers = [self.listener.handle] + ([self.chainer] if self.chainer else [])
         if self.delivery == "failed_midway":
-            self.listener.handle(batch[: len(batch) // 2])
+            for handle in handlers:
+                handle(batch[: len(batch) // 2])
             raise BatchFailed("simulated: the notifications Lambda failed half-way")
-        self.listener.handle(batch)
-        if self.delivery == "twice":
-            self.listener.handle(batch)
+        for _ in range(2 if self.delivery == "twice" else 1):
+            for handle in handlers:
+                handle(batch)
 
     def poll(self, delivery: str = "once") -> int:
         """One read of every shard, as one invocation per shard would; the records handed over."""

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.dynamodb.chain import DynamoChain, postings
 from chalicelib.adapters.dynamodb.connection import RETRYABLE
 from chalicelib.adapters.dynamodb.funding import DynamoFunding
 from chalicelib.adapters.dynamodb.fx import DynamoFx
@@ -29,12 +30,15 @@ from chalicelib.adapters.dynamodb.payment_requests import DynamoPaymentRequests
 from chalicelib.adapters.dynamodb.stripe_events import DynamoStripeEventLog
 from chalicelib.adapters.dynamodb.tables import create_tables, table_name
 from chalicelib.adapters.dynamodb.users import DynamoUsers
+from chalicelib.adapters.ledger_keys import LedgerKeys
+from chalicelib.adapters.tokens import generate_private_pem
 from chalicelib.config import Settings
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.funding import TopUp, Withdrawal
 from chalicelib.domain.invitation import Invitation
 from chalicelib.services.notifications import Notifications
 from chalicelib.services.people import People
+from chalicelib.services.statements import Chainer, Statements
 from devstack.pump import StreamSource
 from tests.fakes import PlainCipher
 from tests.fakes_notifications import FakeConnections
@@ -156,6 +160,7 @@ class DynamoLocal:
         self.client = client("dynamodb", settings)  # the ledger's, faulted like PynamoDB's
         self.hooks.attach(self.client.meta.events)
         self._admin = client("dynamodb", settings)  # no faults: making and emptying tables
+        self.admin = self._admin  # ...and the chainer's and the checks' reads (their faults: the pump's)
         self._keys: dict[str, list[str]] = {}
         streams, tables = client("dynamodbstreams", settings), OwnTables(self._admin, self._keys)
         self.pump = StreamPump(lambda handler, positions: StreamSource(
@@ -220,6 +225,7 @@ class DynamoWorld(World):
     injector: Injector = field(default_factory=ClientInjector)
     local: DynamoLocal | None = None
     tag: str = TAG
+    _statements: Statements | None = None
 
     def __post_init__(self) -> None:
         local = self.ddb
@@ -228,6 +234,8 @@ class DynamoWorld(World):
         local.hooks.injector = self.injector
         super().__post_init__()  # wires the services over ports(), registers the people
         local.pump.listener = self._notifications()
+        chainer = Chainer(DynamoChain(local.settings, local.admin), now=self.clock)
+        local.pump.chainer = lambda batch: chainer.chain(postings(batch))
 
     @property
     def ddb(self) -> DynamoLocal:
@@ -244,6 +252,15 @@ class DynamoWorld(World):
                      requests=Answers(DynamoPaymentRequests()), events=Answers(DynamoStripeEventLog()),
                      offline=Answers(DynamoOffline(self.dynamo_ledger)),
                      fx=Answers(DynamoFx(self.ddb.settings, self.dynamo_ledger)))
+
+    def statements(self) -> Statements:
+        """The statements service over this run's tables (its checkpoints signed by a key of
+        the run's own), for the chain invariant at quiescence."""
+        if self._statements is None:
+            self._statements = Statements(DynamoChain(self.ddb.settings, self.ddb.admin),
+                                          LedgerKeys(generate_private_pem()), own_wallet=self.ledger.wallet,
+                                          now=self.clock)
+        return self._statements
 
     def _notifications(self) -> Notifications:
         cipher = PlainCipher()

@@ -99,6 +99,13 @@ class DynamoSimulation(WalletSimulation):
         figures.update({f"client:{k}": v for k, v in inj.client_faults.items()})
         figures.update({f"calls:{k}": v for k, v in inj.client_calls.items()})
         figures["notifications checked"] += check_notifications(self.dynamo, self.dynamo.ddb.pump)
+        # Every posted entry chained once, in order, whatever the stream did; and a checkpoint
+        # made now signs every head (docs/statements.md).
+        statements = self.dynamo.statements()
+        statements.make_checkpoint()
+        report = statements.verify_ledger()
+        assert report["intact"], report["first"]
+        figures["entries chained"] += report["entries"]
 
 
 TestDynamoSimulation = DynamoSimulation.TestCase
