@@ -37,7 +37,7 @@ $(NODE): package.json package-lock.json
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "the browser tests need Debian's chromium (apt-get install chromium)"; exit 1; }
 	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation poppler-utils
 
 check-tools:
 	@command -v java >/dev/null || { echo "Java 17+ is required for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }

@@ -20,10 +20,12 @@ import { Security } from './screens/security.js';
 import { Devices } from './screens/devices.js';
 import { Sessions } from './screens/sessions.js';
 import { Verify } from './screens/verify.js';
+import { Statements } from './screens/statements.js';
 
 const SCREENS = {
   home: ['Home', Home], send: ['Send', Send], exchange: ['Exchange', Exchange], requests: ['Requests', Requests],
   'add-money': ['Add money', AddMoney], withdraw: ['Withdraw', Withdraw],
+  statements: ['Statements', Statements],
   notifications: ['Notifications', Notifications], security: ['Security', Security],
   devices: ['Offline devices', Devices],
 };
