@@ -349,7 +349,7 @@ def web_hosting(stage: str) -> dict[str, Any]:
                     "StrictTransportSecurity": {"AccessControlMaxAgeSec": 63072000, "IncludeSubdomains": True,
                                                 "Override": True}},
                 "CustomHeadersConfig": {"Items": [{"Header": "Permissions-Policy", "Override": True,
-                                                   "Value": "camera=(), microphone=(), geolocation=()"}]}}}},
+                                                   "Value": "camera=(self), microphone=(), geolocation=()"}]}}}},
         "WebDistribution": {"Type": "AWS::CloudFront::Distribution", "Metadata": waived, "Properties": {
             "DistributionConfig": {
                 "Enabled": True, "Comment": f"ewallet {stage} web wallet", "DefaultRootObject": "index.html",

@@ -69,7 +69,7 @@ def security_headers() -> dict[str, str]:
     """The headers every file of the page is served with (CloudFront sets the same in AWS)."""
     return {"Content-Security-Policy": HEADER_CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
-            "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
+            "Permissions-Policy": "camera=(self), microphone=(), geolocation=()"}
 
 
 def publish(folder: Path, settings: dict[str, Any], stripe: tuple[str, ...]) -> None:

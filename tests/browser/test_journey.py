@@ -170,9 +170,9 @@ def test_invitation_two_step_withdrawal_and_screens(people: dict[str, Person]) -
     expect(page.get_by_test_id("balance-JPY")).to_have_text("¥0")
     ana.shot("home-jpy")
 
-    ana.nav("Offline devices")
-    expect(ana.page.get_by_text("No device yet")).to_be_visible()
-    ana.shot("devices")
+    ana.nav("Offline")
+    expect(ana.page.get_by_role("button", name="Register this device")).to_be_visible()
+    ana.shot("offline")
 
     # Signed out, then back in; and the forgotten-password screen.
     ana.page.get_by_role("button", name="Sign out").click()

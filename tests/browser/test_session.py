@@ -1,5 +1,6 @@
-"""Tokens in the page: kept in memory only (only the device token is stored), refreshed once
-however many calls need it, and a dead login sends the person back to sign in."""
+"""Tokens in the page: the access token in memory only, the refresh token in an HttpOnly cookie
+no script can read (a reload keeps the person signed in), refreshed once however many calls
+need it, and a dead login sends the person back to sign in."""
 from __future__ import annotations
 
 import json
@@ -23,15 +24,15 @@ def stored(person: Person) -> dict[str, Any]:
     return found
 
 
-def test_only_the_device_token_outlives_the_page(people: dict[str, Person]) -> None:
-    """The access and refresh tokens live in the page's memory only; the one thing stored is the
-    device token of this browser (no credential: it keeps strangers' guesses from locking this
-    browser out), under one key, with no e-mail in it. It survives a reload and goes with the
-    next login."""
+def test_a_reload_keeps_the_person_signed_in_and_no_script_reads_the_refresh_token(people: dict[str, Person]) -> None:
+    """The access token lives in the page's memory only; the refresh token is an HttpOnly,
+    SameSite=Strict cookie scoped to the refresh (and logout) route, which no script can read;
+    the one thing in localStorage is the device token map (no credential, no e-mail in it). A
+    reload restores the session from the cookie; signing out ends it for good."""
     ana = people["Ana"]
     ana.sign_up("Ana", "Bell")
     kept = stored(ana)
-    assert kept["session"] == 0 and kept["cookie"] == "" and kept["cookies"] == []
+    assert kept["session"] == 0 and kept["cookie"] == ""  # document.cookie: nothing a script can see
     assert list(kept["local"]) == [DEVICE_KEY]
     tokens = json.loads(kept["local"][DEVICE_KEY])
     assert len(tokens) == 1
@@ -39,20 +40,35 @@ def test_only_the_device_token_outlives_the_page(people: dict[str, Person]) -> N
     assert re.fullmatch(r"[0-9a-f]{64}", account) and set(entry) == {"token", "at"}
     assert entry["token"].startswith("dt1.")
     assert ana.email.split("@")[0] not in kept["local"][DEVICE_KEY]
-    assert "eyJ" not in json.dumps(kept)  # no JWT (an access token) anywhere
-    # ...so a reload is a new, signed-out page, which still knows this browser.
+    assert "eyJ" not in json.dumps({k: kept[k] for k in ("local", "session", "cookie")})  # no JWT a script can read
+    refresh = [c for c in kept["cookies"] if c["name"] == "ewallet_refresh"]
+    assert refresh and all(c["httpOnly"] and c["sameSite"] == "Strict" and c["secure"] for c in refresh)
+    assert {c["path"] for c in refresh} == {"/api/auth/refresh", "/api/auth/logout"}
+    # A reload restores the session (one refresh, with the cookie and its header).
+    with ana.page.expect_request("**/auth/refresh") as refreshed:
+        ana.page.reload()
+    assert refreshed.value.headers.get("x-refresh-cookie") == "1"
+    assert not refreshed.value.post_data
+    expect(ana.page.locator("h1")).to_have_text("Hello, Ana")
+    ana.shot("signed-in-after-reload")
+    assert stored(ana)["local"] == kept["local"] and stored(ana)["cookie"] == ""
+    # Signing out ends the login: the cookie is gone, and a reload is a signed-out page that
+    # still knows this browser (its device token goes with the next login).
+    with ana.page.expect_response("**/auth/logout") as logout:
+        ana.page.get_by_role("button", name="Sign out").click()
+    assert logout.value.status == 204
+    expect(ana.page.locator("h1")).to_have_text("Sign in")
+    assert not [c for c in ana.context.cookies() if c["name"] == "ewallet_refresh"]
     ana.page.reload()
     expect(ana.page.locator("h1")).to_have_text("Sign in")
-    assert stored(ana)["local"] == kept["local"]
-    ana.shot("signed-out-after-reload")
     with ana.page.expect_request("**/auth/login") as login:
         ana.sign_in()
     sent = login.value.post_data_json
     assert sent is not None and sent["device_token"] == entry["token"]
+    assert login.value.headers.get("x-refresh-cookie") == "1"
     expect(ana.page.locator("h1")).to_have_text("Hello, Ana")
     again = stored(ana)
-    assert list(again["local"]) == [DEVICE_KEY] and again["session"] == 0 and again["cookies"] == []
-    assert "eyJ" not in json.dumps(again)
+    assert list(again["local"]) == [DEVICE_KEY] and again["session"] == 0 and again["cookie"] == ""
 
 
 def test_an_expired_access_token_is_refreshed_once_for_all_waiting_calls(people: dict[str, Person]) -> None:

@@ -1,6 +1,9 @@
-// The one place that talks to the wallet API. Tokens live in this module's memory only (never
-// in localStorage or a cookie a script could read): a reload signs the person out, which is the
-// price of keeping a stolen-disk or XSS-in-another-tab from finding them. (The device token of
+// The one place that talks to the wallet API, which the page reaches under its own origin
+// (config.apiUrl is WEB_URL/api). The access token lives in this module's memory only; the
+// refresh token never reaches a script at all: every login, refresh and logout sends
+// `X-Refresh-Cookie: 1`, so the API keeps it in an HttpOnly, SameSite=Strict cookie scoped to
+// the refresh and logout routes. A reload (or reopening the app) restores the session with
+// `restore()`: one refresh, which the browser sends that cookie with. (The device token of
 // device.js is kept in localStorage: it is no credential, it only marks a browser that signed
 // in before.)
 import { deviceTokenFor, keepDeviceToken } from './device.js';
@@ -73,13 +76,16 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// Asks the API to keep the refresh token in its HttpOnly cookie (chalicelib/api/refresh_cookie.py).
+const COOKIE = { 'X-Refresh-Cookie': '1' };
+
 async function raw(method, path, body, headers = {}) {
   const h = { ...headers };
   if (body !== undefined) h['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(config.apiUrl + path, {
-      method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit',
+      method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin',
     });
   } catch (err) {
     throw new ApiError(0, 'network', 'The wallet could not be reached.');
@@ -101,19 +107,46 @@ function authorized(extra = {}) {
 
 // One refresh at a time: the API treats a refresh token presented twice as stolen and ends
 // the whole login, so two parallel 401s must share the same refresh.
+// The cookie is the browser's, so a login is told apart by a generation number instead.
+let generation = 0;
+
 export function refresh() {
   if (!tokens) return Promise.reject(new ApiError(401, 'unauthorized', 'Signed out.'));
   if (!refreshing) {
-    const presented = tokens.refresh_token;
+    const presented = generation;
     // Only a refresh of the login still in use counts: one that ends after a sign-out (or
     // after another login) must neither sign back in nor sign the new login out.
-    const current = () => tokens !== null && tokens.refresh_token === presented;
-    refreshing = raw('POST', '/auth/refresh', { refresh_token: presented })
-      .then((t) => { if (current()) setTokens(t); })
+    const current = () => tokens !== null && generation === presented;
+    refreshing = raw('POST', '/auth/refresh', undefined, COOKIE)
+      .then((t) => { if (current()) setTokens(pairOf(t)); })
       .catch((err) => { if (err.status === 401 && current()) setTokens(null); throw err; })
       .finally(() => { refreshing = null; });
   }
   return refreshing;
+}
+
+// What is kept of an answer: the access token and its life (a refresh token, if an API ever
+// sent one in JSON, is dropped, never kept).
+function pairOf(answer) {
+  return { access_token: answer.access_token, expires_in: answer.expires_in };
+}
+
+// On load: the session this browser still has (its refresh cookie), if any. Resolves true
+// (signed in), false (no session: 401), or rejects with the ApiError of a network failure
+// (offline: the page then shows what it cached).
+export async function restore() {
+  if (tokens) return true;
+  const started = generation;
+  try {
+    const answer = await raw('POST', '/auth/refresh', undefined, COOKIE);
+    if (generation !== started || tokens) return tokens !== null;
+    generation += 1;
+    setTokens(pairOf(answer));
+    return true;
+  } catch (err) {
+    if (err.status === 401 || err.status === 400) return false;
+    throw err;
+  }
 }
 
 // An authorized call. `key` sends an Idempotency-Key; a call that failed only because the
@@ -146,10 +179,10 @@ export async function signIn(email, password) {
   const body = { email, password };
   const device = await deviceTokenFor(email);
   if (device) body.device_token = device;
-  const answer = await raw('POST', '/auth/login', body);
-  const { device_token: next, ...pair } = answer;
-  await keepDeviceToken(email, next);
-  setTokens(pair);
+  const answer = await raw('POST', '/auth/login', body, COOKIE);
+  await keepDeviceToken(email, answer.device_token);
+  generation += 1;
+  setTokens(pairOf(answer));
 }
 
 export async function register(fields) {
@@ -166,11 +199,11 @@ export async function resetPassword(fields) {
 
 export async function signOut() {
   const old = tokens;
+  generation += 1;
   setTokens(null);
-  if (old) {
-    try {
-      await raw('POST', '/auth/logout', { refresh_token: old.refresh_token },
-        { Authorization: `Bearer ${old.access_token}` });
-    } catch (err) { /* signed out here either way */ }
-  }
+  try {
+    // The API reads the refresh token from its cookie and clears the cookie.
+    await raw('POST', '/auth/logout', undefined,
+      old ? { ...COOKIE, Authorization: `Bearer ${old.access_token}` } : COOKIE);
+  } catch (err) { /* signed out here either way */ }
 }

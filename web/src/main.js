@@ -3,7 +3,10 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, configure, onAccountRefusal, onAuthChange, signedIn, signOut } from './api.js';
+import { api, configure, onAccountRefusal, onAuthChange, restore, signedIn, signOut } from './api.js';
+import { forgetMe, lastUser, rememberMe } from './offline/wallet.js';
+import { Offline, useAutoRedeem } from './screens/offline.js';
+import { OfflineHome } from './screens/home.js';
 import { connectLive } from './live.js';
 import { describeNotice } from './messages.js';
 import { formatMoney, setExponents } from './money.js';
@@ -27,21 +30,23 @@ const SCREENS = {
   'add-money': ['Add money', AddMoney], withdraw: ['Withdraw', Withdraw],
   statements: ['Statements', Statements],
   notifications: ['Notifications', Notifications], security: ['Security', Security],
-  devices: ['Offline devices', Devices],
+  offline: ['Offline', Offline],
 };
 // Screens reached from another screen, not from the navigation.
-const LINKED = { sessions: ['Your sessions', Sessions] };
+const LINKED = { sessions: ['Your sessions', Sessions], devices: ['Offline devices', Devices] };
+// What the app shows when it opens with no network and no session: what it cached.
+const OFFLINE_SCREENS = { home: ['Home', OfflineHome], offline: ['Offline', Offline] };
 const PUBLIC = { signin: SignIn, signup: SignUp, forgot: Forgot };
 // What an account without a verified contact may open: the API lets it read, verify and manage
 // its sessions, nothing else.
 const UNVERIFIED = { verify: Verify, sessions: Sessions };
 
 function SignOutButton() {
-  return html`<button class="link" type="button" onClick=${() => signOut().then(() => go('signin'))}>Sign out</button>`;
+  return html`<button class="link" type="button" onClick=${() => signOut().then(() => forgetMe().catch(() => {})).then(() => go('signin'))}>Sign out</button>`;
 }
 
 
-function Shell({ route }) {
+function Shell({ route, me }) {
   const [unread, setUnread] = useState(0);
   const [version, setVersion] = useState(0); // bumps on each live notice: screens re-read
   const [toast, setToast] = useState(null);
@@ -62,6 +67,7 @@ function Shell({ route }) {
     onState: (up) => { setLive(up); countUnread(); if (up) setVersion((v) => v + 1); },
   }), []);
   useEffect(() => { countUnread(); }, []);
+  useAutoRedeem(me && me.user_id);
   useEffect(() => {
     if (!toast) return undefined;
     const t = setTimeout(() => setToast(null), 6000);
@@ -88,9 +94,29 @@ function Shell({ route }) {
       </nav>
     </header>
     <main id="main">
-      <${Screen} version=${version} onUnread=${setUnread} />
+      <${Screen} version=${version} onUnread=${setUnread} me=${me} />
     </main>
     <div aria-live="polite" role="status">${toast && html`<div class="toast" data-testid="toast">${toast}</div>`}</div>`;
+}
+
+// Opened with no network and no session: the wallets as last seen and the offline screens, for
+// the person last signed in here. Back online, the session is restored (its refresh cookie).
+function OfflineShell({ route, me }) {
+  const [, Screen] = OFFLINE_SCREENS[route] || OFFLINE_SCREENS.home;
+  return html`
+    <header>
+      <div class="bar">
+        <a class="brand" href="#/home">E-wallet</a>
+        <span class="status" data-testid="live-state">Offline</span>
+      </div>
+      <nav aria-label="Main">
+        <ul>
+          ${Object.entries(OFFLINE_SCREENS).map(([key, [title]]) => html`<li>
+            <a href=${`#/${key}`} aria-current=${key === route ? 'page' : undefined}>${title}</a></li>`)}
+        </ul>
+      </nav>
+    </header>
+    <main id="main"><${Screen} me=${me} online=${false} version=${0} /></main>`;
 }
 
 // Until the account has a verified e-mail or phone: the verify screen (and the sessions one).
@@ -105,6 +131,25 @@ function Unverified({ route, refused, onVerified }) {
 function App() {
   const [route, setRoute] = useState(currentRoute());
   const [authed, setAuthed] = useState(signedIn());
+  // Opening: 'restoring' while the refresh cookie is tried, then 'done'; offline with nobody
+  // signed in, `cached` is the person last seen here (the offline shell opens for them).
+  const [opening, setOpening] = useState('restoring');
+  const [cached, setCached] = useState(null);
+  const [me, setMe] = useState(null);
+  useEffect(() => {
+    let live = true;
+    const attempt = () => restore().then(() => { if (live) { setCached(null); setOpening('done'); } })
+      .catch(async () => {
+        // No network: the app opens on what it cached, and tries again when the network is back.
+        const user = await lastUser().catch(() => null);
+        if (live) { setCached(user || null); setOpening('done'); }
+      });
+    attempt();
+    const again = () => { if (!signedIn()) attempt(); };
+    window.addEventListener('online', again);
+    const timer = setInterval(() => { if (!signedIn() && navigator.onLine) attempt(); }, 10000);
+    return () => { live = false; window.removeEventListener('online', again); clearInterval(timer); };
+  }, []);
   // For the signed-in account: null while /me loads, then whether it has a verified contact.
   const [verified, setVerified] = useState(null);
   const [refused, setRefused] = useState(false); // a write met 403 verification_required
@@ -122,10 +167,19 @@ function App() {
     let live = true;
     // Verify first: an account that has proven nothing is taken to the verify screen. If /me
     // cannot be read, the shell opens; the first refused write brings the screen anyway.
-    api('GET', '/me').then((me) => live && setVerified(Boolean(me.email_verified || me.phone_verified)))
-      .catch(() => live && setVerified(true));
+    api('GET', '/me').then((found) => {
+      if (!live) return;
+      setMe(found);
+      rememberMe(found).catch(() => {});
+      setVerified(Boolean(found.email_verified || found.phone_verified));
+    }).catch(async () => {
+      const user = await lastUser().catch(() => null);
+      if (live) { setMe(user); setVerified(true); }
+    });
     return () => { live = false; };
   }, [authed]);
+  if (!authed && opening === 'restoring') return html`<main id="main"><p class="loading">Loading your wallet…</p></main>`;
+  if (!authed && cached && !PUBLIC[route]) return html`<${OfflineShell} route=${route} me=${cached} />`;
   if (!authed) {
     const Screen = PUBLIC[route] || SignIn;
     return html`<main id="main"><${Screen} /></main>`;
@@ -136,7 +190,7 @@ function App() {
     return html`<${Unverified} route=${route} refused=${refused} onVerified=${done} />`;
   }
   if (PUBLIC[route] || route === 'verify') { go('home'); return null; }
-  return html`<${Shell} route=${route} />`;
+  return html`<${Shell} route=${route} me=${me} />`;
 }
 
 async function boot() {
@@ -161,4 +215,12 @@ async function boot() {
   });
 }
 
+// The service worker keeps the app's files, so that it opens with no network (sw.js). A new
+// version takes over at once; what the person holds lives in IndexedDB, which it never touches.
+function installable() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('sw.js').catch(() => { /* the app still works online */ });
+}
+
+installable();
 boot();

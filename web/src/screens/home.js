@@ -3,7 +3,47 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, settings } from '../api.js';
 import { formatMoney } from '../money.js';
+import { cachedWallets, cacheWallets, lastUser } from '../offline/wallet.js';
 import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when, pickWallet } from '../ui.js';
+
+// GET /wallets, kept per user for the app to show with no network; with no network, the
+// wallets as last seen (marked `seen_at`).
+async function walletsKept() {
+  try {
+    const answer = await api('GET', '/wallets');
+    const me = await lastUser().catch(() => null);
+    if (me) cacheWallets(me.user_id, answer).catch(() => {});
+    return answer;
+  } catch (err) {
+    const me = err.status === 0 ? await lastUser().catch(() => null) : null;
+    const kept = me && await cachedWallets(me.user_id).catch(() => null);
+    if (kept) return kept;
+    throw err;
+  }
+}
+
+function WalletCards({ list }) {
+  return html`<div class="grid" data-testid="wallets">
+    ${list.map((w) => html`<div class="card wallet" data-currency=${w.currency}>
+      <div class="muted">${w.name} · ${w.currency}</div>
+      <div class="amount" data-testid=${`balance-${w.currency}`}>${formatMoney(w.balance, w.currency)}</div>
+      <div>Available: <span data-testid=${`available-${w.currency}`}>${formatMoney(w.available, w.currency)}</span></div>
+      ${w.held > 0 ? html`<div class="muted">On hold: ${formatMoney(w.held, w.currency)}</div>` : ''}
+    </div>`)}
+  </div>`;
+}
+
+// With no network and no session: the wallets as last seen on this device.
+export function OfflineHome({ me }) {
+  const kept = useLoad(() => cachedWallets(me.user_id), [me.user_id]);
+  return html`<${Page} title=${me.first_name ? `Hello, ${me.first_name}` : 'Your wallet'}>
+    <p class="alert ok" role="status">You are offline. ${kept.data
+      ? `Your wallets as last seen ${when(new Date(kept.data.seen_at).toISOString())}.` : 'Nothing was saved on this device yet.'}</p>
+    <h2>Wallets</h2>
+    ${kept.data && html`<${WalletCards} list=${kept.data.items} />`}
+    <p><a href="#/offline">Pay or be paid offline</a></p>
+  </${Page}>`;
+}
 
 const TYPES = { transfer: 'Payment', topup: 'Card top-up', withdrawal: 'Withdrawal', refund: 'Refund',
   reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment', exchange: 'Exchange' };
@@ -30,7 +70,7 @@ function Transactions({ wallet, version }) {
 }
 
 export function Home({ version }) {
-  const wallets = useLoad(() => api('GET', '/wallets'), [version]);
+  const wallets = useLoad(walletsKept, [version]);
   const me = useLoad(() => api('GET', '/me'), []);
   const [chosen, setChosen] = useState(null);
   const open = useAction(async (form) => {
@@ -46,6 +86,8 @@ export function Home({ version }) {
     ${me.data && !me.data.email_verified ? html`<p class="alert ok">
       Verify your e-mail so people can pay you by it: <a href="#/security">verify now</a>.</p>` : ''}
     <${ErrorAlert} error=${wallets.error} />
+    ${wallets.data && wallets.data.seen_at ? html`<p class="alert ok" role="status">You are offline: your wallets as last seen
+      ${when(new Date(wallets.data.seen_at).toISOString())}.</p>` : ''}
     <h2>Wallets</h2>
     <div class="grid" data-testid="wallets">
       ${list.map((w) => html`<div class="card wallet" data-currency=${w.currency}>
