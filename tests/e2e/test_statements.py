@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from chalicelib.domain.ids import rfc3339
 from tests.e2e.conftest import Api, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,10 +111,13 @@ def test_the_contract_s_refusals(api, new_user):
 
 
 def test_verify_ledger_is_an_audited_operator_command(ops):
+    # The audit from now on: other modules of the session write records of their own (some with
+    # the integration tests' own keys, which this stack cannot decrypt).
+    since = rfc3339(time.time())
     report = ops("verify-ledger")  # exit 0: nothing in this stack was edited outside the service
     assert report["intact"] is True and report["first"] is None
     assert report["chains"] > 0 and report["checkpoints"] > 0 and report["entries"] > 0
-    audit = ops("audit", "--since", "2020-01-01T00:00:00Z")
+    audit = ops("audit", "--since", since)
     assert any(r["command"] == "verify ledger" for r in audit["items"])  # the label: dashes as spaces
 
 
