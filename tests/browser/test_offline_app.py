@@ -159,7 +159,7 @@ def test_two_browsers_with_no_network_pay_each_other(people: dict[str, Person], 
 
     # The command-line client accepts the page's payment code (same formats, both ways).
     keys = tmp_path / "keys.json"
-    with urllib.request.urlopen(stack["API_URL"] + "/.well-known/offline-keys.json") as answer:  # noqa: S310
+    with urllib.request.urlopen(stack["API_URL"] + "/.well-known/offline-keys.json") as answer:
         keys.write_bytes(answer.read())
     verdict = subprocess.run([sys.executable, "-m", "offline_wallet", "verify", "--payment-code", code,
                               "--keys", str(keys), "--me", ben_id], cwd=ROOT, capture_output=True, text=True)
