@@ -145,9 +145,20 @@ class Container:
 
     @cached_property
     def mfa(self) -> Any:
+        from chalicelib.services.lockout import Lockout
         from chalicelib.services.mfa import Mfa
+        from chalicelib.services.sessions import (
+            SESSION_PASSWORD_FAILURES,
+            SESSION_PASSWORD_WINDOW,
+            Logins,
+            SessionPasswords,
+        )
 
-        return Mfa(users=self.users, cipher=self.cipher, lockout=self.lockout, code_hash=self.blind_index)
+        # Wrong codes inside a login count for it, with its wrong passwords (Identity.session_passwords).
+        per_login = SessionPasswords(Lockout(self.counters, SESSION_PASSWORD_FAILURES, SESSION_PASSWORD_WINDOW),
+                                     Logins(self.sessions, self.close_connections).end)
+        return Mfa(users=self.users, cipher=self.cipher, lockout=self.lockout, code_hash=self.blind_index,
+                   sessions=per_login)
 
     @cached_property
     def identity(self) -> Any:

@@ -73,7 +73,7 @@ class FakeBook:
 
     def frozen(self, user_id: str) -> bool:
         p = self.profiles.get(user_id)
-        return p is not None and p.status == "frozen"
+        return p is not None and p.status in ("frozen", "closed")  # no outflow, like the table's condition
 
     def wallet(self, wallet_id: str, owner: str, currency: str = "USD", balance: int = 0) -> str:
         self.wallets[wallet_id] = Wallet(wallet_id, owner, currency, "Main", balance, 0, balance, "active", "user",
@@ -475,7 +475,8 @@ class FakeFundingRepo:
                      first: float | None = None) -> bool:
         name = f"{call}_attempted_at"
         w, profile = self.b.withdrawals[withdrawal_id], self.b.profiles.get(user_id)
-        if profile is None or profile.status == "frozen" or w.status != "pending" or w.payout_barred_at is not None:
+        if (profile is None or profile.status in ("frozen", "closed") or w.status != "pending"
+                or w.payout_barred_at is not None):
             return False
         if getattr(w, name) != first:
             return False

@@ -142,7 +142,8 @@ def payout_account(call: Call) -> dict[str, Any]:
 def withdraw(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"})
     return replayable(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
-                                                   call.body.otp), "WithdrawalRequested")
+                                                   call.body.otp, session_id=call.principal.session_id),
+                      "WithdrawalRequested")
 
 
 @route(bp, "/withdrawals/{withdrawal_id}", "GET", summary="A withdrawal", response=WithdrawalOut,

@@ -382,12 +382,12 @@ def mfa_enroll(call: Call) -> EnrollOut:
        response=ConfirmOut, errors=("mfa_required", "mfa_invalid", "mfa_not_enrolled", "mfa_already_enabled",
                                     "too_many_requests"), tags=("identity",))
 def mfa_confirm(call: Call) -> ConfirmOut:
-    codes = get_container().mfa.confirm(call.user_id, call.body.otp)
+    codes = get_container().mfa.confirm(call.user_id, call.body.otp, session_id=call.principal.session_id)
     return ConfirmOut(mfa_enabled=True, recovery_codes=codes)
 
 
 @route(bp, "/me/mfa/totp", "DELETE", summary="Turn TOTP off (sensitive: needs otp)", body=OtpIn, status=204,
        errors=("mfa_required", "mfa_invalid", "mfa_not_enrolled", "too_many_requests"), tags=("identity",))
 def mfa_disable(call: Call) -> Reply:
-    get_container().mfa.disable(call.user_id, call.body.otp)
+    get_container().mfa.disable(call.user_id, call.body.otp, session_id=call.principal.session_id)
     return Reply(status=204)

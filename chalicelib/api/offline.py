@@ -164,7 +164,9 @@ def revoke_device(call: Call, device_id: str) -> None:
 def create_allowance(call: Call) -> Reply:
     body = call.body.model_dump(exclude={"otp"}, exclude_none=True)
     return replayable(get_container().offline.create_allowance(call.user_id, call.headers.get("idempotency-key"),
-                                                               body, call.body.otp), "OfflineAllowanceCreated")
+                                                               body, call.body.otp,
+                                                               session_id=call.principal.session_id),
+                      "OfflineAllowanceCreated")
 
 
 @route(bp, "/offline/allowances", "GET", summary="The caller's allowances, newest first", query=PageQuery,

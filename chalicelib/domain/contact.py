@@ -1,10 +1,13 @@
 """E-mail addresses and phone numbers: validated and normalized before anything stores them.
 
-Normalization decides identity: the look-up key (`lookup_key`) of an e-mail is case-insensitive
-as people expect, while the address shown back keeps the local part as it was typed.
+Normalization decides identity: the look-up key (`email_lookup_key`) of an e-mail is
+case-insensitive for ASCII as people expect, and built on the domain's canonical ASCII (IDNA)
+form, so look-alike Unicode domains never share a key; the address shown back keeps the local
+part as it was typed.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 from chalicelib.domain.errors import InvalidRequest
@@ -39,7 +42,32 @@ def normalize_phone(raw: str, field: str = "phone") -> str:
 
 
 def email_lookup_key(normalized: str) -> str:
-    return "email:" + normalized.casefold()
+    """The look-up key of a normalized address (`normalize_email`): what decides that two
+    addresses are one identity, so two addresses share a key only if they reach one mailbox.
+
+    - The domain is its canonical ASCII form: IDNA 2008 with the UTS #46 mapping, NOT the
+      transitional one (so "glaß.com" is xn--gla-7ka.com, a domain of its own, never
+      "glass.com"), then lowercased. `casefold()` of a Unicode domain must never be used: it
+      folds distinct registrable domains together (ß -> ss, and more).
+    - The local part is lowercased only if it is ASCII (people expect Ada@ and ada@ to be
+      one). A non-ASCII local part (normalize_email refuses them today) is kept as it is,
+      NFC-normalized, and never case-folded: folding could map it onto an ASCII look-alike.
+
+    For an all-ASCII address the key is exactly "email:" + address.lower() (the keys stored
+    before this rule; tests pin them)."""
+    local, _, domain = normalized.rpartition("@")
+    local = local.lower() if local.isascii() else unicodedata.normalize("NFC", local)
+    if domain.isascii():
+        domain = domain.lower()
+    else:
+        import idna
+
+        try:
+            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii").lower()
+        except idna.IDNAError:
+            raise InvalidRequest("The e-mail address is not valid.", details=[
+                {"field": "email", "message": "the domain is not a valid international domain name"}]) from None
+    return f"email:{local}@{domain}"
 
 
 def phone_lookup_key(e164: str) -> str:

@@ -370,7 +370,7 @@ class Identity:
         if not self.session_passwords.check(user_id, session_id, lambda: self.hasher.verify(current, hashed)):
             raise InvalidCredentials("The current password is not correct.")
         if user.mfa_enabled:
-            self.mfa.require(user_id, otp)
+            self.mfa.require(user_id, otp, session_id=session_id)
         check_password(new, field="new_password")
         self.users.set_password(user_id, self.hasher.hash(new))
         self.logins.end_all(user_id)
@@ -403,6 +403,12 @@ class Identity:
         registered it may be someone else, waiting with a phone, 2FA or a payout account of
         theirs for the owner to arrive (pre-account hijacking, docs/account-safety.md). That
         account is closed, its address released, and the sign-in gets a new account.
+
+        Either way the provider's (normalized) address must be the account's stored address,
+        compared in canonical form (`_holds_address`), not merely find the account through the
+        identity item: otherwise the sign-in neither links nor closes anything and is refused
+        (409 email_taken; the address is not free for a new account). Its owner signs in with
+        the password (or resets it: the code goes to the stored address).
         """
         subject_key = f"{provider}#{claims['sub']}"
         email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
@@ -421,6 +427,13 @@ class Identity:
             if email:
                 existing = self.users.user_id_for(self._identity_key(email_lookup_key(email)))
                 owner = self.users.get(existing) if existing else None
+                if owner is not None and not self._holds_address(owner, email):
+                    # The key matches but the account's own address is another mailbox (an
+                    # identity item keyed by an older rule, a collision): never link, never
+                    # close; the address is not free for a new account either
+                    # (docs/account-safety.md).
+                    raise EmailTaken("An account with this e-mail address already exists; sign in to it "
+                                     "with its password to use this provider.")
                 if owner is not None and owner.email_verified:
                     if self.users.link(subject_key, owner.user_id, rfc3339(self.now())) == owner.user_id:
                         return self._provider_session(owner), False
@@ -437,6 +450,16 @@ class Identity:
             except (EmailTaken, Conflict):
                 continue
         raise Conflict("The account changed concurrently; try again.")
+
+    def _holds_address(self, user: User, email: str) -> bool:
+        """Whether the account's stored address is `email` (both normalized): compared in the
+        canonical form itself (`email_lookup_key`: the IDNA domain exactly, an ASCII local part
+        without its case), not through the blind-index item, so the item alone never decides
+        that a provider's address is an account's. The case of an ASCII local part is not
+        compared: phones capitalize "Alice@" as it is typed, and providers send it lowercased."""
+        if not user.email_ct:
+            return False
+        return email_lookup_key(self.cipher.decrypt(user.email_ct, user.user_id, "email")) == email_lookup_key(email)
 
     @cached_property
     def closing(self) -> AccountClosing:

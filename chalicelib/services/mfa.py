@@ -25,6 +25,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.user import User
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.ports import FieldCipher
+from chalicelib.services.sessions import SessionPasswords
 
 ISSUER = "E-wallet"
 STEP = 30
@@ -45,6 +46,12 @@ def _normalize_otp(otp: Any) -> str | None:
     return value or None
 
 
+def reset_counter(user_id: str) -> str:
+    """Wrong codes typed in a password reset (which needs the e-mail code first): a counter of
+    their own, which no login's guesses fill."""
+    return f"otp#reset#{user_id}"
+
+
 @dataclass
 class Enrollment:
     secret: str
@@ -58,6 +65,10 @@ class Mfa:
     lockout: Lockout
     code_hash: Callable[[str], str]  # keyed hash for recovery codes (the blind index)
     now: Callable[[], float] = time.time
+    # Wrong codes typed inside a login count for that login (and end it at the fifth), with its
+    # wrong passwords: services.sessions.SessionPasswords. Never one counter per account that a
+    # session thief could fill to lock the owner out (docs/account-safety.md).
+    sessions: SessionPasswords | None = None
 
     def _user(self, user_id: str) -> User:
         user = self.users.get(user_id)
@@ -77,7 +88,7 @@ class Mfa:
         label = self.cipher.decrypt(user.email_ct, user_id, "email") if user.email_ct else user_id
         return Enrollment(secret, pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=ISSUER))
 
-    def confirm(self, user_id: str, otp: Any) -> list[str]:
+    def confirm(self, user_id: str, otp: Any, *, session_id: str | None = None) -> list[str]:
         """Turn 2FA on with a valid code for the pending secret; the new recovery codes."""
         user = self._user(user_id)
         if user.mfa_enabled:
@@ -87,42 +98,63 @@ class Mfa:
         code = _normalize_otp(otp)
         if code is None:
             raise MfaRequired()
-        key, now = f"otp#{user_id}", int(self.now())
-        self.lockout.attempt(key, now)
-        secret = self.cipher.decrypt(user.totp_pending_ct, user_id, "totp_secret")
-        step = self._matching_step(secret, code, now)
-        if step is None:
-            raise MfaInvalid()
+        now = int(self.now())
+        pending = user.totp_pending_ct
+        found: list[int] = []
+
+        def matches() -> bool:
+            step = self._matching_step(self.cipher.decrypt(pending, user_id, "totp_secret"), code, now)
+            found.extend([] if step is None else [step])
+            return step is not None
+
+        key = self._count(user_id, session_id, None, matches)
+        step = found[0]
         codes = [self._recovery_code() for _ in range(RECOVERY_CODES)]
         hashes = {self._hash_code(user_id, c) for c in codes}
-        if not self.users.enable_totp(user_id, user.totp_pending_ct, step, hashes):
+        if not self.users.enable_totp(user_id, pending, step, hashes):
             raise Conflict("Enrollment changed meanwhile; start again.")
-        self.lockout.succeeded(key)
+        if key:
+            self.lockout.succeeded(key)
         return codes
 
-    def disable(self, user_id: str, otp: Any) -> None:
-        self.require(user_id, otp)
+    def disable(self, user_id: str, otp: Any, *, session_id: str | None = None) -> None:
+        self.require(user_id, otp, session_id=session_id)
         if not self.users.disable_totp(user_id):
             raise MfaNotEnrolled()
 
-    def require(self, user_id: str, otp: Any) -> None:
-        """The second-factor check of a sensitive action: a fresh TOTP code or an unused recovery code."""
-        self.check(self._user(user_id), otp)
+    def require(self, user_id: str, otp: Any, *, session_id: str | None = None, counter: str | None = None) -> None:
+        """The second-factor check of a sensitive action: a fresh TOTP code or an unused recovery code.
 
-    def check(self, user: User, otp: Any) -> None:
+        Where wrong codes count: inside a login (`session_id`), for that login, which the fifth
+        ends (401); outside one, under `counter` (the reset: `reset_counter`). Only a caller with
+        neither falls back to the account's own counter (`otp#<user>`)."""
+        self.check(self._user(user_id), otp, session_id=session_id, counter=counter)
+
+    def check(self, user: User, otp: Any, *, session_id: str | None = None, counter: str | None = None) -> None:
         """`require` for an account read already (step-up reads it for its own rules)."""
-        user_id = user.user_id
         if not user.mfa_enabled or not user.totp_secret_ct:
             raise MfaNotEnrolled()
         code = _normalize_otp(otp)
         if code is None:
             raise MfaRequired()
-        key, now = f"otp#{user_id}", int(self.now())
-        self.lockout.attempt(key, now)
-        if self._accept(user, code, now):
+        now = int(self.now())
+        key = self._count(user.user_id, session_id, counter, lambda: self._accept(user, code, now))
+        if key is not None:
             self.lockout.succeeded(key)
-            return
-        raise MfaInvalid()
+
+    def _count(self, user_id: str, session_id: str | None, counter: str | None,
+               correct: Callable[[], bool]) -> str | None:
+        """Count one try of a code and run `correct()`; raise MfaInvalid if it failed. The
+        lockout key to clear on success (None: the login's counter, cleared already)."""
+        if session_id and counter is None and self.sessions is not None:
+            if not self.sessions.check(user_id, session_id, correct):
+                raise MfaInvalid()
+            return None
+        key = counter or f"otp#{user_id}"
+        self.lockout.attempt(key, int(self.now()))
+        if not correct():
+            raise MfaInvalid()
+        return key
 
     def _accept(self, user: User, code: str, now: int) -> bool:
         if _TOTP.match(code):

@@ -134,18 +134,18 @@ class Offline:
 
     # -- allowances -----------------------------------------------------------------------------
     def create_allowance(self, user_id: str, idempotency_key: str | None, request: dict[str, Any],
-                         otp: Any) -> Outcome:
+                         otp: Any, *, session_id: str | None = None) -> Outcome:
         """Hold the amount and certify it for the device, once per key. `request` is the body
         without the otp, so a retry may carry a fresh code."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "offline.allowances", key)
         req_hash = self.ledger.request_hash("offline.allowances", request)
         return self.ledger.replay_or(idem_key, req_hash, user_id,
-                                     lambda: self._create(user_id, key, idem_key, req_hash, request, otp))
+                                     lambda: self._create(user_id, key, idem_key, req_hash, request, otp, session_id))
 
     def _create(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
-                otp: Any) -> Outcome:
-        self.mfa.require(user_id, otp)
+                otp: Any, session_id: str | None = None) -> Outcome:
+        self.mfa.require(user_id, otp, session_id=session_id)  # wrong codes count for the login
         device = self._own_device(user_id, request["device_id"])
         if device.status != "active":
             raise DeviceInactive()

@@ -76,8 +76,9 @@ Clock = Callable[[], float]  # seconds since the epoch (time.time in production)
 
 
 class SecondFactor(Protocol):
-    def require(self, user_id: str, otp: Any) -> None:
-        """Raise unless `otp` is a fresh TOTP code or an unused recovery code of the user."""
+    def require(self, user_id: str, otp: Any, *, session_id: str | None = None, counter: str | None = None) -> None:
+        """Raise unless `otp` is a fresh TOTP code or an unused recovery code of the user; wrong
+        ones count for the login `session_id`, else under `counter` (services.mfa)."""
 
 
 class UserDirectory(Protocol):

@@ -42,6 +42,7 @@ from chalicelib.services.codes import OneTimeCodes
 from chalicelib.services.contacts import Deliver
 from chalicelib.services.identity import default_wallet, new_user
 from chalicelib.services.lockout import Lockout, untrusted_key
+from chalicelib.services.mfa import reset_counter
 from chalicelib.services.ports import Clock, Contacts, FieldCipher, Messenger, SecondFactor
 from chalicelib.services.sessions import CloseConnections, Logins, no_connections
 
@@ -95,9 +96,15 @@ class Recovery:
             except TooManyRequests:
                 return  # still 202; nothing is sent
             code = self.codes.issue(Purpose.RESET, key, key, RESET_TTL)
-            if self.users.user_id_for(key) is not None:
+            user_id = self.users.user_id_for(key)
+            user = self.users.get(user_id) if user_id else None
+            if user is not None and user.email_ct:
+                # The code goes to the account's own address, never to the one typed: the two
+                # share a look-up key, and the key must never be the only thing that decides
+                # whose mailbox gets a code that takes the account (docs/account-safety.md).
                 # A failed send answers like an unknown e-mail, too.
-                sending.send(self.messenger, "email", email, messages.password_reset(code, RESET_TTL // 60),
+                stored = self.cipher.decrypt(user.email_ct, user.user_id, "email")
+                sending.send(self.messenger, "email", stored, messages.password_reset(code, RESET_TTL // 60),
                              what="Code")
         finally:
             left = self.floor_seconds - (self.monotonic() - started)
@@ -126,7 +133,8 @@ class Recovery:
             else:
                 owner = user.user_id
                 if user.mfa_enabled:
-                    self.mfa.require(owner, otp)
+                    # A counter of its own: no login's wrong codes lock the owner's reset.
+                    self.mfa.require(owner, otp, counter=reset_counter(owner))
                 self.users.confirm_email(owner, key, proof, password_hash=self.hasher.hash(new_password))
                 self.logins.end_all(owner)  # and the auth epoch moved on with the password
                 # The owner proved the e-mail: strangers' failed logins no longer hold new devices back.
@@ -141,6 +149,9 @@ class Recovery:
         verified meanwhile (the account then stays as it is)."""
         if not self.closing.close(squatter, phone_too=False):
             return None
+        # The code went to the address the account held (forgot): that is the one proven.
+        if squatter.email_ct:
+            email = self.cipher.decrypt(squatter.email_ct, squatter.user_id, "email")
         user = new_user(self.cipher, {"email": email}, created_at=rfc3339(self.now()), email_verified=True,
                         password_hash=self.hasher.hash(new_password))
         self.users.create(user, [key], default_wallet(user, self.default_currency), verified=(key,), proof=proof)

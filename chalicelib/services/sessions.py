@@ -151,4 +151,4 @@ class SessionPasswords:
     def _end(self, user_id: str, session_id: str | None) -> NoReturn:
         if session_id:
             self.end(user_id, [session_id])
-        raise Unauthorized("Too many wrong passwords: this session has ended. Sign in again.")
+        raise Unauthorized("Too many wrong passwords or codes: this session has ended. Sign in again.")

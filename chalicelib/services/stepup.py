@@ -6,8 +6,10 @@ change, reset and 2FA-off would then need the thief's code; withdrawals would re
 bank). An access token alone is only a session, which can be stolen; these actions also need
 what the owner knows (docs/account-safety.md, OWASP ASVS V2.2 / V3.7):
 
-- 2FA on: `otp`, a current TOTP code or an unused recovery code (the same checks and OTP
-  lockout as every sensitive action: services.mfa). A password alone is not enough.
+- 2FA on: `otp`, a current TOTP code or an unused recovery code (the same checks as every
+  sensitive action: services.mfa). Wrong ones count for the session, like wrong passwords:
+  the fifth ends it (401), and no count of them ever locks the owner's other logins or reset.
+  A password alone is not enough.
 - else: `password`. Wrong ones count for the session (services.sessions.SessionPasswords): the
   fifth in 15 minutes ends it (401), so a thief cannot guess without limit, and cannot lock
   the owner's device out of logging in either (the session carries that device's key).
@@ -43,8 +45,9 @@ class Passwords(Protocol):
 
 
 class OneTimeCodes(Protocol):
-    def check(self, user: User, otp: Any) -> None:
-        """Raise MfaRequired / MfaInvalid unless `otp` is a fresh code of the user (services.mfa)."""
+    def check(self, user: User, otp: Any, *, session_id: str | None = None) -> None:
+        """Raise MfaRequired / MfaInvalid unless `otp` is a fresh code of the user; wrong ones
+        count for the login `session_id` (services.mfa)."""
 
 
 @dataclass
@@ -81,7 +84,7 @@ class StepUp:
                 raise ReauthRequired("Two-factor authentication is on: send a current code or an unused "
                                      "recovery code (otp); a password alone is not enough.")
             try:
-                self.mfa.check(user, otp)
+                self.mfa.check(user, otp, session_id=principal.session_id)
             except MfaRequired:
                 raise ReauthRequired() from None
             except (MfaInvalid, MfaNotEnrolled):

@@ -115,3 +115,28 @@ def test_attack_1_a_provider_sign_in_never_enters_an_account_whose_email_nobody_
     again, created = identity.social_sign_in("facebook", {"sub": f"f-{uuid.uuid4().hex}", "email": address,
                                                           "email_verified": True})
     assert not created and identity.verify_access(again.access_token).user_id == victim
+
+
+def test_a_provider_address_on_a_look_alike_domain_neither_links_nor_closes(identity):
+    # Re-review 26, R1/R3: glaß.com is a domain of its own; an identity item keyed by the old
+    # casefold rule (alice@glaß.com's account under alice@glass.com's key) is refused, with
+    # nothing linked or closed.
+    from chalicelib.domain.errors import EmailTaken
+    local = f"it.{uuid.uuid4().hex[:10]}"
+    victim = identity.register(f"{local}@glass.com", PASSWORD)
+    identity.users.confirm_email(victim.user_id, email_key(identity, f"{local}@glass.com"), None)
+    pair, created = identity.social_sign_in("oidc", {"sub": f"o-{uuid.uuid4().hex}", "email": f"{local}@glaß.com",
+                                                      "email_verified": True})
+    assert created and identity.verify_access(pair.access_token).user_id != victim.user_id
+    other = f"it.{uuid.uuid4().hex[:10]}"
+    legacy_key = identity_key("email:" + f"{other}@glaß.com".casefold(), identity.blind_index)
+    from chalicelib.services.identity import default_wallet, new_user
+    user = new_user(identity.cipher, {"email": f"{other}@glaß.com"}, created_at="2026-01-01T00:00:00Z",
+                    password_hash=None, unverified_since=int(time.time()))
+    identity.users.create(user, [legacy_key], default_wallet(user, "USD"))
+    unproven = identity.users.get(user.user_id)
+    subject = f"g-{uuid.uuid4().hex}"
+    with pytest.raises(EmailTaken):
+        identity.social_sign_in("google", {"sub": subject, "email": f"{other}@glass.com", "email_verified": True})
+    assert identity.users.get(unproven.user_id).status == "active"
+    assert identity.users.user_id_for(f"google#{subject}") is None

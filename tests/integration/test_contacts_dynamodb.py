@@ -157,3 +157,15 @@ def test_a_phone_change_racing_its_confirmation_is_a_conflict_not_an_orphaned_ph
     with pytest.raises(Conflict):
         c.users.update_profile(p.user_id, {}, change)
     assert c.users.get(p.user_id).phone_verified  # the verified phone stays whole
+
+
+def test_a_reset_for_a_look_alike_domain_reaches_no_one_and_a_code_goes_to_the_stored_address(c):
+    # Re-review 26, R1: alice@glaß.com (xn--gla-7ka.com) is not alice@glass.com; and a code is
+    # mailed to the account's own address, never to the one typed.
+    local = f"it.{uuid.uuid4().hex[:10]}"
+    p = c.identity.register(f"{local}@glass.com", PASSWORD)
+    c.users.confirm_email(p.user_id, identity_key(email_lookup_key(f"{local}@glass.com"), c.blind_index), None)
+    c.recovery.forgot(f"{local}@glaß.com")
+    assert c.messenger.sent == []
+    c.recovery.forgot(f"{local.upper()}@GLASS.com")
+    assert [a for _, a, _ in c.messenger.sent] == [f"{local}@glass.com"]

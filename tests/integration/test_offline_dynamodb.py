@@ -24,7 +24,7 @@ from tests.integration.test_ledger_dynamodb import fund, person
 class Passed:
     """The second factor is proven in the e2e journey (a real TOTP code); here, redemption."""
 
-    def require(self, user_id: str, otp: Any) -> None:
+    def require(self, user_id: str, otp: Any, **_where: Any) -> None:
         return None
 
 

@@ -31,7 +31,7 @@ class FlakyPayouts(UnusedGateway):
 
 
 class AlwaysOk:
-    def require(self, user_id, otp):
+    def require(self, user_id, otp, **_where):
         return None
 
 

@@ -101,7 +101,7 @@ class FakeConnect(UnusedGateway):
 
 
 class AlwaysOk:
-    def require(self, user_id, otp):
+    def require(self, user_id, otp, **_where):
         return None
 
 

@@ -55,6 +55,7 @@ def make_env() -> Env:
         return 0
 
     identity.deliver = deliver
+    mfa.sessions = identity.session_passwords  # wrong codes inside a login count for it
     one_time = OneTimeCodes(codes, bidx, now=clock)
     sends = Lockout(counters, max_failures=5, window_seconds=3600)
     contacts = ContactVerification(users=users, codes=one_time, messenger=outbox, cipher=cipher, blind_index=bidx,

@@ -403,3 +403,130 @@ def test_over_http_the_fifth_wrong_password_in_a_session_ends_it_with_401(app_en
     status, _, _ = http.request("POST", "/auth/login", {"email": "ada@example.com", "password": PASSWORD,
                                                         "device_token": stolen.device_token})
     assert status == 200  # the device the session signed in with logs in
+
+
+# -- re-review of issue 26: look-alike domains (R1, R3) --------------------------------------------
+
+def test_lookup_keys_of_ascii_addresses_are_unchanged():
+    """The keys stored before the IDNA rule: all-ASCII addresses keep byte-identical keys."""
+    assert email_lookup_key("Ada.Lovelace+x@Example.COM") == "email:ada.lovelace+x@example.com"
+    assert email_lookup_key("ada@example.com") == "email:ada@example.com"
+    assert email_lookup_key("O'Brien@Sub.Domain.co.UK") == "email:o'brien@sub.domain.co.uk"
+    assert email_lookup_key("x@xn--gla-7ka.com") == "email:x@xn--gla-7ka.com"
+
+
+def test_a_unicode_domain_is_keyed_by_its_idna_form_never_casefolded():
+    from chalicelib.domain.contact import normalize_email
+    glass, glass_sz = (email_lookup_key(normalize_email(a)) for a in ("alice@glass.com", "alice@glaß.com"))
+    assert glass == "email:alice@glass.com"
+    assert glass_sz == "email:alice@xn--gla-7ka.com" != glass  # a registrable domain of its own
+    assert email_lookup_key(normalize_email("x@Bücher.DE")) == "email:x@xn--bcher-kva.de"
+    # its punycode spelling is the same domain, so the same identity
+    assert email_lookup_key(normalize_email("alice@xn--gla-7ka.com")) == glass_sz
+    # a non-ASCII local part is kept (NFC), never folded to an ASCII look-alike
+    assert email_lookup_key("Straße@example.com") == "email:Straße@example.com"
+    assert email_lookup_key("e\u0301@example.com") == "email:\u00e9@example.com"
+
+
+def test_a_reset_asked_for_a_look_alike_domain_sends_nothing_to_it():
+    env = make_env()
+    victim = env.identity.register("alice@glass.com", PASSWORD)
+    verify_email(env, victim.user_id, "alice@glass.com")
+    before = len(env.outbox.sent)
+    env.recovery.forgot("alice@glaß.com")
+    assert env.outbox.sent[before:] == []
+
+
+def test_a_reset_code_goes_to_the_accounts_stored_address_not_the_typed_one():
+    env = make_env()
+    user = env.identity.register("Ada@example.com", PASSWORD)
+    verify_email(env, user.user_id, "Ada@example.com")
+    before = len(env.outbox.sent)
+    env.recovery.forgot("ADA@EXAMPLE.com")
+    assert [address for _, address, _ in env.outbox.sent[before:]] == ["Ada@example.com"]
+
+
+def test_a_provider_address_on_a_look_alike_domain_never_links_to_the_account():
+    env = make_env()
+    victim = env.identity.register("alice@glass.com", PASSWORD)
+    verify_email(env, victim.user_id, "alice@glass.com")
+    pair, created = env.identity.social_sign_in("oidc", {"sub": "attacker-1", "email": "alice@glaß.com",
+                                                          "email_verified": True})
+    assert created and login_of(env, pair.refresh_token).user_id != victim.user_id
+
+
+def test_a_provider_address_found_through_an_item_of_another_address_is_refused(monkeypatch):
+    """An identity item keyed by the old casefold rule: alice@glaß.com's account under the key
+    of alice@glass.com. The real alice@glass.com's provider sign-in finds it through the item,
+    but the stored address is another mailbox: no link, no closing, no new account: 409."""
+    from chalicelib.domain import contact
+    from chalicelib.domain.errors import EmailTaken
+    from chalicelib.services import identity as identity_module
+    env = make_env()
+    monkeypatch.setattr(identity_module, "email_lookup_key", lambda n: "email:" + n.casefold())
+    legacy = env.identity.register("alice@glaß.com", PASSWORD)  # stored under "email:alice@glass.com"
+    monkeypatch.setattr(identity_module, "email_lookup_key", contact.email_lookup_key)
+    with pytest.raises(EmailTaken):
+        env.identity.social_sign_in("google", {"sub": "g-9", "email": "alice@glass.com", "email_verified": True})
+    assert env.users.user_id_for("google#g-9") is None
+    assert env.users.users[legacy.user_id].status != "closed"
+    # a case variant of an ASCII local part is the same address: it links
+    owner = env.identity.register("Bob@example.com", PASSWORD)
+    verify_email(env, owner.user_id, "Bob@example.com")
+    pair, created = env.identity.social_sign_in("google", {"sub": "g-11", "email": "bob@example.com",
+                                                           "email_verified": True})
+    assert not created and login_of(env, pair.refresh_token).user_id == owner.user_id
+
+
+# -- re-review of issue 26: wrong codes count per login (R2) ----------------------------------------
+
+def test_wrong_codes_in_a_stolen_login_end_it_and_never_lock_the_owners_reset_or_logins():
+    env = make_env()
+    user_id, thief = signed_in(env)
+    owner = principal_of(env, env.identity.login(PASSWORD, email="ada@example.com").access_token)
+    totp = turn_2fa_on(env, user_id)
+    s = stepup(env)
+    for _ in range(SESSION_PASSWORD_FAILURES - 1):
+        with pytest.raises(ReauthInvalid):
+            s.require(thief, None, "000000")
+    with pytest.raises(Unauthorized):  # the fifth wrong code ends the thief's login
+        s.require(thief, None, "000000")
+    assert thief.session_id and not env.sessions.is_active(thief.session_id, int(env.clock()))
+    # the owner's own login still steps up with her code, and her reset still takes her code
+    s.require(owner, None, totp.at(env.clock()))
+    env.clock.advance(30)
+    env.recovery.forgot("ada@example.com")
+    env.recovery.reset("ada@example.com", env.outbox.last_code("ada@example.com"), "the owners own passphrase 7",
+                       totp.at(env.clock()))
+
+
+def test_wrong_codes_in_a_reset_have_a_counter_of_their_own():
+    from chalicelib.domain.errors import MfaInvalid
+    env = make_env()
+    user_id, owner = signed_in(env)
+    totp = turn_2fa_on(env, user_id)
+    env.recovery.forgot("ada@example.com")
+    code = env.outbox.last_code("ada@example.com")
+    for _ in range(3):
+        with pytest.raises(MfaInvalid):
+            env.recovery.reset("ada@example.com", code, "the owners own passphrase 7", "000000")
+    now = int(env.clock())
+    assert env.counters.current(f"otp#reset#{user_id}", now)[0] == 3
+    assert env.counters.current(f"otp#{user_id}", now)[0] == 0
+    # ...which no login shares: the owner's step-up still takes her code, counting nothing there
+    stepup(env).require(owner, None, totp.at(env.clock()))
+    assert env.counters.current(f"otp#reset#{user_id}", now)[0] == 3
+
+
+def test_wrong_codes_of_sensitive_actions_count_for_the_calling_login():
+    from chalicelib.domain.errors import MfaInvalid
+    env = make_env()
+    user_id, thief = signed_in(env)
+    totp = turn_2fa_on(env, user_id)
+    for _ in range(SESSION_PASSWORD_FAILURES - 1):
+        with pytest.raises(MfaInvalid):
+            env.mfa.require(user_id, "000000", session_id=thief.session_id)
+    with pytest.raises(Unauthorized):
+        env.mfa.disable(user_id, "000000", session_id=thief.session_id)
+    assert thief.session_id and not env.sessions.is_active(thief.session_id, int(env.clock()))
+    env.mfa.require(user_id, totp.at(env.clock()), session_id="another-login")  # nobody else is locked

@@ -135,7 +135,7 @@ class FakeStripe(UnusedGateway):
 
 
 class Yes:
-    def require(self, user_id, otp):
+    def require(self, user_id, otp, **_where):
         return None
 
 

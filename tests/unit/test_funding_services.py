@@ -54,7 +54,7 @@ class FakeStripe(UnusedGateway):
 
 
 class Yes:
-    def require(self, user_id, otp):
+    def require(self, user_id, otp, **_where):
         return None
 
 
@@ -272,4 +272,32 @@ def test_a_frozen_account_gets_no_payout_stripe_was_not_yet_asked_for(world, mon
     assert withdraw(world, 300, key="after-transfer").body["status"] == "failed"
     assert world.balances() == (2000, 0, 2000)
     assert world.stripe.payouts == {} and world.stripe.reversals == [f"tr_{world.stripe.transfers[0]}"]
+    world.ok()
+
+
+def test_a_closed_accounts_money_does_not_leave(world):
+    """Re-review 26, R6: like a frozen one, a closed account sends nothing and gets no payout
+    (its money leaves only through operators)."""
+    from chalicelib.domain.errors import AccountFrozen
+    world.topped_up(2000)
+    world.book.profiles["usr_a"] = FundingProfile("usr_a", "cus_a", "acct_a", "enabled", status="closed")
+    with pytest.raises(AccountFrozen):
+        withdraw(world, key="closed")
+    world.book.wallet("wal_b", "usr_b")
+    with pytest.raises(AccountFrozen):
+        world.funding.ledger.transfer(world.user, "gone", {"from_wallet_id": world.wallet,
+                                                           "to": {"wallet_id": "wal_b"}, "amount": 100,
+                                                           "currency": "USD"})
+    assert world.balances() == (2000, 0, 2000) and world.stripe.payouts == {}
+    world.ok()
+
+
+def test_a_payout_held_before_the_closing_is_given_back_not_paid(world, monkeypatch):
+    world.topped_up(2000)
+    with monkeypatch.context() as m:
+        m.setattr(world.funding, "_send_payout", lambda w: None)  # the process died after the hold
+        assert withdraw(world, key="held").body["status"] == "pending"
+    world.book.profiles["usr_a"] = FundingProfile("usr_a", "cus_a", "acct_a", "enabled", status="closed")
+    assert withdraw(world, key="held").body["status"] == "failed"
+    assert world.balances() == (2000, 0, 2000) and world.stripe.payouts == {}
     world.ok()

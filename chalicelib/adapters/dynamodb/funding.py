@@ -134,7 +134,7 @@ class DynamoFunding:
 
         def write(tx: Any) -> None:
             tx.condition_check(UserRecord, user_id, condition=UserRecord.user_id.exists() & (
-                UserRecord.status.does_not_exist() | (UserRecord.status != "frozen")))
+                UserRecord.status.does_not_exist() | ~UserRecord.status.is_in("frozen", "closed")))
             tx.update(WithdrawalRecord(withdrawal_id=withdrawal_id),
                       actions=[attr.set(when if first is None else first)], condition=condition)
 

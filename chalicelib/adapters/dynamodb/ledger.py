@@ -526,8 +526,9 @@ class DynamoLedger:
 
         `record` is written with the money: a claim (a top-up's refunded total) or a resource
         (the withdrawal of a hold), conditional so that it happens once. Money its owner sends
-        out also requires, in the same transaction, that an operator has not frozen the account:
-        a freeze racing the payment either comes first and refuses it, or comes after it."""
+        out also requires, in the same transaction, that the account is neither frozen by an
+        operator nor closed: a freeze or a closing racing the payment either comes first and
+        refuses it, or comes after it."""
         if m.by_owner:
             items.append(self._not_frozen(m.from_owner))
             roles.append("account")
@@ -542,11 +543,14 @@ class DynamoLedger:
         self._transact(items, roles, m)
 
     def _not_frozen(self, owner_id: str) -> dict[str, Any]:
-        """The condition that an operator has not frozen this account (docs/operations.md)."""
+        """The condition that this account may send money: not frozen by an operator
+        (docs/operations.md), not closed (services.closing: a closed account's money leaves only
+        through operators)."""
         return {"ConditionCheck": {
             "TableName": self.t[UserRecord], "Key": {"user_id": _s(owner_id)},
-            "ConditionExpression": "attribute_not_exists(#st) OR #st <> :frozen",
-            "ExpressionAttributeNames": {"#st": "status"}, "ExpressionAttributeValues": {":frozen": _s("frozen")}}}
+            "ConditionExpression": "attribute_not_exists(#st) OR NOT (#st IN (:frozen, :closed))",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":frozen": _s("frozen"), ":closed": _s("closed")}}}
 
     def resolve_hold(self, transfer: Transfer, *, post: bool, now: str, now_ms: int,
                      record: WrittenWith | None = None, to: tuple[str, str] | None = None) -> bool:

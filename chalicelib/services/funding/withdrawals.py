@@ -32,6 +32,9 @@ from chalicelib.services.replay import Outcome, reopen, same_request, seal
 
 log = logging.getLogger(__name__)
 
+# Account statuses no money leaves from (adapters.dynamodb.ledger `_not_frozen` says the same).
+NO_OUTFLOW = ("frozen", "closed")
+
 
 class _NotClaimed(Exception):
     """A Stripe call's claim was refused: the account is frozen, or the withdrawal moved on."""
@@ -55,7 +58,9 @@ class Withdrawals(FundingBase):
             raise NotFound("No payout account yet: POST /payout-account.")
         return {"status": user.payout_status}
 
-    def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any) -> Outcome:
+    def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any, *,
+                 session_id: str | None = None) -> Outcome:
+        """`session_id`: the caller's login, which wrong codes count for (services.mfa)."""
         key = check_idempotency_key(idempotency_key)
         withdrawal_id = deterministic_id("wd", user_id, key)
         req_hash = self.ledger.request_hash("withdrawals", request)  # without the otp: a retry may carry a fresh code
@@ -67,7 +72,7 @@ class Withdrawals(FundingBase):
             if not existing.payout_id and existing.status == "pending":
                 self._send_payout(existing)  # the first call stopped between hold and Stripe
             return self._withdrawal_answer(withdrawal_id, replayed=True)
-        self.mfa.require(user_id, otp)
+        self.mfa.require(user_id, otp, session_id=session_id)
         wallet = self.ledger.wallet(user_id, request["wallet_id"])
         amount = Money(request["amount"], wallet.currency)
         self.ledger.check_maximum(amount)
@@ -79,7 +84,8 @@ class Withdrawals(FundingBase):
                                created_at=rfc3339(self.now()))
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
                                            hold=True, record=record, daily_limit=True):
-            return self.withdraw(user_id, idempotency_key, request, otp)  # a concurrent twin won: replay it
+            # a concurrent twin won: replay it
+            return self.withdraw(user_id, idempotency_key, request, otp, session_id=session_id)
         self._send_payout(self._existing(withdrawal_id))
         return self._withdrawal_answer(withdrawal_id)
 
@@ -104,13 +110,13 @@ class Withdrawals(FundingBase):
 
         Never twice: in Connect mode the money first moves to the user's connected account
         (a Stripe transfer), then a payout leaves that account; each step goes through `_once`,
-        which claims the call first, conditional on the account not being frozen.
+        which claims the call first, conditional on the account being neither frozen nor closed.
 
         A refusal of a create call gives the hold back (after taking a transfer back from the
         connected account); an unknown outcome (ServiceUnavailable) keeps it for the retry, the
         resume job or the payout events to settle."""
         user = self.repo.user(w.user_id)
-        if (user is not None and user.status == "frozen") or w.payout_barred_at is not None:
+        if (user is not None and user.status in NO_OUTFLOW) or w.payout_barred_at is not None:
             self._frozen(w)  # a bar is never lifted: a give-back begun before an unfreeze is finished
             return
         account = user.payout_account_id if user else None
@@ -141,7 +147,7 @@ class Withdrawals(FundingBase):
             fresh = self._existing(wid)
             profile = self.repo.user(w.user_id)
             if fresh.status == "pending" and (fresh.payout_barred_at is not None
-                                              or (profile is not None and profile.status == "frozen")):
+                                              or (profile is not None and profile.status in NO_OUTFLOW)):
                 self._frozen(fresh)
             return
         if payout_id is not None:
