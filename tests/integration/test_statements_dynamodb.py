@@ -15,6 +15,7 @@ from chalicelib.adapters.dynamodb.models import ChainHeadRecord, EntryRecord
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
 from chalicelib.domain.statements import first_break, link_hash
+from offline_wallet.payer import Chain, sign_voucher
 from statement_verify import Invalid, verify
 from tests.integration.test_ledger_dynamodb import fund, pay, person
 
@@ -102,6 +103,36 @@ def test_a_statement_adds_up_over_every_kind_of_entry_and_verifies(stack_contain
     before_refund = next(i for i in s["items"] if i["type"] == "refund")
     at = c.statements.balance(a, wa, before_refund["posted_at"])  # at the instant: included
     assert at["balance"] == before_refund["balance_after"]
+
+
+def test_offline_redemptions_and_exchanges_are_chained_and_add_up(stack_container, ledger):
+    """The two kinds of entry the test above does not make: a voucher redeemed (the payer's hold
+    posted to the payee) and an exchange (three transfers in one transaction, across currencies).
+    Every wallet they touch has a statement that adds up and verifies."""
+    from tests.integration.test_exchange_dynamodb import execute, quote
+    from tests.integration.test_offline_dynamodb import allowance, offline, redeem
+
+    c = stack_container
+    a, _, wa = person(c, derived=True)
+    b, _, wb = person(c, derived=True)
+    fund(ledger, wa, 20_000)
+    q = quote(c.exchanges, a, "USD", "EUR", sell_amount=5_000)
+    eur = execute(c.exchanges, a, q, wa).body["to_wallet_id"]
+    service = offline(c)
+    cert, key = allowance(c, service, a, wa, 2_000)
+    chain = Chain(cert["certificate"])
+    vouchers = [sign_voucher(chain, key, b, 300), sign_voucher(chain, key, b, 450)]
+    assert [r["status"] for r in redeem(service, b, cert["certificate"], vouchers)] == ["credited", "credited"]
+    chained([wa, wb, eur])
+    c.statements.make_checkpoint()
+    for owner, wallet, expected in ((a, wa, 20_000 - 5_000 - 750), (b, wb, 750), (a, eur, q["buy"]["amount"])):
+        st = statement(c, owner, wallet)
+        assert st["closing_balance"] == expected == ledger.wallet(owner, wallet).balance
+        assert checks(c, st).startswith("OK"), (wallet, checks(c, st))
+    kinds = {(i["type"], i["direction"]) for i in statement(c, a, wa)["items"]}
+    assert ("exchange", "debit") in kinds and ("offline", "debit") in kinds
+    assert {(i["type"], i["direction"]) for i in statement(c, b, wb)["items"]} == {("offline", "credit")}
+    assert {(i["type"], i["direction"]) for i in statement(c, a, eur)["items"]} == {("exchange", "credit")}
 
 
 def test_edits_in_the_tables_are_found_by_verify_ledger_and_by_a_saved_checkpoint(stack_container, ledger):
