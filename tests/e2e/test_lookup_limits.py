@@ -2,7 +2,7 @@
 
 Before, `POST /transfers` from an empty wallet answered recipient_not_found for an unknown
 address and insufficient_funds for a registered one, and `PATCH /me` answered phone_taken, as
-often as anyone asked. Now (../shared/API.md, "Sessions, step-up and account safety"): at most
+often as anyone asked. Now (docs/account-safety.md, look-up limits): at most
 30 distinct unknown recipients per account per hour across transfers, payment requests and
 invitations, then 429 for every new address, registered or not; at most 5 phone changes per
 account per day, then 429, taken or not."""
