@@ -51,7 +51,7 @@ import dataclasses  # noqa: E402
 from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken  # noqa: E402
 from chalicelib.domain.ids import rfc3339  # noqa: E402
 from chalicelib.domain.messages import Message  # noqa: E402
-from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, Session, User  # noqa: E402
+from chalicelib.domain.user import CodeProof, KeptDevice, NewWallet, PhoneChange, Session, User  # noqa: E402
 from chalicelib.domain.verification import KEEP_REPLACED, MAX_TRIES, USED, StoredCode  # noqa: E402
 
 
@@ -141,6 +141,7 @@ class FakeUsers:
         if password_hash is not None:
             self.users[user_id].password_hash = password_hash
             self.users[user_id].auth_epoch += 1
+            self.users[user_id].kept_device = None
         self.verified.add(email_key)
 
     def confirm_phone(self, user_id: str, phone_key: str, phone_ct: str, proof: CodeProof, created_at: str) -> None:
@@ -181,13 +182,16 @@ class FakeUsers:
         self.verified.discard(key)
         return True
 
-    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool) -> bool:
+    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool,
+                       phone_ct: str | None, phone_verified: bool) -> bool:
         u = self.users.get(user_id)
         if u is None or u.status == "closed" or u.email_verified or (phone_too and u.phone_verified):
             return False
+        if (u.phone_ct, u.phone_verified) != (phone_ct, phone_verified):
+            return False
         assert all(self.identities.get(k, user_id) == user_id for k in release)
         u.status, u.unverified_since = "closed", None
-        u.auth_epoch += 1
+        u.auth_epoch, u.kept_device = u.auth_epoch + 1, None
         for key in release:
             self.release(key, user_id)
         return True
@@ -233,13 +237,14 @@ class FakeUsers:
         u.recovery_codes.discard(code_hash)
         return True
 
-    def set_password(self, user_id: str, password_hash: str) -> bool:
+    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None) -> bool:
         self.users[user_id].password_hash = password_hash
-        self.users[user_id].auth_epoch += 1
+        self.new_auth_epoch(user_id, keep)
         return True
 
-    def new_auth_epoch(self, user_id: str) -> int:
+    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None) -> int:
         self.users[user_id].auth_epoch += 1
+        self.users[user_id].kept_device = keep
         return self.users[user_id].auth_epoch
 
     def clear_password(self, user_id: str) -> bool:

@@ -33,6 +33,28 @@ class User:
     # than the account's is not honoured, so nothing signed in under the old credentials
     # outlives the change, even a login that raced it or that the by-user index did not show.
     auth_epoch: int = 0
+    # The one device the owner made the last such change from (a password change, "sign out
+    # everywhere else"): its device token stays trusted across the change, so her own next login
+    # is not thrown into the pool strangers can lock (services.devices). A reset or closing
+    # keeps none.
+    kept_device: KeptDevice | None = None
+
+
+@dataclass(frozen=True)
+class KeptDevice:
+    """A device whose token survives an auth-epoch bump: its device key, and the oldest epoch
+    its token may have been issued under (a login at `since`, carried over since)."""
+
+    key: str
+    since: int
+
+    def encode(self) -> str:
+        return f"{self.since}:{self.key}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> KeptDevice | None:
+        since, _, key = (text or "").partition(":")
+        return cls(key=key, since=int(since)) if since.isdigit() and key else None
 
 
 def can_sign_in(user: User) -> bool:

@@ -37,9 +37,11 @@ BATCH = 200  # closings per run: the hourly schedule catches up with any backlog
 class ClosableUsers(Protocol):
     def get(self, user_id: str) -> User | None: ...
 
-    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool) -> bool:
+    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool,
+                       phone_ct: str | None, phone_verified: bool) -> bool:
         """Close the account and delete the `release` identity items in one transaction, if
-        its e-mail (and, `phone_too`, its phone) is still unverified; False if not."""
+        its e-mail (and, `phone_too`, its phone) is still unverified and its phone is still
+        the one read (`phone_ct`, `phone_verified`); False if not."""
 
     def unverified_before(self, cutoff: int) -> Iterable[str]:
         """Accounts without a verified contact since before `cutoff`, oldest first."""
@@ -62,7 +64,8 @@ class AccountClosing:
 
     def close(self, user: User, *, phone_too: bool) -> bool:
         """Close an account whose e-mail nobody proved (and, `phone_too`, its phone either) for
-        the address's owner; False if one was proved meanwhile (then it stays as it is)."""
+        the address's owner; False if one was proved meanwhile (then it stays as it is) or its
+        phone changed since `user` was read (read it again and retry)."""
         if not self._close(user, phone_too=phone_too):
             return False
         if self.holds_money(user.user_id):
@@ -71,7 +74,10 @@ class AccountClosing:
         return True
 
     def _close(self, user: User, *, phone_too: bool) -> bool:
-        if not self.users.close_unproven(user.user_id, self._addresses(user), phone_too=phone_too):
+        # As read: a phone verified since would not be in the release list (the caller reads
+        # the account again and retries).
+        if not self.users.close_unproven(user.user_id, self._addresses(user), phone_too=phone_too,
+                                         phone_ct=user.phone_ct, phone_verified=user.phone_verified):
             return False
         self.end_sessions(user.user_id)
         return True

@@ -14,8 +14,11 @@ is forged, expired or another account's is treated exactly like none.
 
 The MAC also covers the account's auth epoch (domain.user.User.auth_epoch), which the token does
 not carry: a password reset or change, "sign out everywhere else" or closing bumps it, and every
-device token issued before stops being trusted (a thief's, got with the old password, and the
-owner's own, which her next login replaces).
+device token issued before stops being trusted (a thief's, got with the old password). All but
+one: a password change or "sign out everywhere else" carries the device it was made from over
+(`User.kept_device`), so the owner's own next login is still a trusted device's and no stranger
+filling the shared counter can lock her out of the account she has just secured. A reset
+(whoever asked may have lost the device) and closing carry none.
 """
 from __future__ import annotations
 
@@ -26,8 +29,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib.domain.user import KeptDevice
+
 PREFIX = "dt1"
 DEVICE_TOKEN_TTL = 90 * 86400
+# How many epochs back a kept device's token is looked for (each one HMAC): more bumps from the
+# same device than this while it never signed in again, and it is simply a new device.
+KEPT_EPOCHS = 16
 # The blind-index input that derives the signing key: a domain of its own (contact look-up
 # keys start "email:" or "phone:"), so no look-up key can ever equal it.
 KEY_DOMAIN = "device:token-signing-key"
@@ -65,17 +73,22 @@ class DeviceTokens:
     def _device(self, nonce: str) -> TrustedDevice:
         return TrustedDevice(nonce=nonce, key=self._mac("key", nonce)[:32])
 
-    def trusted(self, token: str | None, user_id: str, epoch: int, now: int) -> TrustedDevice | None:
-        """The device of a token valid for this account at its auth `epoch` now; None for
-        anything else."""
-        parts = token.split(".") if isinstance(token, str) else []
-        if len(parts) != 5 or parts[0] != PREFIX or not parts[2] or not parts[3].isdigit():
+    def trusted(self, token: str | None, user_id: str, epoch: int, now: int,
+                kept: KeptDevice | None = None) -> TrustedDevice | None:
+        """The device of a token valid for this account at its auth `epoch` now, or the `kept`
+        device's token issued under an epoch since `kept.since`; None for anything else."""
+        # Ours are ASCII: anything else (a lone surrogate that UTF-8 cannot encode, a "²" that
+        # isdigit() takes for a digit and int() refuses) is simply not one.
+        parts = token.split(".") if isinstance(token, str) and token.isascii() else []
+        if len(parts) != 5 or parts[0] != PREFIX or not parts[2] or not parts[3].isdigit() or len(parts[3]) > 12:
             return None
         _, owner, nonce, expires, mac = parts
-        # Bytes: compare_digest refuses non-ASCII text, and the token is whatever a client sent.
-        expected = self._mac(PREFIX, owner, nonce, expires, str(epoch))
-        if not hmac.compare_digest(mac.encode("utf-8"), expected.encode("ascii")):
-            return None
         if owner != user_id or int(expires) <= now:
             return None
-        return self._device(nonce)
+        device = self._device(nonce)
+        epochs = [epoch]
+        if kept is not None and device.key == kept.key:
+            epochs += range(max(kept.since, epoch - KEPT_EPOCHS), epoch)
+        if any(hmac.compare_digest(mac, self._mac(PREFIX, owner, nonce, expires, str(e))) for e in epochs):
+            return device
+        return None

@@ -35,7 +35,15 @@ from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.ledger import default_wallet_id
 from chalicelib.domain.passwords import check_password
 from chalicelib.domain.principal import PendingSession, Principal
-from chalicelib.domain.user import NewWallet, Session, User, can_sign_in, clean_user_agent, has_verified_contact
+from chalicelib.domain.user import (
+    KeptDevice,
+    NewWallet,
+    Session,
+    User,
+    can_sign_in,
+    clean_user_agent,
+    has_verified_contact,
+)
 from chalicelib.services.closing import AccountClosing
 from chalicelib.services.devices import DeviceTokens, TrustedDevice
 from chalicelib.services.lockout import Lockout, device_failures_key, untrusted_key
@@ -201,7 +209,8 @@ class Identity:
         # strangers' guesses lock out strangers, never the owner's trusted devices. An unknown
         # identifier has a counter of its own, so the answers look alike either way. Every
         # attempt is counted before the password is checked (services.lockout).
-        device = self.devices.trusted(device_token, user.user_id, user.auth_epoch, now) if user else None
+        device = (self.devices.trusted(device_token, user.user_id, user.auth_epoch, now, user.kept_device)
+                  if user else None)
         if device is not None:
             key = device_failures_key(device.key)
         else:
@@ -372,7 +381,7 @@ class Identity:
         if user.mfa_enabled:
             self.mfa.require(user_id, otp, session_id=session_id)
         check_password(new, field="new_password")
-        self.users.set_password(user_id, self.hasher.hash(new))
+        self.users.set_password(user_id, self.hasher.hash(new), keep=self._kept_device(user, session_id))
         self.logins.end_all(user_id)
 
     # -- the account's logins -----------------------------------------------------------------
@@ -388,10 +397,24 @@ class Identity:
         moves on (so device tokens issued before stop being trusted too), and the caller's own
         login, alone, is carried over to it. A refresh of the caller's login in the moment
         between the two writes is refused (it signs in again): never the other way round."""
-        epoch = self.users.new_auth_epoch(principal.user_id)
+        user = self.users.get(principal.user_id)
+        keep = self._kept_device(user, principal.session_id) if user else None
+        epoch = self.users.new_auth_epoch(principal.user_id, keep=keep)
         if principal.session_id:
             self.sessions.restamp(principal.session_id, epoch)
         self.logins.end_all(principal.user_id, keep=principal.session_id)
+
+    def _kept_device(self, user: User, session_id: str | None) -> KeptDevice | None:
+        """The device of the login making an auth-epoch bump, whose token the bump carries over
+        (services.devices): its token was issued when it signed in, or, if an earlier bump
+        already carried this device over, maybe before."""
+        session = self.sessions.get(session_id) if session_id else None
+        if session is None or session.user_id != user.user_id or not session.device_key:
+            return None
+        since = session.auth_epoch
+        if user.kept_device is not None and user.kept_device.key == session.device_key:
+            since = min(since, user.kept_device.since)
+        return KeptDevice(key=session.device_key, since=since)
 
     # -- social sign-in -----------------------------------------------------------------------
     def social_sign_in(self, provider: str, claims: dict[str, Any]) -> tuple[TokenPair, bool]:

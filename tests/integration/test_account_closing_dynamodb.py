@@ -76,6 +76,25 @@ def test_closing_is_one_transaction_that_releases_the_address_and_ends_the_login
     assert identity.register(address, PASSWORD).user_id != user.user_id  # the address is free again
 
 
+def test_a_take_back_refuses_to_close_on_a_stale_read_of_the_phone(identity):
+    # Review R5: a phone verified after the read would stay keyed to the closed account.
+    from chalicelib.domain.contact import phone_lookup_key
+    from chalicelib.domain.user import PhoneChange
+
+    address = email()
+    user = identity.register(address, PASSWORD)
+    read = identity.users.get(user.user_id)
+    phone = f"+1415555{uuid.uuid4().int % 10000:04d}"
+    new_ct = identity.cipher.encrypt(phone, user.user_id, "phone")
+    identity.users.update_profile(user.user_id, {}, PhoneChange(
+        new_ct=new_ct, new_key=identity_key(phone_lookup_key(phone), identity.blind_index),
+        old_ct=None, old_verified_key=None))
+    closing = AccountClosing(identity.users, identity.cipher, identity.blind_index, identity.sessions.revoke_all)
+    assert not closing.close(read, phone_too=False)  # the phone is not the one read
+    assert identity.users.get(user.user_id).status == "active"
+    assert closing.close(identity.users.get(user.user_id), phone_too=False)  # read again: it closes
+
+
 def test_a_verification_racing_a_closing_never_both_happen(identity):
     for _ in range(5):
         address = email()

@@ -103,14 +103,25 @@ def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before
     assert c.users.set_password(user_id, "not a real hash") and c.users.get(user_id).auth_epoch == 9
 
 
-def test_a_device_token_is_trusted_until_the_auth_epoch_moves(stack_container):
-    # Review 26, F7.
+def test_a_device_token_is_trusted_until_the_auth_epoch_moves_but_the_callers_is_carried_over(stack_container):
+    # Review 26, F7 and R4.
     c = stack_container
-    _, address = verified_person(c)
-    c.identity.login(PASSWORD, email=address)
+    user_id, address = verified_person(c)
+    other = c.identity.login(PASSWORD, email=address)
     mine = c.identity.login(PASSWORD, email=address)
     again = c.identity.login(PASSWORD, email=address, device_token=mine.device_token)
     assert not c.sessions.get(sid(again)).new_device
     c.identity.end_other_sessions(c.identity.verify_access(again.access_token))
+    stranger = c.identity.login(PASSWORD, email=address, device_token=other.device_token)
+    assert c.sessions.get(sid(stranger)).new_device
     after = c.identity.login(PASSWORD, email=address, device_token=again.device_token)
-    assert c.sessions.get(sid(after)).new_device
+    assert not c.sessions.get(sid(after)).new_device
+    me = c.identity.verify_access(after.access_token)
+    c.identity.change_password(user_id, PASSWORD, PASSWORD + "!", session_id=me.session_id)
+    kept = c.users.get(user_id).kept_device
+    assert kept is not None and kept.key == c.sessions.get(sid(after)).device_key
+    last = c.identity.login(PASSWORD + "!", email=address, device_token=after.device_token)
+    assert not c.sessions.get(sid(last)).new_device
+    c.users.confirm_email(user_id, identity_key(email_lookup_key(address), c.blind_index), None,
+                          password_hash=c.identity.hasher.hash(PASSWORD))  # a reset keeps no device
+    assert c.users.get(user_id).kept_device is None

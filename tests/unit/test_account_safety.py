@@ -365,9 +365,9 @@ def test_a_reset_racing_the_emails_verification_is_an_ordinary_reset(monkeypatch
     user = env.identity.register("ada@example.com", PASSWORD)
     real_close = env.users.close_unproven
 
-    def verified_first(user_id, release, *, phone_too):
+    def verified_first(user_id, release, **kwargs):
         verify_email(env, user.user_id, "ada@example.com")  # the owner's confirmation lands first
-        return real_close(user_id, release, phone_too=phone_too)
+        return real_close(user_id, release, **kwargs)
 
     env.recovery.forgot("ada@example.com")
     code = env.outbox.last_code("ada@example.com")
@@ -375,6 +375,31 @@ def test_a_reset_racing_the_emails_verification_is_an_ordinary_reset(monkeypatch
     env.recovery.reset("ada@example.com", code, "the owners own passphrase 7")
     assert env.users.users[user.user_id].status == "active"
     assert env.identity.login("the owners own passphrase 7", email="ada@example.com")
+
+
+def test_a_phone_verified_while_the_take_back_runs_is_released_with_the_account(monkeypatch):
+    # Review R5: the closing released the contacts as read; a phone the squatter verified in
+    # between stayed keyed to the closed account (payments to it stuck there, the number taken).
+    from chalicelib.domain.verification import Channel
+
+    env = make_env()
+    eve = env.identity.register("ada@example.com", "eves password for it 99", phone=PHONE)
+    env.contacts.send(eve.user_id, Channel.PHONE)
+    real_close = env.users.close_unproven
+    raced: list[str] = []
+
+    def phone_verified_first(user_id, release, **kwargs):
+        if not raced:
+            env.contacts.confirm(eve.user_id, Channel.PHONE, env.outbox.last_code(PHONE))
+            raced.append(user_id)
+        return real_close(user_id, release, **kwargs)
+
+    monkeypatch.setattr(env.users, "close_unproven", phone_verified_first)
+    reset(env)
+    assert raced and env.users.users[eve.user_id].status == "closed"
+    assert env.users.user_id_for(key_of(env, phone_lookup_key(PHONE))) is None  # free for its owner
+    pair = env.identity.login("the owners own passphrase 7", email="ada@example.com")
+    assert login_of(env, pair.refresh_token).user_id != eve.user_id
 
 
 def test_a_reset_of_a_verified_email_still_asks_its_2fa():

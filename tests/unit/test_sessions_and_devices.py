@@ -432,13 +432,76 @@ def test_device_tokens_issued_before_a_reset_are_no_longer_trusted():
     assert not session_of(env, renewed).new_device  # the one issued after is trusted
 
 
-def test_sign_out_everywhere_else_untrusts_every_device_token_too():
+def test_sign_out_everywhere_else_untrusts_every_device_token_but_the_callers():
+    env = make_env()
+    verified(env)
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    env.identity.end_other_sessions(principal_of(env, owner))
+    stolen = env.identity.login(PASSWORD, email="alice@example.com", device_token=thief.device_token)
+    assert session_of(env, stolen).new_device
+    again = env.identity.login(PASSWORD, email="alice@example.com", device_token=owner.device_token)
+    assert not session_of(env, again).new_device
+    assert session_of(env, again).device_key == session_of(env, owner).device_key
+
+
+def lock_the_shared_pool(env, email="alice@example.com"):
+    """A stranger who knows the e-mail fills the counter of clients without a device token."""
+    for _ in range(12):
+        with pytest.raises((InvalidCredentials, TooManyRequests)):
+            env.identity.login(WRONG, email=email)
+    with pytest.raises(TooManyRequests):
+        env.identity.login(NEW_PASSWORD, email=email)
+
+
+def test_the_owner_who_changed_her_password_is_never_locked_out_by_strangers_after_it():
+    # Review R4: the change voided her own device token too, so her next login fell into the
+    # pool a stranger can fill. The device she changed it from stays trusted.
+    env = make_env()
+    verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    me = principal_of(env, owner)
+    env.identity.change_password(me.user_id, PASSWORD, NEW_PASSWORD, session_id=me.session_id)
+    lock_the_shared_pool(env)
+    again = env.identity.login(NEW_PASSWORD, email="alice@example.com", device_token=owner.device_token)
+    assert not session_of(env, again).new_device
+    with pytest.raises(TooManyRequests):  # the thief's token, got with the old password, is no one's
+        env.identity.login(NEW_PASSWORD, email="alice@example.com", device_token=thief.device_token)
+
+
+def test_a_device_carried_over_twice_stays_trusted_and_another_devices_change_drops_it():
+    env = make_env()
+    verified(env)
+    phone = env.identity.login(PASSWORD, email="alice@example.com")
+    laptop = env.identity.login(PASSWORD, email="alice@example.com")
+    env.identity.end_other_sessions(principal_of(env, phone))
+    env.identity.end_other_sessions(principal_of(env, phone))  # her phone's token is two epochs old
+    assert not session_of(env, env.identity.login(PASSWORD, email="alice@example.com",
+                                                  device_token=phone.device_token)).new_device
+    laptop = env.identity.login(PASSWORD, email="alice@example.com", device_token=laptop.device_token)
+    env.identity.end_other_sessions(principal_of(env, laptop))  # now the laptop is the one kept
+    assert session_of(env, env.identity.login(PASSWORD, email="alice@example.com",
+                                              device_token=phone.device_token)).new_device
+
+
+def test_a_reset_carries_no_device_over():
     env = make_env()
     verified(env)
     owner = env.identity.login(PASSWORD, email="alice@example.com")
     env.identity.end_other_sessions(principal_of(env, owner))
-    again = env.identity.login(PASSWORD, email="alice@example.com", device_token=owner.device_token)
+    reset_password(env)  # whoever asked may have lost (or stolen) that very device
+    again = env.identity.login(NEW_PASSWORD, email="alice@example.com", device_token=owner.device_token)
     assert session_of(env, again).new_device
+
+
+@pytest.mark.parametrize("tail", ["²", "9" * 5000, "\ud800", "1.x", ""])
+def test_hostile_device_tokens_are_worth_nothing_and_never_raise(tail):
+    tokens = DeviceTokens(b"k" * 32)
+    token, _ = tokens.issue("usr_a", 0, 1000)
+    head = ".".join(token.split(".")[:3])
+    for bad in (f"{head}.{tail}.mac", f"dt1.usr_a.{tail}", tail, f"{token}{tail or '.'}"):
+        assert tokens.trusted(bad, "usr_a", 0, 1000) is None
 
 
 # -- provider sign-ins are new sign-ins (review 26, F6) -------------------------------------------

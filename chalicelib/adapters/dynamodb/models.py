@@ -124,6 +124,8 @@ class UserRecord(BaseModel):
     # Bumped (ADD 1) by a password reset or change, "sign out everywhere else" and closing: a
     # login or device token stamped with an older one is no longer honoured (domain.user.User).
     auth_epoch = NumberAttribute(null=True)
+    # "<since>:<device key>": the device whose token the last bump carried over (domain.user.KeptDevice).
+    kept_device = UnicodeAttribute(null=True)
     by_unverified = UnverifiedUsers()
 
 

@@ -14,7 +14,7 @@ from chalicelib.adapters.dynamodb.models import (
     written,
 )
 from chalicelib.domain.errors import CodeExpired, Conflict, EmailTaken, PhoneTaken
-from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
+from chalicelib.domain.user import CodeProof, KeptDevice, NewWallet, PhoneChange, User
 from chalicelib.domain.verification import MAX_TRIES, USED
 
 _TAKEN = {"email": EmailTaken, "phone": PhoneTaken}
@@ -55,6 +55,11 @@ def _consume(tx: Any, proof: CodeProof) -> None:
 # atomic ADD, so two changes that race both count.
 _NEW_EPOCH = UserRecord.auth_epoch.add(1)
 
+
+def _keeping(device: KeptDevice | None) -> list[Any]:
+    """The epoch bump's companion: which device's token it carries over (none: forget any)."""
+    return [UserRecord.kept_device.set(device.encode()) if device else UserRecord.kept_device.remove()]
+
 # A verified contact takes the account out of the unverified index, for good: from then on the
 # 7-day closing never considers it (and the same transaction makes it so, so the two race safely).
 _PROVEN = [UserRecord.unverified.remove(), UserRecord.unverified_since.remove()]
@@ -73,6 +78,7 @@ def _to_user(r: UserRecord) -> User:
     user.totp_last_step = int(r.totp_last_step or 0)
     user.unverified_since = int(r.unverified_since) if r.unverified_since is not None else None
     user.auth_epoch = int(r.auth_epoch or 0)
+    user.kept_device = KeptDevice.decode(r.kept_device)
     user.email_verified, user.phone_verified = bool(r.email_verified), bool(r.phone_verified)
     user.recovery_codes = set(r.recovery_codes or ())
     return user
@@ -134,7 +140,7 @@ class DynamoUsers:
         login signed in before), consuming the code that proved it."""
         actions: list[Any] = [UserRecord.email_verified.set(True), *_PROVEN]
         if password_hash is not None:
-            actions += [UserRecord.password_hash.set(password_hash), _NEW_EPOCH]
+            actions += [UserRecord.password_hash.set(password_hash), _NEW_EPOCH, *_keeping(None)]
 
         def write(tx: Any) -> None:
             if proof:
@@ -220,21 +226,29 @@ class DynamoUsers:
         return written(lambda: IdentityRecord(key=identity_key).delete(condition=IdentityRecord.user_id == user_id))
 
     # -- closing accounts nobody proved owning ---------------------------------------------------
-    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool) -> bool:
+    def close_unproven(self, user_id: str, release: list[str], *, phone_too: bool,
+                       phone_ct: str | None, phone_verified: bool) -> bool:
         """Close the account and delete the identity items in `release` (its e-mail, so the
         address is free again; any verified phone) in ONE transaction, on the condition that
         its e-mail is still unverified (and, `phone_too`, its phone as well) and it is not
-        closed already: of a verification and a closing that race, exactly one wins. False
+        closed already: of a verification and a closing that race, exactly one wins. The
+        phone must still be as the caller read it (`phone_ct`, `phone_verified`), so one
+        verified meanwhile never stays keyed to a closed account, outside `release`. False
         when that condition no longer holds."""
         from pynamodb.exceptions import TransactWriteError
 
         unproven = _unverified(UserRecord.email_verified)
         if phone_too:
             unproven &= _unverified(UserRecord.phone_verified)
-        condition = UserRecord.user_id.exists() & (UserRecord.status != "closed") & unproven
+        # The ciphertext is the phone's version: every write of a number encrypts it afresh.
+        same_phone = (UserRecord.phone_ct == phone_ct) if phone_ct else UserRecord.phone_ct.does_not_exist()
+        same_phone &= (UserRecord.phone_verified == True) if phone_verified else _unverified(  # noqa: E712
+            UserRecord.phone_verified)
+        condition = UserRecord.user_id.exists() & (UserRecord.status != "closed") & unproven & same_phone
 
         def write(tx: Any) -> None:
-            tx.update(UserRecord(user_id=user_id), actions=[UserRecord.status.set("closed"), *_PROVEN, _NEW_EPOCH],
+            tx.update(UserRecord(user_id=user_id),
+                      actions=[UserRecord.status.set("closed"), *_PROVEN, _NEW_EPOCH, *_keeping(None)],
                       condition=condition)
             for key in release:
                 # Gone already is fine; someone else's (taken since) is not ours to delete.
@@ -290,15 +304,16 @@ class DynamoUsers:
         return self._update(user_id, [UserRecord.recovery_codes.delete({code_hash})],
                             UserRecord.recovery_codes.contains(code_hash))
 
-    def set_password(self, user_id: str, password_hash: str) -> bool:
-        """The new password; every login and device token signed in before stops being honoured."""
-        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH])
+    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None) -> bool:
+        """The new password; every login and device token signed in before stops being honoured
+        (but `keep`'s token)."""
+        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH, *_keeping(keep)])
 
-    def new_auth_epoch(self, user_id: str) -> int:
-        """Bump the account's auth epoch (one atomic ADD); the value this call made it, which no
-        other bump shares."""
+    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None) -> int:
+        """Bump the account's auth epoch (one atomic ADD), carrying `keep`'s device token over;
+        the value this call made it, which no other bump shares."""
         record = UserRecord(user_id=user_id)
-        record.update(actions=[_NEW_EPOCH], condition=UserRecord.user_id.exists())
+        record.update(actions=[_NEW_EPOCH, *_keeping(keep)], condition=UserRecord.user_id.exists())
         return int(record.auth_epoch or 0)
 
     def clear_password(self, user_id: str) -> bool:
