@@ -237,12 +237,16 @@ class FakeUsers:
         u.recovery_codes.discard(code_hash)
         return True
 
-    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None) -> bool:
+    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None, *,
+                     epoch: int) -> bool:
+        if self.new_auth_epoch(user_id, keep, epoch=epoch) is None:
+            return False
         self.users[user_id].password_hash = password_hash
-        self.new_auth_epoch(user_id, keep)
         return True
 
-    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None) -> int:
+    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None, *, epoch: int) -> int | None:
+        if self.users[user_id].auth_epoch != epoch:
+            return None
         self.users[user_id].auth_epoch += 1
         self.users[user_id].kept_device = keep
         return self.users[user_id].auth_epoch

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from chalicelib.domain.contact import (
@@ -372,17 +372,22 @@ class Identity:
         being trusted (the auth epoch moves on). Wrong current passwords count for the calling
         login (`session_id`: services.sessions.SessionPasswords), never the pool that strangers'
         logins fill nor the device's logins: nobody else can block the owner's password change."""
-        user = self.users.get(user_id)
-        if user is None:
-            raise NotFound()
-        hashed = user.password_hash
-        if not self.session_passwords.check(user_id, session_id, lambda: self.hasher.verify(current, hashed)):
-            raise InvalidCredentials("The current password is not correct.")
-        if user.mfa_enabled:
-            self.mfa.require(user_id, otp, session_id=session_id)
-        check_password(new, field="new_password")
-        self.users.set_password(user_id, self.hasher.hash(new), keep=self._kept_device(user, session_id))
-        self.logins.end_all(user_id)
+        # Each pass reads the account and the login afresh: a reset, another change or a "sign
+        # out everywhere else" landing in between moves the epoch, and this write, conditioned
+        # on the epoch read, is refused rather than undoing it (review 26b, E).
+        for _ in range(3):
+            user, session = self._current_login(user_id, session_id)
+            if not self.session_passwords.check(user_id, session_id, partial(self.hasher.verify, current,
+                                                                             user.password_hash)):
+                raise InvalidCredentials("The current password is not correct.")
+            if user.mfa_enabled:
+                self.mfa.require(user_id, otp, session_id=session_id)
+            check_password(new, field="new_password")
+            if self.users.set_password(user_id, self.hasher.hash(new), keep=self._kept_device(user, session),
+                                       epoch=user.auth_epoch):
+                self.logins.end_all(user_id)
+                return
+        raise Conflict("The account changed concurrently; try again.")
 
     # -- the account's logins -----------------------------------------------------------------
     def sessions_of(self, principal: Principal) -> list[SessionView]:
@@ -394,22 +399,40 @@ class Identity:
 
     def end_other_sessions(self, principal: Principal) -> None:
         """End every other login, also those the by-user index does not list yet: the auth epoch
-        moves on (so device tokens issued before stop being trusted too), and the caller's own
-        login, alone, is carried over to it. A refresh of the caller's login in the moment
-        between the two writes is refused (it signs in again): never the other way round."""
-        user = self.users.get(principal.user_id)
-        keep = self._kept_device(user, principal.session_id) if user else None
-        epoch = self.users.new_auth_epoch(principal.user_id, keep=keep)
-        if principal.session_id:
-            self.sessions.restamp(principal.session_id, epoch)
-        self.logins.end_all(principal.user_id, keep=principal.session_id)
+        moves on (so device tokens issued before stop being trusted too, but the caller's), and
+        the caller's own login, alone, is carried over to it. A refresh of the caller's login in
+        the moment between the two writes is refused (it signs in again): never the other way
+        round. Only a current login may: one that a reset or another such change ended, or that
+        signed in under an older epoch (its access token still lives a few minutes), is ended
+        and refused (review 26b, A), and the bump is conditioned on the epoch read (B, F)."""
+        for _ in range(3):
+            user, session = self._current_login(principal.user_id, principal.session_id)
+            epoch = self.users.new_auth_epoch(user.user_id, keep=self._kept_device(user, session),
+                                              epoch=user.auth_epoch)
+            if epoch is not None:
+                self.sessions.restamp(session.session_id, epoch)
+                self.logins.end_all(user.user_id, keep=session.session_id)
+                return
+        raise Conflict("The account changed concurrently; try again.")
 
-    def _kept_device(self, user: User, session_id: str | None) -> KeptDevice | None:
-        """The device of the login making an auth-epoch bump, whose token the bump carries over
-        (services.devices): its token was issued when it signed in, or, if an earlier bump
-        already carried this device over, maybe before."""
+    def _current_login(self, user_id: str, session_id: str | None) -> tuple[User, Session]:
+        """The account and the caller's login, if that login is live and signed in under the
+        account's current auth epoch; else Unauthorized, and a stale login is ended."""
+        user = self.users.get(user_id)
         session = self.sessions.get(session_id) if session_id else None
-        if session is None or session.user_id != user.user_id or not session.device_key:
+        if user is None or not can_sign_in(user) or session is None or session.user_id != user_id:
+            raise Unauthorized()
+        if not session.active_at(int(self.now())) or session.auth_epoch < user.auth_epoch:
+            self.logins.end(user_id, [session.session_id])
+            raise Unauthorized()
+        return user, session
+
+    @staticmethod
+    def _kept_device(user: User, session: Session) -> KeptDevice | None:
+        """The device of the (current) login making an auth-epoch bump, whose token the bump
+        carries over (services.devices): its token was issued when it signed in, or, if an
+        earlier bump already carried this device over, maybe before."""
+        if not session.device_key:
             return None
         since = session.auth_epoch
         if user.kept_device is not None and user.kept_device.key == session.device_key:

@@ -83,7 +83,8 @@ def test_a_sign_in_from_a_new_device_is_told_once_from_the_sessions_stream(stack
 
 def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before(stack_container):
     # Review 26, F2: a login the by-user index did not list (or that raced the change) is
-    # refused at its next refresh; the bumps are atomic, each caller gets its own value.
+    # refused at its next refresh; the bumps are compare-and-set on the epoch read (26b, E/F):
+    # of racing bumps from one read, exactly one wins.
     from chalicelib.domain.errors import Unauthorized
 
     c = stack_container
@@ -92,15 +93,19 @@ def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before
     thief = c.identity.login(PASSWORD, email=address)
     assert c.sessions.get(sid(owner)).auth_epoch == 0
     with ThreadPoolExecutor(8) as pool:
-        epochs = sorted(pool.map(lambda _: c.users.new_auth_epoch(user_id), range(8)))
-    assert epochs == list(range(1, 9)) and c.users.get(user_id).auth_epoch == 8
+        epochs = list(pool.map(lambda _: c.users.new_auth_epoch(user_id, epoch=0), range(8)))
+    assert sorted(epochs, key=str) == [1] + [None] * 7 and c.users.get(user_id).auth_epoch == 1
+    for epoch in range(1, 8):
+        assert c.users.new_auth_epoch(user_id, epoch=epoch) == epoch + 1
+    assert c.users.new_auth_epoch(user_id, epoch=3) is None and c.users.get(user_id).auth_epoch == 8
     assert c.sessions.restamp(sid(owner), 8) and not c.sessions.restamp(sid(owner), 7)  # never backwards
     assert c.identity.refresh(owner.refresh_token)
     with pytest.raises(Unauthorized):
         c.identity.refresh(thief.refresh_token)
     assert c.sessions.get(sid(thief)).status == "revoked"
     assert not c.sessions.restamp(sid(thief), 9)  # an ended login stays ended
-    assert c.users.set_password(user_id, "not a real hash") and c.users.get(user_id).auth_epoch == 9
+    assert not c.users.set_password(user_id, "not a real hash", epoch=8 - 1)  # read before the last bump
+    assert c.users.set_password(user_id, "not a real hash", epoch=8) and c.users.get(user_id).auth_epoch == 9
 
 
 def test_a_device_token_is_trusted_until_the_auth_epoch_moves_but_the_callers_is_carried_over(stack_container):

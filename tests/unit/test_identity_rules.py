@@ -183,9 +183,12 @@ def test_password_change_revokes_every_login():
     p = env.identity.register("alice@example.com", PASSWORD)
     a = env.identity.login(PASSWORD, email="alice@example.com")
     b = env.identity.login(PASSWORD, email="alice@example.com")
+    sid = a.refresh_token.split(".")[1]
     with pytest.raises(InvalidCredentials):
-        env.identity.change_password(p.user_id, "not the password", "a brand new passphrase")
-    env.identity.change_password(p.user_id, PASSWORD, "a brand new passphrase")
+        env.identity.change_password(p.user_id, "not the password", "a brand new passphrase", session_id=sid)
+    with pytest.raises(Unauthorized):  # only from a current login of the account
+        env.identity.change_password(p.user_id, PASSWORD, "a brand new passphrase")
+    env.identity.change_password(p.user_id, PASSWORD, "a brand new passphrase", session_id=sid)
     for pair in (a, b):
         with pytest.raises(Unauthorized):
             env.identity.verify_access(pair.access_token)

@@ -534,3 +534,91 @@ def test_the_new_sign_in_mail_quotes_the_user_agent_as_short_plain_text():
     assert len(quoted) == MAIL_USER_AGENT and quoted.startswith("Visit https")
     chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
     assert chrome in new_sign_in("t", chrome).text  # an ordinary one reads as it is
+
+
+# -- only a current login moves the epoch (re-review 26b: A, B, E, F) ----------------------------
+def trusted_now(env, user_id, device_token):
+    u = env.users.get(user_id)
+    return env.identity.devices.trusted(device_token, user_id, u.auth_epoch, int(env.clock()), u.kept_device)
+
+
+@pytest.mark.parametrize("change", ["password change", "reset"])
+def test_a_login_the_change_missed_cannot_revive_itself_by_signing_out_the_others(change):
+    # A: its access token still passes routes for minutes; revoke-others used to restamp it to
+    # the new epoch (30 days of refreshes) and keep the thief's device.
+    env = make_env()
+    p = verified(env)
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    hidden_from_the_index(env, thief)
+    if change == "reset":
+        reset_password(env)
+    else:
+        me = principal_of(env, owner)
+        env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, session_id=me.session_id)
+    env.identity.confirm_session(principal_of(env, thief))  # the route's per-request check passes
+    with pytest.raises(Unauthorized):
+        env.identity.end_other_sessions(principal_of(env, thief))
+    assert session_of(env, thief).status == "revoked"  # and it is ended there
+    with pytest.raises(Unauthorized):
+        env.identity.refresh(thief.refresh_token)
+    assert trusted_now(env, p.user_id, thief.device_token) is None
+
+
+def test_a_sign_out_of_the_others_from_a_login_ended_meanwhile_changes_nothing():
+    # B: the thief's request passed the route's check, then the owner ended his login.
+    env = make_env()
+    p = verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    env.identity.confirm_session(principal_of(env, thief))
+    env.identity.end_other_sessions(principal_of(env, owner))
+    with pytest.raises(Unauthorized):
+        env.identity.end_other_sessions(principal_of(env, thief))
+    assert session_of(env, owner).status == "active"
+    assert trusted_now(env, p.user_id, owner.device_token) is not None
+    assert trusted_now(env, p.user_id, thief.device_token) is None
+
+
+def test_a_password_change_in_flight_never_undoes_the_owners_reset():
+    # E: the thief (old password, live login) had a change in flight while the owner reset.
+    env = make_env()
+    p = verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    hasher, real_verify = env.identity.hasher, env.identity.hasher.verify
+
+    def owner_resets_meanwhile(password, hashed):
+        hasher.verify = real_verify
+        ok = real_verify(password, hashed)
+        reset_password(env)
+        return ok
+
+    hasher.verify = owner_resets_meanwhile
+    me = principal_of(env, thief)
+    with pytest.raises(Unauthorized):  # the write is refused; the next pass finds the login ended
+        env.identity.change_password(p.user_id, PASSWORD, "thief's own passphrase 99", session_id=me.session_id)
+    assert env.identity.login(NEW_PASSWORD, email="alice@example.com")
+    assert env.users.users[p.user_id].kept_device is None
+
+
+def test_a_sign_out_of_the_others_that_read_before_a_reset_keeps_no_device_after_it():
+    # F: the bump is conditioned on the epoch read, so "a reset keeps none" holds in the race.
+    env = make_env()
+    p = verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    real_get = env.sessions.get
+    raced: list[str] = []
+
+    def reset_lands_after_the_reads(session_id):
+        session = real_get(session_id)  # the account and the login were read: both current
+        if not raced:
+            raced.append(session_id)
+            reset_password(env)
+        return session
+
+    env.sessions.get = reset_lands_after_the_reads  # type: ignore[method-assign]
+    with pytest.raises(Unauthorized):  # the bump is refused; the next pass finds the login ended
+        env.identity.end_other_sessions(principal_of(env, thief))
+    env.sessions.get = real_get  # type: ignore[method-assign]
+    assert raced and env.users.users[p.user_id].kept_device is None
+    assert trusted_now(env, p.user_id, thief.device_token) is None

@@ -56,6 +56,12 @@ def _consume(tx: Any, proof: CodeProof) -> None:
 _NEW_EPOCH = UserRecord.auth_epoch.add(1)
 
 
+def _epoch_is(epoch: int) -> Any:
+    """The account's auth epoch is still the one read (absent reads as 0)."""
+    return (UserRecord.auth_epoch == epoch) | UserRecord.auth_epoch.does_not_exist() if epoch == 0 \
+        else UserRecord.auth_epoch == epoch
+
+
 def _keeping(device: KeptDevice | None) -> list[Any]:
     """The epoch bump's companion: which device's token it carries over (none: forget any)."""
     return [UserRecord.kept_device.set(device.encode()) if device else UserRecord.kept_device.remove()]
@@ -304,16 +310,21 @@ class DynamoUsers:
         return self._update(user_id, [UserRecord.recovery_codes.delete({code_hash})],
                             UserRecord.recovery_codes.contains(code_hash))
 
-    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None) -> bool:
-        """The new password; every login and device token signed in before stops being honoured
-        (but `keep`'s token)."""
-        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH, *_keeping(keep)])
+    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None, *,
+                     epoch: int) -> bool:
+        """The new password, if the account's auth epoch is still `epoch` (as read: a reset or
+        another change in between wins, and this one is refused); every login and device token
+        signed in before stops being honoured (but `keep`'s token). False if refused."""
+        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH, *_keeping(keep)],
+                            _epoch_is(epoch))
 
-    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None) -> int:
-        """Bump the account's auth epoch (one atomic ADD), carrying `keep`'s device token over;
-        the value this call made it, which no other bump shares."""
+    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None, *, epoch: int) -> int | None:
+        """Bump the account's auth epoch from `epoch` (as read), carrying `keep`'s device token
+        over; the value this call made it, or None if the epoch had moved on meanwhile."""
         record = UserRecord(user_id=user_id)
-        record.update(actions=[_NEW_EPOCH, *_keeping(keep)], condition=UserRecord.user_id.exists())
+        if not written(lambda: record.update(actions=[_NEW_EPOCH, *_keeping(keep)],
+                                             condition=UserRecord.user_id.exists() & _epoch_is(epoch))):
+            return None
         return int(record.auth_epoch or 0)
 
     def clear_password(self, user_id: str) -> bool:
