@@ -2,7 +2,7 @@
 wallet"): two people at two browsers with the network really off (Playwright's offline mode) pay
 each other through QR codes read from the rendered images; the payee is credited once back
 online; a copied code is never credited twice; a code for someone else is refused offline; the
-command-line client reads the page's payment code; a new version of the app keeps what is held.
+command-line client reads the page's payment code and the page its; a new version of the app keeps what is held.
 """
 from __future__ import annotations
 
@@ -94,11 +94,45 @@ def setup(people: dict[str, Person], stack_container) -> dict[str, object]:  # t
     expect(ana.page.get_by_test_id("available-USD")).to_have_text("$30.00")
     for person in (ana, ben):
         offline_ready(person)
-    return {"ana_id": ana_id, "ben_id": ben_id}
+    return {"ana_id": ana_id, "ben_id": ben_id, "recovery": recovery[2:], "wallet": wallet}
+
+
+def cli_payment_code(stack_container, setup: dict[str, object], receive_code: str, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    """Ana's other phone runs the command-line client: a key of its own, registered, a 5.00
+    allowance, and a voucher to Ben's receive code: its payment code."""
+    key = tmp_path / "cli-key.json"
+    keygen = subprocess.run([sys.executable, "-m", "offline_wallet", "keygen", "--out", str(key)], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    ana_id, recovery = str(setup["ana_id"]), list(setup["recovery"])  # type: ignore[call-overload]
+    device = stack_container.offline.register_device(ana_id, json.loads(keygen.stdout)["public_key"], "CLI")
+    allowance = stack_container.offline.create_allowance(
+        ana_id, "cli-allowance", {"device_id": device["device_id"], "wallet_id": setup["wallet"], "amount": 500},
+        recovery[0]).body
+    signed = subprocess.run([sys.executable, "-m", "offline_wallet", "sign", "--key", str(key),
+                             "--certificate", allowance["certificate"], "--receive-code", receive_code,
+                             "--amount", "200", "--chain", str(tmp_path / "cli-chain.json"), "--payment-code"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert signed.returncode == 0, signed.stderr
+    return signed.stdout.strip()
+
+
+def qr_png(person: Person, text: str) -> bytes:
+    """A QR code of `text` on another screen, drawn by the same library the page uses."""
+    script = (ROOT / "node_modules" / "qrcode-generator" / "dist" / "qrcode.js").read_text()
+    screen = person.context.new_page()
+    try:
+        screen.set_content(f"<script>{script}</script><img id='qr' alt='code'>")
+        screen.evaluate("""(text) => { const qr = qrcode(0, 'M'); qr.addData(text, 'Byte'); qr.make();
+                                       document.getElementById('qr').src = qr.createDataURL(4, 16); }""", text)
+        expect(screen.locator("#qr")).to_be_visible()
+        return screen.locator("#qr").screenshot()
+    finally:
+        screen.close()
 
 
 def test_two_browsers_with_no_network_pay_each_other(people: dict[str, Person], setup: dict[str, object],
-                                                       stack: dict[str, str], tmp_path: Path) -> None:
+                                                       stack: dict[str, str], stack_container,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path) -> None:
     ana, ben = people["Ana"], people["Ben"]
     ben_id = str(setup["ben_id"])
     # The network goes off; both reopen the app: it opens from the worker's copy, signed out of
@@ -157,6 +191,17 @@ def test_two_browsers_with_no_network_pay_each_other(people: dict[str, Person], 
     expect(ben.page.get_by_test_id("received-payment")).to_have_count(1)
     ben.shot("offline-wrong-payee")
 
+    # A voucher the command-line client signed (another phone of Ana's) is accepted by the page
+    # offline, from a photo of its QR code, like the page's own.
+    page.get_by_role("button", name="Done").click()
+    ben_page = ben.nav("Offline")
+    ben_page.get_by_role("button", name="Receive offline").click()
+    receive_code = ben_page.get_by_role("img", name="Receive code").get_attribute("data-text") or ""
+    scan(ben_page, qr_png(ana, cli_payment_code(stack_container, setup, receive_code, tmp_path)))
+    expect(ben_page.get_by_role("status").filter(has_text="Received $2.00")).to_be_visible()
+    expect(ben_page.get_by_test_id("received-payment")).to_have_count(2)
+    ben.shot("offline-received-from-cli")
+
     # The command-line client accepts the page's payment code (same formats, both ways).
     keys = tmp_path / "keys.json"
     with urllib.request.urlopen(stack["API_URL"] + "/.well-known/offline-keys.json") as answer:
@@ -169,17 +214,19 @@ def test_two_browsers_with_no_network_pay_each_other(people: dict[str, Person], 
     # Back online: Ben's app restores his session and redeems by itself within 30 s.
     for person in (ana, ben):
         person.context.set_offline(False)
-    expect(ben.page.get_by_test_id("received-payment")).to_contain_text("Credited", timeout=30_000)
+    for amount in ("$3.50", "$2.00"):
+        expect(ben.page.get_by_test_id("received-payment").filter(has_text=amount)).to_contain_text(
+            "Credited", timeout=30_000)
     ben.shot("offline-credited")
     ben.nav("Home")
-    expect(ben.page.get_by_test_id("balance-USD")).to_have_text("$3.50")
+    expect(ben.page.get_by_test_id("balance-USD")).to_have_text("$5.50")
     # The copy again, now online: still refused here, and the server would say already_redeemed.
     page = ben.nav("Offline")
     page.get_by_role("button", name="Receive offline").click()
     scan(ben.page, payment_png)
     expect(ben.page.get_by_role("alert")).to_contain_text("already_seen")
     ben.nav("Home")
-    expect(ben.page.get_by_test_id("balance-USD")).to_have_text("$3.50")
+    expect(ben.page.get_by_test_id("balance-USD")).to_have_text("$5.50")
 
 
 def test_a_new_version_of_the_app_keeps_what_is_held(people: dict[str, Person], stack: dict[str, str]) -> None:
