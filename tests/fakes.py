@@ -237,19 +237,21 @@ class FakeUsers:
         u.recovery_codes.discard(code_hash)
         return True
 
-    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None, *,
-                     epoch: int) -> bool:
-        if self.new_auth_epoch(user_id, keep, epoch=epoch) is None:
-            return False
-        self.users[user_id].password_hash = password_hash
-        return True
+    # The logins, for the one write that checks the caller's (identity_env links them).
+    sessions: FakeSessions | None = None
 
-    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None, *, epoch: int) -> int | None:
-        if self.users[user_id].auth_epoch != epoch:
-            return None
-        self.users[user_id].auth_epoch += 1
-        self.users[user_id].kept_device = keep
-        return self.users[user_id].auth_epoch
+    def move_auth_epoch(self, user_id: str, epoch: int, *, session_id: str, keep: KeptDevice | None,
+                        password_hash: str | None = None) -> bool:
+        u = self.users[user_id]
+        login = self.sessions.sessions.get(session_id) if self.sessions else None
+        if u.auth_epoch != epoch or login is None or login.status != "active" or login.auth_epoch != epoch:
+            return False
+        u.auth_epoch, u.kept_device = epoch + 1, keep
+        if password_hash is not None:
+            u.password_hash = password_hash
+        else:
+            login.auth_epoch = epoch + 1
+        return True
 
     def clear_password(self, user_id: str) -> bool:
         self.users[user_id].password_hash = None
@@ -285,13 +287,6 @@ class FakeSessions:
             s.previous_hash, s.rotated_at = retired, now
         s.current_hash, s.generation = new, s.generation + 1
         s.last_used_at = rfc3339(now)
-        return True
-
-    def restamp(self, session_id: str, auth_epoch: int) -> bool:
-        s = self.sessions.get(session_id)
-        if s is None or s.status != "active" or s.auth_epoch >= auth_epoch:
-            return False
-        s.auth_epoch = auth_epoch
         return True
 
     def revoke(self, session_id: str) -> None:

@@ -372,9 +372,10 @@ class Identity:
         being trusted (the auth epoch moves on). Wrong current passwords count for the calling
         login (`session_id`: services.sessions.SessionPasswords), never the pool that strangers'
         logins fill nor the device's logins: nobody else can block the owner's password change."""
-        # Each pass reads the account and the login afresh: a reset, another change or a "sign
-        # out everywhere else" landing in between moves the epoch, and this write, conditioned
-        # on the epoch read, is refused rather than undoing it (review 26b, E).
+        # Each pass reads the account and the login afresh: a reset, another change, a "sign out
+        # everywhere else" or this login's ending landing in between (during bcrypt) makes the
+        # write, conditioned on the epoch read and on the login, refuse rather than undo it
+        # (review 26b, E, H).
         for _ in range(3):
             user, session = self._current_login(user_id, session_id)
             if not self.session_passwords.check(user_id, session_id, partial(self.hasher.verify, current,
@@ -383,8 +384,8 @@ class Identity:
             if user.mfa_enabled:
                 self.mfa.require(user_id, otp, session_id=session_id)
             check_password(new, field="new_password")
-            if self.users.set_password(user_id, self.hasher.hash(new), keep=self._kept_device(user, session),
-                                       epoch=user.auth_epoch):
+            if self.users.move_auth_epoch(user_id, user.auth_epoch, session_id=session.session_id,
+                                          keep=self._kept_device(user, session), password_hash=self.hasher.hash(new)):
                 self.logins.end_all(user_id)
                 return
         raise Conflict("The account changed concurrently; try again.")
@@ -400,17 +401,16 @@ class Identity:
     def end_other_sessions(self, principal: Principal) -> None:
         """End every other login, also those the by-user index does not list yet: the auth epoch
         moves on (so device tokens issued before stop being trusted too, but the caller's), and
-        the caller's own login, alone, is carried over to it. A refresh of the caller's login in
-        the moment between the two writes is refused (it signs in again): never the other way
-        round. Only a current login may: one that a reset or another such change ended, or that
-        signed in under an older epoch (its access token still lives a few minutes), is ended
-        and refused (review 26b, A), and the bump is conditioned on the epoch read (B, F)."""
+        the caller's own login, alone, is carried over to it in the same transaction. Only a
+        current login may: one that a reset or another such change ended, or that signed in
+        under an older epoch (its access token still lives a few minutes), is ended and refused
+        (review 26b, A); the write is conditioned on the epoch read and on the login still being
+        active and current, so nothing that lands in between (a reset, a DELETE of this login)
+        is undone (B, F, G)."""
         for _ in range(3):
             user, session = self._current_login(principal.user_id, principal.session_id)
-            epoch = self.users.new_auth_epoch(user.user_id, keep=self._kept_device(user, session),
-                                              epoch=user.auth_epoch)
-            if epoch is not None:
-                self.sessions.restamp(session.session_id, epoch)
+            if self.users.move_auth_epoch(user.user_id, user.auth_epoch, session_id=session.session_id,
+                                          keep=self._kept_device(user, session)):
                 self.logins.end_all(user.user_id, keep=session.session_id)
                 return
         raise Conflict("The account changed concurrently; try again.")

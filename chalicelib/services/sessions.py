@@ -36,9 +36,6 @@ class SessionStore(Protocol):
     def rotate(self, session_id: str, expected_current: str, new_hash: str, recent: list[str], now: int,
                retired: str | None = None) -> bool: ...
 
-    def restamp(self, session_id: str, auth_epoch: int) -> bool:
-        """Carry an active login over to a newer auth epoch of its account; False if it ended."""
-
     def revoke(self, session_id: str) -> None:
         """Mark the login revoked (nothing if there is no such login)."""
 

@@ -83,8 +83,9 @@ def test_a_sign_in_from_a_new_device_is_told_once_from_the_sessions_stream(stack
 
 def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before(stack_container):
     # Review 26, F2: a login the by-user index did not list (or that raced the change) is
-    # refused at its next refresh; the bumps are compare-and-set on the epoch read (26b, E/F):
-    # of racing bumps from one read, exactly one wins.
+    # refused at its next refresh. Re-reviews 26b/26c: the move is one transaction, conditioned
+    # on the epoch read and on the caller's login being active and current: of racing moves
+    # from one read, exactly one wins; an ended or stale login moves nothing.
     from chalicelib.domain.errors import Unauthorized
 
     c = stack_container
@@ -92,20 +93,26 @@ def test_the_auth_epoch_moves_atomically_and_refuses_the_logins_signed_in_before
     owner = c.identity.login(PASSWORD, email=address)
     thief = c.identity.login(PASSWORD, email=address)
     assert c.sessions.get(sid(owner)).auth_epoch == 0
+
+    def move(epoch: int, login: str = sid(owner), password_hash: str | None = None) -> bool:
+        return bool(c.users.move_auth_epoch(user_id, epoch, session_id=login, keep=None, password_hash=password_hash))
+
     with ThreadPoolExecutor(8) as pool:
-        epochs = list(pool.map(lambda _: c.users.new_auth_epoch(user_id, epoch=0), range(8)))
-    assert sorted(epochs, key=str) == [1] + [None] * 7 and c.users.get(user_id).auth_epoch == 1
-    for epoch in range(1, 8):
-        assert c.users.new_auth_epoch(user_id, epoch=epoch) == epoch + 1
-    assert c.users.new_auth_epoch(user_id, epoch=3) is None and c.users.get(user_id).auth_epoch == 8
-    assert c.sessions.restamp(sid(owner), 8) and not c.sessions.restamp(sid(owner), 7)  # never backwards
+        moved = list(pool.map(lambda _: move(0), range(8)))
+    assert moved.count(True) == 1 and c.users.get(user_id).auth_epoch == 1
+    assert c.sessions.get(sid(owner)).auth_epoch == 1  # the caller's login, carried over with it
+    assert not move(0)  # a stale read
+    assert not move(1, sid(thief))  # a login stamped older
+    assert move(1) and move(2) and c.users.get(user_id).auth_epoch == 3
     assert c.identity.refresh(owner.refresh_token)
     with pytest.raises(Unauthorized):
         c.identity.refresh(thief.refresh_token)
     assert c.sessions.get(sid(thief)).status == "revoked"
-    assert not c.sessions.restamp(sid(thief), 9)  # an ended login stays ended
-    assert not c.users.set_password(user_id, "not a real hash", epoch=8 - 1)  # read before the last bump
-    assert c.users.set_password(user_id, "not a real hash", epoch=8) and c.users.get(user_id).auth_epoch == 9
+    c.sessions.revoke(sid(owner))
+    assert not move(3, password_hash="not a real hash")  # an ended login changes no password
+    again = c.identity.login(PASSWORD, email=address)
+    assert move(3, sid(again), password_hash="not a real hash") and c.users.get(user_id).auth_epoch == 4
+    assert c.sessions.get(sid(again)).auth_epoch == 3  # only checked: every login ends next
 
 
 def test_a_device_token_is_trusted_until_the_auth_epoch_moves_but_the_callers_is_carried_over(stack_container):

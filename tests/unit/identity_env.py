@@ -38,6 +38,7 @@ class Env:
 def make_env() -> Env:
     codes = FakeCodes()
     users, sessions, counters, clock = FakeUsers(codes), FakeSessions(), FakeCounters(), Clock()
+    users.sessions = sessions
     cipher, bidx = PlainCipher(), BlindIndex(KEY)
     lockout = Lockout(counters, max_failures=5, window_seconds=900)  # wrong OTP codes
     login_lockout = Lockout(counters, max_failures=10, window_seconds=900)  # wrong passwords

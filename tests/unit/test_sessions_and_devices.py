@@ -622,3 +622,73 @@ def test_a_sign_out_of_the_others_that_read_before_a_reset_keeps_no_device_after
     env.sessions.get = real_get  # type: ignore[method-assign]
     assert raced and env.users.users[p.user_id].kept_device is None
     assert trusted_now(env, p.user_id, thief.device_token) is None
+
+
+def test_a_login_ended_while_it_signs_out_the_others_moves_nothing():
+    # G: the owner ends the thief's login (DELETE, which moves no epoch) after his request read
+    # it: the write checks the login itself, in the same transaction.
+    env = make_env()
+    p = verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    real = env.users.move_auth_epoch
+    fired: list[str] = []
+
+    def owner_deletes_it_first(*args, **kwargs):
+        if not fired:
+            fired.append(session_of(env, thief).session_id)
+            env.identity.end_session(principal_of(env, owner), fired[0])
+        return real(*args, **kwargs)
+
+    env.users.move_auth_epoch = owner_deletes_it_first  # type: ignore[method-assign]
+    with pytest.raises(Unauthorized):
+        env.identity.end_other_sessions(principal_of(env, thief))
+    assert fired and session_of(env, owner).status == "active"
+    assert env.users.users[p.user_id].kept_device is None
+    assert trusted_now(env, p.user_id, owner.device_token) is not None
+
+
+def test_a_login_ended_during_the_password_change_sets_no_password():
+    # H: two bcrypt rounds are the widest window; a DELETE of the login lands in it.
+    env = make_env()
+    p = verified(env)
+    thief = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    hasher, real_hash = env.identity.hasher, env.identity.hasher.hash
+    me = principal_of(env, thief)
+    assert me.session_id
+
+    def owner_deletes_it_meanwhile(password):
+        hasher.hash = real_hash
+        env.identity.end_session(principal_of(env, owner), str(me.session_id))
+        return real_hash(password)
+
+    hasher.hash = owner_deletes_it_meanwhile
+    with pytest.raises(Unauthorized):
+        env.identity.change_password(p.user_id, PASSWORD, NEW_PASSWORD, session_id=me.session_id)
+    assert env.identity.login(PASSWORD, email="alice@example.com")  # the password is unchanged
+    assert session_of(env, owner).status == "active" and env.users.users[p.user_id].kept_device is None
+
+
+def test_a_double_click_on_sign_out_everywhere_else_keeps_the_callers_login():
+    # I: the bump and the carrying over of the caller's login were two writes; a second click
+    # between them found the login stamped older and ended it. Now they are one.
+    env = make_env()
+    verified(env)
+    other = env.identity.login(PASSWORD, email="alice@example.com")
+    owner = env.identity.login(PASSWORD, email="alice@example.com")
+    real = env.users.move_auth_epoch
+    second: list[str] = []
+
+    def clicked_again_right_after(*args, **kwargs):
+        done = real(*args, **kwargs)
+        if not second:
+            second.append("clicked")
+            env.identity.end_other_sessions(principal_of(env, owner))  # raises if it finds it ended
+        return done
+
+    env.users.move_auth_epoch = clicked_again_right_after  # type: ignore[method-assign]
+    env.identity.end_other_sessions(principal_of(env, owner))
+    assert second and session_of(env, owner).status == "active"
+    assert session_of(env, other).status == "revoked"
+    assert env.identity.refresh(owner.refresh_token)

@@ -46,14 +46,6 @@ class DynamoSessions:
             condition=(SessionRecord.current_hash == expected_current) & (SessionRecord.status == "active")
             & (SessionRecord.expires_at > now)))
 
-    def restamp(self, session_id: str, auth_epoch: int) -> bool:
-        """Carry the login over to a newer auth epoch of its account, only while it is active
-        and stamped older (a login already ended stays ended)."""
-        return written(lambda: SessionRecord(session_id=session_id).update(
-            actions=[SessionRecord.auth_epoch.set(auth_epoch)],
-            condition=(SessionRecord.status == "active")
-            & ((SessionRecord.auth_epoch < auth_epoch) | SessionRecord.auth_epoch.does_not_exist())))
-
     def revoke(self, session_id: str) -> None:
         # No such session: nothing to revoke.
         written(lambda: SessionRecord(session_id=session_id).update(actions=[SessionRecord.status.set("revoked")],

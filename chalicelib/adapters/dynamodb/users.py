@@ -9,6 +9,7 @@ from chalicelib.adapters.dynamodb.models import (
     UNVERIFIED,
     CodeRecord,
     IdentityRecord,
+    SessionRecord,
     UserRecord,
     WalletRecord,
     written,
@@ -310,22 +311,40 @@ class DynamoUsers:
         return self._update(user_id, [UserRecord.recovery_codes.delete({code_hash})],
                             UserRecord.recovery_codes.contains(code_hash))
 
-    def set_password(self, user_id: str, password_hash: str, keep: KeptDevice | None = None, *,
-                     epoch: int) -> bool:
-        """The new password, if the account's auth epoch is still `epoch` (as read: a reset or
-        another change in between wins, and this one is refused); every login and device token
-        signed in before stops being honoured (but `keep`'s token). False if refused."""
-        return self._update(user_id, [UserRecord.password_hash.set(password_hash), _NEW_EPOCH, *_keeping(keep)],
-                            _epoch_is(epoch))
+    def move_auth_epoch(self, user_id: str, epoch: int, *, session_id: str, keep: KeptDevice | None,
+                        password_hash: str | None = None) -> bool:
+        """A credential change made from one login, in ONE transaction: the account's auth epoch
+        moves from `epoch` (as read) to the next, carrying `keep`'s device token over (and, with
+        `password_hash`, the password changes); the caller's login must still be active and
+        stamped `epoch`: with a password it is only checked (every login ends next), without
+        one ("sign out everywhere else") it is carried over to the new epoch in the same write.
+        A reset, another change or the login's ending in between (even a DELETE of it alone,
+        which moves no epoch) makes it refuse: False, nothing written."""
+        from pynamodb.exceptions import TransactWriteError
 
-    def new_auth_epoch(self, user_id: str, keep: KeptDevice | None = None, *, epoch: int) -> int | None:
-        """Bump the account's auth epoch from `epoch` (as read), carrying `keep`'s device token
-        over; the value this call made it, or None if the epoch had moved on meanwhile."""
-        record = UserRecord(user_id=user_id)
-        if not written(lambda: record.update(actions=[_NEW_EPOCH, *_keeping(keep)],
-                                             condition=UserRecord.user_id.exists() & _epoch_is(epoch))):
-            return None
-        return int(record.auth_epoch or 0)
+        actions = [_NEW_EPOCH, *_keeping(keep)]
+        if password_hash is not None:
+            actions.append(UserRecord.password_hash.set(password_hash))
+        login_current = (SessionRecord.status == "active") & (
+            (SessionRecord.auth_epoch == epoch) | SessionRecord.auth_epoch.does_not_exist() if epoch == 0
+            else SessionRecord.auth_epoch == epoch)
+
+        def write(tx: Any) -> None:
+            tx.update(UserRecord(user_id=user_id), actions=actions,
+                      condition=UserRecord.user_id.exists() & _epoch_is(epoch))
+            if password_hash is not None:
+                tx.condition_check(SessionRecord, session_id, condition=login_current)
+            else:
+                tx.update(SessionRecord(session_id=session_id), actions=[SessionRecord.auth_epoch.set(epoch + 1)],
+                          condition=login_current)
+
+        try:
+            transact(write)
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" in reason_codes(exc):
+                return False
+            raise
+        return True
 
     def clear_password(self, user_id: str) -> bool:
         return self._update(user_id, [UserRecord.password_hash.remove()])
