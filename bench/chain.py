@@ -39,6 +39,7 @@ def _run() -> None:
     assert c.tables_bound
     store, chains = c.ledger_store, c.chain_store
     assert isinstance(store, DynamoLedger) and isinstance(chains, DynamoChain)
+    store.measure_capacity = chains.measure_capacity = True  # off in the product
 
     def wallet() -> tuple[str, str]:
         p = c.identity.register(f"chain.{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple 42")

@@ -66,6 +66,7 @@ def _run(env: dict[str, str]) -> None:
                                                   "currency": "USD"}))
             return int(r.status_code)
 
+        store.measure_capacity = True  # off in the product (adapters.dynamodb.connection)
         post(uuid.uuid4().hex)  # warm: imports, keys, connections
         counted = []
         for label, to in (("by e-mail", {"email": b_email}), ("by wallet id", {"wallet_id": wb})):

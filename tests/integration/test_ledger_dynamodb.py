@@ -176,6 +176,30 @@ def test_idempotent_replay_and_reuse(stack_container, ledger):
     assert not pay(ledger, b, wb2, {"wallet_id": wa}, 100, key="k-1").replayed
 
 
+def test_the_kept_answer_is_stored_as_bytes_under_1_kb_and_old_text_records_still_replay(stack_container, ledger):
+    # Issue 31: the sealed answer as bytes, not base64 text, keeps the record under 1 KB (2 write
+    # units in the transaction, not 4); records written before, as text, replay the same.
+    from chalicelib.services.ledger import idempotency_record_key
+
+    a, _, wa = person(stack_container)
+    _, _, wb = person(stack_container)
+    fund(ledger, wa, 1000)
+    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="kept-1", memo="Dinner on Friday, thanks!")
+    record = IdempotencyRecord.get(idempotency_record_key(a, "transfers", "kept-1"), consistent_read=True)
+    assert record.answer and record.response_ct is None
+    size = sum(len(name) + len(value) for name, value in (
+        ("key", record.key), ("request_hash", record.request_hash), ("status_code", "201"),
+        ("answer", record.answer), ("resource_id", record.resource_id), ("created_at", record.created_at),
+        ("expires_at", str(record.expires_at))))
+    assert size <= 1024, size
+    # A record as written before: the same ciphertext as base64 text.
+    record.response_ct, record.answer = record.sealed(), None
+    record.save()
+    again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="kept-1", memo="Dinner on Friday, thanks!")
+    assert again.replayed and again.body == first.body
+    assert ledger.store.get_wallet(wa).balance == 900
+
+
 def test_concurrent_retries_of_one_key_move_money_once(stack_container, ledger):
     a, _, wa = person(stack_container)
     _, _, wb = person(stack_container)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, backoff
+from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, backoff, capacity_request
 from chalicelib.adapters.dynamodb.models import ChainHeadRecord, CheckpointRecord, EntryRecord
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.config import Settings
@@ -55,6 +55,7 @@ class DynamoChain:
         self._entries = table_name(settings, EntryRecord)
         self._heads = table_name(settings, ChainHeadRecord)
         self.last_consumed: list[dict[str, Any]] = []
+        self.measure_capacity = False  # benchmarks only (ledger.DynamoLedger.measure_capacity)
 
     # -- the chainer ------------------------------------------------------------------------------
     def head(self, chain: str) -> Head | None:
@@ -87,7 +88,7 @@ class DynamoChain:
                                           ":p": _s(link.prev_hash)}}} for link, sk in links]
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                out = self._ddb.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+                out = self._ddb.transact_write_items(TransactItems=items, **capacity_request(self.measure_capacity))
                 self.last_consumed = out.get("ConsumedCapacity", [])  # bench/chain.py reads it
                 return
             except ClientError as exc:

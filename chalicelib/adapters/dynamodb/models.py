@@ -6,10 +6,12 @@ Sensitive attributes end in `_ct`: ciphertext from `adapters.crypto`, never plai
 """
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, Self
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
@@ -350,10 +352,21 @@ class IdempotencyRecord(BaseModel):
     key = UnicodeAttribute(hash_key=True)  # <user id>#<sha256 of the client's key>
     request_hash = UnicodeAttribute()
     status_code = NumberAttribute()
-    response_ct = UnicodeAttribute()  # encrypted: it may hold a memo or a client secret
+    # The original response, encrypted (it may hold a memo or a client secret): the ESDK message
+    # as bytes (`answer`), not base64 text (`response_ct`, records written before): a third
+    # smaller, which keeps the record under 1 KB, so its write in a transfer's transaction
+    # costs 2 write units instead of 4 (docs/capacity.md).
+    answer = BinaryAttribute(null=True, legacy_encoding=False)
+    response_ct = UnicodeAttribute(null=True)
     resource_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     expires_at = NumberAttribute()
+
+    def sealed(self) -> str:
+        """The answer as the cipher reads it (base64 text), whichever way it was stored."""
+        if self.answer is not None:
+            return base64.b64encode(self.answer).decode("ascii")
+        return str(self.response_ct)
 
 
 class DailyTotalRecord(BaseModel):
