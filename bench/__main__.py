@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import bench
-from bench import chain, cold_start, forgot, load, package_cold_start, session_check, transfer
+from bench import capacity, chain, cold_start, forgot, load, package_cold_start, session_check, transfer
 
 
 @contextlib.contextmanager
@@ -42,6 +42,7 @@ if __name__ == "__main__":
     with figures_only(log):
         cold_start.main()
         transfer.main()
+        capacity.main()
         chain.main()
         session_check.main()
         forgot.main()
