@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body
+from chalicelib.api.schemas import Body, limit_per_currency
 from chalicelib.api.wallets import Currency, MoneyOut, absent, not_null
 from chalicelib.container import get_container
 
@@ -27,10 +27,21 @@ class RatesOut(BaseModel):
     rates: dict[str, DecimalText] = Field(description="Units of each currency per 1 EUR, as published")
 
 
-class QuoteIn(Body):
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
+def _quote_rules(schema: dict[str, Any]) -> None:
+    from chalicelib.config import get_settings
+
+    # Exactly one of sell_amount and buy_amount; a sell at most the per-transfer maximum of its
+    # currency; two different currencies (the same one is 422 same_currency).
+    schema["oneOf"] = [
         {"required": ["sell_amount"], "not": {"required": ["buy_amount"]}},
-        {"required": ["buy_amount"], "not": {"required": ["sell_amount"]}}]})
+        {"required": ["buy_amount"], "not": {"required": ["sell_amount"]}}]
+    schema["allOf"] = limit_per_currency("sell_amount", "sell_currency")
+    schema["not"] = {"anyOf": [{"properties": {"sell_currency": {"const": c}, "buy_currency": {"const": c}}}
+                               for c in get_settings().currencies]}
+
+
+class QuoteIn(Body):
+    model_config = ConfigDict(json_schema_extra=_quote_rules)
 
     sell_currency: Currency
     buy_currency: Currency

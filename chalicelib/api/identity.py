@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from chalicelib.api import refresh_cookie
 from chalicelib.api.errors import error_response
 from chalicelib.api.routing import Call, Reply, route
-from chalicelib.api.schemas import Body
+from chalicelib.api.schemas import Body, Email, NewPassword, Phone
 from chalicelib.api.wallets import absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
@@ -24,9 +24,9 @@ Otp = Annotated[str | StrictInt, Field(description="A current TOTP code or an un
 
 
 class RegisterIn(Body):
-    email: Annotated[str, Field(max_length=320)]
-    password: Annotated[str, Field(max_length=1024)]
-    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Email
+    password: NewPassword
+    phone: Phone | None = None
     first_name: Name | None = None
     last_name: Name | None = None
 
@@ -48,10 +48,14 @@ class RegisterOut(BaseModel):
 
 
 class LoginIn(Body):
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["email"]}, {"required": ["phone"]}]})
+    # An e-mail, or else a phone: whichever is given (not null, not empty) is the one looked up.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["email"], "properties": {"email": {"type": "string", "minLength": 1}}},
+        {"required": ["phone"],
+         "properties": {"phone": {"type": "string", "minLength": 1}, "email": {"type": "null"}}}]})
 
-    email: Annotated[str, Field(max_length=320)] | None = None
-    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
     password: Annotated[str, Field(max_length=1024)]
     device_token: Annotated[str, Field(max_length=512, description=(
         "The device_token this client got from its last login to this account (valid 90 days): its own "
@@ -88,6 +92,10 @@ class SocialTokensOut(TokensOut):
 
 
 class RefreshIn(Body):
+    # A body that is sent has the token; it may be left out only by the web wallet, whose cookie
+    # (with the header) stands in for it: a credential, which no schema of the body can describe.
+    model_config = ConfigDict(json_schema_extra={"required": ["refresh_token"]})
+
     refresh_token: Annotated[str, Field(max_length=refresh_cookie.MAX_TOKEN, description=(
         f"Required, unless the request has `{refresh_cookie.HEADER}: 1` and the browser sends the refresh "
         "cookie"))] | SkipJsonSchema[None] = absent()
@@ -115,7 +123,7 @@ class ConfirmOut(BaseModel):
 
 class PasswordIn(Body):
     current_password: Annotated[str, Field(max_length=1024)]
-    new_password: Annotated[str, Field(max_length=1024)]
+    new_password: NewPassword
     otp: Otp | None = None
 
 
@@ -133,7 +141,7 @@ STEP_UP_ERRORS = ("reauth_required", "reauth_invalid", "too_many_requests")
 class ProfileIn(StepUpIn):
     first_name: Name | None = None
     last_name: Name | None = None
-    phone: Annotated[str, Field(max_length=32, description="E.164; a new phone starts unverified")] | None = None
+    phone: Annotated[Phone, Field(description="E.164; a new phone starts unverified")] | None = None
 
 
 ChannelName = Literal["email", "phone"]
@@ -155,7 +163,7 @@ class VerifyConfirmIn(Body):
 
 
 class ForgotIn(Body):
-    email: Annotated[str, Field(max_length=320)]
+    email: Email
 
 
 class Accepted(BaseModel):
@@ -163,9 +171,9 @@ class Accepted(BaseModel):
 
 
 class ResetIn(Body):
-    email: Annotated[str, Field(max_length=320)]
+    email: Email
     code: Code
-    new_password: Annotated[str, Field(max_length=1024)]
+    new_password: NewPassword
     otp: Otp | None = None
 
 

@@ -5,7 +5,7 @@ import re
 from typing import Any, Literal
 
 from chalice import Chalice
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.errors import STATUS_BY_CODE
@@ -29,6 +29,14 @@ def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Mode]]:
         if spec.response is not None:
             seen[(spec.response, "serialization")] = None
     return list(seen)
+
+
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -57,8 +65,9 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if spec.body is not None:
-        # A body whose fields are all optional may be left out (it reads as `{}`).
-        op["requestBody"] = {"required": bool(spec.body.model_json_schema().get("required")),
+        # A body may be left out when `{}` would do (it reads as `{}`): the schema may still ask
+        # more of a body that is sent (a refresh token, unless the web wallet's cookie stands in).
+        op["requestBody"] = {"required": not _accepts_empty(spec.body),
                              "content": {"application/json": {"schema": refs[(spec.body, "validation")]}}}
     ok: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None and spec.status != 204:

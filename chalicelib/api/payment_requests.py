@@ -1,14 +1,14 @@
 """Payment requests: ask someone for money, and pay, decline or cancel what was asked."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body
-from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut
+from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
+from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut, one_address
 from chalicelib.container import get_container
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
 
@@ -18,8 +18,11 @@ Status = Literal["pending", "paid", "declined", "canceled", "expired"]
 
 
 class Payer(Body):
-    email: Annotated[str, Field(max_length=320)] | None = None
-    phone: Annotated[str, Field(max_length=32)] | None = None
+    # Exactly one of email, phone (not null).
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.update(oneOf=one_address("email", "phone")))
+
+    email: Email | None = None
+    phone: Phone | None = None
 
     @model_validator(mode="after")
     def exactly_one(self) -> Payer:
@@ -28,7 +31,13 @@ class Payer(Body):
         return self
 
 
+def _amount_limit(schema: dict[str, Any]) -> None:
+    schema["allOf"] = limit_per_currency("amount", "currency")
+
+
 class PaymentRequestIn(Body):
+    model_config = ConfigDict(json_schema_extra=_amount_limit)
+
     payer: Payer
     amount: Amount
     currency: Currency

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body
+from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
 from chalicelib.container import get_container
 from chalicelib.services.ledger import wallet_view
 
@@ -87,10 +87,26 @@ class EntryPage(BaseModel):
     next_cursor: str | None
 
 
+def one_address(*names: str) -> list[dict[str, Any]]:
+    """One variant per address: that one given (not null), each other one left out or null."""
+    return [{"required": [name], "properties": {
+        name: {"not": {"type": "null"}}, **{other: {"type": "null"} for other in names if other != name}}}
+        for name in names]
+
+
+def _recipient_variants(schema: dict[str, Any]) -> None:
+    # Exactly one of wallet_id, email, phone; `invite: true` only with an e-mail or a phone.
+    variants = one_address("wallet_id", "email", "phone")
+    variants[0]["properties"]["invite"] = {"enum": [False, None]}
+    schema["oneOf"] = variants
+
+
 class Recipient(Body):
+    model_config = ConfigDict(json_schema_extra=_recipient_variants)
+
     wallet_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
-    phone: Annotated[str, Field(max_length=32)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
     invite: bool | None = Field(default=None, description=(
         "With email or phone: if nobody has verified that contact, hold the money for them and "
         "send an invitation (status unclaimed) instead of answering recipient_not_found"))
@@ -104,11 +120,17 @@ class Recipient(Body):
         return self
 
 
+def _amount_or_quote(schema: dict[str, Any]) -> None:
+    # Either amount and currency (at most the per-transfer maximum of the currency), or an
+    # exchange quote (delivered in its buy currency), never both.
+    schema["oneOf"] = [
+        {"required": ["amount", "currency"], "not": {"required": ["quote_id"]},
+         "allOf": limit_per_currency("amount", "currency")},
+        {"required": ["quote_id"], "not": {"anyOf": [{"required": ["amount"]}, {"required": ["currency"]}]}}]
+
+
 class TransferIn(Body):
-    # Either amount and currency, or an exchange quote (delivered in its buy currency), never both.
-    model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["amount", "currency"], "not": {"required": ["quote_id"]}},
-        {"required": ["quote_id"], "not": {"anyOf": [{"required": ["amount"]}, {"required": ["currency"]}]}}]})
+    model_config = ConfigDict(json_schema_extra=_amount_or_quote)
 
     from_wallet_id: Annotated[str, Field(min_length=1, max_length=100)]
     to: Recipient
