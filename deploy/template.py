@@ -5,7 +5,8 @@ Chalice's own SAM template: the DynamoDB tables (from the PynamoDB models: the s
 as tests and the local stack), the queue and its dead-letter queue, the KMS keys, the stream ->
 notifications mapping, alarms, API throttling and access logs, the REST API's web ACL (AWS WAF:
 registrations per client address), the functions' log groups, their reserved concurrency, and the
-operators' IAM policy. `policies(stage)` is the least-privilege IAM policy of each function.
+operators' IAM policy. `edge_firewall(stage)` is the web distribution's web ACL, a template of its
+own for us-east-1 (`make package` writes both). `policies(stage)` is the least-privilege IAM policy of each function.
 Nothing here holds a secret: secrets are SSM SecureString parameters that the operator creates
 (docs/deploy.md), named by `<NAME>_PARAM` variables.
 
@@ -228,13 +229,13 @@ def _skips(**reasons: str) -> dict[str, Any]:
     return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in reasons.items()]}}
 
 
-def _log_group(name: Any, depends_on: str | None = None) -> dict[str, Any]:
-    """A log group with its retention and our key. Kept if the stack goes: the logs are the
-    record of what happened to people's money."""
+def _log_group(name: Any, depends_on: str | None = None, key: str = "LogsKey") -> dict[str, Any]:
+    """A log group with its retention and our key (`key`, the logs key of the stack). Kept if the
+    stack goes: the logs are the record of what happened to people's money."""
     group: dict[str, Any] = {
         "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
         "Properties": {"LogGroupName": name, "RetentionInDays": LOG_RETENTION_DAYS,
-                       "KmsKeyId": {"Fn::GetAtt": ["LogsKey", "Arn"]}}}
+                       "KmsKeyId": {"Fn::GetAtt": [key, "Arn"]}}}
     if depends_on:
         group["DependsOn"] = depends_on
     return group
@@ -299,14 +300,27 @@ def _private_bucket(name: str, *, ownership: str, skip: str, allow: tuple[dict[s
     }
 
 
+# The header CloudFront adds to every request it sends the API (API_ORIGIN), valued with the
+# stack's NoEcho parameter ORIGIN_SECRET_PARAM: the regional web ACL knows by it which requests
+# came through the distribution, whose edge ACL has already counted them per viewer address.
+# CloudFront overwrites a viewer's header of that name, so only who knows the value can send it.
+ORIGIN_HEADER = "x-origin-verify"
+ORIGIN_SECRET_PARAM = "ApiOriginSecret"
+EDGE_ACL_PARAM = "EdgeWebAclArn"
+# The CLOUDFRONT-scope web ACL's stack: WAF takes that scope only in us-east-1.
+EDGE_REGION = "us-east-1"
+
 # The API under the web wallet's own origin (API.md, "Staying signed in"): /api/* goes to the REST
 # API's stage as it is, since the stage is named like the prefix (/api/auth/refresh is the stage
 # "api", route /auth/refresh), so the page needs no CORS and its refresh cookie is first-party.
 # Nothing cached; every method; all the viewer's headers but Host, its cookies and query strings
-# go to this origin only (the files' behaviour forwards no cookie to the bucket).
+# go to this origin only (the files' behaviour forwards no cookie to the bucket). CloudFront adds
+# the origin header (ORIGIN_HEADER, the stack's secret parameter), overwriting any viewer's: the
+# regional web ACL does not count per address again what the edge web ACL counted per viewer.
 API_ORIGIN = {"Id": "api", "DomainName": {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
               "CustomOriginConfig": {"OriginProtocolPolicy": "https-only", "OriginSSLProtocols": ["TLSv1.2"],
-                                     "HTTPSPort": 443, "OriginReadTimeout": 30}}
+                                     "HTTPSPort": 443, "OriginReadTimeout": 30},
+              "OriginCustomHeaders": [{"HeaderName": ORIGIN_HEADER, "HeaderValue": {"Ref": ORIGIN_SECRET_PARAM}}]}
 API_BEHAVIOR = {"PathPattern": f"{WEB_API_PREFIX}/*", "TargetOriginId": "api", "ViewerProtocolPolicy": "https-only",
                 "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
                 "CachedMethods": ["GET", "HEAD"], "Compress": False, "CachePolicyId": CACHING_DISABLED,
@@ -319,11 +333,10 @@ def web_hosting(stage: str) -> dict[str, Any]:
     because the page is a folder of files: no server to patch or scale, and CloudFront is the
     standard AWS way to put HTTPS and a cache in front of a bucket. The files and their
     config.json are uploaded after the stack by `python -m deploy.publish_web` (docs/deploy.md).
-    CloudFront's access logs go to the logs bucket (`logs_bucket`)."""
+    CloudFront's access logs go to the logs bucket (`logs_bucket`). Its web ACL is the edge
+    stack's (`edge_firewall`, in us-east-1), named by the EdgeWebAclArn parameter."""
     distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebDistribution}"
     waived = _skips(
-        CKV_AWS_68="Serves static files only; the API, where money moves, is throttled at its stage; and a "
-                   "CLOUDFRONT-scope WebACL must live in us-east-1, outside this regional stack",
         CKV_AWS_174="The default *.cloudfront.net certificate cannot set a minimum TLS version; a custom "
                     "domain's certificate should use TLSv1.2_2021")
     return {
@@ -353,7 +366,7 @@ def web_hosting(stage: str) -> dict[str, Any]:
         "WebDistribution": {"Type": "AWS::CloudFront::Distribution", "Metadata": waived, "Properties": {
             "DistributionConfig": {
                 "Enabled": True, "Comment": f"ewallet {stage} web wallet", "DefaultRootObject": "index.html",
-                "HttpVersion": "http2and3", "PriceClass": "PriceClass_100",
+                "HttpVersion": "http2and3", "PriceClass": "PriceClass_100", "WebACLId": {"Ref": EDGE_ACL_PARAM},
                 "Logging": {"Bucket": {"Fn::GetAtt": ["LogsBucket", "DomainName"]}, "Prefix": "cloudfront/",
                             "IncludeCookies": False},
                 "Origins": [{"Id": "web", "DomainName": {"Fn::GetAtt": ["WebBucket", "RegionalDomainName"]},
@@ -471,90 +484,159 @@ def rest_api(stage: str) -> dict[str, Any]:
                     method: {"parameters": greedy} for method in ("get", "post", "put", "patch", "delete")}}}}}
 
 
-def api_firewall(stage: str) -> dict[str, Any]:
-    """The REST API stage's web ACL (AWS WAF, regional: the scope an API Gateway stage takes, edge-
-    optimized ones included, where WAF still sees the client's own address).
+# -- AWS WAF ---------------------------------------------------------------------------------------
 
-    - Registrations, reset codes and resets per client address (PER_ADDRESS): a rate-based rule
-      each counts, per source IP, the POSTs whose path ends in its path, e.g. /auth/register
-      (the path WAF sees carries the stage, /api/auth/register, or a custom domain's base path,
-      hence "ends with"; URL-decoded, with repeated slashes and dot segments removed,
-      lower-cased, a trailing slash allowed: however a client spells it), and blocks that
-      address's requests to it while it is over the limit, with the API's own 429
-      `too_many_requests` and a Retry-After. The source IP, not a forwarded
-      header, which any client could set. The block answers for API Gateway, so it carries the web
-      wallet's CORS headers itself, or the browser could not read it. Everything else is allowed.
-    - AWS's managed known-bad-inputs rules (Log4j lookups and the like), as they come: checkov
-      CKV_AWS_192.
-    - Logs (`aws-waf-logs-*`, the name WAF requires; our key, a year): only the requests a rule
-      blocked or counted, which the access logs cannot explain; the Authorization and Cookie
-      headers redacted. WAF adds the log group's resource policy for its log delivery itself.
-    The local stack does not emulate any of this."""
-    name = f"ewallet-{stage}-api"
-    web_origin = {"Fn::Sub": "https://${WebDistribution.DomainName}"}
 
-    def visibility(metric: str) -> dict[str, Any]:
-        return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": metric}
+def parameters() -> dict[str, Any]:
+    """The regional stack's parameters: the edge web ACL (the edge stack's output, deployed first)
+    and the origin header's secret (never in the repository or the template: docs/deploy.md)."""
+    return {
+        EDGE_ACL_PARAM: {
+            "Type": "String", "Description": "ARN of the CLOUDFRONT-scope web ACL: output EdgeWebAclArn of the "
+                                            "edge firewall stack (build/package/edge-firewall.json, in us-east-1)",
+            "AllowedPattern": r"^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/.+$"},
+        ORIGIN_SECRET_PARAM: {
+            "Type": "String", "NoEcho": True, "MinLength": 32, "MaxLength": 128, "AllowedPattern": "^[A-Za-z0-9]+$",
+            "Description": f"Random value of the {ORIGIN_HEADER} header CloudFront sends the API (openssl rand -hex "
+                           "32); requests bearing it are counted per viewer address at the edge, not again here"}}
 
-    def matches(field: dict[str, Any], constraint: str, value: str, *transformations: str) -> dict[str, Any]:
-        return {"ByteMatchStatement": {
-            "FieldToMatch": field, "PositionalConstraint": constraint, "SearchString": value,
-            "TextTransformations": [{"Priority": i, "Type": t} for i, t in enumerate(transformations or ("NONE",))]}}
 
-    def per_address(priority: int, rule: str, path: str, limit: int, window: int) -> dict[str, Any]:
-        return {
+def _visibility(metric: str) -> dict[str, Any]:
+    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": metric}
+
+
+def _matches(field: dict[str, Any], constraint: str, value: Any, *transformations: str) -> dict[str, Any]:
+    return {"ByteMatchStatement": {
+        "FieldToMatch": field, "PositionalConstraint": constraint, "SearchString": value,
+        "TextTransformations": [{"Priority": i, "Type": t} for i, t in enumerate(transformations or ("NONE",))]}}
+
+
+def per_address_rules(prefix: str = "", *, cors_origin: Any = None,
+                      unless_header: tuple[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rate-based rules of PER_ADDRESS, and their response bodies, for either web ACL. Each
+    counts, per source IP, the POSTs whose path ends in `prefix` + its path (URL-decoded, with
+    repeated slashes and dot segments removed, lower-cased, a trailing slash allowed: however a
+    client spells it), and blocks that address's requests to it while it is over the limit, with
+    the API's own 429 `too_many_requests` and a Retry-After. The source IP, never a forwarded
+    header, which any client could set.
+    - `cors_origin`: the origin allowed to read the block (the regional ACL answers for API
+      Gateway, so it must carry the CORS headers itself); none at the edge (same origin).
+    - `unless_header`: (name, value) of a header whose requests the rules do not count (the
+      regional ACL's: those CloudFront brought, counted at the edge by the viewer's address)."""
+    rules = []
+    for priority, (rule, path, limit, window, _) in enumerate(PER_ADDRESS):
+        full = prefix + path
+        scope: list[dict[str, Any]] = [
+            {"OrStatement": {"Statements": [
+                _matches({"UriPath": {}}, "ENDS_WITH", spelled, "URL_DECODE", "NORMALIZE_PATH", "LOWERCASE")
+                for spelled in (full, full + "/")]}},
+            _matches({"Method": {}}, "EXACTLY", "POST")]
+        if unless_header:
+            name, value = unless_header
+            scope.append({"NotStatement": {"Statement": _matches({"SingleHeader": {"Name": name}}, "EXACTLY", value)}})
+        headers = [{"Name": "Retry-After", "Value": str(window)}]
+        if cors_origin is not None:
+            headers += [{"Name": "Access-Control-Allow-Origin", "Value": cors_origin},
+                        {"Name": "Access-Control-Expose-Headers", "Value": "Retry-After"},
+                        {"Name": "Vary", "Value": "Origin"}]
+        rules.append({
             "Name": rule, "Priority": priority,
             "Statement": {"RateBasedStatement": {
                 "Limit": limit, "EvaluationWindowSec": window, "AggregateKeyType": "IP",
-                "ScopeDownStatement": {"AndStatement": {"Statements": [
-                    {"OrStatement": {"Statements": [
-                        matches({"UriPath": {}}, "ENDS_WITH", spelled, "URL_DECODE", "NORMALIZE_PATH", "LOWERCASE")
-                        for spelled in (path, path + "/")]}},
-                    matches({"Method": {}}, "EXACTLY", "POST")]}}}},
+                "ScopeDownStatement": {"AndStatement": {"Statements": scope}}}},
             "Action": {"Block": {"CustomResponse": {
-                "ResponseCode": 429, "CustomResponseBodyKey": rule,
-                "ResponseHeaders": [
-                    {"Name": "Retry-After", "Value": str(window)},
-                    {"Name": "Access-Control-Allow-Origin", "Value": web_origin},
-                    {"Name": "Access-Control-Expose-Headers", "Value": "Retry-After"},
-                    {"Name": "Vary", "Value": "Origin"}]}}},
-            "VisibilityConfig": visibility(rule)}
+                "ResponseCode": 429, "CustomResponseBodyKey": rule, "ResponseHeaders": headers}}},
+            "VisibilityConfig": _visibility(rule)})
 
     def too_many(what: str) -> dict[str, str]:
         message = f"Too many {what} from this address; try again later"
         return {"ContentType": "APPLICATION_JSON", "Content": json.dumps(
             {"error": {"code": "too_many_requests", "message": message}}, separators=(",", ":"))}
 
-    rate_rules = [per_address(i, rule, path, limit, window)
-                  for i, (rule, path, limit, window, _) in enumerate(PER_ADDRESS)]
+    return rules, {rule: too_many(what) for rule, _, _, _, what in PER_ADDRESS}
+
+
+def _web_acl(logical: str, name: str, scope: str, description: str, rules: list[dict[str, Any]],
+             bodies: dict[str, Any], logs_key: str, redacted: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A web ACL (`rules`, then AWS's managed known-bad-inputs rules, as they come: Log4j lookups
+    and the like, checkov CKV_AWS_192; everything else allowed) and its logs (`aws-waf-logs-*`, the
+    name WAF requires; `logs_key`, a year): only the requests a rule blocked or counted, which the
+    access logs cannot explain; the Authorization and Cookie headers (and `redacted`) redacted. WAF
+    adds the log group's resource policy for its log delivery itself."""
     known_bad_inputs = {
-        "Name": "KnownBadInputs", "Priority": len(rate_rules), "OverrideAction": {"None": {}},
+        "Name": "KnownBadInputs", "Priority": len(rules), "OverrideAction": {"None": {}},
         "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS",
                                                     "Name": "AWSManagedRulesKnownBadInputsRuleSet"}},
-        "VisibilityConfig": visibility("KnownBadInputs")}
+        "VisibilityConfig": _visibility("KnownBadInputs")}
     return {
-        "ApiFirewall": {"Type": "AWS::WAFv2::WebACL", "Properties": {
-            "Name": name, "Scope": "REGIONAL", "Description": f"ewallet {stage} REST API",
-            "DefaultAction": {"Allow": {}},
-            "CustomResponseBodies": {rule: too_many(what) for rule, _, _, _, what in PER_ADDRESS},
-            "Rules": [*rate_rules, known_bad_inputs],
-            "VisibilityConfig": visibility(name)}},
+        logical: {"Type": "AWS::WAFv2::WebACL", "Properties": {
+            "Name": name, "Scope": scope, "Description": description, "DefaultAction": {"Allow": {}},
+            "CustomResponseBodies": bodies, "Rules": [*rules, known_bad_inputs],
+            "VisibilityConfig": _visibility(name)}},
+        f"{logical}Logs": _log_group(f"aws-waf-logs-{name}", key=logs_key),
+        # WAF wants the group's ARN without the ":*" that GetAtt Arn ends with.
+        f"{logical}Logging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
+            "ResourceArn": {"Fn::GetAtt": [logical, "Arn"]},
+            "LogDestinationConfigs": [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                                                  ":log-group:${" + logical + "Logs}"}],
+            "RedactedFields": [{"SingleHeader": {"Name": header}}
+                               for header in ("authorization", "cookie", *redacted)],
+            "LoggingFilter": {"DefaultBehavior": "DROP", "Filters": [{
+                "Behavior": "KEEP", "Requirement": "MEETS_ANY",
+                "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}, {"ActionCondition": {"Action": "COUNT"}}]}]}}},
+    }
+
+
+def api_firewall(stage: str) -> dict[str, Any]:
+    """The REST API stage's web ACL (AWS WAF, regional: the scope an API Gateway stage takes, edge-
+    optimized ones included, where WAF still sees the client's own address).
+
+    - Registrations, reset codes and resets per client address (PER_ADDRESS, `per_address_rules`):
+      the path WAF sees carries the stage, /api/auth/register, or a custom domain's base path,
+      hence "ends with" the route. Requests bearing the origin header's secret (ORIGIN_HEADER)
+      are not counted: CloudFront sent them, so their source IP is an edge's, shared by everyone
+      behind it; the edge web ACL (`edge_firewall`) has counted them by the viewer's own address.
+      Direct callers of the API are counted here by theirs.
+    - The known-bad-inputs rules and the logs (`_web_acl`), the origin header redacted too.
+    The local stack does not emulate any of this."""
+    name = f"ewallet-{stage}-api"
+    rules, bodies = per_address_rules(cors_origin={"Fn::Sub": "https://${WebDistribution.DomainName}"},
+                                      unless_header=(ORIGIN_HEADER, {"Ref": ORIGIN_SECRET_PARAM}))
+    return {
+        **_web_acl("ApiFirewall", name, "REGIONAL", f"ewallet {stage} REST API", rules, bodies,
+                   logs_key="LogsKey", redacted=(ORIGIN_HEADER,)),
         # `RestAPI.Stage` (SAM's name for the stage it generates) also makes the association wait
         # for the stage, and so for its deployment.
         "ApiFirewallAssociation": {"Type": "AWS::WAFv2::WebACLAssociation", "Properties": {
             "ResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}"
                                        "/stages/${RestAPI.Stage}"},
             "WebACLArn": {"Fn::GetAtt": ["ApiFirewall", "Arn"]}}},
-        "ApiFirewallLogs": _log_group(f"aws-waf-logs-{name}"),
-        # WAF wants the group's ARN without the ":*" that GetAtt Arn ends with.
-        "ApiFirewallLogging": {"Type": "AWS::WAFv2::LoggingConfiguration", "Properties": {
-            "ResourceArn": {"Fn::GetAtt": ["ApiFirewall", "Arn"]},
-            "LogDestinationConfigs": [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-                                                  ":log-group:${ApiFirewallLogs}"}],
-            "RedactedFields": [{"SingleHeader": {"Name": "authorization"}}, {"SingleHeader": {"Name": "cookie"}}],
-            "LoggingFilter": {"DefaultBehavior": "DROP", "Filters": [{
-                "Behavior": "KEEP", "Requirement": "MEETS_ANY",
-                "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}, {"ActionCondition": {"Action": "COUNT"}}]}]}}},
+    }
+
+
+def edge_firewall(stage: str) -> dict[str, Any]:
+    """The web distribution's web ACL: a template of its own (`make package` writes it as
+    edge-firewall.json), deployed in us-east-1 (EDGE_REGION), the one region where WAF takes the
+    CLOUDFRONT scope, before the regional stack, which takes its EdgeWebAclArn output as a
+    parameter (EDGE_ACL_PARAM). At the edge WAF sees the viewer's own address: the same
+    PER_ADDRESS rules count the web wallet's users there, on the paths as the viewer sends them
+    (/api/auth/register: the distribution's /api/* behaviour, API_BEHAVIOR); then the
+    known-bad-inputs rules and the logs (`_web_acl`), under a logs key of this stack's (the
+    regional stack's may be in another region)."""
+    rules, bodies = per_address_rules(WEB_API_PREFIX)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"ewallet {stage}: the web distribution's CLOUDFRONT-scope web ACL (deploy in {EDGE_REGION})",
+        "Rules": {"OnlyInUsEast1": {"Assertions": [{
+            "Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, EDGE_REGION]},
+            "AssertDescription": f"A CLOUDFRONT-scope web ACL can only be created in {EDGE_REGION}"}]}},
+        "Resources": {
+            "EdgeLogsKey": _key("Encrypts the e-wallet's edge web ACL logs", LOGS_MAY_ENCRYPT),
+            "EdgeLogsKeyAlias": _alias(stage, "edge-logs", "EdgeLogsKey"),
+            **_web_acl("EdgeFirewall", f"ewallet-{stage}-edge", "CLOUDFRONT", f"ewallet {stage} web distribution",
+                       rules, bodies, logs_key="EdgeLogsKey")},
+        "Outputs": {"EdgeWebAclArn": {"Description": f"The regional stack's {EDGE_ACL_PARAM} parameter",
+                                      "Value": {"Fn::GetAtt": ["EdgeFirewall", "Arn"]}}},
     }
 
 
@@ -634,7 +716,7 @@ def merge_template(stage: str) -> dict[str, Any]:
                 # position goes to a queue (alarmed) for a person to replay.
                 "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["NotificationsFailed", "Arn"]}}}}}
     resources.update(chain_resources())
-    return {"Resources": resources, "Outputs": {
+    return {"Parameters": parameters(), "Resources": resources, "Outputs": {
         "StripeEventsQueueUrl": {"Value": {"Ref": "StripeEventsQueue"}},
         "SecretsKeyArn": {"Value": {"Fn::GetAtt": ["SecretsKey", "Arn"]}},
         "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},

@@ -13,18 +13,16 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 
 from deploy.template import FUNCTIONS, LOG_RETENTION_DAYS, policies, stage_env
-
-
-def _of_type(t: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in t["Resources"].items() if res["Type"] == kind}
+from tests.deploy.waf import LIMITS
+from tests.deploy.waf import matches as _matches
+from tests.deploy.waf import of_type as _of_type
+from tests.deploy.waf import rate_rule as _rate_rule
+from tests.deploy.waf import rate_rules as _rate_rules
 
 
 def _web_acl(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -32,55 +30,6 @@ def _web_acl(t: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     assert len(acls) == 1, list(acls)
     name, acl = next(iter(acls.items()))
     return name, acl["Properties"]
-
-
-# (path, limit per address, window in seconds) of each rate-based rule.
-LIMITS = [("/auth/register", 20, 300), ("/auth/password/forgot", 10, 300), ("/auth/password/reset", 10, 300)]
-
-
-def _rate_rules(props: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in props["Rules"] if "RateBasedStatement" in r["Statement"]]
-
-
-def _rate_rule(props: dict[str, Any], path: str) -> dict[str, Any]:
-    """The one rule counting POSTs to `path`."""
-    rules = [r for r in _rate_rules(props)
-             if _matches(r["Statement"]["RateBasedStatement"]["ScopeDownStatement"], "POST", f"/api{path}")]
-    assert len(rules) == 1, rules
-    return rules[0]
-
-
-def _normalize_path(path: str) -> str:
-    """WAF's NORMALIZE_PATH: repeated slashes, `.` and `..` segments removed (a trailing slash kept)."""
-    out: list[str] = []
-    for segment in re.sub("/+", "/", path).split("/"):
-        if segment == "..":
-            if len(out) > 1:
-                out.pop()
-        elif segment != ".":
-            out.append(segment)
-    return "/".join(out)
-
-
-TRANSFORM: dict[str, Callable[[str], str]] = {
-    "NONE": lambda s: s, "LOWERCASE": str.lower, "URL_DECODE": unquote, "NORMALIZE_PATH": _normalize_path}
-POSITION: dict[str, Callable[[str, str], bool]] = {
-    "EXACTLY": str.__eq__, "ENDS_WITH": str.endswith, "STARTS_WITH": str.startswith, "CONTAINS": str.__contains__}
-
-
-def _matches(statement: dict[str, Any], method: str, path: str) -> bool:
-    """WAF's evaluation, as documented, of the statements this template scopes down with (And,
-    Or, ByteMatch on the URI path or the method, its text transformations in priority order)."""
-    if "AndStatement" in statement:
-        return all(_matches(s, method, path) for s in statement["AndStatement"]["Statements"])
-    if "OrStatement" in statement:
-        return any(_matches(s, method, path) for s in statement["OrStatement"]["Statements"])
-    match = statement["ByteMatchStatement"]
-    (field,) = match["FieldToMatch"]
-    value = {"UriPath": path, "Method": method}[field]
-    for step in sorted(match["TextTransformations"], key=lambda t: t["Priority"]):
-        value = TRANSFORM[step["Type"]](value)
-    return POSITION[match["PositionalConstraint"]](value, match["SearchString"])
 
 
 @pytest.mark.parametrize(("path", "limit", "window"), LIMITS)

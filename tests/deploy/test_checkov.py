@@ -33,10 +33,12 @@ def _reports(output: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else [data]
 
 
-def test_checkov_finds_no_failed_check(package):
+# The main stack, and the web distribution's web ACL (its own stack, in us-east-1).
+@pytest.mark.parametrize("template", ["sam.json", "edge-firewall.json"])
+def test_checkov_finds_no_failed_check(package, template):
     out, _ = package
     # --skip-download: no call to Prisma Cloud for its guidelines (no network needed, and quiet).
-    run = subprocess.run([str(_checkov()), "-f", str(out / "sam.json"), "--framework", "cloudformation",
+    run = subprocess.run([str(_checkov()), "-f", str(out / template), "--framework", "cloudformation",
                           "--skip-download", "--output", "json"],
                          capture_output=True, text=True, timeout=600, cwd=out)
     assert run.stdout.strip(), run.stderr[-3000:]
