@@ -35,7 +35,7 @@ from typing import Any
 
 from bench import report
 from bench.calls import dynamodb_calls
-from bench.stack import local_stack
+from bench.stack import local_stack, verified_person
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 60
@@ -129,7 +129,6 @@ def _run(env: dict[str, str]) -> None:
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger
     from chalicelib.adapters.dynamodb.models import IdempotencyRecord, WalletRecord
     from chalicelib.container import get_container
-    from chalicelib.domain.contact import email_lookup_key, identity_key
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.money import Money
 
@@ -139,18 +138,10 @@ def _run(env: dict[str, str]) -> None:
     assert isinstance(store, DynamoLedger)
     ddb = store._ddb
 
-    def person() -> tuple[str, str]:
-        """(token, default wallet) of a new user whose e-mail is verified."""
-        email = f"bench.{uuid.uuid4().hex[:8]}@example.com"
-        profile = c.identity.register(email, "correct horse battery staple 42")
-        c.users.confirm_email(profile.user_id, identity_key(email_lookup_key(email), c.blind_index), None)
-        token = c.identity.login("correct horse battery staple 42", email=email).access_token
-        return token, c.ledger.wallets(profile.user_id)[0].wallet_id
-
     wire = Wire()
     with Client(chalice_app.app) as client, wire.installed():
-        a_tok, wa = person()
-        _, wb = person()
+        _, a_tok, wa, _ = verified_person(c)
+        _, _, wb, _ = verified_person(c)
         c.ledger.credit_from_system("stripe_clearing", wa, Money(10**8, "USD"), new_id("tp"))
         body = json.dumps({"from_wallet_id": wa, "to": {"wallet_id": wb}, "amount": 1, "currency": "USD"})
 

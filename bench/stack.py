@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from devstack.stack import Ports, command, read_stack_env
 
@@ -38,3 +39,20 @@ def local_stack() -> Iterator[dict[str, str]]:
 
         get_settings.cache_clear()
         set_container(None)
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def verified_person(c: Any) -> tuple[str, str, str, str]:
+    """A new user of the container `c` whose e-mail is verified (a payment address), signed in:
+    (user id, access token, default wallet, e-mail)."""
+    import uuid
+
+    from chalicelib.domain.contact import email_lookup_key, identity_key
+
+    email = f"bench.{uuid.uuid4().hex[:8]}@example.com"
+    profile = c.identity.register(email, PASSWORD)
+    c.users.confirm_email(profile.user_id, identity_key(email_lookup_key(email), c.blind_index), None)
+    token = c.identity.login(PASSWORD, email=email).access_token
+    return profile.user_id, token, c.ledger.wallets(profile.user_id)[0].wallet_id, email

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import report
 from bench.calls import dynamodb_calls
-from bench.stack import local_stack
+from bench.stack import local_stack, verified_person
 
 N = 60
 
@@ -44,19 +44,9 @@ def _run(env: dict[str, str]) -> None:
     assert isinstance(store, DynamoLedger)  # the bench reads what the DynamoDB store measures
     ddb = store._ddb
 
-    def person() -> tuple[str, str, str, str]:
-        """(user id, token, default wallet, e-mail), the e-mail verified: a payment address."""
-        from chalicelib.domain.contact import email_lookup_key, identity_key
-
-        email = f"bench.{uuid.uuid4().hex[:8]}@example.com"
-        profile = c.identity.register(email, "correct horse battery staple 42")
-        c.users.confirm_email(profile.user_id, identity_key(email_lookup_key(email), c.blind_index), None)
-        token = c.identity.login("correct horse battery staple 42", email=email).access_token
-        return profile.user_id, token, c.ledger.wallets(profile.user_id)[0].wallet_id, email
-
     with Client(chalice_app.app) as client:
-        _, a_tok, wa, _ = person()
-        _, _, wb, b_email = person()
+        _, a_tok, wa, _ = verified_person(c)
+        _, _, wb, b_email = verified_person(c)
         c.ledger.credit_from_system("stripe_clearing", wa, Money(10**8, "USD"), new_id("tp"))
 
         def post(key: str, to: dict[str, str] | None = None) -> int:

@@ -344,7 +344,7 @@ def password_reset(call: Call) -> None:
 
 
 @route(bp, "/me/password", "POST", summary="Change the password (needs otp when 2FA is on)", body=PasswordIn,
-       status=204, errors=("invalid_credentials", "mfa_required", "mfa_invalid", "too_many_requests"),
+       status=204, errors=("invalid_credentials", "mfa_required", "mfa_invalid", "too_many_requests", "conflict"),
        unverified_ok=True, tags=("identity",))
 def change_password(call: Call) -> None:
     b: PasswordIn = call.body
@@ -370,7 +370,7 @@ def end_session(call: Call, session_id: str) -> None:
 
 
 @route(bp, "/me/sessions/revoke-others", "POST", summary="Sign out every login but this one", status=204,
-       unverified_ok=True, tags=("identity",))
+       errors=("conflict",), unverified_ok=True, tags=("identity",))
 def end_other_sessions(call: Call) -> None:
     get_container().identity.end_other_sessions(call.principal)
 

@@ -57,10 +57,10 @@ def _consume(tx: Any, proof: CodeProof) -> None:
 _NEW_EPOCH = UserRecord.auth_epoch.add(1)
 
 
-def _epoch_is(epoch: int) -> Any:
-    """The account's auth epoch is still the one read (absent reads as 0)."""
-    return (UserRecord.auth_epoch == epoch) | UserRecord.auth_epoch.does_not_exist() if epoch == 0 \
-        else UserRecord.auth_epoch == epoch
+def _epoch_is(attribute: Any, epoch: int) -> Any:
+    """An auth epoch (the account's, or the one a login is stamped with) is still the one read;
+    absent reads as 0."""
+    return (attribute == epoch) | attribute.does_not_exist() if epoch == 0 else attribute == epoch
 
 
 def _keeping(device: KeptDevice | None) -> list[Any]:
@@ -325,13 +325,11 @@ class DynamoUsers:
         actions = [_NEW_EPOCH, *_keeping(keep)]
         if password_hash is not None:
             actions.append(UserRecord.password_hash.set(password_hash))
-        login_current = (SessionRecord.status == "active") & (
-            (SessionRecord.auth_epoch == epoch) | SessionRecord.auth_epoch.does_not_exist() if epoch == 0
-            else SessionRecord.auth_epoch == epoch)
+        login_current = (SessionRecord.status == "active") & _epoch_is(SessionRecord.auth_epoch, epoch)
 
         def write(tx: Any) -> None:
             tx.update(UserRecord(user_id=user_id), actions=actions,
-                      condition=UserRecord.user_id.exists() & _epoch_is(epoch))
+                      condition=UserRecord.user_id.exists() & _epoch_is(UserRecord.auth_epoch, epoch))
             if password_hash is not None:
                 tx.condition_check(SessionRecord, session_id, condition=login_current)
             else:
