@@ -8,6 +8,7 @@ account) gets a second contended value to agree on.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -227,7 +228,8 @@ class Statements:
             log.error("chains that do not extend the last checkpoint: %s", broken[:20])
         leaves = sorted(heads.values(), key=lambda h: h.chain)
         root = merkle_root(leaves)
-        cp_id = f"cp_{int(now * 1000):013d}"
+        # Time-ordered, and unique: two makers in the same millisecond must not share leaves.
+        cp_id = f"cp_{int(now * 1000):013d}_{secrets.token_hex(4)}"
         at = rfc3339(now)
         jws = self.signer.sign_checkpoint({"checkpoint_id": cp_id, "at": at, "root": root})
         cp = Checkpoint(cp_id, at, root, jws)

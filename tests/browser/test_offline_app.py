@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -256,9 +257,13 @@ def test_a_new_version_of_the_app_keeps_what_is_held(people: dict[str, Person], 
     try:
         sw.write_text(original.replace(version.group(0), f"const VERSION = '{version.group(1)}ff'"))
         ana.page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
-        ana.page.wait_for_function("caches.keys().then((k) => k.length === 1 && k[0].endsWith('ff'))")
-        after = ana.page.evaluate("caches.keys()")
-        assert f"ewallet-app-{version.group(1)}ff" in after
+        # Polled from here: evaluate() awaits the promise, and a wait_for_function over it did
+        # not (a promise is truthy), so it once read the old cache before the new worker had
+        # activated.
+        deadline = time.monotonic() + 30
+        while (after := ana.page.evaluate("caches.keys()")) != [f"ewallet-app-{version.group(1)}ff"]:
+            assert time.monotonic() < deadline, after
+            ana.page.wait_for_timeout(200)
         kept = ana.page.evaluate("""() => new Promise((resolve) => {
             const req = indexedDB.open('ewallet');
             req.onsuccess = () => {

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.adapters.dynamodb.models import ChainHeadRecord, EntryRecord
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
-from chalicelib.domain.statements import first_break, link_hash
+from chalicelib.domain.statements import Checkpoint, first_break, link_hash
 from offline_wallet.payer import Chain, sign_voucher
 from statement_verify import Invalid, verify
 from tests.integration.test_ledger_dynamodb import fund, pay, person
@@ -202,3 +202,21 @@ def tamper(c, a: str, wa: str, entries: list[EntryRecord], saved: dict[str, Any]
     assert any(p["what"].startswith("removed") and p["seq"] == int(gone.chain_seq) + 1 for p in problems)
     with pytest.raises(Invalid):
         checks(c, statement(c, a, wa, saved["checkpoint_id"]), saved)
+
+
+def test_a_checkpoint_finishing_after_a_newer_one_is_kept_without_moving_the_pointer_back(stack_container):
+    """The hourly job and an operator's run can overlap: the one that started first may finish
+    last. It is saved under its own id, and the pointer stays on the newer one (it failed with
+    ConditionalCheckFailed when the stack's own job raced a test's checkpoint)."""
+    c = stack_container
+    c.statements.make_checkpoint()
+    newer = c.chain_store.latest_checkpoint()
+    assert newer is not None
+    heads = c.chain_store.checkpoint_heads(newer.checkpoint_id)
+    older = Checkpoint(f"cp_0000000000001_{uuid.uuid4().hex[:8]}", newer.at, newer.root, newer.jws)
+    c.chain_store.save_checkpoint(older, heads, {h.chain: [] for h in heads})
+    latest = c.chain_store.latest_checkpoint()
+    assert latest is not None and latest.checkpoint_id >= newer.checkpoint_id
+    assert c.chain_store.checkpoint(older.checkpoint_id) == older
+    ids = [c.statements.make_checkpoint()["checkpoint_id"] for _ in range(3)]
+    assert len(set(ids)) == 3  # unique even within one millisecond

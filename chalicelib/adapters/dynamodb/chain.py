@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from pynamodb.exceptions import PutError
+
 from chalicelib.adapters.dynamodb.connection import MAX_ATTEMPTS, backoff, capacity_request
+from chalicelib.adapters.dynamodb.errors import condition_failed
 from chalicelib.adapters.dynamodb.models import ChainHeadRecord, CheckpointRecord, EntryRecord
 from chalicelib.adapters.dynamodb.tables import table_name
 from chalicelib.config import Settings
@@ -141,8 +144,15 @@ class DynamoChain:
                 batch.save(CheckpointRecord(cp.checkpoint_id, _LEAF + h.chain, chain=h.chain, seq=h.seq, hash=h.hash,
                                             path=json.dumps(paths[h.chain], separators=(",", ":"))))
         CheckpointRecord(cp.checkpoint_id, _HEADER, at=cp.at, root=cp.root, jws=cp.jws, chains=len(heads)).save()
-        CheckpointRecord("latest", _HEADER, latest_id=cp.checkpoint_id).save(
-            condition=CheckpointRecord.latest_id.does_not_exist() | (CheckpointRecord.latest_id < cp.checkpoint_id))
+        try:
+            CheckpointRecord("latest", _HEADER, latest_id=cp.checkpoint_id).save(
+                condition=CheckpointRecord.latest_id.does_not_exist() | (CheckpointRecord.latest_id < cp.checkpoint_id))
+        except PutError as exc:
+            # A maker that started later (the hourly job and an operator's run) already moved the
+            # pointer past this one: the pointer never goes back, and this checkpoint stays
+            # readable by its id.
+            if not condition_failed(exc):
+                raise
 
     def latest_checkpoint(self) -> Checkpoint | None:
         pointer = CheckpointRecord.find("latest", _HEADER)

@@ -882,7 +882,7 @@ class CheckpointRecord(BaseModel):
         abstract = False
         table_name = "checkpoints"
 
-    checkpoint_id = UnicodeAttribute(hash_key=True)  # cp_<13-digit ms> (time-ordered) | "latest"
+    checkpoint_id = UnicodeAttribute(hash_key=True)  # cp_<13-digit ms>_<8 hex> (time-ordered, unique) | "latest"
     part = UnicodeAttribute(range_key=True)
     at = UnicodeAttribute(null=True)
     root = UnicodeAttribute(null=True)
