@@ -198,23 +198,21 @@ class Identity:
             lookup = phone_lookup_key(normalize_phone(phone))
         else:
             raise InvalidCredentials()
-        user_id = self.users.user_id_for(self._identity_key(lookup))
+        identifier = self._identity_key(lookup)
+        user_id = self.users.user_id_for(identifier)
         now = int(self.now())
         # The one read of the account: its password hash, and its auth epoch, which the device
         # token is checked against and the login is stamped with (a reset racing this login
         # leaves it stamped older, so its first refresh is refused).
         user = self.users.get(user_id) if user_id else None
         # Lockout without denial of service: a client with a valid device token for the account
-        # counts its own failures only; every other client shares one counter per account, so
-        # strangers' guesses lock out strangers, never the owner's trusted devices. An unknown
-        # identifier has a counter of its own, so the answers look alike either way. Every
+        # counts its own failures only; every other client shares one counter per identifier
+        # (e-mail or phone, known or not), so strangers' guesses lock out strangers, never the
+        # owner's trusted devices, and the answers look alike whoever the identifier is. Every
         # attempt is counted before the password is checked (services.lockout).
         device = (self.devices.trusted(device_token, user.user_id, user.auth_epoch, now, user.kept_device)
                   if user else None)
-        if device is not None:
-            key = device_failures_key(device.key)
-        else:
-            key = untrusted_key(user_id) if user_id else f"login#{self.blind_index(lookup)}"
+        key = device_failures_key(device.key) if device is not None else untrusted_key(identifier)
         self.login_lockout.attempt(key, now)
         # Always one bcrypt, so unknown accounts answer as slowly as wrong passwords.
         ok = self.hasher.verify(password, user.password_hash if user else None)
@@ -300,9 +298,18 @@ class Identity:
             raise Unauthorized("The refresh token is not valid.")
         if session.auth_epoch < user.auth_epoch:
             # Signed in before a reset, a password change, "sign out everywhere else" or a
-            # closing, and not found when that ended the account's logins: ended now.
-            self.logins.end(user.user_id, [session.session_id])
-            raise Unauthorized("The refresh token is not valid.")
+            # closing, and not found when that ended the account's logins: ended now. Unless the
+            # session as read is older than the account as read: this very login's own change
+            # (revoke-others, a password change) may have carried it over in between, and it
+            # must not end itself (review 26d). Read again: still older, it ends; carried over,
+            # the rotation goes on from the session as it is now.
+            current = self.sessions.get(session.session_id)
+            if current is None or current.auth_epoch < user.auth_epoch or current.status != "active":
+                self.logins.end(user.user_id, [session.session_id])
+                raise Unauthorized("The refresh token is not valid.")
+            if current.current_hash != session.current_hash:
+                return None  # and a rotation in between: the caller's retry path decides
+            session = current
         new = self._new_refresh(session.session_id)
         if not self.sessions.rotate(session.session_id, session.current_hash, _token_hash(new),
                                     _bounded(session.recent_hashes, session.current_hash), now, retired=retired):

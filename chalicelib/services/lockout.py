@@ -31,10 +31,13 @@ class Lockout:
         self.counters.clear(key)
 
 
-def untrusted_key(user_id: str) -> str:
-    """The password-guess counter shared by every client WITHOUT a device token for the account
-    (login by e-mail or phone): strangers lock out strangers only. Cleared by a password reset."""
-    return f"login#untrusted#{user_id}"
+def untrusted_key(identity_key: str) -> str:
+    """The password-guess counter shared by every client WITHOUT a device token, per identifier
+    (an e-mail's or a phone's identity key, registered or not): strangers lock out strangers
+    only. Per identifier, not per account, so that filling it through a known phone tells
+    nothing about which e-mail is the same account's (review 26d); an unknown identifier counts
+    alike. The reset clears the e-mail's."""
+    return f"login#untrusted#{identity_key}"
 
 
 def device_failures_key(device_key: str) -> str:

@@ -137,8 +137,9 @@ class Recovery:
                     self.mfa.require(owner, otp, counter=reset_counter(owner))
                 self.users.confirm_email(owner, key, proof, password_hash=self.hasher.hash(new_password))
                 self.logins.end_all(owner)  # and the auth epoch moved on with the password
-                # The owner proved the e-mail: strangers' failed logins no longer hold new devices back.
-                self.login_lockout.succeeded(untrusted_key(owner))
+            # The owner proved the e-mail: strangers' failed logins with it no longer hold her
+            # new devices back (the counter is the e-mail's, whichever account now holds it).
+            self.login_lockout.succeeded(untrusted_key(key))
             self.deliver(key, owner)
             return
         raise Conflict("The account changed concurrently; try again.")

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.adapters.dynamodb.models import ChainHeadRecord, EntryRecord
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
-from chalicelib.domain.statements import Checkpoint, first_break, link_hash
+from chalicelib.domain.statements import Checkpoint, first_break, link_hash, merkle_path
 from offline_wallet.payer import Chain, sign_voucher
 from statement_verify import Invalid, verify
 from tests.integration.test_ledger_dynamodb import fund, pay, person
@@ -213,8 +213,11 @@ def test_a_checkpoint_finishing_after_a_newer_one_is_kept_without_moving_the_poi
     newer = c.chain_store.latest_checkpoint()
     assert newer is not None
     heads = c.chain_store.checkpoint_heads(newer.checkpoint_id)
-    older = Checkpoint(f"cp_0000000000001_{uuid.uuid4().hex[:8]}", newer.at, newer.root, newer.jws)
-    c.chain_store.save_checkpoint(older, heads, {h.chain: [] for h in heads})
+    # A whole, signed checkpoint (verify-ledger, run later on the same tables, checks them all).
+    older_id = f"cp_0000000000001_{uuid.uuid4().hex[:8]}"
+    jws = c.statements.signer.sign_checkpoint({"checkpoint_id": older_id, "at": newer.at, "root": newer.root})
+    older = Checkpoint(older_id, newer.at, newer.root, jws)
+    c.chain_store.save_checkpoint(older, heads, {h.chain: merkle_path(heads, h.chain) for h in heads})
     latest = c.chain_store.latest_checkpoint()
     assert latest is not None and latest.checkpoint_id >= newer.checkpoint_id
     assert c.chain_store.checkpoint(older.checkpoint_id) == older

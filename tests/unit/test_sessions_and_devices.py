@@ -692,3 +692,25 @@ def test_a_double_click_on_sign_out_everywhere_else_keeps_the_callers_login():
     assert second and session_of(env, owner).status == "active"
     assert session_of(env, other).status == "revoked"
     assert env.identity.refresh(owner.refresh_token)
+
+
+def test_a_refresh_in_flight_while_its_own_login_signs_out_the_others_does_not_end_it():
+    """Review 26d: the refresh read its session (the old epoch), then the same login's "sign out
+    everywhere else" carried it over to the new one, then the refresh read the account: it took
+    its own login for a stale one and ended it. It now reads the session again first."""
+    env = make_env()
+    profile = env.identity.register("alice@example.com", PASSWORD)
+    pair = env.identity.login(PASSWORD, email="alice@example.com")
+    verify_email(env, profile.user_id, "alice@example.com")
+    sid = pair.refresh_token.split(".")[1]
+    real_get = env.users.get
+
+    def get_after_the_others_are_signed_out(user_id: str) -> User | None:
+        env.users.get = real_get  # type: ignore[method-assign]
+        env.identity.end_other_sessions(Principal(user_id=profile.user_id, session_id=sid))
+        return real_get(user_id)
+
+    env.users.get = get_after_the_others_are_signed_out  # type: ignore[method-assign]
+    renewed = env.identity.refresh(pair.refresh_token)  # rotated, from the session carried over
+    assert env.sessions.sessions[sid].status == "active"
+    assert env.identity.refresh(renewed.refresh_token).access_token
