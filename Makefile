@@ -49,10 +49,10 @@ dev: setup check-tools
 
 ## make test: unit, integration, e2e, browser and deploy tests (their stack starts on free ports of its own;
 ## tests/deploy/test_checkov.py runs checkov from .venv-checkov). Two pytest-xdist workers, each
-## with a stack of its own, a module on one worker (tests/conftest.py): most tests wait on time
-## or the network, so two overlap well even on two cores (9.4 min instead of 17 here).
+## with a stack of its own, a module's tests on one worker in order (--dist loadfile): most tests
+## wait on time or the network, so two overlap well even on two cores (about 10 min instead of 17).
 test: setup check-tools $(CHROMIUM) $(CHECKOV)
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadfile
 
 unit: setup
 	$(PY) -m pytest tests/unit

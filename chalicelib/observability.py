@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -56,3 +57,6 @@ def flush() -> None:
     metrics = _metrics()
     if metrics.metric_set:
         metrics.flush_metrics()
+        # Powertools prints the EMF line; to a file or a pipe stdout is block-buffered, and the
+        # line would wait for the next log line (or a frozen container's thaw) to be read.
+        sys.stdout.flush()

@@ -79,12 +79,3 @@ def stack_container(stack: dict[str, str], stack_settings):  # type: ignore[no-u
     c = Container(stack_settings, secrets=Secrets(lambda: None, env=stack))
     assert c.tables_bound
     return c
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers, each with a stack of its own (`stack` is per
-    session, on free ports), grouped (`--dist loadgroup`) so that each module stays on one worker,
-    its module fixtures built once, and every deploy test on one, the package built once."""
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("deploy" if path.startswith("tests/deploy/") else path))
