@@ -62,6 +62,9 @@ from chalicelib.services.sessions import (
 PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
 
 
+NOBODY = "usr_nobody"  # never a user's id (new_id gives "usr_" and 32 hex digits)
+
+
 def new_user(cipher: FieldCipher, values: dict[str, Any], **fields: Any) -> User:
     """A new account (`fields`: its User fields but the id and creation time), with the string
     `values` among its e-mail, phone and names encrypted; others are left out."""
@@ -204,7 +207,10 @@ class Identity:
         # The one read of the account: its password hash, and its auth epoch, which the device
         # token is checked against and the login is stamped with (a reset racing this login
         # leaves it stamped older, so its first refresh is refused).
-        user = self.users.get(user_id) if user_id else None
+        # An unknown identifier reads an account nobody has: the same round trips either way,
+        # so even a 429 (which skips bcrypt) takes as long for a known identifier as for an
+        # unknown one (review 26e).
+        user = self.users.get(user_id or NOBODY)
         # Lockout without denial of service: a client with a valid device token for the account
         # counts its own failures only; every other client shares one counter per identifier
         # (e-mail or phone, known or not), so strangers' guesses lock out strangers, never the

@@ -301,3 +301,23 @@ def test_untrusted_password_guesses_count_per_identifier_and_tell_nothing_of_the
         with pytest.raises(InvalidCredentials):  # alike for the account's own e-mail and any other
             env.identity.login("wrong password!!", email=candidate)
     assert env.identity.login(PASSWORD, email="alice@example.com").access_token
+
+
+def test_a_known_and_an_unknown_identifier_cost_the_same_reads_even_when_refused():
+    """Review 26e: a 429 skips bcrypt, so an extra read of the account for a known identifier
+    was the one thing that timed differently; an unknown one now reads an account nobody has."""
+    env = make_env()
+    env.identity.register("alice@example.com", PASSWORD)
+    reads: list[str] = []
+    real_get = env.users.get
+    env.users.get = lambda user_id: reads.append(user_id) or real_get(user_id)  # type: ignore[method-assign]
+    counted = {}
+    for address in ("alice@example.com", "nobody@example.com"):
+        for _ in range(10):
+            with pytest.raises(InvalidCredentials):
+                env.identity.login("wrong password!!", email=address)
+        reads.clear()
+        with pytest.raises(TooManyRequests):
+            env.identity.login("wrong password!!", email=address)
+        counted[address] = len(reads)
+    assert counted["alice@example.com"] == counted["nobody@example.com"] == 1
