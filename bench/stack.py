@@ -16,10 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def local_stack() -> Iterator[dict[str, str]]:
-    """Yield the stack's settings, with its dev-only keys, and put them in os.environ."""
+def local_stack(api_workers: int | None = None) -> Iterator[dict[str, str]]:
+    """Yield the stack's settings, with its dev-only keys, and put them in os.environ.
+    `api_workers`: the local API's worker processes (the stack's default, 3, if None)."""
     state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    proc = subprocess.Popen(command(state, Ports.free()), cwd=ROOT, stdout=subprocess.DEVNULL,
+    extra = ["--api-workers", str(api_workers)] if api_workers else []
+    proc = subprocess.Popen(command(state, Ports.free()) + extra, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 120

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,18 @@ def _serialize_gateway() -> None:
     original = local.LocalGateway.handle_request
 
     def handle_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        queued = time.perf_counter()
         with lock:
-            return original(self, *args, **kwargs)
+            started = time.perf_counter()
+            response = original(self, *args, **kwargs)
+        # Where a request's time went, for bench/load.py: waiting for this worker (queueing in
+        # front of it, which Lambda's concurrency does not have) and the handler itself. A dev
+        # server's header only: API Gateway never sees it.
+        done = time.perf_counter()
+        if isinstance(response, dict) and isinstance(response.get("headers"), dict):
+            response["headers"]["Server-Timing"] = (
+                f"queue;dur={(started - queued) * 1000:.1f}, app;dur={(done - started) * 1000:.1f}")
+        return response
 
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
 
