@@ -310,7 +310,12 @@ def test_a_known_and_an_unknown_identifier_cost_the_same_reads_even_when_refused
     env.identity.register("alice@example.com", PASSWORD)
     reads: list[str] = []
     real_get = env.users.get
-    env.users.get = lambda user_id: reads.append(user_id) or real_get(user_id)  # type: ignore[method-assign]
+
+    def counted_get(user_id: str) -> object:
+        reads.append(user_id)
+        return real_get(user_id)
+
+    env.users.get = counted_get  # type: ignore[method-assign]
     counted = {}
     for address in ("alice@example.com", "nobody@example.com"):
         for _ in range(10):
