@@ -315,7 +315,7 @@ def test_a_known_and_an_unknown_identifier_cost_the_same_reads_even_when_refused
         reads.append(user_id)
         return real_get(user_id)
 
-    env.users.get = counted_get  # type: ignore[method-assign]
+    env.users.get = counted_get  # type: ignore[method-assign, assignment]
     counted = {}
     for address in ("alice@example.com", "nobody@example.com"):
         for _ in range(10):
