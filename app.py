@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -113,13 +114,13 @@ def close_unverified_accounts(event: Any) -> dict[str, int]:
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="fetch_fx_rates")
-def fetch_fx_rates(event: Any) -> dict[str, Any]:
+def fetch_fx_rates(event: Any) -> Mapping[str, object]:
     # The ECB publishes once a working day (~16:00 CET): hourly picks it up within the hour.
     return fx.fetch_rates()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="checkpoint_ledger")
-def checkpoint_ledger(event: Any) -> dict[str, Any]:
+def checkpoint_ledger(event: Any) -> Mapping[str, object]:
     # The contract asks for at least hourly; every 15 minutes bounds the unsigned tail tighter.
     return statements.make_checkpoint()
 

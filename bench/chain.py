@@ -29,6 +29,7 @@ def _run() -> None:
     from chalicelib.adapters.dynamodb.chain import DynamoChain
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger
     from chalicelib.container import get_container
+    from chalicelib.domain.commands import SendTransfer
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.ledger import Movement
     from chalicelib.domain.money import Money
@@ -53,12 +54,11 @@ def _run() -> None:
         return float(sum(x.get("CapacityUnits", 0) for x in consumed))
 
     transfer_ms, transfer_wcu, chain_ms, chain_wcu = [], [], [], []
-    c.ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": wa, "to": {"wallet_id": wb}, "amount": 1,
-                                            "currency": "USD"})  # warm
+    pay = SendTransfer(wa, to_wallet_id=wb, amount=1, currency="USD")
+    c.ledger.transfer(a, uuid.uuid4().hex, pay)  # warm
     for _ in range(N):
         t = time.perf_counter()
-        c.ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": wa, "to": {"wallet_id": wb}, "amount": 1,
-                                                "currency": "USD"})
+        c.ledger.transfer(a, uuid.uuid4().hex, pay)
         transfer_ms.append(time.perf_counter() - t)
         transfer_wcu.append(wcu(store.last_consumed))
         # The same two legs again, written pending (the stack's own chainer leaves those alone)

@@ -114,6 +114,7 @@ def _bare_items(c: Any, wa: str, wb: str) -> list[dict[str, Any]]:
 def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15, shards: int = 8) -> None:
     """16 payers paying 16 different wallets, then ONE merchant wallet with credit shards, then
     one plain wallet: throughput of each, the money checked, and the hot/spread ratio."""
+    from chalicelib.domain.commands import SendTransfer
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.money import Money
 
@@ -135,8 +136,8 @@ def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15, shards: int = 8
             payer = payers[i]
             for _ in range(per_client):
                 try:
-                    c.ledger.transfer(payer[0], uuid.uuid4().hex, {"from_wallet_id": payer[1],
-                                      "to": {"wallet_id": targets[i % len(targets)]}, "amount": 1, "currency": "USD"})
+                    c.ledger.transfer(payer[0], uuid.uuid4().hex, SendTransfer(
+                        payer[1], to_wallet_id=targets[i % len(targets)], amount=1, currency="USD"))
                     retries.append(c.ledger_store.last_attempts - 1)
                 except Exception as exc:  # noqa: BLE001 - counted, not hidden
                     errors.append(type(exc).__name__)

@@ -11,6 +11,7 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount
 from chalicelib.container import get_container
+from chalicelib.domain.results import WithdrawalView
 
 bp = Blueprint(__name__)
 
@@ -148,5 +149,5 @@ def withdraw(call: Call) -> Reply:
 
 @route(bp, "/withdrawals/{withdrawal_id}", "GET", summary="A withdrawal", response=WithdrawalOut,
        errors=("not_found",), tags=("funding",))
-def get_withdrawal(call: Call, withdrawal_id: str) -> dict[str, Any]:
+def get_withdrawal(call: Call, withdrawal_id: str) -> WithdrawalView:
     return get_container().funding.get_withdrawal(call.user_id, withdrawal_id)

@@ -11,6 +11,8 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, limit_per_currency
 from chalicelib.api.wallets import Currency, MoneyOut, absent, not_null
 from chalicelib.container import get_container
+from chalicelib.domain.commands import AskQuote, ExchangeCurrency
+from chalicelib.domain.results import QuoteView, RatesRefreshed, RatesView
 
 bp = Blueprint(__name__)
 
@@ -56,6 +58,9 @@ class QuoteIn(Body):
             raise ValueError("give exactly one of sell_amount and buy_amount")
         return self
 
+    def command(self) -> AskQuote:
+        return AskQuote(self.sell_currency, self.buy_currency, self.sell_amount, self.buy_amount)
+
 
 class QuoteOut(BaseModel):
     quote_id: str
@@ -75,6 +80,9 @@ class ExchangeIn(Body):
         "One of the caller's wallets in the buy currency; default: the caller's default wallet of that "
         "currency (opened if absent)"))] = None
 
+    def command(self) -> ExchangeCurrency:
+        return ExchangeCurrency(self.quote_id, self.from_wallet_id, self.to_wallet_id)
+
 
 class ExchangeOut(BaseModel):
     exchange_id: str
@@ -91,14 +99,14 @@ class ExchangeOut(BaseModel):
 
 @route(bp, "/fx/rates", "GET", summary="The reference exchange rates (ECB, per 1 EUR)", response=RatesOut,
        errors=("rates_unavailable",), tags=("exchange",))
-def rates(call: Call) -> dict[str, Any]:
+def rates(call: Call) -> RatesView:
     return get_container().exchanges.rates()
 
 
 @route(bp, "/fx/quotes", "POST", summary="A quote at a rate guaranteed until its expiry", body=QuoteIn,
        response=QuoteOut, status=201, errors=("same_currency", "rates_unavailable"), tags=("exchange",))
-def create_quote(call: Call) -> dict[str, Any]:
-    return get_container().exchanges.quote(call.user_id, call.body.model_dump(exclude_none=True))
+def create_quote(call: Call) -> QuoteView:
+    return get_container().exchanges.quote(call.user_id, call.body.command())
 
 
 @route(bp, "/fx/exchanges", "POST", summary="Execute a quote between two of the caller's wallets", body=ExchangeIn,
@@ -108,11 +116,11 @@ def create_quote(call: Call) -> dict[str, Any]:
        tags=("exchange",))
 def create_exchange(call: Call) -> Reply:
     outcome = get_container().exchanges.exchange(call.user_id, call.headers.get("idempotency-key"),
-                                                 call.body.model_dump(exclude_none=True))
+                                                 call.body.command())
     return replayable(outcome, "ExchangePosted")
 
 
-def fetch_rates() -> dict[str, Any]:
+def fetch_rates() -> RatesRefreshed:
     """The scheduled function's body: the published file into the rates table."""
     from chalicelib import observability
     from chalicelib.services.exchange import refresh_rates

@@ -10,6 +10,7 @@ from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.wallets import PageQuery
 from chalicelib.container import get_container
 from chalicelib.domain.notification import TYPES
+from chalicelib.domain.results import NotificationPageView
 
 bp = Blueprint(__name__)
 
@@ -56,7 +57,7 @@ class NotificationQuery(PageQuery):
 
 @route(bp, "/notifications", "GET", summary="Your notifications, newest first, with the unread count",
        query=NotificationQuery, response=NotificationPage, tags=("notifications",))
-def list_notifications(call: Call) -> dict:
+def list_notifications(call: Call) -> NotificationPageView:
     q = call.query
     return get_container().notifications.list(call.user_id, bool(q.unread), q.limit, q.cursor)
 

@@ -12,6 +12,7 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount, PageQuery, absent, not_null
 from chalicelib.container import get_container
+from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
 from chalicelib.domain.offline import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MAX_VOUCHERS_PER_CALL, MIN_EXPIRES_IN
 from chalicelib.domain.offline_codes import (
     MAX_JWS,
@@ -21,6 +22,7 @@ from chalicelib.domain.offline_codes import (
     BadCode,
     decode_payment,
 )
+from chalicelib.domain.results import AllowanceView, DeviceView
 
 bp = Blueprint(__name__)
 
@@ -53,6 +55,9 @@ class AllowanceIn(Body):
     expires_in: Annotated[int, Field(strict=True, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN,
                                      description=f"Seconds (default {DEFAULT_EXPIRES_IN}, 72 h)")] | None = None
     otp: Otp | None = None
+
+    def command(self) -> OpenAllowance:
+        return OpenAllowance(self.device_id, self.wallet_id, self.amount, self.expires_in)
 
 
 class AllowanceOut(BaseModel):
@@ -108,13 +113,15 @@ class RedeemIn(Body):
             raise ValueError("certificate and vouchers are required (or payment_code)")
         return self
 
-    def redemption(self) -> dict[str, Any]:
+    def redemption(self) -> RedeemVouchers:
         """What is redeemed, in one form whichever was sent (so a retry in the other form of the
         same vouchers replays the first answer)."""
         if self.payment_code is not None:
             payment = decode_payment(self.payment_code)
-            return {"certificate": payment.certificate, "vouchers": list(payment.vouchers)}
-        return {"certificate": self.certificate, "vouchers": self.vouchers}
+            return RedeemVouchers(payment.certificate, tuple(payment.vouchers))
+        if self.certificate is None or self.vouchers is None:  # _one_form's rule
+            raise ValueError("certificate and vouchers are required (or payment_code)")
+        return RedeemVouchers(self.certificate, tuple(self.vouchers))
 
 
 class RedeemResult(BaseModel):
@@ -137,7 +144,7 @@ def offline_keys(call: Call) -> dict[str, Any]:
 
 @route(bp, "/offline/devices", "POST", summary="Register a device's Ed25519 key for offline payments",
        body=DeviceIn, response=DeviceOut, status=201, errors=("limit_exceeded", *STEP_UP_ERRORS), tags=("offline",))
-def register_device(call: Call) -> dict[str, Any]:
+def register_device(call: Call) -> DeviceView:
     c = get_container()
     # A device signs offline payments from the account's allowances: a session alone must not add one.
     c.stepup.require(call.principal, call.body.password, call.body.otp)
@@ -145,7 +152,7 @@ def register_device(call: Call) -> dict[str, Any]:
 
 
 @route(bp, "/offline/devices", "GET", summary="The caller's devices", response=DeviceList, tags=("offline",))
-def list_devices(call: Call) -> dict[str, Any]:
+def list_devices(call: Call) -> dict[str, list[DeviceView]]:
     return {"items": get_container().offline.devices(call.user_id)}
 
 
@@ -162,9 +169,8 @@ def revoke_device(call: Call, device_id: str) -> None:
                "limit_exceeded"),
        tags=("offline",))
 def create_allowance(call: Call) -> Reply:
-    body = call.body.model_dump(exclude={"otp"}, exclude_none=True)
     return replayable(get_container().offline.create_allowance(call.user_id, call.headers.get("idempotency-key"),
-                                                               body, call.body.otp,
+                                                               call.body.command(), call.body.otp,
                                                                session_id=call.principal.session_id),
                       "OfflineAllowanceCreated")
 
@@ -178,7 +184,7 @@ def list_allowances(call: Call) -> dict[str, Any]:
 
 @route(bp, "/offline/allowances/{allowance_id}", "GET", summary="An allowance", response=AllowanceOut,
        errors=("not_found",), tags=("offline",))
-def get_allowance(call: Call, allowance_id: str) -> dict[str, Any]:
+def get_allowance(call: Call, allowance_id: str) -> AllowanceView:
     return get_container().offline.allowance(call.user_id, allowance_id)
 
 

@@ -8,9 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
-from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut, one_address
+from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut, address, one_address
 from chalicelib.container import get_container
+from chalicelib.domain.commands import RequestPayment
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
+from chalicelib.domain.results import PaymentRequestView
 
 bp = Blueprint(__name__)
 
@@ -44,6 +46,12 @@ class PaymentRequestIn(Body):
     memo: Annotated[str, Field(max_length=280)] | None = None
     expires_in: Annotated[int, Field(strict=True, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN,
                                      description=f"Seconds (default {DEFAULT_EXPIRES_IN}, a week)")] | None = None
+
+    def command(self) -> RequestPayment:
+        payer = address(self.payer.email, self.payer.phone)
+        if payer is None:  # Payer's validator: exactly one
+            raise ValueError("give exactly one of email, phone")
+        return RequestPayment(payer, self.amount, self.currency, self.memo, self.expires_in)
 
 
 class Party(BaseModel):
@@ -89,8 +97,8 @@ class PaidOut(BaseModel):
        errors=("idempotency_key_required", "idempotency_key_reused", "recipient_not_found", "same_wallet",
                "too_many_requests"), tags=("payment requests",))
 def create_request(call: Call) -> Reply:
-    body = call.body.model_dump(exclude_none=True)
-    outcome = get_container().payment_requests.create(call.user_id, call.headers.get("idempotency-key"), body)
+    outcome = get_container().payment_requests.create(call.user_id, call.headers.get("idempotency-key"),
+                                                      call.body.command())
     return replayable(outcome, "PaymentRequestCreated")
 
 
@@ -104,7 +112,7 @@ def list_requests(call: Call) -> dict:
 
 @route(bp, "/payment-requests/{request_id}", "GET", summary="A request, for its requester or payer",
        response=PaymentRequestOut, errors=("not_found",), tags=("payment requests",))
-def get_request(call: Call, request_id: str) -> dict:
+def get_request(call: Call, request_id: str) -> PaymentRequestView:
     return get_container().payment_requests.get(call.user_id, request_id)
 
 
@@ -121,11 +129,11 @@ def pay_request(call: Call, request_id: str) -> Reply:
 
 @route(bp, "/payment-requests/{request_id}/decline", "POST", summary="Decline a request asked of you",
        response=PaymentRequestOut, errors=("not_found", "request_not_pending"), tags=("payment requests",))
-def decline_request(call: Call, request_id: str) -> dict:
+def decline_request(call: Call, request_id: str) -> PaymentRequestView:
     return get_container().payment_requests.decline(call.user_id, request_id)
 
 
 @route(bp, "/payment-requests/{request_id}/cancel", "POST", summary="Cancel a request you made",
        response=PaymentRequestOut, errors=("not_found", "request_not_pending"), tags=("payment requests",))
-def cancel_request(call: Call, request_id: str) -> dict:
+def cancel_request(call: Call, request_id: str) -> PaymentRequestView:
     return get_container().payment_requests.cancel(call.user_id, request_id)

@@ -3,7 +3,7 @@ the ledger's public key and latest checkpoint; and the bodies of the chainer (en
 and the checkpoint (scheduled) functions. docs/statements.md."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, Field
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api.identity import Jwks
 from chalicelib.api.routing import Call, route
 from chalicelib.container import get_container
+from chalicelib.domain.results import BalanceView, CheckpointMade, CheckpointView
 
 bp = Blueprint(__name__)
 
@@ -84,7 +85,7 @@ class StatementOut(BaseModel):
 
 @route(bp, "/wallets/{wallet_id}/balance", "GET", summary="The wallet's posted balance at an instant",
        query=BalanceQuery, response=BalanceOut, errors=("not_found",), tags=("statements",))
-def balance(call: Call, wallet_id: str) -> dict[str, Any]:
+def balance(call: Call, wallet_id: str) -> BalanceView:
     return get_container().statements.balance(call.user_id, wallet_id, call.query.at)
 
 
@@ -103,7 +104,8 @@ def statement(call: Call, wallet_id: str, month: str) -> Any:
     if call.query.format == "pdf":
         from chalicelib.adapters.statement_pdf import render
 
-        return Response(body=render(s), status_code=200, headers={
+        # The adapter reads the view as JSON (its signature is still a dict: adapters are not in this change).
+        return Response(body=render(cast(dict[str, Any], s)), status_code=200, headers={
             "Content-Type": PDF, "Content-Disposition": f'attachment; filename="{name}.pdf"'})
     return s
 
@@ -116,7 +118,7 @@ def ledger_keys(call: Call) -> dict[str, Any]:
 
 @route(bp, "/ledger/checkpoints/latest", "GET", summary="The latest signed checkpoint of every chain head",
        public=True, response=CheckpointOut, errors=("not_found",), tags=("statements",))
-def latest_checkpoint(call: Call) -> dict[str, str]:
+def latest_checkpoint(call: Call) -> CheckpointView:
     return get_container().statements.latest()
 
 
@@ -135,7 +137,7 @@ def chain_entries(records: list[dict[str, Any]]) -> int:
     return chained
 
 
-def make_checkpoint() -> dict[str, Any]:
+def make_checkpoint() -> CheckpointMade:
     """The scheduled checkpoint: a signed Merkle root over every chain head."""
     from chalicelib import observability
 

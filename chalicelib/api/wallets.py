@@ -10,6 +10,8 @@ from pydantic.json_schema import SkipJsonSchema
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
 from chalicelib.container import get_container
+from chalicelib.domain.commands import Address, SendTransfer
+from chalicelib.domain.results import TransferView, WalletView
 from chalicelib.services.ledger import wallet_view
 
 bp = Blueprint(__name__)
@@ -87,6 +89,13 @@ class EntryPage(BaseModel):
     next_cursor: str | None
 
 
+def address(email: str | None, phone: str | None) -> Address | None:
+    """The e-mail or the phone a validated body gives (at most one), as the command's."""
+    if email is not None:
+        return Address("email", email)
+    return Address("phone", phone) if phone is not None else None
+
+
 def one_address(*names: str) -> list[dict[str, Any]]:
     """One variant per address: that one given (not null), each other one left out or null."""
     return [{"required": [name], "properties": {
@@ -153,6 +162,12 @@ class TransferIn(Body):
             raise ValueError("amount and currency are required (or quote_id)")
         return self
 
+    def command(self) -> SendTransfer:
+        to = self.to
+        return SendTransfer(from_wallet_id=self.from_wallet_id, to_wallet_id=to.wallet_id,
+                            to_address=address(to.email, to.phone), invite=bool(to.invite),
+                            amount=self.amount, currency=self.currency, quote_id=self.quote_id, memo=self.memo)
+
 
 class MoneyOut(BaseModel):
     amount: int
@@ -175,19 +190,19 @@ class TransferOut(BaseModel):
 
 
 @route(bp, "/wallets", "GET", summary="The caller's wallets", response=WalletList, tags=("wallets",))
-def list_wallets(call: Call) -> dict:
+def list_wallets(call: Call) -> dict[str, list[WalletView]]:
     return {"items": [wallet_view(w) for w in get_container().ledger.wallets(call.user_id)]}
 
 
 @route(bp, "/wallets", "POST", summary="Open a wallet in a currency", body=OpenWalletIn, response=WalletOut,
        status=201, tags=("wallets",))
-def open_wallet(call: Call) -> dict:
+def open_wallet(call: Call) -> WalletView:
     return wallet_view(get_container().ledger.open_wallet(call.user_id, call.body.currency, call.body.name))
 
 
 @route(bp, "/wallets/{wallet_id}", "GET", summary="One wallet", response=WalletOut, errors=("not_found",),
        tags=("wallets",))
-def get_wallet(call: Call, wallet_id: str) -> dict:
+def get_wallet(call: Call, wallet_id: str) -> WalletView:
     return wallet_view(get_container().ledger.wallet(call.user_id, wallet_id))
 
 
@@ -206,21 +221,18 @@ def statement(call: Call, wallet_id: str) -> dict:
        tags=("transfers",),
        reads_session=True)
 def create_transfer(call: Call) -> Reply:
-    body = call.body.model_dump(exclude_none=True)
-    if not body["to"].get("invite"):
-        body["to"].pop("invite", None)  # `invite: false` is the default: the same request as none
-    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"), body,
-                                              session=call.pending_session)
+    outcome = get_container().ledger.transfer(call.user_id, call.headers.get("idempotency-key"),
+                                              call.body.command(), session=call.pending_session)
     return replayable(outcome, "InvitationSent" if outcome.body["status"] == "unclaimed" else "TransferPosted")
 
 
 @route(bp, "/transfers/{transfer_id}", "GET", summary="A transfer, for its sender or recipient",
        response=TransferOut, errors=("not_found",), tags=("transfers",))
-def get_transfer(call: Call, transfer_id: str) -> dict:
+def get_transfer(call: Call, transfer_id: str) -> TransferView:
     return get_container().ledger.get_transfer(call.user_id, transfer_id)
 
 
 @route(bp, "/transfers/{transfer_id}/cancel", "POST", summary="Take back money nobody has claimed yet",
        response=TransferOut, errors=("not_found", "transfer_not_cancelable"), tags=("transfers",))
-def cancel_transfer(call: Call, transfer_id: str) -> dict:
+def cancel_transfer(call: Call, transfer_id: str) -> TransferView:
     return get_container().invitations.cancel(call.user_id, transfer_id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.results import VoucherResultView
 
 CERTIFICATE_TYP = "offline-allowance+jwt"
 VOUCHER_TYP = "offline-voucher+jwt"
@@ -148,8 +149,8 @@ class Result:
     code: str | None = None
     transfer_id: str | None = None
 
-    def view(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"seq": self.seq, "status": self.status}
+    def view(self) -> VoucherResultView:
+        out: VoucherResultView = {"seq": self.seq, "status": self.status}
         if self.code:
             out["code"] = self.code
         if self.transfer_id:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.results import CheckpointView, StatementItemView
 
 GENESIS = "0" * 64
 # What a chained entry commits to: everything a statement shows about it, and where it sits.
@@ -119,7 +120,7 @@ class Checkpoint:
     root: str
     jws: str
 
-    def view(self) -> dict[str, str]:
+    def view(self) -> CheckpointView:
         return {"checkpoint_id": self.checkpoint_id, "at": self.at, "root": self.root, "jws": self.jws}
 
 
@@ -217,11 +218,12 @@ def balance_at(links: Iterable[ChainLink], at_ms: int) -> int:
     return sum(link.signed_amount for link in links if posted_ms(link) <= at_ms)
 
 
-def statement_items(links: Iterable[ChainLink], from_ms: int, to_ms: int) -> tuple[int, list[dict[str, Any]], int]:
+def statement_items(links: Iterable[ChainLink], from_ms: int,
+                    to_ms: int) -> tuple[int, list[StatementItemView], int]:
     """(opening, items oldest first with balance_after, closing) of the period [from, to]."""
     ordered = sorted(links, key=lambda x: (posted_ms(x), x.chain, x.seq))
     opening = sum(x.signed_amount for x in ordered if posted_ms(x) < from_ms)
-    balance, items = opening, []
+    balance, items = opening, list[StatementItemView]()
     for x in ordered:
         if from_ms <= posted_ms(x) <= to_ms:
             balance += x.signed_amount

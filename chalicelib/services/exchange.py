@@ -11,10 +11,11 @@ condition lets exactly one through.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from chalicelib.domain.commands import AskQuote, ExchangeCurrency, SendTransfer
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.fx import (
     BASE,
@@ -45,6 +46,14 @@ from chalicelib.domain.ledger import (
     keyed_id,
 )
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import (
+    ExchangeView,
+    MoneyView,
+    QuoteView,
+    RatesRefreshed,
+    RatesView,
+    TransferView,
+)
 from chalicelib.domain.wallet import PaymentReads, Wallet
 from chalicelib.services.ledger import Ledger, idempotency_record_key
 from chalicelib.services.replay import Outcome
@@ -73,7 +82,7 @@ class FxStore(Protocol):
         DuplicateRequest when the key's record or the transfer exists (a racing retry)."""
 
 
-def refresh_rates(fx: FxStore, fetch: Callable[[], bytes], now: Callable[[], float] = time.time) -> dict[str, Any]:
+def refresh_rates(fx: FxStore, fetch: Callable[[], bytes], now: Callable[[], float] = time.time) -> RatesRefreshed:
     """The scheduled fetch: the published file, parsed, stored if newer than what is stored
     (needs the rates table only: no key, no ledger)."""
     rates = parse_ecb_daily(fetch())
@@ -87,11 +96,11 @@ class ExchangePolicy:
     quote_seconds: int = 30  # the guarantee (the contract: at least 30 s)
 
 
-def money_view(m: Money) -> dict[str, Any]:
+def money_view(m: Money) -> MoneyView:
     return {"amount": m.amount, "currency": m.currency}
 
 
-def quote_view(q: Quote) -> dict[str, Any]:
+def quote_view(q: Quote) -> QuoteView:
     return {"quote_id": q.quote_id, "sell": money_view(q.sell), "buy": money_view(q.buy),
             "mid_rate": decimal_text(q.mid_rate), "rate": decimal_text(q.rate), "fee": money_view(q.fee),
             "expires_at": rfc3339(q.expires_ms / 1000), "created_at": rfc3339(q.created_ms / 1000)}
@@ -105,7 +114,7 @@ class Exchanges:
     now: Callable[[], float] = time.time
 
     # -- rates ----------------------------------------------------------------------------------
-    def rates(self) -> dict[str, Any]:
+    def rates(self) -> RatesView:
         """GET /fx/rates: the reference rates as published (even stale ones: `as_of` says so)."""
         rates = self.fx.latest_rates()
         if rates is None:
@@ -119,8 +128,8 @@ class Exchanges:
         return rates
 
     # -- quotes ---------------------------------------------------------------------------------
-    def quote(self, user_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        sell_ccy, buy_ccy = request["sell_currency"], request["buy_currency"]
+    def quote(self, user_id: str, request: AskQuote) -> QuoteView:
+        sell_ccy, buy_ccy = request.sell_currency, request.buy_currency
         for field, currency in (("sell_currency", sell_ccy), ("buy_currency", buy_ccy)):
             if currency not in self.ledger.policy.currencies:
                 raise InvalidRequest("This currency is not supported.", details=[
@@ -129,13 +138,13 @@ class Exchanges:
             raise SameCurrency()
         rates = self._fresh_rates()
         priced = price(rates, sell_ccy, buy_ccy, spread_bps=self.policy.spread_bps,
-                       sell_amount=request.get("sell_amount"), buy_amount=request.get("buy_amount"))
+                       sell_amount=request.sell_amount, buy_amount=request.buy_amount)
         # The per-transfer maximum bounds what leaves the wallet (the sell), as the daily limit
         # counts it; the buy follows from it.
         try:
             self.ledger.check_maximum(priced.sell)
         except InvalidRequest as err:  # named after the field the caller sent
-            field = "sell_amount" if "sell_amount" in request else "buy_amount"
+            field = "sell_amount" if request.sell_amount is not None else "buy_amount"
             raise InvalidRequest(err.message, details=[
                 {"field": field, "message": f"the sell is {err.details[0]['message']}"}]) from None
         now_ms = int(self.now() * 1000)
@@ -162,29 +171,31 @@ class Exchanges:
         return q
 
     # -- exchanges between one's own wallets ----------------------------------------------------
-    def exchange(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
+    def exchange(self, user_id: str, idempotency_key: str | None,
+                 request: ExchangeCurrency) -> Outcome[ExchangeView]:
         """POST /fx/exchanges: once per key; the same key again answers what the first did."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "fx_exchanges", key)
-        req_hash = self.ledger.request_hash("fx_exchanges", request)
+        req_hash = self.ledger.request_hash("fx_exchanges", request.as_request())
         return self.ledger.replay_or(idem_key, req_hash, user_id,
                                      lambda: self._exchange(user_id, key, idem_key, req_hash, request))
 
-    def _exchange(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any]) -> Outcome:
+    def _exchange(self, user_id: str, key: str, idem_key: str, req_hash: str,
+                  request: ExchangeCurrency) -> Outcome[ExchangeView]:
         exchange_id = keyed_id("ex", user_id, "fx_exchanges", key)
-        q = self._usable(user_id, request["quote_id"], exchange_id)
-        source = self.ledger.wallet(user_id, request["from_wallet_id"])
+        q = self._usable(user_id, request.quote_id, exchange_id)
+        source = self.ledger.wallet(user_id, request.from_wallet_id)
         if source.currency != q.sell.currency:
             raise CurrencyMismatch("The wallet's currency is not the quote's sell currency.")
-        if request.get("to_wallet_id"):
-            target = self.ledger.wallet(user_id, request["to_wallet_id"])
+        if request.to_wallet_id:
+            target = self.ledger.wallet(user_id, request.to_wallet_id)
             if target.currency != q.buy.currency:
                 raise CurrencyMismatch("The wallet's currency is not the quote's buy currency.")
             to_wallet, shards = target.wallet_id, target.credit_shards
         else:
             to_wallet, shards = self.ledger.default_wallet(user_id, q.buy.currency), 0
         now = self.now()
-        body = {"exchange_id": exchange_id, "quote_id": q.quote_id, "from_wallet_id": source.wallet_id,
+        body: ExchangeView = {"exchange_id": exchange_id, "quote_id": q.quote_id, "from_wallet_id": source.wallet_id,
                 "to_wallet_id": to_wallet, "sell": money_view(q.sell), "buy": money_view(q.buy),
                 "rate": decimal_text(q.rate), "fee": money_view(q.fee), "status": "posted",
                 "created_at": rfc3339(now)}
@@ -193,17 +204,18 @@ class Exchanges:
         return Outcome(body)
 
     # -- payments delivered in another currency -------------------------------------------------
-    def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
-            reads: PaymentReads, invitee: Invitee | None) -> Outcome:
+    def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, request: SendTransfer,
+            reads: PaymentReads, invitee: Invitee | None) -> Outcome[TransferView]:
         """POST /transfers with `quote_id` (called by Ledger.transfer once the key's record is
         known to be absent): every transfer rule, then the quote's legs in one transaction,
         delivered to the recipient's wallet in the buy currency."""
-        to = request["to"]
-        if invitee is not None and to.get("invite"):
+        if invitee is not None and request.invite:
             raise InvalidRequest("A payment with a quote goes to someone on the wallet: it cannot be an invitation.",
                                  details=[{"field": "to.invite", "message": "not with quote_id"}])
         transfer_id = deterministic_id("tr", user_id, key)  # as every /transfers payment's
-        q = self._usable(user_id, request["quote_id"], transfer_id)
+        if request.quote_id is None:
+            raise ValueError("Ledger.transfer hands over payments with a quote only")
+        q = self._usable(user_id, request.quote_id, transfer_id)
         self.ledger.check_maximum(q.sell)
         source = Ledger._own(user_id, reads.source)
         if source.currency != q.sell.currency:
@@ -218,16 +230,17 @@ class Exchanges:
             to_wallet, owner = Ledger._payable(reads.recipient, q.buy.currency)
             shards = reads.recipient.credit_shards if reads.recipient else 0
         now = self.now()
-        memo = request.get("memo")
-        body = {"transfer_id": transfer_id, "type": "transfer", "status": "posted", "from_wallet_id": source.wallet_id,
-                "to_wallet_id": to_wallet, "amount": q.sell.amount, "currency": q.sell.currency, "memo": memo,
-                "created_at": rfc3339(now), "delivered": money_view(q.buy)}
+        memo = request.memo
+        body: TransferView = {
+            "transfer_id": transfer_id, "type": "transfer", "status": "posted", "from_wallet_id": source.wallet_id,
+            "to_wallet_id": to_wallet, "amount": q.sell.amount, "currency": q.sell.currency, "memo": memo,
+            "created_at": rfc3339(now), "delivered": money_view(q.buy)}
         self._book(q, source, (to_wallet, owner, shards), transfer_id, "transfer", body, (idem_key, req_hash, user_id),
                    now, memo)
         return Outcome(body)
 
     def _book(self, q: Quote, source: Wallet, to: tuple[str, str, int], sell_id: str, leg_type: str,
-              body: dict[str, Any], idem: tuple[str, str, str], now: float, memo: str | None = None) -> None:
+              body: Mapping[str, object], idem: tuple[str, str, str], now: float, memo: str | None = None) -> None:
         idem_key, req_hash, user_id = idem
         fee_id, buy_id = deterministic_id("xf", sell_id), deterministic_id("xb", sell_id)
         booking = ExchangeBooking(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from typing import Any
 
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import (
     email_lookup_key,
     identity_key,
@@ -65,7 +66,7 @@ PROFILE_FIELDS = ("email", "phone", "first_name", "last_name")
 NOBODY = "usr_nobody"  # never a user's id (new_id gives "usr_" and 32 hex digits)
 
 
-def new_user(cipher: FieldCipher, values: dict[str, Any], **fields: Any) -> User:
+def new_user(cipher: FieldCipher, values: Mapping[str, str | None], **fields: Any) -> User:
     """A new account (`fields`: its User fields but the id and creation time), with the string
     `values` among its e-mail, phone and names encrypted; others are left out."""
     user = User(user_id=new_id("usr"), **fields)
@@ -469,9 +470,9 @@ class Identity:
         (409 email_taken; the address is not free for a new account). Its owner signs in with
         the password (or resets it: the code goes to the stored address).
         """
-        subject_key = f"{provider}#{claims['sub']}"
-        email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
-        email = normalize_email(email) if isinstance(email, str) else None
+        who = SocialSignIn.of_claims(provider, claims)  # the token's claims read once, here
+        subject_key = f"{provider}#{who.subject}"
+        email = normalize_email(who.verified_email) if who.verified_email is not None else None
         # Each pass settles one race (a concurrent first sign-in, a registration, a verification)
         # or one stale item, then looks again.
         for _ in range(4):
@@ -502,7 +503,7 @@ class Identity:
                     self.closing.close(owner, phone_too=False)
                     continue
             try:
-                user = self._create_social_user(subject_key, email, claims)
+                user = self._create_social_user(subject_key, email, who)
                 if email:
                     self.deliver(self._identity_key(email_lookup_key(email)), user.user_id)
                 return self._start_session(user), True
@@ -531,11 +532,11 @@ class Identity:
         news for the owner (`security.new_sign_in`) unless it is the account's first sign-in."""
         return self._start_session(user, new_device=self._announced(user, int(self.now())))
 
-    def _create_social_user(self, subject_key: str, email: str | None, claims: dict[str, Any]) -> User:
+    def _create_social_user(self, subject_key: str, email: str | None, who: SocialSignIn) -> User:
         created = rfc3339(self.now())
         # Without a provider-verified e-mail nothing about it is proven yet (closed in 7 days).
         # Its creation is its first sign-in: the next provider sign-in is news for the owner.
-        names = {"email": email, "first_name": claims.get("given_name"), "last_name": claims.get("family_name")}
+        names = {"email": email, "first_name": who.given_name, "last_name": who.family_name}
         user = new_user(self.cipher, names, created_at=created, email_verified=email is not None,
                         unverified_since=None if email else int(self.now()), signed_in_at=created)
         email_keys = [self._identity_key(email_lookup_key(email))] if email else []

@@ -13,13 +13,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from chalicelib import observability
 from chalicelib.domain import messages
 from chalicelib.domain.errors import TooManyRequests, TransferNotCancelable
 from chalicelib.domain.invitation import Invitation, Invitee
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import TransferView
 from chalicelib.domain.unit_of_work import InvitationOutcome
 from chalicelib.services import sending
 from chalicelib.services.ledger import Ledger
@@ -40,7 +40,7 @@ class Invitations:
     announce_limit: Lockout | None = None  # invitation messages per contact per day
     now: Clock = time.time
 
-    def announce(self, sender_id: str, invitee: Invitee, transfer: dict[str, Any]) -> None:
+    def announce(self, sender_id: str, invitee: Invitee, transfer: TransferView) -> None:
         """Tell the contact money waits for them. The money is held already: a failed send is
         counted and logged (without the address), never turned into a failed payment."""
         if self.announce_limit:
@@ -85,7 +85,7 @@ class Invitations:
         return self.ledger.resolve_hold(invitation.transfer_id, post=True, to=(wallet, user_id),
                                         record=InvitationOutcome(invitation.transfer_id, "posted", now, by=user_id))
 
-    def cancel(self, user_id: str, transfer_id: str) -> dict[str, Any]:
+    def cancel(self, user_id: str, transfer_id: str) -> TransferView:
         """The sender takes back an unclaimed invitation (409 once it is anything else)."""
         self.ledger.visible_transfer(user_id, transfer_id)  # 404 unless its sender or recipient
         invitation = self.store.get_invitation(transfer_id)

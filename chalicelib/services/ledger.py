@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from chalicelib.domain.commands import Address, SendTransfer
 from chalicelib.domain.contact import (
     email_lookup_key,
     identity_key,
@@ -42,6 +43,7 @@ from chalicelib.domain.ledger import (
 )
 from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.principal import PendingSession
+from chalicelib.domain.results import EntryView, TransferView, WalletView
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
@@ -67,6 +69,8 @@ LOOKUP_MISSES_PER_HOUR = 30
 # A transaction holds at most 100 items: marking a wallet writes it and each shard at once.
 MAX_CREDIT_SHARDS = 32
 
+Answer = TypeVar("Answer", bound=Mapping[str, object])  # what a payment answers (`Ledger.pay`)
+
 
 def idempotency_record_key(user_id: str, operation: str, key: str) -> str:
     """Keys are scoped per user AND per operation: the same key on /transfers and on another
@@ -83,7 +87,7 @@ class LedgerPolicy:
     invite_ttl_seconds: int = 30 * 86400  # how long money for an unverified contact waits
 
 
-def wallet_view(w: Wallet) -> dict[str, Any]:
+def wallet_view(w: Wallet) -> WalletView:
     return {"wallet_id": w.wallet_id, "currency": w.currency, "name": w.name, "balance": w.balance,
             "held": w.held, "available": w.available, "is_default": w.is_default, "created_at": w.created_at}
 
@@ -98,14 +102,15 @@ class Ledger:
     now: Callable[[], float] = time.time
     # Tells an invited contact that money waits for them: (sender, whom, the transfer).
     # Called once, after the money is held; never on a replay.
-    announce: Callable[[str, Invitee, dict[str, Any]], None] = lambda sender, invitee, transfer: None
+    announce: Callable[[str, Invitee, TransferView], None] = lambda sender, invitee, transfer: None
     # Invitations a sender may make per window: each one sends a message on our account.
     invite_limit: Lockout | None = None
     # Distinct unknown addresses an account may look up per window (`screen_lookup`).
     lookup_limit: DistinctLimit | None = None
     # A payment priced by an exchange quote (`quote_id` instead of amount and currency):
     # services.exchange.Exchanges.pay, called with what `transfer` read (docs/exchange.md).
-    quoted: Callable[..., Outcome] | None = None
+    quoted: Callable[[str, str, str, str, SendTransfer, PaymentReads, Invitee | None],
+                     Outcome[TransferView]] | None = None
 
     # -- wallets --------------------------------------------------------------------------------
     def wallets(self, user_id: str) -> list[Wallet]:
@@ -167,19 +172,30 @@ class Ledger:
             raise InvalidRequest("The amount is above the per-transfer maximum.", details=[
                 {"field": "amount", "message": f"at most {self.policy.max_transfer_major} {amount.currency}"}])
 
+    def asked(self, amount: int | None, currency: str | None) -> Money:
+        """A command's amount and currency as Money: the currency checked first (an unknown code
+        is a 400, not a crash), then the per-movement maximum."""
+        if amount is None or currency is None:  # the body's own rule (api.wallets.TransferIn)
+            raise InvalidRequest("amount and currency are required (or quote_id)")
+        self.check_currency(currency)
+        money = Money(amount, currency)
+        self.check_maximum(money)
+        return money
+
     def check_currency(self, currency: str) -> None:
         if currency not in self.policy.currencies:
             raise InvalidRequest("This currency is not supported.", details=[
                 {"field": "currency", "message": f"must be one of {', '.join(self.policy.currencies)}"}])
 
     # -- statements -----------------------------------------------------------------------------
-    def statement(self, user_id: str, wallet_id: str, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    def statement(self, user_id: str, wallet_id: str, limit: int,
+                  cursor: str | None) -> tuple[list[EntryView], str | None]:
         self.wallet(user_id, wallet_id)
         entries, next_cursor = self.store.entries(wallet_id, limit, cursor)
         return [self._entry_view(e) for e in entries], next_cursor
 
-    def _entry_view(self, e: Entry) -> dict[str, Any]:
-        view: dict[str, Any] = {"transfer_id": e.transfer_id, "type": e.type, "direction": e.direction,
+    def _entry_view(self, e: Entry) -> EntryView:
+        view: EntryView = {"transfer_id": e.transfer_id, "type": e.type, "direction": e.direction,
                                 "amount": e.amount, "currency": e.currency, "status": e.status,
                                 "created_at": e.created_at}
         if e.counterparty_wallet_id:
@@ -190,8 +206,8 @@ class Ledger:
         return view
 
     # -- transfers ------------------------------------------------------------------------------
-    def transfer(self, user_id: str, idempotency_key: str | None, request: dict[str, Any],
-                 session: PendingSession | None = None) -> Outcome:
+    def transfer(self, user_id: str, idempotency_key: str | None, request: SendTransfer,
+                 session: PendingSession | None = None) -> Outcome[TransferView]:
         """POST /transfers: validate, then move the money and record the key in one transaction.
 
         Two round trips when paying a wallet: one batch read (the caller's session if
@@ -200,17 +216,17 @@ class Ledger:
         more between them: the caller's look-up allowance (`screen_lookup`)."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "transfers", key)
-        req_hash = self.request_hash("transfers", request)
-        to = request["to"]
+        req_hash = self.request_hash("transfers", request.as_request())
+        to = request.to_address
         try:
-            invitee: Invitee | None = None if "wallet_id" in to else self.contact_of(to, "to")
+            invitee: Invitee | None = None if to is None else self.contact_of(to, "to")
         except InvalidRequest:  # a malformed address: answered after the key's record is read
             invitee, bad_address = None, True
         else:
             bad_address = False
         reads = self.store.payment_reads(
-            idempotency_key=idem_key, source_wallet=request["from_wallet_id"],
-            session_id=session.session_id if session else None, recipient_wallet=to.get("wallet_id"),
+            idempotency_key=idem_key, source_wallet=request.from_wallet_id,
+            session_id=session.session_id if session else None, recipient_wallet=request.to_wallet_id,
             contact_key=invitee.contact_key if invitee else None)
         if session:
             if reads.session is None or not reads.session.active_at(int(self.now())):
@@ -218,32 +234,30 @@ class Ledger:
             session.confirmed = True
         if reads.previous is not None:
             return self._replay(reads.previous, req_hash, user_id)
-        if bad_address:
+        if bad_address and to is not None:
             self.contact_of(to, "to")  # raises the address's own 400
         return self._written_once(idem_key, req_hash, user_id,
                                   lambda: self._transfer(user_id, key, idem_key, req_hash, request, reads, invitee))
 
-    def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
-                  reads: PaymentReads, invitee: Invitee | None) -> Outcome:
-        if "quote_id" in request:  # delivered in another currency: the quote's own rules and legs
+    def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: SendTransfer,
+                  reads: PaymentReads, invitee: Invitee | None) -> Outcome[TransferView]:
+        if request.quote_id is not None:  # delivered in another currency: the quote's own rules and legs
             if self.quoted is None:
                 raise InvalidRequest("Payments with a quote are not available.")
             return self.quoted(user_id, key, idem_key, req_hash, request, reads, invitee)
-        self.check_currency(request["currency"])  # before Money: an unknown code is a 400, not a crash
-        amount = Money(request["amount"], request["currency"])
-        self.check_maximum(amount)
+        amount = self.asked(request.amount, request.currency)
         source = self._own(user_id, reads.source)
         if source.currency != amount.currency:
             raise CurrencyMismatch()
         if invitee is not None:  # before anything that answers differently for a known address
             self.screen_lookup(user_id, invitee.contact_key, reads.contact_owner)
-        memo = request.get("memo")
+        memo = request.memo
         spread = 0
         if invitee is None:
             to = self._payable(reads.recipient, amount.currency)
             spread = reads.recipient.credit_shards if reads.recipient else 0
         elif reads.contact_owner is None:
-            if not request["to"].get("invite"):
+            if not request.invite:
                 raise RecipientNotFound()
             if self.users.user_id_for(invitee.contact_key) == user_id:
                 raise SameWallet("This is your own address: verify it instead.")
@@ -256,13 +270,13 @@ class Ledger:
             guess = (default_wallet_id(owner, amount.currency), owner)
             if guess[0] != source.wallet_id:
                 try:
-                    return self.pay(user_id, key, idem_key, req_hash, source, guess, amount, memo)
+                    return self.pay(user_id, key, idem_key, req_hash, source, guess, amount, memo, answer=_as_is)
                 except RecipientNotFound:
                     pass  # a default opened before its id was derived, or none yet: read the pointer
             to = (self.default_wallet(owner, amount.currency), owner)
         if to[0] == source.wallet_id:
             raise SameWallet()
-        return self.pay(user_id, key, idem_key, req_hash, source, to, amount, memo, spread=spread)
+        return self.pay(user_id, key, idem_key, req_hash, source, to, amount, memo, answer=_as_is, spread=spread)
 
     @staticmethod
     def _own(user_id: str, w: Wallet | None) -> Wallet:
@@ -279,20 +293,19 @@ class Ledger:
         return w.wallet_id, w.owner_id
 
     def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, to: tuple[str, str],
-            amount: Money, memo: str | None, *, record: WrittenWith | None = None,
-            answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None, transfer_id: str | None = None,
-            spread: int = 0) -> Outcome:
+            amount: Money, memo: str | None, *, answer: Callable[[TransferView], Answer],
+            record: WrittenWith | None = None, transfer_id: str | None = None, spread: int = 0) -> Outcome[Answer]:
         """Move `amount` from the user's `source` wallet to `to` (wallet, owner), once per key:
         debit, credit, the transfer and its legs, the key's record, the daily total and `record`
         (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
-        the body the call returns and a retry gets again (default: the transfer). `transfer_id`
+        the body the call returns and a retry gets again (`_as_is`: the transfer). `transfer_id`
         must be derived from the key AND the operation when it is not /transfers. Callers run
         it inside `replay_or`, which answers retries and races of the same key. `spread` is the
         recipient's credit shards (a high-volume wallet, as read)."""
         now = self.now()
         transfer_id = transfer_id or deterministic_id("tr", user_id, key)
         body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
-        kept = answer(body) if answer else body
+        kept = answer(body)
         idem = self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1],
                             to_credit_shards=spread)
@@ -301,7 +314,8 @@ class Ledger:
                         daily=self.daily_limit(user_id, amount, now), record=record)
         return Outcome(kept)
 
-    def _written_once(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
+    def _written_once(self, idem_key: str, req_hash: str, user_id: str,
+                      write: Callable[[], Outcome[Answer]]) -> Outcome[Answer]:
         try:
             return write()
         except DuplicateRequest:
@@ -312,7 +326,7 @@ class Ledger:
             return self._replay(previous, req_hash, user_id)
 
     def _invite(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, amount: Money,
-                invitee: Invitee, memo: str | None) -> Outcome:
+                invitee: Invitee, memo: str | None) -> Outcome[TransferView]:
         """Hold the money for a contact nobody has verified; the invitation is written with the
         hold, and the first account to verify the contact before the expiry receives it."""
         now = self.now()
@@ -320,8 +334,8 @@ class Ledger:
             self.invite_limit.attempt(f"invite#{user_id}", int(now))
         transfer_id = deterministic_id("tr", user_id, key)
         expires_at = int(now) + self.policy.invite_ttl_seconds
-        body = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
-                "claim_expires_at": rfc3339(expires_at)}
+        body: TransferView = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
+                              "claim_expires_at": rfc3339(expires_at)}
         created = body["created_at"]
         idem = self.kept_answer(idem_key, req_hash, user_id, body, now, transfer_id)
         # Until claimed, the hold names the invitations account; the claim posts it to the
@@ -339,12 +353,12 @@ class Ledger:
 
     @staticmethod
     def _transfer_body(transfer_id: str, status: str, source: Wallet, to_wallet: str | None, amount: Money,
-                       memo: str | None, now: float) -> dict[str, Any]:
+                       memo: str | None, now: float) -> TransferView:
         return {"transfer_id": transfer_id, "type": "transfer", "status": status,
                 "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
                 "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
 
-    def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: dict[str, Any],
+    def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: Mapping[str, object],
                     now: float, resource_id: str, status_code: int = 201) -> IdempotencyPut:
         """The (user, key) record written with the money (or with a payment request), holding
         the answer a retry gets."""
@@ -352,7 +366,8 @@ class Ledger:
                               response_ct=seal(self.cipher, user_id, body), resource_id=resource_id,
                               expires_at=int(now) + IDEMPOTENCY_TTL)
 
-    def replay_or(self, idem_key: str, req_hash: str, user_id: str, write: Callable[[], Outcome]) -> Outcome:
+    def replay_or(self, idem_key: str, req_hash: str, user_id: str,
+                  write: Callable[[], Outcome[Answer]]) -> Outcome[Answer]:
         """The first answer again if this key was used, else `write`, once however many race."""
         previous = self.store.get_idempotency(idem_key)
         if previous is not None:
@@ -363,9 +378,10 @@ class Ledger:
         return self.cipher.encrypt(memo, transfer_id, "memo") if memo else None
 
     def request_hash(self, operation: str, request: dict[str, Any]) -> str:
+        """The keyed hash of a request as JSON (a command's `as_request()`): the JSON edge."""
         return request_hash(operation, request, self.blind_index)
 
-    def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome:
+    def _replay(self, previous: Any, req_hash: str, user_id: str) -> Outcome[Any]:
         same_request(previous.request_hash, req_hash)
         return reopen(self.cipher, user_id, previous.response_ct)
 
@@ -392,23 +408,23 @@ class Ledger:
         else:
             self.lookup_limit.check(lookup_key(user_id), contact_key, now)
 
-    def contact(self, to: dict[str, Any], field: str) -> tuple[str | None, Invitee]:
-        """The user whose VERIFIED contact `to` ({email} or {phone}) is (None if nobody's), and
+    def contact(self, to: Address, field: str) -> tuple[str | None, Invitee]:
+        """The user whose VERIFIED contact `to` (an e-mail or a phone) is (None if nobody's), and
         the contact as an invitee. `field` names the body field in a validation error."""
         invitee = self.contact_of(to, field)
         return self.users.verified_user_for(invitee.contact_key), invitee
 
-    def contact_of(self, to: dict[str, Any], field: str) -> Invitee:
-        """`to` ({email} or {phone}) normalized, with the key its identity item is stored under."""
-        if "email" in to:
-            channel, address = "email", normalize_email(to["email"], field=f"{field}.email")
+    def contact_of(self, to: Address, field: str) -> Invitee:
+        """`to` normalized, with the key its identity item is stored under."""
+        if to.channel == "email":
+            address = normalize_email(to.value, field=f"{field}.email")
             lookup = email_lookup_key(address)
         else:
-            channel, address = "phone", normalize_phone(to["phone"], field=f"{field}.phone")
+            address = normalize_phone(to.value, field=f"{field}.phone")
             lookup = phone_lookup_key(address)
-        return Invitee(identity_key(lookup, self.blind_index), channel, address)
+        return Invitee(identity_key(lookup, self.blind_index), to.channel, address)
 
-    def get_transfer(self, user_id: str, transfer_id: str) -> dict[str, Any]:
+    def get_transfer(self, user_id: str, transfer_id: str) -> TransferView:
         return self.transfer_view(self.visible_transfer(user_id, transfer_id))
 
     def visible_transfer(self, user_id: str, transfer_id: str) -> Transfer:
@@ -418,8 +434,8 @@ class Ledger:
             raise NotFound("The transfer was not found.")
         return t
 
-    def transfer_view(self, t: Transfer) -> dict[str, Any]:
-        view = {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,
+    def transfer_view(self, t: Transfer) -> TransferView:
+        view: TransferView = {"transfer_id": t.transfer_id, "type": t.type, "status": t.status,
                 "from_wallet_id": t.from_wallet_id, "to_wallet_id": t.to_wallet_id, "amount": t.amount,
                 "currency": t.currency,
                 "memo": self.cipher.decrypt(t.memo_ct, t.transfer_id, "memo") if t.memo_ct else None,
@@ -512,3 +528,8 @@ class Ledger:
         except DuplicateRequest:
             return False
         return True
+
+
+def _as_is(transfer: TransferView) -> TransferView:
+    """A payment's answer when it is the transfer itself (`Ledger.pay`'s `answer`)."""
+    return transfer

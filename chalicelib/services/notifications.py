@@ -29,6 +29,7 @@ from chalicelib.domain.notification import (
     notices_for,
     notification_id,
 )
+from chalicelib.domain.results import NotificationPageView, NotificationView
 from chalicelib.domain.wallet import Transfer
 from chalicelib.services.people import People
 
@@ -69,7 +70,7 @@ class Pusher(Protocol):
         """Close the connection; False if it was gone already."""
 
 
-def view(n: Notification) -> dict[str, Any]:
+def view(n: Notification) -> NotificationView:
     return {"notification_id": n.notification_id, "type": n.type, "read": n.read,
             "created_at": rfc3339(n.created_ms / 1000), "data": n.data}
 
@@ -171,7 +172,7 @@ class Notifications:
         return reached
 
     # -- the inbox ------------------------------------------------------------------------------
-    def list(self, user_id: str, unread: bool, limit: int, cursor: str | None) -> dict[str, Any]:
+    def list(self, user_id: str, unread: bool, limit: int, cursor: str | None) -> NotificationPageView:
         items, next_cursor = self.inbox.page(user_id, unread, limit, cursor)
         return {"items": [view(n) for n in items], "next_cursor": next_cursor,
                 "unread_count": self.inbox.unread_count(user_id)}

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import (
@@ -56,6 +57,7 @@ from chalicelib.domain.offline import (
     read_voucher,
     voucher_terms,
 )
+from chalicelib.domain.results import AllowanceView, DeviceView, RedeemView
 from chalicelib.domain.unit_of_work import AllowanceClosed, NewAllowance
 from chalicelib.domain.wallet import SYSTEM_OWNER
 from chalicelib.services.ledger import Ledger, idempotency_record_key
@@ -100,7 +102,7 @@ class Offline:
     now: Callable[[], float] = time.time
 
     # -- devices --------------------------------------------------------------------------------
-    def register_device(self, user_id: str, public_key: str, name: str | None) -> dict[str, Any]:
+    def register_device(self, user_id: str, public_key: str, name: str | None) -> DeviceView:
         if not device_key_ok(public_key):
             raise InvalidRequest("The public key is not a raw Ed25519 key in base64url.", details=[
                 {"field": "public_key", "message": "base64url (no padding) of the raw 32-byte Ed25519 public key"}])
@@ -113,7 +115,7 @@ class Offline:
         self.store.add_device(device)
         return self.device_view(device)
 
-    def devices(self, user_id: str) -> list[dict[str, Any]]:
+    def devices(self, user_id: str) -> list[DeviceView]:
         return [self.device_view(d) for d in self.store.devices_of(user_id)]
 
     def revoke_device(self, user_id: str, device_id: str) -> None:
@@ -122,7 +124,7 @@ class Offline:
         self._own_device(user_id, device_id)
         self.store.set_device_status(device_id, "revoked", ("active",))
 
-    def device_view(self, d: Device) -> dict[str, Any]:
+    def device_view(self, d: Device) -> DeviceView:
         return {"device_id": d.device_id, "name": self.cipher.decrypt(d.name_ct, d.device_id, "device_name")
                 if d.name_ct else None, "public_key": d.public_key, "status": d.status, "created_at": d.created_at}
 
@@ -133,29 +135,30 @@ class Offline:
         return d
 
     # -- allowances -----------------------------------------------------------------------------
-    def create_allowance(self, user_id: str, idempotency_key: str | None, request: dict[str, Any],
-                         otp: Any, *, session_id: str | None = None) -> Outcome:
-        """Hold the amount and certify it for the device, once per key. `request` is the body
-        without the otp, so a retry may carry a fresh code."""
+    def create_allowance(self, user_id: str, idempotency_key: str | None,
+                         request: OpenAllowance, otp: Any, *,
+                         session_id: str | None = None) -> Outcome[AllowanceView]:
+        """Hold the amount and certify it for the device, once per key. The otp is not part of
+        `request`, so a retry may carry a fresh code."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "offline.allowances", key)
-        req_hash = self.ledger.request_hash("offline.allowances", request)
+        req_hash = self.ledger.request_hash("offline.allowances", request.as_request())
         return self.ledger.replay_or(idem_key, req_hash, user_id,
                                      lambda: self._create(user_id, key, idem_key, req_hash, request, otp, session_id))
 
-    def _create(self, user_id: str, key: str, idem_key: str, req_hash: str, request: dict[str, Any],
-                otp: Any, session_id: str | None = None) -> Outcome:
+    def _create(self, user_id: str, key: str, idem_key: str, req_hash: str, request: OpenAllowance,
+                otp: Any, session_id: str | None = None) -> Outcome[AllowanceView]:
         self.mfa.require(user_id, otp, session_id=session_id)  # wrong codes count for the login
-        device = self._own_device(user_id, request["device_id"])
+        device = self._own_device(user_id, request.device_id)
         if device.status != "active":
             raise DeviceInactive()
-        wallet = self.ledger.wallet(user_id, request["wallet_id"])
-        amount = Money(request["amount"], wallet.currency)
+        wallet = self.ledger.wallet(user_id, request.wallet_id)
+        amount = Money(request.amount, wallet.currency)
         if amount > Money.of_major(self.policy.max_allowance_major, amount.currency):
             raise LimitExceeded(f"An allowance is at most {self.policy.max_allowance_major} {amount.currency}.")
         now = self.now()
         issued = int(now)
-        expires_at = issued + int(request.get("expires_in") or DEFAULT_EXPIRES_IN)
+        expires_at = issued + (request.expires_in or DEFAULT_EXPIRES_IN)
         allowance = Allowance(
             allowance_id=keyed_id("al", user_id, "offline.allowances", key), user_id=user_id,
             device_id=device.device_id, wallet_id=wallet.wallet_id, amount=amount.amount, currency=amount.currency,
@@ -178,39 +181,39 @@ class Offline:
                                record=NewAllowance(allowance, outstanding, DeviceCheck(device.device_id, user_id)))
         return Outcome(view)
 
-    def allowances(self, user_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def allowances(self, user_id: str, limit: int, cursor: str | None) -> tuple[list[AllowanceView], str | None]:
         items, next_cursor = self.store.allowances_of(user_id, limit, cursor)
         now = self.now()
         return [self.allowance_view(a, now) for a in items], next_cursor
 
-    def allowance(self, user_id: str, allowance_id: str) -> dict[str, Any]:
+    def allowance(self, user_id: str, allowance_id: str) -> AllowanceView:
         a = self.store.allowance(allowance_id)
         if a is None or a.user_id != user_id:
             raise NotFound("The allowance was not found.")
         return self.allowance_view(a, self.now())
 
     @staticmethod
-    def allowance_view(a: Allowance, now: float) -> dict[str, Any]:
+    def allowance_view(a: Allowance, now: float) -> AllowanceView:
         return {"allowance_id": a.allowance_id, "device_id": a.device_id, "wallet_id": a.wallet_id,
                 "amount": a.amount, "currency": a.currency, "spent": a.spent, "remaining": a.remaining,
                 "status": a.status_at(now), "expires_at": rfc3339(a.expires_at), "certificate": a.certificate}
 
     # -- redemption -----------------------------------------------------------------------------
-    def redeem(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
+    def redeem(self, user_id: str, idempotency_key: str | None, request: RedeemVouchers) -> Outcome[RedeemView]:
         """Credit the caller's vouchers, each at most once; the call's answer is kept per key."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "offline.redeem", key)
-        req_hash = self.ledger.request_hash("offline.redeem", request)
+        req_hash = self.ledger.request_hash("offline.redeem", request.as_request())
         return self.ledger.replay_or(idem_key, req_hash, user_id,
                                      lambda: self._redeem(user_id, idem_key, req_hash, request))
 
-    def _redeem(self, user_id: str, idem_key: str, req_hash: str, request: dict[str, Any]) -> Outcome:
-        certified = self._certified(request["certificate"])
+    def _redeem(self, user_id: str, idem_key: str, req_hash: str, request: RedeemVouchers) -> Outcome[RedeemView]:
+        certified = self._certified(request.certificate)
         # Where the caller is paid: looked up (or opened) once, and only if a voucher gets that far.
         payee_wallet = functools.cache(
             lambda: self.ledger.default_wallet(user_id, certified.allowance.currency) if certified else "")
-        results = [self._one(user_id, certified, compact, payee_wallet) for compact in request["vouchers"]]
-        body = {"results": [r.view() for r in results]}
+        results = [self._one(user_id, certified, compact, payee_wallet) for compact in request.vouchers]
+        body: RedeemView = {"results": [r.view() for r in results]}
         now = self.now()
         resource = certified.allowance.allowance_id if certified else "none"
         # Each voucher moved its money in a transaction of its own; this keeps the call's answer,

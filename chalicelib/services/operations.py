@@ -13,10 +13,27 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.commands import Address
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.domain.funding import TopUp, Withdrawal
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.ledger import DuplicateRequest, reversal_id
+from chalicelib.domain.results import (
+    AuditView,
+    CreditsSpread,
+    HoldView,
+    LedgerVerified,
+    OperatorTransferView,
+    OperatorWithdrawalView,
+    ReconcileReport,
+    Reversed,
+    StatusChanged,
+    TopupMismatch,
+    TopupsCompared,
+    Unchanged,
+    UserReport,
+    WithdrawalResolved,
+)
 from chalicelib.domain.unit_of_work import AccountStatusChange, Audited
 from chalicelib.domain.wallet import Wallet
 from chalicelib.services.funding.common import topup_credit_id
@@ -75,7 +92,7 @@ class Operations:
     actor: str  # who runs the command (the caller's IAM identity)
     now: Clock = time.time
     # Recomputes the chains and checkpoints (services.statements.Statements.verify_ledger).
-    verify_chains: Callable[[], dict[str, Any]] | None = None
+    verify_chains: Callable[[], LedgerVerified] | None = None
 
     # -- audit ----------------------------------------------------------------------------------
     def _entry(self, command: str, target: str, reason: str | None, outcome: str, before: dict[str, Any] | None,
@@ -97,26 +114,27 @@ class Operations:
         self.ledger.store.write(Audited(None, entry), now=entry.at)
         return entry.audit_id
 
-    def _unchanged(self, command: str, target: str, reason: str, state: dict[str, Any]) -> dict[str, Any]:
+    def _unchanged(self, command: str, target: str, reason: str, state: dict[str, Any]) -> Unchanged:
         """Record a command that found nothing to change, and say so."""
         entry = self._entry(command, target, reason, "no_change", state, state)
         self.ledger.store.write(Audited(None, entry), now=entry.at)
         return {"changed": False, "audit_id": entry.audit_id, "state": state}
 
-    def audit(self, since: str) -> list[dict[str, Any]]:
-        return [{**{k: v for k, v in asdict(e).items() if k != "reason_ct"},
+    def audit(self, since: str) -> list[AuditView]:
+        return [{"audit_id": e.audit_id, "at": e.at, "actor": e.actor, "command": e.command, "target": e.target,
+                 "outcome": e.outcome, "before": e.before, "after": e.after,
                  "reason": self.cipher.decrypt(e.reason_ct, e.audit_id, "reason") if e.reason_ct else None}
                 for e in self.audit_log.since(since)]
 
     # -- users ----------------------------------------------------------------------------------
     def find_user(self, *, email: str | None = None, user_id: str | None = None) -> str:
         if email:  # the same look-up as paying an e-mail, verified or not
-            user_id = self.users.user_id_for(self.ledger.contact_of({"email": email}, "email").contact_key)
+            user_id = self.users.user_id_for(self.ledger.contact_of(Address("email", email), "email").contact_key)
         if not user_id or self.users.get(user_id) is None:
             raise NotFound("No such user.")
         return user_id
 
-    def show_user(self, user_id: str) -> dict[str, Any]:
+    def show_user(self, user_id: str) -> UserReport:
         user = self.users.get(user_id)
         if user is None:
             raise NotFound("No such user.")
@@ -127,12 +145,12 @@ class Operations:
                 "transfers": self._recent_transfers(wallets)}
 
     @staticmethod
-    def _hold_view(e: Any) -> dict[str, Any]:
+    def _hold_view(e: Any) -> HoldView:
         return {"transfer_id": e.transfer_id, "type": e.type, "wallet_id": e.wallet_id, "amount": e.amount,
                 "currency": e.currency, "created_at": e.created_at}
 
-    def _recent_transfers(self, wallets: list[Wallet]) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
+    def _recent_transfers(self, wallets: list[Wallet]) -> list[OperatorTransferView]:
+        seen: dict[str, OperatorTransferView] = {}
         for w in wallets:
             entries, _ = self.ledger.store.entries(w.wallet_id, RECENT_TRANSFERS)
             for e in entries:
@@ -142,7 +160,7 @@ class Operations:
                                            "to_owner": t.to_owner}
         return sorted(seen.values(), key=lambda t: t["created_at"], reverse=True)
 
-    def set_frozen(self, user_id: str, frozen: bool, reason: str) -> dict[str, Any]:
+    def set_frozen(self, user_id: str, frozen: bool, reason: str) -> StatusChanged | Unchanged:
         """Freeze (or unfreeze) an account: while frozen, every way its owner sends money out
         (payments, invitations, withdrawals, offline allowances, paying requests) is refused
         inside the payment's own transaction; money still comes in."""
@@ -164,16 +182,16 @@ class Operations:
         return {"changed": True, "audit_id": entry.audit_id, "user_id": user_id, "status": wanted}
 
     # -- withdrawals ----------------------------------------------------------------------------
-    def withdrawals_in(self, status: str) -> list[dict[str, Any]]:
+    def withdrawals_in(self, status: str) -> list[OperatorWithdrawalView]:
         return [self._withdrawal(w) for w in self.repo.withdrawals_with_status(status)]
 
-    def _withdrawal(self, w: Withdrawal) -> dict[str, Any]:
+    def _withdrawal(self, w: Withdrawal) -> OperatorWithdrawalView:
         return {**self.withdrawals.withdrawal_view(w), "user_id": w.user_id, "attention_reason": w.attention_reason,
                 "stripe_transfer_id": w.stripe_transfer_id, "reversal_id": w.reversal_id,
                 "transfer_attempted_at": _time(w.transfer_attempted_at),
                 "payout_attempted_at": _time(w.payout_attempted_at)}
 
-    def resolve_withdrawal(self, withdrawal_id: str, outcome: str, reason: str) -> dict[str, Any]:
+    def resolve_withdrawal(self, withdrawal_id: str, outcome: str, reason: str) -> WithdrawalResolved | Unchanged:
         """After a person has checked Stripe: `paid` posts the hold, `failed` voids it. Only a
         withdrawal that waits for a person; exactly once."""
         if outcome not in ("paid", "failed"):
@@ -194,7 +212,7 @@ class Operations:
                 "withdrawal": self._withdrawal(settled) if settled else None}
 
     # -- payments -------------------------------------------------------------------------------
-    def reverse(self, transfer_id: str, reason: str, allow_negative: bool = False) -> dict[str, Any]:
+    def reverse(self, transfer_id: str, reason: str, allow_negative: bool = False) -> Reversed | Unchanged:
         """A compensating transfer from the recipient back to the sender."""
         original = self.ledger.store.get_transfer(transfer_id)
         if original is None:
@@ -208,7 +226,7 @@ class Operations:
             return self._unchanged("reverse", transfer_id, reason, before)
         return {"changed": True, "audit_id": entry.audit_id, "reversal": self.ledger.transfer_view(reversal)}
 
-    def spread_credits(self, wallet_id: str, shards: int, reason: str) -> dict[str, Any]:
+    def spread_credits(self, wallet_id: str, shards: int, reason: str) -> CreditsSpread:
         """Make a wallet high-volume (docs/hot-wallets.md), with its audit record in the same
         transaction (at most 34 items)."""
         wallet = self.ledger.store.get_wallet(wallet_id)
@@ -220,14 +238,14 @@ class Operations:
         return {"changed": True, "audit_id": entry.audit_id, "wallet_id": wallet_id, "credit_shards": shards}
 
     # -- reconciliation -------------------------------------------------------------------------
-    def verify_ledger(self) -> dict[str, Any]:
+    def verify_ledger(self) -> LedgerVerified:
         """Every chain and checkpoint recomputed (docs/statements.md): `intact`, else the first
         entry changed, removed or inserted outside the service."""
         if self.verify_chains is None:
             raise AssertionError("built without the chains to verify")
         return self.verify_chains()
 
-    def reconcile(self) -> dict[str, Any]:
+    def reconcile(self) -> ReconcileReport:
         """The scheduled job's invariant report, now, plus the last day's top-ups compared with
         their PaymentIntents at Stripe: amount, currency, status, and the ledger's credit."""
         report = reconcile(self.scans, offline=self.offline, now=self.now())
@@ -241,8 +259,8 @@ class Operations:
                 "exchange": {"positions": report.fx_positions, "revenue": report.fx_revenue},
                 "stripe": stripe}
 
-    def _compare_topups(self, since: str) -> dict[str, Any]:
-        checked, mismatches, unchecked = 0, [], []
+    def _compare_topups(self, since: str) -> TopupsCompared:
+        checked, mismatches, unchecked = 0, list[TopupMismatch](), list[str]()
         for t in self.repo.topups_since(since):
             if not t.payment_intent_id:
                 continue  # Stripe was never reached (or refused at once): nothing there to compare

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.commands import RequestPayment
 from chalicelib.domain.errors import NotFound, RequestNotPending
 from chalicelib.domain.ids import new_id, rfc3339
 from chalicelib.domain.ledger import (
@@ -28,6 +29,7 @@ from chalicelib.domain.ledger import (
 )
 from chalicelib.domain.money import Money
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, PaymentRequest, RequestOutcome
+from chalicelib.domain.results import PaidView, PaymentRequestView, TransferView
 from chalicelib.services.ledger import Ledger, Outcome, idempotency_record_key
 from chalicelib.services.lockout import Lockout
 from chalicelib.services.people import People
@@ -49,23 +51,23 @@ class PaymentRequests:
     now: Callable[[], float] = time.time
 
     # -- create ---------------------------------------------------------------------------------
-    def create(self, user_id: str, idempotency_key: str | None, body: dict[str, Any]) -> Outcome:
+    def create(self, user_id: str, idempotency_key: str | None,
+               body: RequestPayment) -> Outcome[PaymentRequestView]:
         if idempotency_key is None:
             return self._create(user_id, None, body)
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "payment-requests", key)
-        req_hash = self.ledger.request_hash("payment-requests", body)
+        req_hash = self.ledger.request_hash("payment-requests", body.as_request())
         return self.ledger.replay_or(idem_key, req_hash, user_id,
                                      lambda: self._create(user_id, (key, idem_key, req_hash), body))
 
-    def _create(self, user_id: str, keyed: tuple[str, str, str] | None, body: dict[str, Any]) -> Outcome:
-        self.ledger.check_currency(body["currency"])
-        amount = Money(body["amount"], body["currency"])
-        self.ledger.check_maximum(amount)
+    def _create(self, user_id: str, keyed: tuple[str, str, str] | None,
+                body: RequestPayment) -> Outcome[PaymentRequestView]:
+        amount = self.ledger.asked(body.amount, body.currency)
         now = self.now()
         if self.create_limit:  # before the look-up: the limit also bounds probing who is verified
             self.create_limit.attempt(f"payment-requests#{user_id}", int(now))
-        payer, invitee = self.ledger.contact(body["payer"], "payer")
+        payer, invitee = self.ledger.contact(body.payer, "payer")
         # The same allowance of unknown addresses as transfers and invitations (Ledger.screen_lookup).
         self.ledger.screen_lookup(user_id, invitee.contact_key, payer)
         if payer is None:  # only a verified contact names a payer: nobody is asked by a guess
@@ -73,11 +75,11 @@ class PaymentRequests:
         if payer == user_id:
             raise SameWallet("You cannot ask yourself for money.")
         request_id = deterministic_id("prq", user_id, keyed[0]) if keyed else new_id("prq")
-        memo = body.get("memo")
+        memo = body.memo
         request = PaymentRequest(
             request_id=request_id, requester_id=user_id, payer_id=payer, amount=amount.amount,
             currency=amount.currency, status="pending", created_at=rfc3339(now), created_ms=int(now * 1000),
-            expires_at=int(now) + int(body.get("expires_in") or DEFAULT_EXPIRES_IN),
+            expires_at=int(now) + (body.expires_in or DEFAULT_EXPIRES_IN),
             memo_ct=self.cipher.encrypt(memo, request_id, MEMO) if memo else None)
         view = self.view(request, People(self.users, self.cipher), now)
         idem = self.ledger.kept_answer(keyed[1], keyed[2], user_id, view, now, request_id) if keyed else None
@@ -85,11 +87,11 @@ class PaymentRequests:
         return Outcome(view)
 
     # -- read -----------------------------------------------------------------------------------
-    def get(self, user_id: str, request_id: str) -> dict[str, Any]:
+    def get(self, user_id: str, request_id: str) -> PaymentRequestView:
         return self.view(self._visible(user_id, request_id), People(self.users, self.cipher), self.now())
 
     def list(self, user_id: str, role: str | None, status: str | None, limit: int,
-             cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+             cursor: str | None) -> tuple[builtins.list[PaymentRequestView], str | None]:
         """Newest first across the roles asked for; the status is the one read now (a pending
         request past its expiry is listed as expired)."""
         now = self.now()
@@ -108,7 +110,7 @@ class PaymentRequests:
         return self._page(page, now, None)
 
     def _page(self, page: builtins.list[PaymentRequest], now: float, cursor: str | None
-              ) -> tuple[builtins.list[dict[str, Any]], str | None]:
+              ) -> tuple[builtins.list[PaymentRequestView], str | None]:
         people = People(self.users, self.cipher)
         return [self.view(r, people, now) for r in page], cursor
 
@@ -118,7 +120,7 @@ class PaymentRequests:
             raise NotFound("The payment request was not found.")  # someone else's: not found
         return r
 
-    def view(self, r: PaymentRequest, people: People, now: float) -> dict[str, Any]:
+    def view(self, r: PaymentRequest, people: People, now: float) -> PaymentRequestView:
         return {"request_id": r.request_id, "status": r.status_at(now),
                 "requester": people.party(r.requester_id), "payer": people.party(r.payer_id),
                 "amount": r.amount, "currency": r.currency,
@@ -126,7 +128,8 @@ class PaymentRequests:
                 "transfer_id": r.transfer_id, "created_at": r.created_at, "expires_at": rfc3339(r.expires_at)}
 
     # -- outcomes -------------------------------------------------------------------------------
-    def pay(self, user_id: str, idempotency_key: str | None, request_id: str, wallet_id: str) -> Outcome:
+    def pay(self, user_id: str, idempotency_key: str | None, request_id: str,
+            wallet_id: str) -> Outcome[PaidView]:
         """The payer pays from one of their wallets to the requester's default wallet of the
         currency (opened if missing), in the transaction that marks the request paid."""
         key = check_idempotency_key(idempotency_key)
@@ -137,7 +140,7 @@ class PaymentRequests:
                                      lambda: self._pay(user_id, key, idem_key, req_hash, request_id, wallet_id))
 
     def _pay(self, user_id: str, key: str, idem_key: str, req_hash: str, request_id: str,
-             wallet_id: str) -> Outcome:
+             wallet_id: str) -> Outcome[PaidView]:
         r = self._payable(user_id, request_id)
         self.ledger.check_currency(r.currency)  # today's rules, not those of the day it was asked
         self.ledger.check_maximum(Money(r.amount, r.currency))
@@ -151,7 +154,7 @@ class PaymentRequests:
         memo = self.cipher.decrypt(r.memo_ct, r.request_id, MEMO) if r.memo_ct else None
         people = People(self.users, self.cipher)
 
-        def answer(transfer: dict[str, Any]) -> dict[str, Any]:
+        def answer(transfer: TransferView) -> PaidView:
             paid = dataclasses.replace(r, status="paid", transfer_id=transfer_id)
             return {"request": self.view(paid, people, now), "transfer": transfer}
 
@@ -167,13 +170,13 @@ class PaymentRequests:
             raise RequestNotPending()
         return r
 
-    def decline(self, user_id: str, request_id: str) -> dict[str, Any]:
+    def decline(self, user_id: str, request_id: str) -> PaymentRequestView:
         return self._close(user_id, request_id, "declined", "incoming")
 
-    def cancel(self, user_id: str, request_id: str) -> dict[str, Any]:
+    def cancel(self, user_id: str, request_id: str) -> PaymentRequestView:
         return self._close(user_id, request_id, "canceled", "outgoing")
 
-    def _close(self, user_id: str, request_id: str, status: str, role: str) -> dict[str, Any]:
+    def _close(self, user_id: str, request_id: str, status: str, role: str) -> PaymentRequestView:
         r = self._visible(user_id, request_id)
         if r.party_of(user_id) != role:  # the payer declines, the requester cancels
             raise NotFound("The payment request was not found.")

@@ -7,9 +7,9 @@ decrypts their name once, and a renamed person shows the new name on the next re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from chalicelib.domain.party import public_name
+from chalicelib.domain.results import PartyView
 from chalicelib.services.ports import FieldCipher, UserDirectory
 
 
@@ -28,5 +28,5 @@ class People:
             self._seen[user_id] = (first, last)
         return self._seen[user_id]
 
-    def party(self, user_id: str) -> dict[str, Any]:
+    def party(self, user_id: str) -> PartyView:
         return {"user_id": user_id, "display_name": public_name(*self.names(user_id))}

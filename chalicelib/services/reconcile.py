@@ -11,10 +11,12 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.wallet import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ def _check_transfers(report: Report, transfers: list[Any], legs: dict[str, list[
     report.drift += [f"entries of unknown transfer {transfer_id}" for transfer_id in legs]
 
 
-def _check_allowances(report: Report, allowances: list[Any], redemptions: list[Any], transfers: dict[str, Any]) -> None:
+def _check_allowances(report: Report, allowances: list[Any], redemptions: list[Any],
+                      transfers: Mapping[str, Transfer]) -> None:
     """An allowance's hold is what is left of it (pending while open, voided once closed), its
     `spent` is the sum of its redemptions, each a posted transfer of its amount, and never more
     than the allowance: so the wallets' `held` (checked above against pending legs) is exactly

@@ -8,8 +8,9 @@ a misuse (409). HTTP headers (`Idempotent-Replayed`) belong to the routes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ledger import IdempotencyKeyReused
@@ -17,13 +18,16 @@ from chalicelib.services.ports import FieldCipher
 
 FIELD = "idempotent_response"  # the encryption context's field name for sealed answers
 
+Body = TypeVar("Body", bound=Mapping[str, object])
+
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a money-moving call answers: the resource, and whether this is a replay of the first
-    answer. The HTTP status is the route's (api/), not the service's."""
+class Outcome(Generic[Body]):
+    """What a money-moving call answers: the resource (a typed JSON view, chalicelib.domain.results),
+    and whether this is a replay of the first answer. The HTTP status is the route's (api/), not
+    the service's."""
 
-    body: dict[str, Any]
+    body: Body
     replayed: bool = False
 
 
@@ -33,7 +37,8 @@ def same_request(stored_hash: str, presented_hash: str) -> None:
         raise IdempotencyKeyReused()
 
 
-def seal(cipher: FieldCipher, owner: str, body: dict[str, Any]) -> str:
+def seal(cipher: FieldCipher, owner: str, body: Mapping[str, object]) -> str:
+    """The JSON answer, encrypted for the idempotency record (the JSON edge: any view)."""
     return cipher.encrypt(json.dumps({"body": body}), owner, FIELD)
 
 
@@ -51,7 +56,7 @@ class ReplayedError(DomainError):
         self.code = code
 
 
-def reopen(cipher: FieldCipher, owner: str, sealed: str) -> Outcome:
+def reopen(cipher: FieldCipher, owner: str, sealed: str) -> Outcome[Any]:
     """The first answer again: an Outcome marked replayed, or the first error raised."""
     first = json.loads(cipher.decrypt(sealed, owner, FIELD))
     if "error" in first:

@@ -10,13 +10,25 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from chalicelib import observability
 from chalicelib.domain.errors import InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.domain.ids import rfc3339
+from chalicelib.domain.results import (
+    BalanceView,
+    ChainProblem,
+    ChainProofView,
+    CheckpointMade,
+    CheckpointView,
+    LedgerVerified,
+    LinkView,
+    ProofView,
+    StatementItemView,
+    StatementView,
+)
 from chalicelib.domain.statements import (
     GENESIS,
     AlreadyChained,
@@ -127,7 +139,7 @@ class Chainer:
         raise ServiceUnavailable("The chain is busy.")
 
 
-def _link_view(x: ChainLink) -> dict[str, Any]:
+def _link_view(x: ChainLink) -> LinkView:
     return {"seq": x.seq, "chain": x.chain, "posted_at": x.posted_at, "transfer_id": x.transfer_id, "type": x.type,
             "direction": x.direction, "amount": x.amount, "hash": x.hash, "prev_hash": x.prev_hash}
 
@@ -150,7 +162,7 @@ class Statements:
     def _links(self, wallet_id: str) -> list[ChainLink]:
         return [link or _unchained(p) for p, link in self.store.wallet_entries(wallet_id)]
 
-    def balance(self, user_id: str, wallet_id: str, at: str) -> dict[str, Any]:
+    def balance(self, user_id: str, wallet_id: str, at: str) -> BalanceView:
         w = self.own_wallet(user_id, wallet_id)
         instant = parse_instant(at)
         if instant > self.now():
@@ -159,21 +171,22 @@ class Statements:
         return {"wallet_id": w.wallet_id, "currency": w.currency, "at": rfc3339(instant),
                 "balance": balance_at(self._links(w.wallet_id), int(instant * 1000))}
 
-    def statement(self, user_id: str, wallet_id: str, month: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    def statement(self, user_id: str, wallet_id: str, month: str,
+                  checkpoint_id: str | None = None) -> StatementView:
         w = self.own_wallet(user_id, wallet_id)
         from_ms, to_ms = month_period(month, self.now())
         links = self._links(w.wallet_id)
         opening, items, closing = statement_items(links, from_ms, to_ms)
         for item in items:
             if not item["hash"]:  # not chained yet: shown, without a place in a chain
-                item.update(seq=None, hash=None, prev_hash=None)
+                item["seq"] = item["hash"] = item["prev_hash"] = None
         return {"wallet_id": w.wallet_id, "currency": w.currency,
                 "period": {"from": rfc3339(from_ms / 1000), "to": rfc3339(to_ms / 1000)},
                 "opening_balance": opening, "closing_balance": closing, "items": items,
                 "proof": self._proof(items, links, checkpoint_id)}
 
-    def _proof(self, items: list[dict[str, Any]], links: list[ChainLink],
-               checkpoint_id: str | None) -> dict[str, Any] | None:
+    def _proof(self, items: list[StatementItemView], links: list[ChainLink],
+               checkpoint_id: str | None) -> ProofView | None:
         """The checkpoint (the latest, or the one asked for) with, for each chain the items are
         on, the Merkle path of its head there and the links from the last item to that head.
         None when that checkpoint does not cover the last item yet (at most an hour)."""
@@ -186,8 +199,8 @@ class Statements:
             return None
         last: dict[str, int] = {}
         for item in items:
-            last[item["chain"]] = max(last.get(item["chain"], 0), item["seq"])
-        chains = []
+            last[item["chain"]] = max(last.get(item["chain"], 0), item["seq"] or 0)
+        chains: list[ChainProofView] = []
         for chain, seq in sorted(last.items()):
             leaf = self.store.checkpoint_leaf(cp.checkpoint_id, chain)
             if leaf is None or leaf[0].seq < seq:
@@ -199,13 +212,13 @@ class Statements:
         return {"checkpoint": cp.view(), "chains": chains}
 
     # -- checkpoints --------------------------------------------------------------------------
-    def latest(self) -> dict[str, str]:
+    def latest(self) -> CheckpointView:
         cp = self.store.latest_checkpoint()
         if cp is None:
             raise NotFound("No checkpoint has been made yet.")
         return cp.view()
 
-    def make_checkpoint(self) -> dict[str, Any]:
+    def make_checkpoint(self) -> CheckpointMade:
         """Sign a Merkle root over every chain's head. A head is taken only as far as its chain
         verifies from the previous checkpoint's head on: a chain rewritten in the tables is
         reported (LedgerChainBroken), never signed."""
@@ -255,10 +268,10 @@ class Statements:
         return reached, None
 
     # -- ops verify-ledger ----------------------------------------------------------------------
-    def verify_ledger(self) -> dict[str, Any]:
+    def verify_ledger(self) -> LedgerVerified:
         """Recompute every chain from the entries and every checkpoint from its leaves and its
         signature; name the first entry changed, removed or inserted outside the service."""
-        problems: list[dict[str, Any]] = []
+        problems: list[ChainProblem] = []
         chains: dict[str, list[ChainLink]] = {}
         heads = {head.chain: head for _, head in self.store.heads()}
         for chain, head in heads.items():
@@ -294,7 +307,7 @@ class Statements:
                 "first": problems[0] if problems else None, "problems": problems[:100],
                 "problem_count": len(problems)}
 
-    def _check_checkpoint(self, cp: Checkpoint, chains: dict[str, list[ChainLink]]) -> dict[str, Any] | None:
+    def _check_checkpoint(self, cp: Checkpoint, chains: dict[str, list[ChainLink]]) -> ChainProblem | None:
         claims = self.signer.checkpoint_claims(cp.jws)
         if claims != {"checkpoint_id": cp.checkpoint_id, "at": cp.at, "root": cp.root}:
             return {"checkpoint_id": cp.checkpoint_id, "posted_at": cp.at, "what": "checkpoint: signature or payload"}
@@ -313,12 +326,12 @@ class Statements:
         return None
 
 
-def _problem(link: ChainLink, what: str) -> dict[str, Any]:
+def _problem(link: ChainLink, what: str) -> ChainProblem:
     return {"wallet_id": link.wallet_id, "chain": link.chain, "seq": link.seq, "transfer_id": link.transfer_id,
             "posted_at": link.posted_at, "what": what}
 
 
-def statement_csv(statement: dict[str, Any]) -> str:
+def statement_csv(statement: StatementView) -> str:
     """RFC 4180: a header row, one row per item, CRLF line ends, fields quoted when they must be."""
     import csv
     import io
@@ -329,11 +342,12 @@ def statement_csv(statement: dict[str, Any]) -> str:
                "prev_hash"]
     writer.writerow(columns)
     for item in statement["items"]:
-        writer.writerow(["" if item[c] is None else item[c] for c in columns])
+        row = cast(Mapping[str, object], item)  # the columns by name
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
     return out.getvalue()
 
 
-def proof_root(proof: dict[str, Any], chain: str) -> str:
+def proof_root(proof: ProofView, chain: str) -> str:
     """The root a proof's path gives for one chain (tests and the web use it to show a check)."""
     entry = next(c for c in proof["chains"] if c["chain"] == chain)
     head = Head(chain, entry["head"]["seq"], entry["head"]["hash"])

@@ -18,6 +18,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from chalicelib.domain.commands import OpenAllowance
 from tests.browser.conftest import PASSWORD, Person
 from tests.conftest import ROOT
 
@@ -107,8 +108,7 @@ def cli_payment_code(stack_container, setup: dict[str, object], receive_code: st
     ana_id, recovery = str(setup["ana_id"]), list(setup["recovery"])  # type: ignore[call-overload]
     device = stack_container.offline.register_device(ana_id, json.loads(keygen.stdout)["public_key"], "CLI")
     allowance = stack_container.offline.create_allowance(
-        ana_id, "cli-allowance", {"device_id": device["device_id"], "wallet_id": setup["wallet"], "amount": 500},
-        recovery[0]).body
+        ana_id, "cli-allowance", OpenAllowance(device["device_id"], str(setup["wallet"]), 500), recovery[0]).body
     signed = subprocess.run([sys.executable, "-m", "offline_wallet", "sign", "--key", str(key),
                              "--certificate", allowance["certificate"], "--receive-code", receive_code,
                              "--amount", "200", "--chain", str(tmp_path / "cli-chain.json"), "--payment-code"],

@@ -6,11 +6,11 @@ import dataclasses
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from chalicelib.adapters.dynamodb.models import UserRecord
+from chalicelib.domain.commands import AskQuote, ExchangeCurrency, SendTransfer
 from chalicelib.domain.errors import AccountFrozen, InvalidRequest, NotFound
 from chalicelib.domain.fx import QuoteExpired, QuoteUsed, RatesUnavailable
 from chalicelib.domain.ledger import (
@@ -20,6 +20,7 @@ from chalicelib.domain.ledger import (
     LimitExceeded,
     RecipientNotFound,
 )
+from chalicelib.domain.results import QuoteView
 from chalicelib.services.exchange import Exchanges
 from chalicelib.services.reconcile import reconcile
 from tests.integration.test_ledger_dynamodb import fund, person
@@ -30,12 +31,12 @@ def fx(stack_container) -> Exchanges:
     return stack_container.exchanges
 
 
-def quote(fx: Exchanges, user: str, sell: str = "USD", buy: str = "JPY", **amount: int) -> dict[str, Any]:
-    return fx.quote(user, {"sell_currency": sell, "buy_currency": buy, **(amount or {"sell_amount": 10_000})})
+def quote(fx: Exchanges, user: str, sell: str = "USD", buy: str = "JPY", **amount: int) -> QuoteView:
+    return fx.quote(user, AskQuote(sell, buy, **(amount or {"sell_amount": 10_000})))
 
 
-def execute(fx: Exchanges, user: str, q: dict[str, Any], wallet: str, key: str | None = None, **extra: str):
-    return fx.exchange(user, key or uuid.uuid4().hex, {"quote_id": q["quote_id"], "from_wallet_id": wallet, **extra})
+def execute(fx: Exchanges, user: str, q: QuoteView, wallet: str, key: str | None = None, **extra: str):
+    return fx.exchange(user, key or uuid.uuid4().hex, ExchangeCurrency(q["quote_id"], wallet, **extra))
 
 
 def balance(c, wallet_id: str) -> int:
@@ -74,7 +75,7 @@ def test_the_same_key_replays_and_another_key_finds_the_quote_used(stack_contain
     again = execute(fx, u, q, usd, key="same")
     assert again.replayed and again.body == first.body
     with pytest.raises(IdempotencyKeyReused):
-        fx.exchange(u, "same", {"quote_id": q["quote_id"], "from_wallet_id": usd, "to_wallet_id": "x"})
+        fx.exchange(u, "same", ExchangeCurrency(q["quote_id"], usd, "x"))
     with pytest.raises(QuoteUsed):
         execute(fx, u, q, usd)
     assert balance(c, usd) == 50_000 - q["sell"]["amount"]
@@ -108,7 +109,7 @@ def test_expired_unknown_foreign_and_mismatched_quotes_are_refused(stack_contain
     with pytest.raises(NotFound):
         execute(fx, other, q, other_usd)  # someone else's quote
     with pytest.raises(NotFound):
-        fx.exchange(u, "k", {"quote_id": "qt_nope", "from_wallet_id": usd})
+        fx.exchange(u, "k", ExchangeCurrency("qt_nope", usd))
     eur = c.ledger.open_wallet(u, "EUR").wallet_id
     with pytest.raises(CurrencyMismatch):
         execute(fx, u, q, eur)  # not the sell currency
@@ -157,8 +158,9 @@ def test_paying_someone_in_another_currency(stack_container, fx):
     c = stack_container
     a, usd, b, b_email, _ = payer_and_payee(c)
     q = quote(fx, a, "USD", "GBP", buy_amount=4_321)
-    out = c.ledger.transfer(a, "pay-1", {"from_wallet_id": usd, "to": {"email": b_email}, "quote_id": q["quote_id"],
-                                         "memo": "rent"})
+    out = c.ledger.transfer(a, "pay-1", SendTransfer.of(
+        {"from_wallet_id": usd, "to": {"email": b_email}, "quote_id": q["quote_id"],
+         "memo": "rent"}))
     body = out.body
     assert body["amount"] == q["sell"]["amount"] and body["currency"] == "USD"
     assert body["delivered"] == {"amount": 4_321, "currency": "GBP"} and body["memo"] == "rent"
@@ -170,11 +172,12 @@ def test_paying_someone_in_another_currency(stack_container, fx):
         assert view["delivered"] == {"amount": 4_321, "currency": "GBP"} and view["to_wallet_id"] == gbp
     items, _ = c.ledger.statement(b, gbp, 10, None)
     assert items[0]["type"] == "transfer" and items[0]["memo"] == "rent" and items[0]["amount"] == 4_321
-    again = c.ledger.transfer(a, "pay-1", {"from_wallet_id": usd, "to": {"email": b_email},
-                                           "quote_id": q["quote_id"], "memo": "rent"})
+    again = c.ledger.transfer(a, "pay-1", SendTransfer.of({"from_wallet_id": usd, "to": {"email": b_email},
+                                                           "quote_id": q["quote_id"], "memo": "rent"}))
     assert again.replayed and again.body == body
     with pytest.raises(QuoteUsed):
-        c.ledger.transfer(a, "pay-2", {"from_wallet_id": usd, "to": {"email": b_email}, "quote_id": q["quote_id"]})
+        c.ledger.transfer(a, "pay-2", SendTransfer.of(
+            {"from_wallet_id": usd, "to": {"email": b_email}, "quote_id": q["quote_id"]}))
 
 
 def test_a_quote_payment_follows_every_transfer_rule(stack_container, fx):
@@ -183,19 +186,23 @@ def test_a_quote_payment_follows_every_transfer_rule(stack_container, fx):
     q = quote(fx, a, "USD", "SGD", sell_amount=1_000)
     nobody = f"nobody.{uuid.uuid4().hex[:8]}@example.com"
     with pytest.raises(RecipientNotFound):
-        c.ledger.transfer(a, "r1", {"from_wallet_id": usd, "to": {"email": nobody}, "quote_id": q["quote_id"]})
+        c.ledger.transfer(a, "r1", SendTransfer.of(
+            {"from_wallet_id": usd, "to": {"email": nobody}, "quote_id": q["quote_id"]}))
     with pytest.raises(InvalidRequest):  # an invitation cannot carry a quote
-        c.ledger.transfer(a, "r2", {"from_wallet_id": usd, "to": {"email": nobody, "invite": True},
-                                    "quote_id": q["quote_id"]})
+        c.ledger.transfer(a, "r2", SendTransfer.of({"from_wallet_id": usd, "to": {"email": nobody, "invite": True},
+                                                    "quote_id": q["quote_id"]}))
     with pytest.raises(CurrencyMismatch):  # the recipient's wallet is not in the buy currency
-        c.ledger.transfer(a, "r3", {"from_wallet_id": usd, "to": {"wallet_id": b_usd}, "quote_id": q["quote_id"]})
+        c.ledger.transfer(a, "r3", SendTransfer.of(
+            {"from_wallet_id": usd, "to": {"wallet_id": b_usd}, "quote_id": q["quote_id"]}))
     UserRecord.get(a).update(actions=[UserRecord.status.set("frozen")])
     _, b2_email, _ = person(c)
     with pytest.raises(AccountFrozen):
-        c.ledger.transfer(a, "r4", {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]})
+        c.ledger.transfer(a, "r4", SendTransfer.of(
+            {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]}))
     UserRecord.get(a).update(actions=[UserRecord.status.set("active")])
     assert balance(c, usd) == 20_000
-    out = c.ledger.transfer(a, "r5", {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]})
+    out = c.ledger.transfer(a, "r5", SendTransfer.of(
+        {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]}))
     assert out.body["delivered"]["currency"] == "SGD" and balance(c, usd) == 19_000
 
 
@@ -229,10 +236,12 @@ def test_reconciliation_reports_fx_and_finds_no_drift_after_mixed_movements(stac
         execute(fx, a, quote(fx, a, sell, buy, **amounts), usd)
     jpy = c.ledger_store.default_wallet_id(a, "JPY")
     execute(fx, a, quote(fx, a, "JPY", "SGD", sell_amount=500), jpy)
-    c.ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": usd, "to": {"email": b_email}, "amount": 555,
-                                            "currency": "USD"})
-    c.ledger.transfer(b, uuid.uuid4().hex, {"from_wallet_id": b_usd, "to": {"email": a_email},
-                                            "quote_id": quote(fx, b, "USD", "JPY", buy_amount=777)["quote_id"]})
+    c.ledger.transfer(a, uuid.uuid4().hex, SendTransfer.of(
+        {"from_wallet_id": usd, "to": {"email": b_email}, "amount": 555,
+         "currency": "USD"}))
+    c.ledger.transfer(b, uuid.uuid4().hex, SendTransfer.of(
+        {"from_wallet_id": b_usd, "to": {"email": a_email},
+         "quote_id": quote(fx, b, "USD", "JPY", buy_amount=777)["quote_id"]}))
     report = reconcile(c.ledger_store)
     assert report.drift == []
     assert all(total == 0 for total in report.totals.values())

@@ -6,6 +6,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from chalicelib.domain.commands import SendTransfer
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.services.invitations import Invitations
 from chalicelib.services.reconcile import reconcile
@@ -28,8 +29,8 @@ def test_claim_cancel_and_expiry_racing_have_exactly_one_outcome(stack_container
     sent = []
     for i in range(12):
         contact = f"new.{uuid.uuid4().hex[:10]}@example.com"
-        out = c.ledger.transfer(sender, uuid.uuid4().hex, {"from_wallet_id": wallet, "amount": 100 + i,
-                                                           "currency": "USD", "to": {"email": contact, "invite": True}})
+        out = c.ledger.transfer(sender, uuid.uuid4().hex, SendTransfer.of(
+            {"from_wallet_id": wallet, "amount": 100 + i, "currency": "USD", "to": {"email": contact, "invite": True}}))
         assert out.body["status"] == "unclaimed"
         sent.append((out.body["transfer_id"], identity_key(email_lookup_key(contact), c.blind_index),
                      c.ledger_store.get_invitation(out.body["transfer_id"]).expires_at))
@@ -80,8 +81,9 @@ def test_a_claim_at_the_expiry_loses_to_the_sweep(stack_container):
     sender, _, wallet = person(c)
     fund(c.ledger, wallet, 1000)
     contact = f"late.{uuid.uuid4().hex[:10]}@example.com"
-    out = c.ledger.transfer(sender, uuid.uuid4().hex, {"from_wallet_id": wallet, "amount": 300, "currency": "USD",
-                                                       "to": {"email": contact, "invite": True}})
+    out = c.ledger.transfer(sender, uuid.uuid4().hex, SendTransfer.of(
+        {"from_wallet_id": wallet, "amount": 300, "currency": "USD",
+         "to": {"email": contact, "invite": True}}))
     tid = out.body["transfer_id"]
     expires = c.ledger_store.get_invitation(tid).expires_at
     key = identity_key(email_lookup_key(contact), c.blind_index)

@@ -9,6 +9,7 @@ import pytest
 
 from bench.calls import dynamodb_calls
 from chalicelib.adapters.dynamodb.models import IdempotencyRecord, TransferRecord
+from chalicelib.domain.commands import SendTransfer
 from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.ledger import (
@@ -54,7 +55,7 @@ def pay(ledger, user_id, wallet_id, to, amount, currency="USD", key=None, memo=N
     body = {"from_wallet_id": wallet_id, "to": to, "amount": amount, "currency": currency}
     if memo:
         body["memo"] = memo
-    return ledger.transfer(user_id, key or uuid.uuid4().hex, body)
+    return ledger.transfer(user_id, key or uuid.uuid4().hex, SendTransfer.of(body))
 
 
 def test_transfer_by_email_moves_money_with_two_legs(stack_container, ledger):
@@ -88,8 +89,8 @@ def test_a_transfer_reads_once_then_writes_once(stack_container, ledger):
     for to, reads in (({"email": b_email}, ["GetItem"]), ({"wallet_id": wb}, [])):
         session = login(stack_container, a)
         with dynamodb_calls(ledger.store._ddb) as calls:
-            out = ledger.transfer(a, uuid.uuid4().hex, {"from_wallet_id": wa, "to": to, "amount": 100,
-                                                        "currency": "USD"}, session=session)
+            out = ledger.transfer(a, uuid.uuid4().hex, SendTransfer.of({"from_wallet_id": wa, "to": to, "amount": 100,
+                                                                        "currency": "USD"}), session=session)
         assert calls == ["BatchGetItem", *reads, "TransactWriteItems"] and session.confirmed
         assert out.body["to_wallet_id"] == wb
     assert ledger.store.get_wallet(wb).balance == 200
@@ -101,14 +102,15 @@ def test_a_revoked_session_moves_nothing_and_a_retry_still_replays(stack_contain
     fund(ledger, wa, 5000)
     session, key = login(stack_container, a), uuid.uuid4().hex
     body = {"from_wallet_id": wa, "to": {"wallet_id": wb}, "amount": 100, "currency": "USD"}
-    first = ledger.transfer(a, key, body, session=session)
-    assert ledger.transfer(a, key, body, session=PendingSession(session.session_id)).body == first.body
+    first = ledger.transfer(a, key, SendTransfer.of(body), session=session)
+    assert ledger.transfer(a, key, SendTransfer.of(body), session=PendingSession(session.session_id)).body == first.body
     stack_container.sessions.revoke(session.session_id)
     for to in ({"wallet_id": wb}, {"email": "someone.else@example.com"}, {"email": "not an address"}):
         with pytest.raises(Unauthorized):
-            ledger.transfer(a, uuid.uuid4().hex, {**body, "to": to}, session=PendingSession(session.session_id))
+            ledger.transfer(a, uuid.uuid4().hex, SendTransfer.of(
+                {**body, "to": to}), session=PendingSession(session.session_id))
     with pytest.raises(Unauthorized):  # not even the first answer again
-        ledger.transfer(a, key, body, session=PendingSession(session.session_id))
+        ledger.transfer(a, key, SendTransfer.of(body), session=PendingSession(session.session_id))
     assert ledger.store.get_wallet(wb).balance == 100 and ledger.store.get_wallet(wa).balance == 4900
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.services.reconcile import reconcile
 from offline_wallet import jws, keys
@@ -36,8 +37,8 @@ def offline(c, now=None):
 def allowance(c, service, owner: str, wallet: str, amount: int, **extra) -> tuple[dict, Any]:
     device_key = keys.new_device_key()
     device = service.register_device(owner, keys.public_text(device_key), "phone")
-    a = service.create_allowance(owner, uuid.uuid4().hex, {"device_id": device["device_id"], "wallet_id": wallet,
-                                                           "amount": amount, **extra}, otp=None).body
+    a = service.create_allowance(owner, uuid.uuid4().hex, OpenAllowance(device["device_id"], wallet, amount, **extra),
+                                 otp=None).body
     return a, device_key
 
 
@@ -65,7 +66,7 @@ def redeem(service, payee: str, certificate: str, vouchers: list[str]) -> list[d
     for _ in range(20):  # a busy ledger answers 503: a client retries with the same key
         key = uuid.uuid4().hex
         try:
-            return service.redeem(payee, key, {"certificate": certificate, "vouchers": vouchers}).body["results"]
+            return service.redeem(payee, key, RedeemVouchers(certificate, tuple(vouchers))).body["results"]
         except ServiceUnavailable:
             time.sleep(random.uniform(0.01, 0.1))
     raise AssertionError("the ledger stayed busy")
@@ -195,7 +196,7 @@ def test_a_replayed_call_returns_its_first_answer_and_bad_certificates_credit_no
     a, key = allowance(c, service, owner, wallet, 1_000)
     chain = Chain(a["certificate"])
     v = [sign_voucher(chain, key, payee, 100) for _ in range(2)]
-    body = {"certificate": a["certificate"], "vouchers": v}
+    body = RedeemVouchers(a["certificate"], tuple(v))
     first = service.redeem(payee, "k1", body)
     again = service.redeem(payee, "k1", body)
     assert again.replayed and again.body == first.body
@@ -209,7 +210,7 @@ def test_a_replayed_call_returns_its_first_answer_and_bad_certificates_credit_no
     claims = {**jws.read(a["certificate"]).payload, "amount": 100_000}
     header = jws.read(a["certificate"]).header
     for cert in (jws.sign(header, claims, fake_server), "not-a-jws", a["certificate"][:-4] + "AAAA"):
-        results = service.redeem(payee, uuid.uuid4().hex, {"certificate": cert, "vouchers": v[:1]}).body["results"]
+        results = service.redeem(payee, uuid.uuid4().hex, RedeemVouchers(cert, tuple(v[:1]))).body["results"]
         assert results == [{"seq": 1, "status": "rejected", "code": "invalid_signature"}]
     assert c.offline_store.allowance(a["allowance_id"]).spent == 200
 
@@ -278,8 +279,7 @@ def test_a_device_frozen_while_its_allowance_is_made_gets_none(stack_container):
 
     racing = dataclasses.replace(service, store=Stale())
     with pytest.raises(DeviceInactive):
-        racing.create_allowance(owner, uuid.uuid4().hex, {"device_id": device["device_id"], "wallet_id": wallet,
-                                                          "amount": 100}, otp=None)
+        racing.create_allowance(owner, uuid.uuid4().hex, OpenAllowance(device["device_id"], wallet, 100), otp=None)
     w = c.ledger.wallet(owner, wallet)
     assert (w.held, w.available) == (0, 5_000)
 

@@ -10,14 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from chalicelib.domain.commands import RequestPayment
 from chalicelib.domain.errors import DomainError, RequestNotPending
 from chalicelib.services.reconcile import reconcile
 from tests.integration.test_ledger_dynamodb import fund, person
 
 
 def ask(c, requester: str, payer_email: str, amount: int, **extra) -> dict:
-    return c.payment_requests.create(requester, None, {"payer": {"email": payer_email}, "amount": amount,
-                                                       "currency": "USD", **extra}).body
+    return c.payment_requests.create(requester, None, RequestPayment.of(
+        {"payer": {"email": payer_email}, "amount": amount,
+         "currency": "USD", **extra})).body
 
 
 def test_racing_payments_of_one_request_pay_it_exactly_once(stack_container):

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from chalicelib.adapters.dynamodb.funding import DynamoFunding
+from chalicelib.domain.commands import SendTransfer
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
@@ -84,8 +85,8 @@ def test_withdrawals_count_toward_the_daily_outgoing_limit(stack_container, stac
     user_id, _, wallet = person(c)
     _, _, other = person(c)
     small.credit_from_system("stripe_clearing", wallet, Money(5000, "USD"), new_id("tp"))
-    small.transfer(user_id, uuid.uuid4().hex, {"from_wallet_id": wallet, "to": {"wallet_id": other},
-                                                "amount": 600, "currency": "USD"})
+    small.transfer(user_id, uuid.uuid4().hex, SendTransfer.of({"from_wallet_id": wallet, "to": {"wallet_id": other},
+                                                                "amount": 600, "currency": "USD"}))
     with pytest.raises(LimitExceeded):
         f.withdraw(user_id, uuid.uuid4().hex, {"wallet_id": wallet, "amount": 500}, otp="x")
     assert c.ledger_store.get_wallet(wallet).held == 0

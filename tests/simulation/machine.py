@@ -16,6 +16,14 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from chalicelib.domain.commands import (
+    AskQuote,
+    ExchangeCurrency,
+    OpenAllowance,
+    RedeemVouchers,
+    RequestPayment,
+    SendTransfer,
+)
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.domain.offline import ALREADY_REDEEMED, CREDITED, OfflinePolicy
 from chalicelib.domain.unit_of_work import Audited
@@ -162,7 +170,7 @@ class WalletSimulation(RuleBasedStateMachine):
         self.nested = nested
         key = uuid.UUID(int=10**9 + self.steps).hex
         to = {"email": self.world.email(b)} if by_email else {"wallet_id": self.world.wallet(b)}
-        body = {"from_wallet_id": self.world.wallet(a), "to": to, "amount": amount, "currency": "USD"}
+        body = SendTransfer.of({"from_wallet_id": self.world.wallet(a), "to": to, "amount": amount, "currency": "USD"})
         self.do("pay", lambda: self.world.ledger.transfer(self.world.user(a), key, body), fault, user=a)
 
     @rule(a=PERSON, b=st.sampled_from([None, 0, 1, 2, 3]), amount=AMOUNT, fault=FAULT, nested=NESTED)
@@ -176,13 +184,13 @@ class WalletSimulation(RuleBasedStateMachine):
         def op() -> None:
             if not quote:  # the quote's answer lost: a retry asks for another (nothing was executed)
                 w.fetch_rates()
-                quote.update(w.exchanges.quote(user, {"sell_currency": "USD", "buy_currency": "EUR",
-                                                      "sell_amount": amount}))
+                quote.update(w.exchanges.quote(user, AskQuote("USD", "EUR", sell_amount=amount)))
             if b is None:
-                w.exchanges.exchange(user, key, {"quote_id": quote["quote_id"], "from_wallet_id": w.wallet(a)})
+                w.exchanges.exchange(user, key, ExchangeCurrency(quote["quote_id"], w.wallet(a)))
             else:
-                w.ledger.transfer(user, key, {"from_wallet_id": w.wallet(a), "to": {"email": w.email(b)},
-                                              "quote_id": quote["quote_id"]})
+                w.ledger.transfer(user, key, SendTransfer.of(
+                    {"from_wallet_id": w.wallet(a), "to": {"email": w.email(b)},
+                     "quote_id": quote["quote_id"]}))
         self.do("exchange" if b is None else "pay_in_eur", op, fault, user=a)
 
     @rule(a=PERSON, contact=st.integers(0, NEWCOMERS - 1), amount=AMOUNT, fault=FAULT, nested=NESTED)
@@ -193,7 +201,7 @@ class WalletSimulation(RuleBasedStateMachine):
                 "amount": amount, "currency": "USD"}
 
         def op() -> None:
-            out = self.world.ledger.transfer(self.world.user(a), key, body)
+            out = self.world.ledger.transfer(self.world.user(a), key, SendTransfer.of(body))
             if out.body.get("status") == "unclaimed" and (a, out.body["transfer_id"]) not in self.invitations:
                 self.invitations.append((a, out.body["transfer_id"]))
         self.do("invite", op, fault, user=a)
@@ -227,8 +235,9 @@ class WalletSimulation(RuleBasedStateMachine):
         key = uuid.UUID(int=3 * 10**9 + self.steps).hex
 
         def op() -> None:
-            out = self.world.requests.create(self.world.user(a), key, {"payer": {"email": self.world.email(b)},
-                                                               "amount": amount, "currency": "USD"})
+            out = self.world.requests.create(self.world.user(a), key, RequestPayment.of(
+                {"payer": {"email": self.world.email(b)},
+                 "amount": amount, "currency": "USD"}))
             if (a, b, out.body["request_id"]) not in self.requests:
                 self.requests.append((a, b, out.body["request_id"]))
         self.do("request", op, fault, user=a)
@@ -263,8 +272,7 @@ class WalletSimulation(RuleBasedStateMachine):
     def take_allowance(self, who: int, amount: int, expires: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         key = uuid.UUID(int=6 * 10**9 + self.steps).hex
-        body = {"device_id": self.world.devices[who], "wallet_id": self.world.wallet(who), "amount": amount,
-                "expires_in": expires}
+        body = OpenAllowance(self.world.devices[who], self.world.wallet(who), amount, expires)
 
         def op() -> None:
             out = self.world.offline.create_allowance(self.world.user(who), key, body, otp="1")
@@ -309,7 +317,7 @@ class WalletSimulation(RuleBasedStateMachine):
         paper = self.vouchers[-1 - i % len(self.vouchers)]  # the newest, most often
         presenter = paper.payee if by is None else by
         key = uuid.UUID(int=7 * 10**9 + self.steps).hex
-        body = {"certificate": paper.phone.chain.certificate, "vouchers": [paper.compact]}
+        body = RedeemVouchers(paper.phone.chain.certificate, (paper.compact,))
 
         def op() -> None:  # run again by a retry, later: the release is compared with its time
             before_release = self.world.clock() < paper.phone.release_at

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.domain.commands import SendTransfer
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.funding import FundingProfile, Intent, PaymentMethod
 from chalicelib.domain.ledger import IdempotencyKeyReused
@@ -178,8 +179,9 @@ def test_a_failed_refund_comes_back_once_and_never_more_than_was_taken(world):
 def test_a_refund_that_failed_on_a_spent_top_up_waits_for_a_person(world):
     intent = world.topped_up(1000)
     world.book.wallet("wal_b", "usr_b")
-    world.funding.ledger.transfer(world.user, "spend", {"from_wallet_id": world.wallet, "to": {"wallet_id": "wal_b"},
-                                                        "amount": 1000, "currency": "USD"})
+    world.funding.ledger.transfer(world.user, "spend", SendTransfer.of(
+        {"from_wallet_id": world.wallet, "to": {"wallet_id": "wal_b"},
+         "amount": 1000, "currency": "USD"}))
     charge = {"id": "ch_4", "payment_intent": intent["id"], "amount_refunded": 1000, "currency": "usd"}
     assert world.funding.apply("charge.refunded", charge) == Applied.SHORTFALL  # spent: never negative
     refund = {"id": "re_3", "amount": 1000, "payment_intent": intent["id"], "currency": "usd", "status": "failed"}
@@ -285,9 +287,9 @@ def test_a_closed_accounts_money_does_not_leave(world):
         withdraw(world, key="closed")
     world.book.wallet("wal_b", "usr_b")
     with pytest.raises(AccountFrozen):
-        world.funding.ledger.transfer(world.user, "gone", {"from_wallet_id": world.wallet,
-                                                           "to": {"wallet_id": "wal_b"}, "amount": 100,
-                                                           "currency": "USD"})
+        world.funding.ledger.transfer(world.user, "gone", SendTransfer.of({"from_wallet_id": world.wallet,
+                                                                           "to": {"wallet_id": "wal_b"}, "amount": 100,
+                                                                           "currency": "USD"}))
     assert world.balances() == (2000, 0, 2000) and world.stripe.payouts == {}
     world.ok()
 

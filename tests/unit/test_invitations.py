@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.domain.commands import SendTransfer
 from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
 from chalicelib.domain.errors import NotFound, TooManyRequests, TransferNotCancelable
 from chalicelib.domain.ledger import RecipientNotFound, SameWallet
@@ -45,8 +46,8 @@ class World:
         return key
 
     def send(self, sender: str, to: dict, amount: int = 1000, key: str | None = None, currency: str = "USD"):
-        return self.ledger.transfer(sender, key or uuid.uuid4().hex, {
-            "from_wallet_id": f"wal_{sender}", "to": to, "amount": amount, "currency": currency})
+        return self.ledger.transfer(sender, key or uuid.uuid4().hex, SendTransfer.of({
+                            "from_wallet_id": f"wal_{sender}", "to": to, "amount": amount, "currency": currency}))
 
     def fund(self, wallet_id: str, owner: str, amount: int, currency: str = "USD") -> None:
         self.book.wallet(wallet_id, owner, currency)
@@ -117,9 +118,9 @@ def test_with_invite_a_verified_contact_is_paid_at_once(world):
 
 def test_the_first_account_to_verify_the_contact_receives_it_in_a_wallet_opened_for_it(world):
     world.fund("wal_usr_ann_eur", "usr_ann", 700, "EUR")
-    out = world.ledger.transfer("usr_ann", "k-eur", {"from_wallet_id": "wal_usr_ann_eur", "amount": 700,
-                                                     "currency": "EUR",
-                                                     "to": {"phone": "+6591234567", "invite": True}})
+    out = world.ledger.transfer("usr_ann", "k-eur", SendTransfer.of({"from_wallet_id": "wal_usr_ann_eur", "amount": 700,
+                                                                     "currency": "EUR",
+                                                                     "to": {"phone": "+6591234567", "invite": True}}))
     phone_key = identity_key(phone_lookup_key("+6591234567"), world.mac)
     assert world.outbox.sent[-1][:2] == ("sms", "+6591234567")
     world.person("usr_bob", "bob@example.com")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.domain.commands import RequestPayment, SendTransfer
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import InvalidRequest, NotFound, PhoneTaken, TooManyRequests
 from chalicelib.domain.ledger import InsufficientFunds, RecipientNotFound
@@ -72,11 +73,12 @@ class World:
 
     def send(self, sender: str, to: dict, amount: int = 100, key: str | None = None, **extra):
         return self.ledger.transfer(sender, key or uuid.uuid4().hex,
-                                    {"from_wallet_id": f"wal_{sender}", "to": to, "amount": amount,
-                                     "currency": "USD", **extra})
+                                    SendTransfer.of({"from_wallet_id": f"wal_{sender}", "to": to, "amount": amount,
+                                                     "currency": "USD", **extra}))
 
     def ask(self, requester: str, payer: dict, key: str | None = None):
-        return self.requests.create(requester, key, {"payer": payer, "amount": 100, "currency": "USD"})
+        return self.requests.create(requester, key, RequestPayment.of(
+            {"payer": payer, "amount": 100, "currency": "USD"}))
 
     def counted(self, user_id: str) -> set[str]:
         members, ends = self.counters.sets.get(lookup_key(user_id), (set(), 0))
@@ -201,8 +203,8 @@ def test_the_limit_comes_after_checks_that_do_not_depend_on_the_address(world):
     with pytest.raises(InvalidRequest):
         world.send("usr_eve", unknown(99), currency="XXX")
     with pytest.raises(NotFound):
-        world.ledger.transfer("usr_eve", "k", {"from_wallet_id": "wal_usr_bob", "to": unknown(99),
-                                               "amount": 100, "currency": "USD"})
+        world.ledger.transfer("usr_eve", "k", SendTransfer.of({"from_wallet_id": "wal_usr_bob", "to": unknown(99),
+                                                               "amount": 100, "currency": "USD"}))
     assert len(world.counted("usr_eve")) == LOOKUP_MISSES_PER_HOUR
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.domain.commands import RequestPayment
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import NotFound, RequestNotPending, TooManyRequests
 from chalicelib.domain.ledger import (
@@ -60,8 +61,9 @@ class World:
                                               f"tp_{uuid.uuid4().hex}")
 
     def ask(self, requester: str, payer_email: str, amount: int = 1500, key: str | None = None, **extra):
-        return self.requests.create(requester, key, {"payer": {"email": payer_email}, "amount": amount,
-                                                     "currency": "USD", **extra})
+        return self.requests.create(requester, key, RequestPayment.of(
+            {"payer": {"email": payer_email}, "amount": amount,
+             "currency": "USD", **extra}))
 
     def balance(self, wallet_id: str) -> int:
         return self.book.wallets[wallet_id].balance
@@ -129,8 +131,9 @@ def test_paying_moves_the_money_to_the_requesters_default_wallet_once(world):
 
 def test_a_request_in_a_currency_the_requester_has_no_wallet_of_opens_one(world):
     world.fund("wal_bob_eur", "usr_bob", 900, "EUR")
-    req = world.requests.create("usr_ann", None, {"payer": {"email": "bob@example.com"}, "amount": 700,
-                                                  "currency": "EUR"}).body
+    req = world.requests.create("usr_ann", None, RequestPayment.of(
+        {"payer": {"email": "bob@example.com"}, "amount": 700,
+         "currency": "EUR"})).body
     with pytest.raises(CurrencyMismatch):
         world.requests.pay("usr_bob", "k0", req["request_id"], "wal_usr_bob")
     out = world.requests.pay("usr_bob", "k1", req["request_id"], "wal_bob_eur").body
@@ -188,8 +191,9 @@ def test_lists_are_newest_first_by_role_and_status_with_a_cursor(world):
     for i in range(5):
         world.clock.advance(1)
         out = world.ask("usr_ann", "bob@example.com", amount=100 + i) if i % 2 == 0 else \
-            world.requests.create("usr_bob", None, {"payer": {"email": "ann@example.com"}, "amount": 100 + i,
-                                                    "currency": "USD"})
+            world.requests.create("usr_bob", None, RequestPayment.of(
+                {"payer": {"email": "ann@example.com"}, "amount": 100 + i,
+                 "currency": "USD"}))
         ids.append(out.body["request_id"])
     world.requests.decline("usr_bob", ids[0])
     items, cursor = world.requests.list("usr_ann", None, None, 2, None)

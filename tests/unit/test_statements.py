@@ -9,13 +9,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from chalicelib.adapters.ledger_keys import LedgerKeys
 from chalicelib.adapters.signing_keys import generate_private_pem
 from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.results import StatementView
 from chalicelib.domain.statements import (
     GENESIS,
     AlreadyChained,
@@ -189,7 +190,8 @@ def make_statement(world, n: int = 4) -> tuple[dict[str, Any], LedgerKeys]:
                          for i in range(1, n + 1)])
     add(store, chainer, [posting(n + 1, chain="wal_1#credit1", amount=7)])
     statements.make_checkpoint()
-    return statements.statement("usr_1", "wal_1", "2025-01"), keys
+    # As a person downloads it: JSON, which the standalone verifier reads as a plain dict.
+    return cast(dict[str, Any], statements.statement("usr_1", "wal_1", "2025-01")), keys
 
 
 def test_a_statement_adds_up_and_verifies_with_only_its_json_and_the_keys(world):
@@ -198,7 +200,7 @@ def test_a_statement_adds_up_and_verifies_with_only_its_json_and_the_keys(world)
     assert s["opening_balance"] + sum(i["amount"] if i["direction"] == "credit" else -i["amount"]
                                       for i in s["items"]) == s["closing_balance"] == 100 + 200 - 300 + 400 + 7
     assert verify(s, keys.jwks()).startswith("OK: 5 entries")
-    csv = statement_csv(s).split("\r\n")
+    csv = statement_csv(cast(StatementView, s)).split("\r\n")
     assert csv[0] == "seq,chain,posted_at,transfer_id,type,direction,amount,balance_after,hash,prev_hash"
     assert len(csv) == 7 and csv[-1] == ""  # a header, 5 rows, CRLF after each
 

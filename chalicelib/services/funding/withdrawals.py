@@ -20,6 +20,7 @@ from chalicelib.domain.funding import Withdrawal
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import WithdrawalView
 from chalicelib.domain.unit_of_work import Audited, NewWithdrawal, WithdrawalStatusChange
 from chalicelib.services.funding.common import (
     PAYOUTS,
@@ -260,12 +261,12 @@ class Withdrawals(FundingBase):
         return self.ledger.resolve_hold(w.withdrawal_id, post=paid, record=Audited(
             WithdrawalStatusChange(w.withdrawal_id, outcome, from_=("needs_attention",)), audit))
 
-    def withdrawal_view(self, w: Withdrawal) -> dict[str, Any]:
+    def withdrawal_view(self, w: Withdrawal) -> WithdrawalView:
         return {"withdrawal_id": w.withdrawal_id, "status": w.status, "wallet_id": w.wallet_id,
                 "amount": w.amount, "currency": w.currency, "provider_reference": w.payout_id,
                 "created_at": w.created_at}
 
-    def get_withdrawal(self, user_id: str, withdrawal_id: str) -> dict[str, Any]:
+    def get_withdrawal(self, user_id: str, withdrawal_id: str) -> WithdrawalView:
         w = self.repo.withdrawal(withdrawal_id)
         if w is None or w.user_id != user_id:
             raise NotFound("The withdrawal was not found.")
