@@ -258,7 +258,10 @@ class Stack:
         local_secrets = self._secrets()
         queue = f"{self.prefix}stripe-events"
         moto = f"http://127.0.0.1:{self.ports.moto}"
-        env = dict(os.environ)
+        # As deployed, whatever the launching process set for itself: the simulator's tests turn
+        # metrics off in their own process when collected, and a stack a test worker started
+        # afterwards inherited it (the observability test then found no metric line).
+        env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_METRICS_DISABLED"}
         env.update({
             "STAGE": "local",
             "API_URL": f"http://127.0.0.1:{self.ports.api}",
