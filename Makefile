@@ -85,19 +85,30 @@ typecheck: setup
 package: setup
 	$(PY) -m deploy.package --stage prod --out build/package
 
-## make deploy: package, deploy the template, upload the web wallet (AWS credentials and
-## STRIPE_PUBLISHABLE_KEY; see docs/deploy.md)
+## make deploy: package, deploy the edge firewall (us-east-1) and the stack, upload the web wallet
+## (AWS credentials, DEPLOY_BUCKET and STRIPE_PUBLISHABLE_KEY; see docs/deploy.md). The origin
+## secret is made only when the stack is new: later deploys keep its previous value.
+EDGE_STACK := ewallet-prod-edge
 deploy: package
+	aws cloudformation deploy --region us-east-1 --stack-name $(EDGE_STACK) --no-fail-on-empty-changeset \
+	  --template-file build/package/edge-firewall.json
 	aws cloudformation package --template-file build/package/sam.json --s3-bucket $(DEPLOY_BUCKET) \
 	  --output-template-file build/package/packaged.json
+	@edge=$$(aws cloudformation describe-stacks --region us-east-1 --stack-name $(EDGE_STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='EdgeWebAclArn'].OutputValue" --output text) || exit 1; \
+	secret=; known=$$(aws cloudformation describe-stacks --stack-name ewallet-prod --query "Stacks[0].StackId" \
+	  --output text 2>&1) || case "$$known" in *"does not exist"*) secret="ApiOriginSecret=$$(openssl rand -hex 32)";; \
+	  *) echo "$$known"; exit 1;; esac; \
+	echo "aws cloudformation deploy --stack-name ewallet-prod (EdgeWebAclArn=$$edge$${secret:+, a new ApiOriginSecret})"; \
 	aws cloudformation deploy --template-file build/package/packaged.json --stack-name ewallet-prod \
-	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	  --parameter-overrides EdgeWebAclArn="$$edge" $$secret
 	$(PY) -m deploy.publish_web --stack-name ewallet-prod --stage prod
 
-## make checkov: the security scan of the packaged template: the summary and any failed check (skips,
-## each with its reason, are in the resources' Metadata, deploy/template.py)
+## make checkov: the security scan of both packaged templates (the stack and the edge firewall): the
+## summary and any failed check (skips, each with its reason, are in the resources' Metadata)
 checkov: package $(CHECKOV)
-	$(CHECKOV_VENV)/bin/checkov -f build/package/sam.json --framework cloudformation --skip-download --quiet --compact
+	$(CHECKOV_VENV)/bin/checkov -f build/package/sam.json -f build/package/edge-firewall.json --framework cloudformation --skip-download --quiet --compact
 
 bench: setup check-tools
 	@$(PY) -m bench  # one line of figures per benchmark; logs in .local/logs/bench.log

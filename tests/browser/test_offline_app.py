@@ -94,6 +94,7 @@ def setup(people: dict[str, Person], stack_container) -> dict[str, object]:  # t
     ana.shot("offline-allowance")
     ana.nav("Home")  # the wallets as last seen: 50.00, 30.00 available
     expect(ana.page.get_by_test_id("available-USD")).to_have_text("$30.00")
+    expect(ana.page.get_by_test_id("transactions")).to_contain_text("+$50.00")  # kept for offline too
     for person in (ana, ben):
         offline_ready(person)
     return {"ana_id": ana_id, "ben_id": ben_id, "recovery": recovery[2:], "wallet": wallet}
@@ -146,6 +147,8 @@ def test_two_browsers_with_no_network_pay_each_other(people: dict[str, Person], 
     expect(ana.page.locator("h1")).to_have_text("Hello, Ana")
     expect(ana.page.get_by_test_id("balance-USD")).to_have_text("$50.00")
     expect(ana.page.get_by_test_id("available-USD")).to_have_text("$30.00")
+    expect(ana.page.get_by_role("heading", name=re.compile(r"^Recent transactions · .* \(USD\)$"))).to_be_visible()
+    expect(ana.page.get_by_test_id("transactions")).to_contain_text("+$50.00")
     ana.shot("offline-home")
 
     # Ben shows his receive code; Ana scans it from a photo of his screen and pays 3.50.

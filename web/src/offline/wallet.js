@@ -22,6 +22,10 @@ export const forgetMe = () => store.put('me', null);
 
 export const cachedWallets = (userId) => store.get(`wallets:${userId}`);
 export const cacheWallets = (userId, answer) => store.put(`wallets:${userId}`, { ...answer, seen_at: Date.now() });
+// A wallet's recent transactions as last seen (the first page Home shows), for Home with no network.
+export const cachedTransactions = (userId, walletId) => store.get(`transactions:${userId}:${walletId}`);
+export const cacheTransactions = (userId, walletId, answer) =>
+  store.put(`transactions:${userId}:${walletId}`, { items: answer.items, seen_at: Date.now() });
 
 export const device = (userId) => store.get(`device:${userId}`);
 export const jwks = () => store.get('jwks');

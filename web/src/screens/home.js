@@ -3,7 +3,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, settings } from '../api.js';
 import { formatMoney } from '../money.js';
-import { cachedWallets, cacheWallets, lastUser } from '../offline/wallet.js';
+import { cachedTransactions, cacheTransactions, cachedWallets, cacheWallets, lastUser } from '../offline/wallet.js';
 import { ErrorAlert, Page, Select, submitting, useAction, useLoad, when, pickWallet } from '../ui.js';
 
 // GET /wallets, kept per user for the app to show with no network; with no network, the
@@ -33,29 +33,36 @@ function WalletCards({ list }) {
   </div>`;
 }
 
-// With no network and no session: the wallets as last seen on this device.
+// With no network and no session: the wallets and their recent transactions as last seen on this
+// device.
 export function OfflineHome({ me }) {
   const kept = useLoad(() => cachedWallets(me.user_id), [me.user_id]);
+  const list = kept.data ? kept.data.items : [];
   return html`<${Page} title=${me.first_name ? `Hello, ${me.first_name}` : 'Your wallet'}>
     <p class="alert ok" role="status">You are offline. ${kept.data
       ? `Your wallets as last seen ${when(new Date(kept.data.seen_at).toISOString())}.` : 'Nothing was saved on this device yet.'}</p>
     <h2>Wallets</h2>
-    ${kept.data && html`<${WalletCards} list=${kept.data.items} />`}
+    ${kept.data && html`<${WalletCards} list=${list} />`}
+    ${list.map((w) => html`<${KeptTransactions} me=${me} wallet=${w} />`)}
     <p><a href="#/offline">Pay or be paid offline</a></p>
   </${Page}>`;
+}
+
+function KeptTransactions({ me, wallet }) {
+  const kept = useLoad(() => cachedTransactions(me.user_id, wallet.wallet_id), [me.user_id, wallet.wallet_id]);
+  if (!kept.data) return '';
+  return html`<h2>Recent transactions · ${wallet.name} (${wallet.currency})</h2>
+    <div class="card"><p class="muted">As last seen ${when(new Date(kept.data.seen_at).toISOString())}.</p>
+      <${TransactionList} items=${kept.data.items} /></div>`;
 }
 
 const TYPES = { transfer: 'Payment', topup: 'Card top-up', withdrawal: 'Withdrawal', refund: 'Refund',
   reversal: 'Reversal', invitation: 'Invitation', offline: 'Offline payment', exchange: 'Exchange' };
 
-function Transactions({ wallet, version }) {
-  const entries = useLoad(() => api('GET', `/wallets/${wallet.wallet_id}/transactions?limit=10`),
-    [wallet.wallet_id, version]);
-  if (entries.error) return html`<${ErrorAlert} error=${entries.error} />`;
-  if (!entries.data) return html`<p class="muted">Loading transactions…</p>`;
-  if (!entries.data.items.length) return html`<p class="muted">No transactions yet.</p>`;
+function TransactionList({ items }) {
+  if (!items.length) return html`<p class="muted">No transactions yet.</p>`;
   return html`<ul class="list" data-testid="transactions">
-    ${entries.data.items.map((e) => html`<li>
+    ${items.map((e) => html`<li>
       <span>
         <strong>${TYPES[e.type] || e.type}</strong>
         ${e.memo ? html` · ${e.memo}` : ''}
@@ -67,6 +74,29 @@ function Transactions({ wallet, version }) {
       </span>
     </li>`)}
   </ul>`;
+}
+
+// The first page of a wallet's transactions, kept per user for Home with no network; with no
+// network, that page as last seen.
+async function transactionsKept(walletId) {
+  const me = await lastUser().catch(() => null);
+  try {
+    const answer = await api('GET', `/wallets/${walletId}/transactions?limit=10`);
+    if (me) cacheTransactions(me.user_id, walletId, answer).catch(() => {});
+    return answer;
+  } catch (err) {
+    const kept = err.status === 0 && me ? await cachedTransactions(me.user_id, walletId).catch(() => null) : null;
+    if (kept) return kept;
+    throw err;
+  }
+}
+
+function Transactions({ wallet, version }) {
+  const entries = useLoad(() => transactionsKept(wallet.wallet_id), [wallet.wallet_id, version]);
+  if (entries.error) return html`<${ErrorAlert} error=${entries.error} />`;
+  if (!entries.data) return html`<p class="muted">Loading transactions…</p>`;
+  return html`${entries.data.seen_at ? html`<p class="muted">As last seen ${when(new Date(entries.data.seen_at).toISOString())}.</p>` : ''}
+    <${TransactionList} items=${entries.data.items} />`;
 }
 
 export function Home({ version }) {
