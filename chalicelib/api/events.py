@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import observability
@@ -59,14 +60,14 @@ def reconcile_ledger() -> dict[str, Any]:
             "stale_holds": len(report.stale_holds)}
 
 
-def resume_withdrawals() -> dict[str, int]:
+def resume_withdrawals() -> Mapping[str, object]:
     """Withdrawals stopped between their hold and Stripe, each on its own (see Funding)."""
     done = get_container().funding.resume_stuck_withdrawals()
     observability.flush()
     return done
 
 
-def sweep_invitations() -> dict[str, int]:
+def sweep_invitations() -> Mapping[str, object]:
     """Money for contacts nobody verified in time goes back; missed deliveries are made."""
     done = get_container().invitations.sweep()
     observability.count("InvitationsExpired", done["expired"])
@@ -81,7 +82,7 @@ def expire_payment_requests() -> dict[str, int]:
     return {"expired": done}
 
 
-def close_unverified_accounts() -> dict[str, int]:
+def close_unverified_accounts() -> Mapping[str, object]:
     """Accounts whose contacts stayed unverified for 7 days are closed, their address released
     (services.closing); those holding money are left to operators."""
     done = get_container().account_closing.sweep()

@@ -1,7 +1,7 @@
 """Funding routes: payment methods, top-ups, the payout account and withdrawals (Stripe)."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field
@@ -11,7 +11,14 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body
 from chalicelib.api.wallets import Amount
 from chalicelib.container import get_container
-from chalicelib.domain.results import WithdrawalView
+from chalicelib.domain.commands import AddMoney, WithdrawMoney
+from chalicelib.domain.results import (
+    PaymentMethodView,
+    PayoutAccountView,
+    SetupIntentView,
+    TopUpView,
+    WithdrawalView,
+)
 
 bp = Blueprint(__name__)
 
@@ -46,6 +53,9 @@ class TopUpIn(Body):
     amount: Amount
     payment_method_id: Id
 
+    def command(self) -> AddMoney:
+        return AddMoney(self.wallet_id, self.amount, self.payment_method_id)
+
 
 class TopUpOut(BaseModel):
     topup_id: str
@@ -68,6 +78,9 @@ class WithdrawalIn(Body):
     amount: Amount
     otp: Otp | None = None
 
+    def command(self) -> WithdrawMoney:
+        return WithdrawMoney(self.wallet_id, self.amount)
+
 
 class WithdrawalOut(BaseModel):
     withdrawal_id: str
@@ -81,19 +94,19 @@ class WithdrawalOut(BaseModel):
 
 @route(bp, "/payment-methods/setup-intents", "POST", summary="A SetupIntent for collecting a card client-side",
        response=SetupIntentOut, status=201, errors=("payment_provider_error",), tags=("funding",))
-def setup_intent(call: Call) -> dict[str, Any]:
+def setup_intent(call: Call) -> SetupIntentView:
     return get_container().funding.setup_intent(call.user_id)
 
 
 @route(bp, "/payment-methods", "POST", summary="Attach a Stripe PaymentMethod (card numbers never reach us)",
        body=AttachIn, response=PaymentMethodOut, status=201, errors=("card_declined",), tags=("funding",))
-def attach(call: Call) -> dict[str, Any]:
+def attach(call: Call) -> PaymentMethodView:
     return get_container().funding.add_payment_method(call.user_id, call.body.stripe_payment_method_id)
 
 
 @route(bp, "/payment-methods", "GET", summary="The caller's payment methods", response=PaymentMethodList,
        tags=("funding",))
-def list_payment_methods(call: Call) -> dict[str, Any]:
+def list_payment_methods(call: Call) -> dict[str, list[PaymentMethodView]]:
     return {"items": get_container().funding.payment_methods(call.user_id)}
 
 
@@ -109,19 +122,19 @@ def detach(call: Call, payment_method_id: str) -> None:
        tags=("funding",))
 def top_up(call: Call) -> Reply:
     return replayable(get_container().funding.top_up(call.user_id, call.headers.get("idempotency-key"),
-                                                  call.body.model_dump()), "TopUpRequested")
+                                                  call.body.command()), "TopUpRequested")
 
 
 @route(bp, "/topups/{topup_id}", "GET", summary="A top-up", response=TopUpOut, errors=("not_found",),
        tags=("funding",))
-def get_topup(call: Call, topup_id: str) -> dict[str, Any]:
+def get_topup(call: Call, topup_id: str) -> TopUpView:
     return get_container().funding.get_topup(call.user_id, topup_id)
 
 
 @route(bp, "/payout-account", "POST", summary="Open or change the caller's payout (Stripe Connect) account "
        "(step-up: password, or otp with 2FA on)", body=StepUpIn, response=PayoutAccountOut, status=201,
        errors=STEP_UP_ERRORS, tags=("funding",))
-def open_payout_account(call: Call) -> dict[str, Any]:
+def open_payout_account(call: Call) -> PayoutAccountView:
     c = get_container()
     # Where withdrawals go: a thief holding only a session must not choose it.
     c.stepup.require(call.principal, call.body.password, call.body.otp)
@@ -130,7 +143,7 @@ def open_payout_account(call: Call) -> dict[str, Any]:
 
 @route(bp, "/payout-account", "GET", summary="The caller's payout account", response=PayoutAccountOut,
        errors=("not_found",), tags=("funding",))
-def payout_account(call: Call) -> dict[str, Any]:
+def payout_account(call: Call) -> PayoutAccountView:
     return get_container().funding.payout_account(call.user_id)
 
 
@@ -141,9 +154,9 @@ def payout_account(call: Call) -> dict[str, Any]:
                "payout_account_required"),
        tags=("funding",))
 def withdraw(call: Call) -> Reply:
-    body = call.body.model_dump(exclude={"otp"})
-    return replayable(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"), body,
-                                                   call.body.otp, session_id=call.principal.session_id),
+    return replayable(get_container().funding.withdraw(call.user_id, call.headers.get("idempotency-key"),
+                                                   call.body.command(), call.body.otp,
+                                                   session_id=call.principal.session_id),
                       "WithdrawalRequested")
 
 

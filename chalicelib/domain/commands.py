@@ -153,6 +153,38 @@ class RedeemVouchers:
 
 
 @dataclass(frozen=True, slots=True)
+class AddMoney:
+    """POST /topups: charge one of the caller's payment methods into one of their wallets."""
+
+    wallet_id: str
+    amount: int
+    payment_method_id: str
+
+    def as_request(self) -> dict[str, Any]:
+        return {"wallet_id": self.wallet_id, "amount": self.amount, "payment_method_id": self.payment_method_id}
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> AddMoney:
+        return cls(body["wallet_id"], body["amount"], body["payment_method_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawMoney:
+    """POST /withdrawals: pay out of a wallet to the caller's bank (the otp is the step-up's,
+    not part of the request: a retry may carry a fresh code)."""
+
+    wallet_id: str
+    amount: int
+
+    def as_request(self) -> dict[str, Any]:
+        return {"wallet_id": self.wallet_id, "amount": self.amount}
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> WithdrawMoney:
+        return cls(body["wallet_id"], body["amount"])
+
+
+@dataclass(frozen=True, slots=True)
 class SocialSignIn:
     """Sign in with a provider: what its verified ID token says, read once (`of_claims`)."""
 

@@ -227,6 +227,58 @@ class LedgerVerified(TypedDict):
     problem_count: int
 
 
+# -- funding (Stripe) -----------------------------------------------------------------------------
+class SetupIntentView(TypedDict):
+    setup_intent_id: str
+    client_secret: str | None  # as the gateway's Intent types it; Stripe gives one for a SetupIntent
+
+
+class CardView(TypedDict):
+    """A payment method's details as stored (encrypted): what the client shows of its card."""
+
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+
+
+class PaymentMethodView(CardView):
+    payment_method_id: str
+    type: str
+    created_at: str
+
+
+class TopUpView(MoneyView):
+    topup_id: str
+    status: str
+    wallet_id: str
+    provider_reference: str | None
+    created_at: str
+    client_secret: NotRequired[str]  # only while the card asks for an action (3-D Secure)
+
+
+class PayoutAccountView(TypedDict):
+    status: str
+    onboarding_url: NotRequired[str]
+
+
+# -- scheduled jobs (what each run did, for its logs) ---------------------------------------------
+class WithdrawalsResumed(TypedDict):
+    resumed: int
+    failed: int
+
+
+class InvitationsSwept(TypedDict):
+    expired: int
+    delivered: int
+    failed: int
+
+
+class UnverifiedSwept(TypedDict):
+    closed: int
+    kept: int
+
+
 # -- operators' commands (python -m ops, docs/operations.md) --------------------------------------
 class WithdrawalView(MoneyView):
     withdrawal_id: str

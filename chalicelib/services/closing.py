@@ -25,6 +25,7 @@ from typing import Protocol
 
 from chalicelib import observability
 from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
+from chalicelib.domain.results import UnverifiedSwept
 from chalicelib.domain.user import User
 from chalicelib.services.ports import Clock, FieldCipher
 
@@ -94,7 +95,7 @@ class AccountClosing:
             keys.append(identity_key(phone_lookup_key(phone), self.blind_index))
         return keys
 
-    def sweep(self) -> dict[str, int]:
+    def sweep(self) -> UnverifiedSwept:
         """Close the accounts whose contacts stayed unverified for 7 days (oldest first, at
         most `batch` a run); those holding money are kept for operators and counted."""
         cutoff = int(self.now()) - self.max_age_seconds

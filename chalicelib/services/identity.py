@@ -454,8 +454,8 @@ class Identity:
         return KeptDevice(key=session.device_key, since=since)
 
     # -- social sign-in -----------------------------------------------------------------------
-    def social_sign_in(self, provider: str, claims: dict[str, Any]) -> tuple[TokenPair, bool]:
-        """Sign in with verified ID-token claims: (tokens, whether the account was created).
+    def social_sign_in(self, who: SocialSignIn) -> tuple[TokenPair, bool]:
+        """Sign in with what a verified ID token says: (tokens, whether the account was created).
 
         A provider-verified e-mail that matches an account whose e-mail is verified links the
         provider to it (its owner proved the address before; the password and logins stay). One
@@ -470,8 +470,7 @@ class Identity:
         (409 email_taken; the address is not free for a new account). Its owner signs in with
         the password (or resets it: the code goes to the stored address).
         """
-        who = SocialSignIn.of_claims(provider, claims)  # the token's claims read once, here
-        subject_key = f"{provider}#{who.subject}"
+        subject_key = f"{who.provider}#{who.subject}"
         email = normalize_email(who.verified_email) if who.verified_email is not None else None
         # Each pass settles one race (a concurrent first sign-in, a registration, a verification)
         # or one stale item, then looks again.

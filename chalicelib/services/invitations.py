@@ -19,7 +19,7 @@ from chalicelib.domain import messages
 from chalicelib.domain.errors import TooManyRequests, TransferNotCancelable
 from chalicelib.domain.invitation import Invitation, Invitee
 from chalicelib.domain.money import Money
-from chalicelib.domain.results import TransferView
+from chalicelib.domain.results import InvitationsSwept, TransferView
 from chalicelib.domain.unit_of_work import InvitationOutcome
 from chalicelib.services import sending
 from chalicelib.services.ledger import Ledger
@@ -96,10 +96,10 @@ class Invitations:
             raise TransferNotCancelable()  # a claim or the expiry got there first
         return self.ledger.get_transfer(user_id, transfer_id)
 
-    def sweep(self) -> dict[str, int]:
+    def sweep(self) -> InvitationsSwept:
         """The scheduled job: return the expired, deliver the ones whose contact got verified."""
         now = int(self.now())
-        done = {"expired": 0, "delivered": 0, "failed": 0}
+        done: InvitationsSwept = {"expired": 0, "delivered": 0, "failed": 0}
         for invitation in list(self.store.unclaimed_invitations()):
             try:
                 if invitation.expires_at <= now:

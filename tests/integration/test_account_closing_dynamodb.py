@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.adapters.dynamodb.models import UserRecord
 from chalicelib.adapters.dynamodb.users import DynamoUsers
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import email_lookup_key, identity_key
 from chalicelib.domain.errors import InvalidCredentials, Unauthorized
 from chalicelib.services.closing import AccountClosing
@@ -122,8 +123,8 @@ def test_attack_1_a_provider_sign_in_never_enters_an_account_whose_email_nobody_
     address = email()
     squatter = identity.register(address, PASSWORD)  # the attacker registers the victim's e-mail
     held = identity.login(PASSWORD, email=address)
-    pair, created = identity.social_sign_in("google", {"sub": f"g-{uuid.uuid4().hex}", "email": address,
-                                                        "email_verified": True})
+    pair, created = identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": f"g-{uuid.uuid4().hex}", "email": address, "email_verified": True}))
     victim = identity.verify_access(pair.access_token).user_id
     assert created and victim != squatter.user_id
     assert identity.users.get(squatter.user_id).status == "closed"
@@ -131,8 +132,8 @@ def test_attack_1_a_provider_sign_in_never_enters_an_account_whose_email_nobody_
     with pytest.raises(Unauthorized):
         identity.verify_access(held.access_token)
     # Once the victim's e-mail is verified, a second provider links to the victim's account.
-    again, created = identity.social_sign_in("facebook", {"sub": f"f-{uuid.uuid4().hex}", "email": address,
-                                                          "email_verified": True})
+    again, created = identity.social_sign_in(SocialSignIn.of_claims(
+        "facebook", {"sub": f"f-{uuid.uuid4().hex}", "email": address, "email_verified": True}))
     assert not created and identity.verify_access(again.access_token).user_id == victim
 
 
@@ -144,8 +145,8 @@ def test_a_provider_address_on_a_look_alike_domain_neither_links_nor_closes(iden
     local = f"it.{uuid.uuid4().hex[:10]}"
     victim = identity.register(f"{local}@glass.com", PASSWORD)
     identity.users.confirm_email(victim.user_id, email_key(identity, f"{local}@glass.com"), None)
-    pair, created = identity.social_sign_in("oidc", {"sub": f"o-{uuid.uuid4().hex}", "email": f"{local}@glaß.com",
-                                                      "email_verified": True})
+    pair, created = identity.social_sign_in(SocialSignIn.of_claims(
+        "oidc", {"sub": f"o-{uuid.uuid4().hex}", "email": f"{local}@glaß.com", "email_verified": True}))
     assert created and identity.verify_access(pair.access_token).user_id != victim.user_id
     other = f"it.{uuid.uuid4().hex[:10]}"
     legacy_key = identity_key("email:" + f"{other}@glaß.com".casefold(), identity.blind_index)
@@ -156,6 +157,7 @@ def test_a_provider_address_on_a_look_alike_domain_neither_links_nor_closes(iden
     unproven = identity.users.get(user.user_id)
     subject = f"g-{uuid.uuid4().hex}"
     with pytest.raises(EmailTaken):
-        identity.social_sign_in("google", {"sub": subject, "email": f"{other}@glass.com", "email_verified": True})
+        identity.social_sign_in(SocialSignIn.of_claims(
+            "google", {"sub": subject, "email": f"{other}@glass.com", "email_verified": True}))
     assert identity.users.get(unproven.user_id).status == "active"
     assert identity.users.user_id_for(f"google#{subject}") is None

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from chalicelib.adapters.dynamodb.funding import DynamoFunding
-from chalicelib.domain.commands import SendTransfer
+from chalicelib.domain.commands import SendTransfer, WithdrawMoney
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
@@ -53,7 +53,7 @@ def test_crash_between_hold_and_payout_is_resumed_once(stack_container, funding)
     stack_container.ledger.credit_from_system("stripe_clearing", wallet, Money(1000, "USD"), new_id("tp"))
     key = uuid.uuid4().hex
     with pytest.raises(ServiceUnavailable):
-        f.withdraw(user_id, key, {"wallet_id": wallet, "amount": 400}, otp="x")
+        f.withdraw(user_id, key, WithdrawMoney(wallet, 400), otp="x")
     held = stack_container.ledger_store.get_wallet(wallet)
     assert (held.balance, held.held) == (1000, 400)  # held, not lost, not paid
 
@@ -66,7 +66,7 @@ def test_crash_between_hold_and_payout_is_resumed_once(stack_container, funding)
     withdrawal_id = gateway.calls[-1]
     assert f.repo.withdrawal(withdrawal_id).payout_id
     # The client's retry now replays; nothing is held twice.
-    again = f.withdraw(user_id, key, {"wallet_id": wallet, "amount": 400}, otp="x")
+    again = f.withdraw(user_id, key, WithdrawMoney(wallet, 400), otp="x")
     assert again.replayed and again.body["provider_reference"]
     assert stack_container.ledger_store.get_wallet(wallet).held == 400
 
@@ -88,7 +88,7 @@ def test_withdrawals_count_toward_the_daily_outgoing_limit(stack_container, stac
     small.transfer(user_id, uuid.uuid4().hex, SendTransfer.of({"from_wallet_id": wallet, "to": {"wallet_id": other},
                                                                 "amount": 600, "currency": "USD"}))
     with pytest.raises(LimitExceeded):
-        f.withdraw(user_id, uuid.uuid4().hex, {"wallet_id": wallet, "amount": 500}, otp="x")
+        f.withdraw(user_id, uuid.uuid4().hex, WithdrawMoney(wallet, 500), otp="x")
     assert c.ledger_store.get_wallet(wallet).held == 0
-    out = f.withdraw(user_id, uuid.uuid4().hex, {"wallet_id": wallet, "amount": 400}, otp="x")
+    out = f.withdraw(user_id, uuid.uuid4().hex, WithdrawMoney(wallet, 400), otp="x")
     assert out.body["status"] == "pending"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from chalicelib.adapters.dynamodb.funding import DynamoFunding
+from chalicelib.domain.commands import WithdrawMoney
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import Money
@@ -121,7 +122,7 @@ def setup(stack_container, stack_settings):
 
 
 def withdraw(f, user_id, wallet, amount=600, key=None):
-    return f.withdraw(user_id, key or uuid.uuid4().hex, {"wallet_id": wallet, "amount": amount}, otp="x")
+    return f.withdraw(user_id, key or uuid.uuid4().hex, WithdrawMoney(wallet, amount), otp="x")
 
 
 def balances(f, wallet):

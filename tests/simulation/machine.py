@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from chalicelib.domain.commands import (
+    AddMoney,
     AskQuote,
     ExchangeCurrency,
     OpenAllowance,
     RedeemVouchers,
     RequestPayment,
     SendTransfer,
+    WithdrawMoney,
 )
 from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.domain.offline import ALREADY_REDEEMED, CREDITED, OfflinePolicy
@@ -107,7 +109,7 @@ class WalletSimulation(RuleBasedStateMachine):
         w = self.world
         for who in range(PEOPLE):
             w.funding.top_up(w.user(who), uuid.UUID(int=9 * 10**9 + who).hex,
-                             {"wallet_id": w.wallet(who), "amount": OPENING, "payment_method_id": w.card(who)})
+                             AddMoney(w.wallet(who), OPENING, w.card(who)))
         for pi in sorted(w.stripe.intents):
             w.stripe.settle_intent(pi, True)
         while w.stripe.events:
@@ -162,8 +164,8 @@ class WalletSimulation(RuleBasedStateMachine):
     def top_up(self, who: int, amount: int, fault: Plan | None, nested: str) -> None:
         self.nested = nested
         key = uuid.UUID(int=self.steps).hex
-        body = {"wallet_id": self.world.wallet(who), "amount": amount, "payment_method_id": self.world.card(who)}
-        self.do("top_up", lambda: self.world.funding.top_up(self.world.user(who), key, body), fault, user=who)
+        command = AddMoney(self.world.wallet(who), amount, self.world.card(who))
+        self.do("top_up", lambda: self.world.funding.top_up(self.world.user(who), key, command), fault, user=who)
 
     @rule(a=PERSON, b=PERSON, amount=AMOUNT, by_email=st.booleans(), fault=FAULT, nested=NESTED)
     def pay(self, a: int, b: int, amount: int, by_email: bool, fault: Plan | None, nested: str) -> None:
@@ -261,8 +263,7 @@ class WalletSimulation(RuleBasedStateMachine):
         funding = self.world.funding
 
         def op() -> None:
-            body = {"wallet_id": self.world.wallet(who), "amount": amount}
-            out = funding.withdraw(self.world.user(who), key, body, otp="1")
+            out = funding.withdraw(self.world.user(who), key, WithdrawMoney(self.world.wallet(who), amount), otp="1")
             if out.body["withdrawal_id"] not in self.withdrawals:
                 self.withdrawals.append(out.body["withdrawal_id"])
         self.do("withdraw", op, fault, user=who)
@@ -376,9 +377,10 @@ class WalletSimulation(RuleBasedStateMachine):
     @rule(job=st.sampled_from(["resume", "sweep", "expire", "release"]), fault=FAULT)
     def scheduled_job(self, job: str, fault: Plan | None) -> None:
         w = self.world
-        op: Callable[[], Any] = {"resume": w.funding.resume_stuck_withdrawals, "sweep": w.invitations.sweep,
-                                 "expire": w.requests.expire, "release": w.release.release_due}[job]
-        self.do(job, op, fault, retryable=False)
+        jobs: dict[str, Callable[[], Any]] = {
+            "resume": w.funding.resume_stuck_withdrawals, "sweep": w.invitations.sweep, "expire": w.requests.expire,
+            "release": w.release.release_due}
+        self.do(job, jobs[job], fault, retryable=False)
 
     @rule(seconds=JUMPS)
     def time_passes(self, seconds: int) -> None:

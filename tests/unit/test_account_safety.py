@@ -8,6 +8,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
 from chalicelib.domain.errors import (
     CodeExpired,
@@ -147,7 +148,8 @@ def test_an_account_without_a_password_must_set_one_before_step_up():
     # Review 26, F5: a fresh provider sign-in is no proof (its access token is what a thief
     # holds); the reset gives the account a password, which step-up then asks.
     env = make_env()
-    pair, _ = env.identity.social_sign_in("google", {"sub": "g-1", "email": "sam@example.com", "email_verified": True})
+    pair, _ = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1", "email": "sam@example.com", "email_verified": True}))
     me = principal_of(env, pair.access_token)
     for password in (None, "any password at all"):
         with pytest.raises(ReauthRequired) as refused:
@@ -246,8 +248,8 @@ def test_the_token_says_whether_the_account_was_verified_so_verified_ones_cost_n
     verify_email(env, user.user_id, "ada@example.com")
     assert principal_of(env, env.identity.refresh(pair.refresh_token).access_token).verified
     assert principal_of(env, env.identity.login(PASSWORD, email="ada@example.com").access_token).verified
-    social, _ = env.identity.social_sign_in("google", {"sub": "g-1", "email": "sam@example.com",
-                                                       "email_verified": True})
+    social, _ = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1", "email": "sam@example.com", "email_verified": True}))
     assert principal_of(env, social.access_token).verified
 
 
@@ -291,13 +293,14 @@ def test_a_verification_and_a_closing_that_race_never_both_happen():
 
 def test_a_closed_account_never_signs_in_again_by_any_route():
     env = make_env()
-    pair, _ = env.identity.social_sign_in("google", {"sub": "g-1"})  # the provider gave no e-mail
+    pair, _ = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1"}))  # the provider gave no e-mail
     user_id = principal_of(env, pair.access_token).user_id
     env.clock.advance(UNVERIFIED_DAYS * DAY + 1)
     assert closing(env).sweep()["closed"] == 1
     with pytest.raises(Unauthorized):
         env.identity.refresh(pair.refresh_token)
-    again, created = env.identity.social_sign_in("google", {"sub": "g-1"})
+    again, created = env.identity.social_sign_in(SocialSignIn.of_claims("google", {"sub": "g-1"}))
     assert created and login_of(env, again.refresh_token).user_id != user_id
 
 
@@ -475,8 +478,8 @@ def test_a_provider_address_on_a_look_alike_domain_never_links_to_the_account():
     env = make_env()
     victim = env.identity.register("alice@glass.com", PASSWORD)
     verify_email(env, victim.user_id, "alice@glass.com")
-    pair, created = env.identity.social_sign_in("oidc", {"sub": "attacker-1", "email": "alice@glaß.com",
-                                                          "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "oidc", {"sub": "attacker-1", "email": "alice@glaß.com", "email_verified": True}))
     assert created and login_of(env, pair.refresh_token).user_id != victim.user_id
 
 
@@ -492,14 +495,15 @@ def test_a_provider_address_found_through_an_item_of_another_address_is_refused(
     legacy = env.identity.register("alice@glaß.com", PASSWORD)  # stored under "email:alice@glass.com"
     monkeypatch.setattr(identity_module, "email_lookup_key", contact.email_lookup_key)
     with pytest.raises(EmailTaken):
-        env.identity.social_sign_in("google", {"sub": "g-9", "email": "alice@glass.com", "email_verified": True})
+        env.identity.social_sign_in(SocialSignIn.of_claims(
+            "google", {"sub": "g-9", "email": "alice@glass.com", "email_verified": True}))
     assert env.users.user_id_for("google#g-9") is None
     assert env.users.users[legacy.user_id].status != "closed"
     # a case variant of an ASCII local part is the same address: it links
     owner = env.identity.register("Bob@example.com", PASSWORD)
     verify_email(env, owner.user_id, "Bob@example.com")
-    pair, created = env.identity.social_sign_in("google", {"sub": "g-11", "email": "bob@example.com",
-                                                           "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-11", "email": "bob@example.com", "email_verified": True}))
     assert not created and login_of(env, pair.refresh_token).user_id == owner.user_id
 
 

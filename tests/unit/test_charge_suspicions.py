@@ -21,10 +21,12 @@ import pytest
 
 from chalicelib import observability
 from chalicelib.adapters.crypto import BlindIndex
+from chalicelib.domain.commands import AddMoney, WithdrawMoney
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.funding import FundingProfile, Intent, PaymentMethod
 from chalicelib.domain.ledger import deterministic_id
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import TopUpView
 from chalicelib.domain.unit_of_work import TopUpTotal
 from chalicelib.services import stripe_events
 from chalicelib.services.funding import DISPUTES, Applied, CreditNotYetApplied, DisputeStillHeld, Funding, Redeliver
@@ -162,13 +164,13 @@ class World:
         came_in = -self.system("stripe_clearing") - self.system("disputes")
         assert came_in == sum(p.money_in() for p in self.payments)
 
-    def top_up(self, amount: int, key: str | None = None) -> dict[str, Any]:
-        return self.funding.top_up("usr_a", key or uuid.uuid4().hex, {"wallet_id": self.wallet, "amount": amount,
-                                                                      "payment_method_id": "pmt_a"}).body
+    def top_up(self, amount: int, key: str | None = None) -> TopUpView:
+        return self.funding.top_up("usr_a", key or uuid.uuid4().hex, AddMoney(self.wallet, amount, "pmt_a")).body
 
     def paid(self, amount: int, *, lowers_on_failure: bool = False, lists_refunds: bool = False) -> Payment:
         """A top-up whose intent succeeded and was credited."""
         out = self.top_up(amount)
+        assert out["provider_reference"] is not None  # charged: its intent
         payment = Payment(out["provider_reference"], out["topup_id"], amount, lowers_on_failure=lowers_on_failure,
                           lists_refunds=lists_refunds)
         self.payments.append(payment)
@@ -425,7 +427,7 @@ def test_charge_events_of_a_connected_account_move_no_money_but_its_payouts_sett
             == Applied.IGNORED, type_
     assert world.balances() == (3000, 0, 3000) and world.topup(p).status == "succeeded"
     # A payout happens on the user's connected account: its event names that account.
-    w = world.funding.withdraw("usr_a", uuid.uuid4().hex, {"wallet_id": world.wallet, "amount": 1000}, otp="1")
+    w = world.funding.withdraw("usr_a", uuid.uuid4().hex, WithdrawMoney(world.wallet, 1000), otp="1")
     payout = {"id": w.body["provider_reference"], "object": "payout", "amount": 1000, "currency": "usd",
               "status": "paid", "metadata": {"withdrawal_id": w.body["withdrawal_id"]}}
     assert stripe_events.apply_event(event("payout.paid", payout, "acct_a"), log, world.funding).outcome \

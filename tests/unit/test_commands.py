@@ -4,7 +4,7 @@ A stored idempotency record holds the keyed hash of the request that made it; a 
 deploy must hash the same HTTP body to the same value, or it would be refused as a different
 request (409) or, worse, not recognised. The expected values below were computed with the code
 path before the commands (the route's `model_dump(exclude_none=True)`, `invite: false` dropped
-for transfers, `otp` left out of allowances) and must never change.
+for transfers, `otp` left out of allowances and withdrawals) and must never change.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.funding import TopUpIn, WithdrawalIn
 from chalicelib.api.fx import ExchangeIn
 from chalicelib.api.offline import AllowanceIn, RedeemIn
 from chalicelib.api.payment_requests import PaymentRequestIn
@@ -82,11 +83,22 @@ OTHERS = [  # (operation, body model, body, expected)
      "f856dc4ce88cadacf21716576e5690b104455e99345f382a2b8a07eb34981222"),
     ("offline.allowances", AllowanceIn, {"device_id": "dev_1", "wallet_id": "wal_a", "amount": 2000},
      "b0b0370d4fe15c9a0c96b266b164dae84fcd7286b089727517a880a39f691f67"),
+    ("topups", TopUpIn, {"wallet_id": "wal_a", "amount": 5000, "payment_method_id": "pmt_1"},
+     "f00662b0ad955e24537c4a12329ae552aadc008677c173fd1be3655cca19c2e2"),
+    ("topups", TopUpIn,  # unknown fields are ignored, as by the body model before
+     {"wallet_id": "wal_b", "amount": 1, "payment_method_id": "pmt_x", "extra": "ignored"},
+     "dfb3e80f80bbdd7ea0b438c70bc9950ab22ea5e3da5a023a532312c4a9e462be"),
+    ("withdrawals", WithdrawalIn, {"wallet_id": "wal_a", "amount": 2500, "otp": "123456"},  # the otp is the step-up's
+     "14090d5162b45de8275e41ec884a1d23ff41800473b6013983c571b6395c9c5f"),
+    ("withdrawals", WithdrawalIn, {"wallet_id": "wal_a", "amount": 2500},
+     "14090d5162b45de8275e41ec884a1d23ff41800473b6013983c571b6395c9c5f"),
+    ("withdrawals", WithdrawalIn, {"wallet_id": "wal_c", "amount": 7},
+     "0418aa5df7d8c270c75dbab611114300ece3166021beb91fb77a78a5d7c9cb56"),
 ]
 
 
 @pytest.mark.parametrize(("operation", "model", "body", "expected"), OTHERS)
-def test_exchanges_and_allowances_hash_as_before(operation: str, model: Any, body: dict[str, Any],
+def test_exchanges_allowances_topups_and_withdrawals_hash_as_before(operation: str, model: Any, body: dict[str, Any],
                                                  expected: str) -> None:
     command = model.model_validate(body).command()
     assert request_hash(operation, command.as_request(), mac) == expected

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import email_lookup_key, identity_key, phone_lookup_key
 from chalicelib.domain.errors import (
     AlreadyVerified,
@@ -241,8 +242,8 @@ def test_a_reset_respects_two_factor_authentication():
 
 def test_a_social_only_account_sets_a_password_through_a_reset():
     env = make_env()
-    _, created = env.identity.social_sign_in("google", {"sub": "g-1", "email": "gina@example.com",
-                                                           "email_verified": True})
+    _, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1", "email": "gina@example.com", "email_verified": True}))
     assert created
     user_id = env.users.user_id_for("google#g-1")
     assert user_id is not None
@@ -258,8 +259,8 @@ def test_a_provider_proving_an_email_nobody_verified_closes_the_account_that_hel
     env = make_env()
     p = env.identity.register("gina@example.com", PASSWORD)
     assert not env.identity.profile(p.user_id).email_verified
-    pair, created = env.identity.social_sign_in("google", {"sub": "g-2", "email": "gina@example.com",
-                                                           "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-2", "email": "gina@example.com", "email_verified": True}))
     user_id = env.identity.verify_access(pair.access_token).user_id
     assert created and user_id != p.user_id and env.users.users[p.user_id].status == "closed"
     assert env.identity.profile(user_id).email_verified

@@ -4,12 +4,12 @@ legs match transfers, holds match pending debits)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from chalicelib.adapters.crypto import BlindIndex
-from chalicelib.domain.commands import SendTransfer
+from chalicelib.domain.commands import AddMoney, SendTransfer, WithdrawMoney
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.funding import FundingProfile, Intent, PaymentMethod
 from chalicelib.domain.ledger import IdempotencyKeyReused
@@ -78,8 +78,7 @@ class World:
         return w.balance, w.held, w.available
 
     def topped_up(self, amount: int) -> dict:
-        out = self.funding.top_up(self.user, uuid.uuid4().hex, {"wallet_id": self.wallet, "amount": amount,
-                                                                 "payment_method_id": "pmt_a"})
+        out = self.funding.top_up(self.user, uuid.uuid4().hex, AddMoney(self.wallet, amount, "pmt_a"))
         intent = {"id": out.body["provider_reference"], "amount": amount, "amount_received": amount,
                   "currency": "usd", "metadata": {"topup_id": out.body["topup_id"]}}
         assert self.funding.apply("payment_intent.succeeded", intent) == Applied.CREDITED
@@ -100,13 +99,13 @@ def world() -> World:
 
 
 def test_a_top_up_is_credited_once_by_its_event_and_replays_its_first_answer(world):
-    body = {"wallet_id": world.wallet, "amount": 2500, "payment_method_id": "pmt_a"}
-    first = world.funding.top_up(world.user, "k1", body)
+    command = AddMoney(world.wallet, 2500, "pmt_a")
+    first = world.funding.top_up(world.user, "k1", command)
     assert (first.body["status"], first.replayed) == ("pending", False)
-    again = world.funding.top_up(world.user, "k1", body)
+    again = world.funding.top_up(world.user, "k1", command)
     assert again.replayed and again.body == first.body and len(world.stripe.intents) == 1
     with pytest.raises(IdempotencyKeyReused):
-        world.funding.top_up(world.user, "k1", {**body, "amount": 2600})
+        world.funding.top_up(world.user, "k1", replace(command, amount=2600))
     assert world.balances() == (0, 0, 0)  # nothing until Stripe says so
     intent = {"id": first.body["provider_reference"], "amount": 2500, "amount_received": 2500, "currency": "usd",
               "metadata": {"topup_id": first.body["topup_id"]}}
@@ -118,8 +117,7 @@ def test_a_top_up_is_credited_once_by_its_event_and_replays_its_first_answer(wor
 
 
 def test_an_event_with_another_amount_credits_nothing(world):
-    out = world.funding.top_up(world.user, "k", {"wallet_id": world.wallet, "amount": 900,
-                                                 "payment_method_id": "pmt_a"})
+    out = world.funding.top_up(world.user, "k", AddMoney(world.wallet, 900, "pmt_a"))
     intent = {"id": out.body["provider_reference"], "amount": 9000, "amount_received": 9000, "currency": "usd",
               "metadata": {"topup_id": out.body["topup_id"]}}
     assert world.funding.apply("payment_intent.succeeded", intent) == Applied.MISMATCH
@@ -137,8 +135,7 @@ def test_refunds_are_taken_by_their_running_total_once(world):
 
 
 def test_a_refund_before_its_credit_waits_for_it(world):
-    out = world.funding.top_up(world.user, "k", {"wallet_id": world.wallet, "amount": 700,
-                                                 "payment_method_id": "pmt_a"})
+    out = world.funding.top_up(world.user, "k", AddMoney(world.wallet, 700, "pmt_a"))
     with pytest.raises(CreditNotYetApplied):
         world.funding.apply("charge.refunded", {"id": "ch_2", "payment_intent": out.body["provider_reference"],
                                                 "amount_refunded": 300, "currency": "usd"})
@@ -191,7 +188,7 @@ def test_a_refund_that_failed_on_a_spent_top_up_waits_for_a_person(world):
 
 
 def withdraw(world: World, amount: int = 600, key: str | None = None):
-    return world.funding.withdraw(world.user, key or uuid.uuid4().hex, {"wallet_id": world.wallet, "amount": amount},
+    return world.funding.withdraw(world.user, key or uuid.uuid4().hex, WithdrawMoney(world.wallet, amount),
                                   otp="123456")
 
 

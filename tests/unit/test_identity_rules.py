@@ -5,6 +5,7 @@ import bcrypt
 import pytest
 
 from chalicelib.adapters.passwords import BcryptHasher
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import normalize_email, normalize_phone
 from chalicelib.domain.errors import (
     EmailTaken,
@@ -199,21 +200,21 @@ def test_password_change_revokes_every_login():
 
 def test_social_creates_then_signs_in_and_links_a_verified_email():
     env = make_env()
-    _, created = env.identity.social_sign_in("google", {"sub": "g-1", "email": "new@example.com",
-                                                        "email_verified": True})
+    _, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1", "email": "new@example.com", "email_verified": True}))
     assert created
-    _, again = env.identity.social_sign_in("google", {"sub": "g-1"})
+    _, again = env.identity.social_sign_in(SocialSignIn.of_claims("google", {"sub": "g-1"}))
     assert not again
     p = env.identity.register("alice@example.com", PASSWORD)
     verify_email(env, p.user_id, "alice@example.com")
     own = env.identity.login(PASSWORD, email="alice@example.com")
-    pair, created = env.identity.social_sign_in("facebook", {"sub": "f-9", "email": "Alice@Example.com",
-                                                             "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "facebook", {"sub": "f-9", "email": "Alice@Example.com", "email_verified": True}))
     assert not created and env.identity.verify_access(pair.access_token).user_id == p.user_id
     # Its owner proved the address before: the password and the other logins stay.
     assert env.identity.verify_access(own.access_token).user_id == p.user_id
     assert env.identity.login(PASSWORD, email="alice@example.com")
-    _, again = env.identity.social_sign_in("facebook", {"sub": "f-9"})
+    _, again = env.identity.social_sign_in(SocialSignIn.of_claims("facebook", {"sub": "f-9"}))
     assert not again
 
 
@@ -223,8 +224,8 @@ def test_a_provider_never_enters_an_account_whose_email_nobody_proved():
     env = make_env()
     p = env.identity.register("victim@example.com", PASSWORD)  # maybe registered by an attacker
     squatter = env.identity.login(PASSWORD, email="victim@example.com")
-    pair, created = env.identity.social_sign_in("google", {"sub": "g-v", "email": "victim@example.com",
-                                                           "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-v", "email": "victim@example.com", "email_verified": True}))
     mine = env.identity.verify_access(pair.access_token).user_id
     assert created and mine != p.user_id
     assert env.users.users[p.user_id].status == "closed"
@@ -241,8 +242,8 @@ def test_a_provider_never_enters_an_account_whose_email_nobody_proved():
 def test_social_unverified_email_never_links():
     env = make_env()
     p = env.identity.register("alice@example.com", PASSWORD)
-    pair, created = env.identity.social_sign_in("google", {"sub": "g-2", "email": "alice@example.com",
-                                                           "email_verified": False})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-2", "email": "alice@example.com", "email_verified": False}))
     assert created and env.identity.verify_access(pair.access_token).user_id != p.user_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.errors import InvalidCredentials, NotFound, TooManyRequests, Unauthorized
 from chalicelib.domain.messages import Message
 from chalicelib.domain.notification import Change, notices_for
@@ -509,8 +510,8 @@ def test_a_provider_sign_in_into_an_account_that_signed_in_before_is_a_new_sign_
     env = make_env()
     verified(env)
     first = env.identity.login(PASSWORD, email="alice@example.com")
-    pair, created = env.identity.social_sign_in("google", {"sub": "g-1", "email": "alice@example.com",
-                                                           "email_verified": True})
+    pair, created = env.identity.social_sign_in(SocialSignIn.of_claims(
+        "google", {"sub": "g-1", "email": "alice@example.com", "email_verified": True}))
     assert not created and session_of(env, pair).user_id == session_of(env, first).user_id
     assert session_of(env, pair).new_device  # it carries no device token
 
@@ -518,8 +519,8 @@ def test_a_provider_sign_in_into_an_account_that_signed_in_before_is_a_new_sign_
 def test_an_accounts_first_sign_in_through_a_provider_is_no_news_the_next_is():
     env = make_env()
     claims = {"sub": "g-2", "email": "gina@example.com", "email_verified": True}
-    made, created = env.identity.social_sign_in("google", claims)
-    again, _ = env.identity.social_sign_in("google", claims)
+    made, created = env.identity.social_sign_in(SocialSignIn.of_claims("google", claims))
+    again, _ = env.identity.social_sign_in(SocialSignIn.of_claims("google", claims))
     assert created and [session_of(env, x).new_device for x in (made, again)] == [False, True]
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.commands import WithdrawMoney
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import WithdrawalView
 from chalicelib.services.funding import CLEARING
 from tests.simulation.faults import Crash, Plan
 from tests.simulation.world import DAY, World
@@ -26,10 +28,10 @@ def world() -> World:
     return w
 
 
-def withdraw(w: World, key: str = "a" * 32, amount: int = 1200, fault: Plan | None = None) -> dict:
+def withdraw(w: World, key: str = "a" * 32, amount: int = 1200, fault: Plan | None = None) -> WithdrawalView:
     w.injector.arm(fault)
     try:
-        return w.funding.withdraw(USER, key, {"wallet_id": WALLET, "amount": amount}, otp="1").body
+        return w.funding.withdraw(USER, key, WithdrawMoney(WALLET, amount), otp="1").body
     finally:
         w.injector.arm(None)
 
@@ -90,7 +92,7 @@ def test_a_claim_made_before_the_freeze_is_followed_and_nothing_is_given_back(wo
     the retry runs on the frozen account: the retry neither repeats the call nor gives the
     money back; the payout, once made, settles the hold."""
     real_create = world.stripe.create_payout
-    retried: list[dict] = []
+    retried: list[WithdrawalView] = []
 
     def freeze_and_retry_first(**kwargs):
         if not retried:

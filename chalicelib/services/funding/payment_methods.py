@@ -3,30 +3,31 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.funding import PaymentMethod
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import deterministic_id
+from chalicelib.domain.results import CardView, PaymentMethodView, SetupIntentView
 from chalicelib.services.funding.common import FundingBase
 
 log = logging.getLogger(__name__)
 
 
 class PaymentMethods(FundingBase):
-    def setup_intent(self, user_id: str) -> dict[str, Any]:
+    def setup_intent(self, user_id: str) -> SetupIntentView:
         intent = self.gateway.create_setup_intent(self.customer(user_id), deterministic_id(
             "seti", user_id, str(self.now())))
         return {"setup_intent_id": intent.id, "client_secret": intent.client_secret}
 
-    def add_payment_method(self, user_id: str, stripe_pm_id: str) -> dict[str, Any]:
+    def add_payment_method(self, user_id: str, stripe_pm_id: str) -> PaymentMethodView:
         pm_id = deterministic_id("pmt", user_id, stripe_pm_id)
         existing = self.repo.payment_method(pm_id)
         if existing is not None and existing.status == "active":
             return self._pm_view(existing)
         card = self.gateway.attach_payment_method(stripe_pm_id, self.customer(user_id))
-        details = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
+        details: CardView = {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month,
+                             "exp_year": card.exp_year}
         record = PaymentMethod(
             payment_method_id=pm_id, user_id=user_id, stripe_pm_id=card.stripe_id, type=card.type,
             details_ct=self.cipher.encrypt(json.dumps(details), user_id, "payment_method"),
@@ -34,14 +35,15 @@ class PaymentMethods(FundingBase):
         self.repo.add_payment_method(record, reattach=existing is not None)
         return self._pm_view(record)
 
-    def _pm_view(self, r: Any) -> dict[str, Any]:
-        details = json.loads(self.cipher.decrypt(r.details_ct, r.user_id, "payment_method"))
+    def _pm_view(self, r: PaymentMethod) -> PaymentMethodView:
+        # Stored as written by add_payment_method (the JSON edge of the encrypted field).
+        details: CardView = json.loads(self.cipher.decrypt(r.details_ct, r.user_id, "payment_method"))
         return {"payment_method_id": r.payment_method_id, "type": r.type, **details, "created_at": r.created_at}
 
-    def payment_methods(self, user_id: str) -> list[dict[str, Any]]:
+    def payment_methods(self, user_id: str) -> list[PaymentMethodView]:
         return [self._pm_view(r) for r in self.repo.payment_methods_of(user_id)]
 
-    def _own_pm(self, user_id: str, pm_id: str) -> Any:
+    def _own_pm(self, user_id: str, pm_id: str) -> PaymentMethod:
         r = self.repo.payment_method(pm_id)
         if r is None or r.user_id != user_id or r.status != "active":
             raise NotFound("The payment method was not found.")

@@ -3,14 +3,15 @@ only by the signed payment_intent.succeeded event (charges.py)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from chalicelib import observability
+from chalicelib.domain.commands import AddMoney
 from chalicelib.domain.errors import CardDeclined, InvalidRequest, NotFound, PaymentProviderError, ServiceUnavailable
 from chalicelib.domain.funding import TopUp
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
+from chalicelib.domain.results import TopUpView
 from chalicelib.services.funding.common import RESUME_WITHIN, epoch
 from chalicelib.services.funding.payment_methods import PaymentMethods
 from chalicelib.services.replay import Outcome, reopen, same_request, seal, seal_error
@@ -23,28 +24,28 @@ _INTENT_STATUS = {"requires_action": "requires_action", "requires_source_action"
 
 
 def topup_view(r: TopUp, *, status: str | None = None, intent_id: str | None = None,
-               client_secret: str | None = None) -> dict[str, Any]:
+               client_secret: str | None = None) -> TopUpView:
     """A top-up as the client sees it (and as its first answer is sealed)."""
-    view = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
-            "amount": r.amount, "currency": r.currency,
-            "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
+    view: TopUpView = {"topup_id": r.topup_id, "status": status or r.status, "wallet_id": r.wallet_id,
+                       "amount": r.amount, "currency": r.currency,
+                       "provider_reference": intent_id or r.payment_intent_id, "created_at": r.created_at}
     if client_secret:
         view["client_secret"] = client_secret
     return view
 
 
 class TopUps(PaymentMethods):
-    def top_up(self, user_id: str, idempotency_key: str | None, request: dict[str, Any]) -> Outcome:
+    def top_up(self, user_id: str, idempotency_key: str | None, command: AddMoney) -> Outcome[TopUpView]:
         key = check_idempotency_key(idempotency_key)
         topup_id = deterministic_id("tu", user_id, key)
-        req_hash = self.ledger.request_hash("topups", request)
+        req_hash = self.ledger.request_hash("topups", command.as_request())
         existing = self.repo.topup(topup_id)
         if existing is not None:
             return self._topup_replay(existing, req_hash)
-        wallet = self.ledger.wallet(user_id, request["wallet_id"])
-        amount = Money(request["amount"], wallet.currency)
+        wallet = self.ledger.wallet(user_id, command.wallet_id)
+        amount = Money(command.amount, wallet.currency)
         self.ledger.check_maximum(amount)
-        pm = self._own_pm(user_id, request["payment_method_id"])
+        pm = self._own_pm(user_id, command.payment_method_id)
         record = TopUp(topup_id=topup_id, user_id=user_id, wallet_id=wallet.wallet_id,
                        payment_method_id=pm.payment_method_id, amount=amount.amount, currency=amount.currency,
                        request_hash=req_hash, created_at=rfc3339(self.now()))
@@ -55,7 +56,7 @@ class TopUps(PaymentMethods):
             return self._topup_replay(again, req_hash)
         return self._charge(record, pm.stripe_pm_id)
 
-    def _charge(self, record: TopUp, stripe_pm_id: str) -> Outcome:
+    def _charge(self, record: TopUp, stripe_pm_id: str) -> Outcome[TopUpView]:
         """Call Stripe for a claimed top-up (first time, or resuming after a crash/timeout)."""
         try:
             intent = self.gateway.charge(amount=record.amount, currency=record.currency,
@@ -85,7 +86,7 @@ class TopUps(PaymentMethods):
                                 seal(self.cipher, record.user_id, view))
         return Outcome(view)
 
-    def _topup_replay(self, record: TopUp, req_hash: str) -> Outcome:
+    def _topup_replay(self, record: TopUp, req_hash: str) -> Outcome[TopUpView]:
         same_request(record.request_hash, req_hash)
         if not record.response_ct:  # crashed or timed out before Stripe answered
             if self.now() - epoch(record.created_at) > RESUME_WITHIN:
@@ -100,10 +101,10 @@ class TopUps(PaymentMethods):
         return reopen(self.cipher, record.user_id, record.response_ct)
 
     def _topup_view(self, r: TopUp, *, status: str | None = None, intent_id: str | None = None,
-                    client_secret: str | None = None) -> dict[str, Any]:
+                    client_secret: str | None = None) -> TopUpView:
         return topup_view(r, status=status, intent_id=intent_id, client_secret=client_secret)
 
-    def get_topup(self, user_id: str, topup_id: str) -> dict[str, Any]:
+    def get_topup(self, user_id: str, topup_id: str) -> TopUpView:
         r = self.repo.topup(topup_id)
         if r is None or r.user_id != user_id:
             raise NotFound("The top-up was not found.")

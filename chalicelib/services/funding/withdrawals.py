@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib import observability
 from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.commands import WithdrawMoney
 from chalicelib.domain.errors import (
     CardDeclined,
     Conflict,
@@ -20,7 +21,7 @@ from chalicelib.domain.funding import Withdrawal
 from chalicelib.domain.ids import rfc3339
 from chalicelib.domain.ledger import check_idempotency_key, deterministic_id
 from chalicelib.domain.money import Money
-from chalicelib.domain.results import WithdrawalView
+from chalicelib.domain.results import PayoutAccountView, WithdrawalsResumed, WithdrawalView
 from chalicelib.domain.unit_of_work import Audited, NewWithdrawal, WithdrawalStatusChange
 from chalicelib.services.funding.common import (
     PAYOUTS,
@@ -42,29 +43,30 @@ class _NotClaimed(Exception):
 
 
 class Withdrawals(FundingBase):
-    def open_payout_account(self, user_id: str) -> dict[str, Any]:
+    def open_payout_account(self, user_id: str) -> PayoutAccountView:
         user = self.repo.user(user_id)
         if user is None:
             raise NotFound()
         account = self.gateway.open_payout_account(user_id, user.payout_account_id)
         self.repo.set_payout_account(user_id, account.account_id, account.status)
-        view: dict[str, Any] = {"status": account.status}
+        view: PayoutAccountView = {"status": account.status}
         if account.onboarding_url:
             view["onboarding_url"] = account.onboarding_url
         return view
 
-    def payout_account(self, user_id: str) -> dict[str, Any]:
+    def payout_account(self, user_id: str) -> PayoutAccountView:
         user = self.repo.user(user_id)
         if user is None or not user.payout_status:
             raise NotFound("No payout account yet: POST /payout-account.")
         return {"status": user.payout_status}
 
-    def withdraw(self, user_id: str, idempotency_key: str | None, request: dict[str, Any], otp: Any, *,
-                 session_id: str | None = None) -> Outcome:
+    def withdraw(self, user_id: str, idempotency_key: str | None, command: WithdrawMoney, otp: Any, *,
+                 session_id: str | None = None) -> Outcome[WithdrawalView]:
         """`session_id`: the caller's login, which wrong codes count for (services.mfa)."""
         key = check_idempotency_key(idempotency_key)
         withdrawal_id = deterministic_id("wd", user_id, key)
-        req_hash = self.ledger.request_hash("withdrawals", request)  # without the otp: a retry may carry a fresh code
+        # Without the otp (not in the command): a retry may carry a fresh code.
+        req_hash = self.ledger.request_hash("withdrawals", command.as_request())
         existing = self.repo.withdrawal(withdrawal_id)
         if existing is not None:
             same_request(existing.request_hash, req_hash)
@@ -74,8 +76,8 @@ class Withdrawals(FundingBase):
                 self._send_payout(existing)  # the first call stopped between hold and Stripe
             return self._withdrawal_answer(withdrawal_id, replayed=True)
         self.mfa.require(user_id, otp, session_id=session_id)
-        wallet = self.ledger.wallet(user_id, request["wallet_id"])
-        amount = Money(request["amount"], wallet.currency)
+        wallet = self.ledger.wallet(user_id, command.wallet_id)
+        amount = Money(command.amount, wallet.currency)
         self.ledger.check_maximum(amount)
         user = self.repo.user(user_id)
         if not self.gateway.platform_payouts and not (user and user.payout_account_id):
@@ -86,11 +88,11 @@ class Withdrawals(FundingBase):
         if not self.ledger.debit_to_system(PAYOUTS, wallet.wallet_id, amount, withdrawal_id, "withdrawal",
                                            hold=True, record=record, daily_limit=True):
             # a concurrent twin won: replay it
-            return self.withdraw(user_id, idempotency_key, request, otp, session_id=session_id)
+            return self.withdraw(user_id, idempotency_key, command, otp, session_id=session_id)
         self._send_payout(self._existing(withdrawal_id))
         return self._withdrawal_answer(withdrawal_id)
 
-    def _withdrawal_answer(self, withdrawal_id: str, replayed: bool = False) -> Outcome:
+    def _withdrawal_answer(self, withdrawal_id: str, replayed: bool = False) -> Outcome[WithdrawalView]:
         """Answer with the withdrawal; once it is complete (payout sent, or failed), keep that
         answer (encrypted) so replays of the key return it unchanged, whatever happens next."""
         w = self._existing(withdrawal_id)
@@ -210,12 +212,12 @@ class Withdrawals(FundingBase):
             log.error("withdrawal needs attention", extra={"withdrawal_id": w.withdrawal_id, "reason": reason})
             observability.count("WithdrawalNeedsAttention")
 
-    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> dict[str, int]:
+    def resume_stuck_withdrawals(self, older_than_seconds: int = 900) -> WithdrawalsResumed:
         """Go on with withdrawals whose first call stopped between the hold and Stripe (crash,
         timeout) and that no retry resumed. Each withdrawal on its own: one that fails is logged
         and counted, and the others still go. Run by its own scheduled Lambda."""
         cutoff = rfc3339(self.now() - older_than_seconds)
-        done = {"resumed": 0, "failed": 0}
+        done: WithdrawalsResumed = {"resumed": 0, "failed": 0}
         for w in self.repo.stuck_withdrawals(cutoff):
             try:
                 self._send_payout(w)
