@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -10,7 +11,6 @@ from chalice.app import WebsocketEvent
 
 from chalicelib.api import (
     auth,
-    events,
     funding,
     fx,
     identity,
@@ -23,6 +23,15 @@ from chalicelib.api import (
     webhooks,
 )
 from chalicelib.container import get_container
+
+
+def _events() -> ModuleType:
+    """The scheduled and queued jobs' module, imported by the first job that runs: the API's
+    cold start never needs it (nor the Stripe event handling it brings)."""
+    from chalicelib.api import events
+
+    return events
+
 
 app = Chalice(app_name="ewallet")
 app.api.cors = False
@@ -48,13 +57,13 @@ system.add_fallback_routes(app)  # last: it covers the paths registered above
 @app.on_sqs_message(queue=os.environ.get("STRIPE_EVENTS_QUEUE_NAME", "ewallet-stripe-events"),
                     batch_size=10, name="stripe_events")
 def stripe_events(event: Any) -> dict[str, Any]:
-    return events.process_stripe_events([r.to_dict() for r in event])
+    return _events().process_stripe_events([r.to_dict() for r in event])
 
 
 @app.lambda_function(name="notifications")
 def notifications(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Wired to the DynamoDB stream by the deployment template (docs/architecture.md).
-    return {"handled": events.process_stream(event.get("Records", []))}
+    return {"handled": _events().process_stream(event.get("Records", []))}
 
 
 @app.lambda_function(name="chain_entries")
@@ -90,27 +99,27 @@ def ws_disconnect(event: WebsocketEvent) -> dict[str, Any]:
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="reconcile")
 def reconcile(event: Any) -> dict[str, Any]:
-    return events.reconcile_ledger()
+    return _events().reconcile_ledger()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="resume_withdrawals")
-def resume_withdrawals(event: Any) -> dict[str, int]:
-    return events.resume_withdrawals()
+def resume_withdrawals(event: Any) -> Mapping[str, object]:
+    return _events().resume_withdrawals()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="sweep_invitations")
-def sweep_invitations(event: Any) -> dict[str, int]:
-    return events.sweep_invitations()
+def sweep_invitations(event: Any) -> Mapping[str, object]:
+    return _events().sweep_invitations()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="expire_payment_requests")
 def expire_payment_requests(event: Any) -> dict[str, int]:
-    return events.expire_payment_requests()
+    return _events().expire_payment_requests()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="close_unverified_accounts")
-def close_unverified_accounts(event: Any) -> dict[str, int]:
-    return events.close_unverified_accounts()
+def close_unverified_accounts(event: Any) -> Mapping[str, object]:
+    return _events().close_unverified_accounts()
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="fetch_fx_rates")
@@ -127,4 +136,4 @@ def checkpoint_ledger(event: Any) -> Mapping[str, object]:
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="release_allowances")
 def release_allowances(event: Any) -> dict[str, int]:
-    return events.release_allowances()
+    return _events().release_allowances()

@@ -2,9 +2,10 @@
 
 The same request bench/transfer.py times (a payment to a wallet id, through the handler with the
 Chalice test client), N times after a warm-up, interleaved with the bare transact_write_items +
-batch_get_item of bench/transfer.py. Times are the process's CPU time (`time.thread_time`): a
-round trip's wait for DynamoDB Local costs none, and a busy machine (other processes taking the
-CPUs) does not land on whatever function was running. Prints:
+batch_get_item of bench/transfer.py (the handler's own two calls, replayed with fresh ids).
+Times are the process's CPU time (`time.thread_time`): a round trip's wait for DynamoDB Local
+costs none, and a busy machine (other processes taking the CPUs) does not land on whatever
+function was running. Prints:
 - per request, for the handler and for the bare calls: wall time, the socket's wait, CPU; per
   DynamoDB round trip its wall time, wait, the CPU botocore spends on it (building, signing,
   sending, parsing) and its bytes; the handler's CPU outside its round trips;
@@ -125,9 +126,8 @@ def _run(env: dict[str, str]) -> None:
     from chalice.test import Client
 
     import app as chalice_app
-    from bench.transfer import _bare_items
+    from bench.transfer import Replay
     from chalicelib.adapters.dynamodb.ledger import DynamoLedger
-    from chalicelib.adapters.dynamodb.models import IdempotencyRecord, WalletRecord
     from chalicelib.container import get_container
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.money import Money
@@ -151,13 +151,17 @@ def _run(env: dict[str, str]) -> None:
                                                          "Idempotency-Key": uuid.uuid4().hex}, body=body)
             assert r.status_code == 201, r.body
 
-        batch = {store.t[m]: [{k: {"S": v}}] for m, k, v in (
-            (WalletRecord, "wallet_id", wa), (IdempotencyRecord, "key", "bench#none"))}
+        def request() -> int:
+            post()
+            return 201
+
+        # The bare pair is the handler's own two calls, captured once and replayed with fresh ids.
+        replay = Replay(ddb, request)
 
         def bare() -> None:
-            items = _bare_items(c, wa, wb)
-            ddb.transact_write_items(TransactItems=items)
-            ddb.batch_get_item(RequestItems={k: {"Keys": v, "ConsistentRead": True} for k, v in batch.items()})
+            write, read = replay.calls()
+            ddb.transact_write_items(**write)
+            ddb.batch_get_item(**read)
 
         for _ in range(3):  # warm: imports, keys, connections, DynamoDB Local's first requests
             post()

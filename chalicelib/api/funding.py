@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.api.identity import STEP_UP_ERRORS, Otp, StepUpIn
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body
+from chalicelib.api.schemas import Body, Schema
 from chalicelib.api.wallets import Amount
 from chalicelib.container import get_container
 from chalicelib.domain.commands import AddMoney, WithdrawMoney
@@ -25,7 +25,7 @@ bp = Blueprint(__name__)
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class SetupIntentOut(BaseModel):
+class SetupIntentOut(Schema):
     setup_intent_id: str
     client_secret: str
 
@@ -34,7 +34,7 @@ class AttachIn(Body):
     stripe_payment_method_id: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_]+$")]
 
 
-class PaymentMethodOut(BaseModel):
+class PaymentMethodOut(Schema):
     payment_method_id: str
     type: str
     brand: str | None = None
@@ -44,7 +44,7 @@ class PaymentMethodOut(BaseModel):
     created_at: str
 
 
-class PaymentMethodList(BaseModel):
+class PaymentMethodList(Schema):
     items: list[PaymentMethodOut]
 
 
@@ -57,7 +57,7 @@ class TopUpIn(Body):
         return AddMoney(self.wallet_id, self.amount, self.payment_method_id)
 
 
-class TopUpOut(BaseModel):
+class TopUpOut(Schema):
     topup_id: str
     status: Literal["pending", "requires_action", "succeeded", "failed"]
     wallet_id: str
@@ -68,7 +68,7 @@ class TopUpOut(BaseModel):
     created_at: str
 
 
-class PayoutAccountOut(BaseModel):
+class PayoutAccountOut(Schema):
     status: str
     onboarding_url: str | None = None
 
@@ -82,7 +82,7 @@ class WithdrawalIn(Body):
         return WithdrawMoney(self.wallet_id, self.amount)
 
 
-class WithdrawalOut(BaseModel):
+class WithdrawalOut(Schema):
     withdrawal_id: str
     status: Literal["pending", "paid", "failed", "needs_attention"]
     wallet_id: str

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body, limit_per_currency
+from chalicelib.api.schemas import Body, Schema, limit_per_currency
 from chalicelib.api.wallets import Currency, MoneyOut, absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.commands import AskQuote, ExchangeCurrency
@@ -23,7 +23,7 @@ Id = Annotated[str, Field(min_length=1, max_length=100)]
 DecimalText = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", description="An exact decimal, as a string")]
 
 
-class RatesOut(BaseModel):
+class RatesOut(Schema):
     base: Literal["EUR"]
     as_of: str = Field(description="YYYY-MM-DD: the day the reference rates were published")
     rates: dict[str, DecimalText] = Field(description="Units of each currency per 1 EUR, as published")
@@ -62,7 +62,7 @@ class QuoteIn(Body):
         return AskQuote(self.sell_currency, self.buy_currency, self.sell_amount, self.buy_amount)
 
 
-class QuoteOut(BaseModel):
+class QuoteOut(Schema):
     quote_id: str
     sell: MoneyOut
     buy: MoneyOut
@@ -84,7 +84,7 @@ class ExchangeIn(Body):
         return ExchangeCurrency(self.quote_id, self.from_wallet_id, self.to_wallet_id)
 
 
-class ExchangeOut(BaseModel):
+class ExchangeOut(Schema):
     exchange_id: str
     quote_id: str
     from_wallet_id: str

@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from chalicelib.api import refresh_cookie
 from chalicelib.api.errors import error_response
 from chalicelib.api.routing import Call, Reply, route
-from chalicelib.api.schemas import Body, Email, NewPassword, Phone
+from chalicelib.api.schemas import Body, Email, NewPassword, Phone, Schema
 from chalicelib.api.wallets import absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.commands import SocialSignIn
@@ -32,7 +32,7 @@ class RegisterIn(Body):
     last_name: Name | None = None
 
 
-class UserOut(BaseModel):
+class UserOut(Schema):
     user_id: str
     email: str | None
     phone: str | None
@@ -44,7 +44,7 @@ class UserOut(BaseModel):
     created_at: str
 
 
-class RegisterOut(BaseModel):
+class RegisterOut(Schema):
     user: UserOut
 
 
@@ -63,7 +63,7 @@ class LoginIn(Body):
         "failures lock it, not others'"))] | None = None
 
 
-class TokensOut(BaseModel):
+class TokensOut(Schema):
     access_token: str
     refresh_token: Annotated[str, Field(description=(
         f"Always, unless the request had `{refresh_cookie.HEADER}: 1` (the web wallet): then it is in an "
@@ -76,7 +76,7 @@ class LoginOut(TokensOut):
     device_token: str = Field(description="Keep it (per browser or phone) and send it on the next login")
 
 
-class SessionOut(BaseModel):
+class SessionOut(Schema):
     session_id: str
     created_at: str
     last_used_at: str = Field(description="The last sign-in or token refresh (not every request)")
@@ -84,7 +84,7 @@ class SessionOut(BaseModel):
     current: bool = Field(description="The login making this request")
 
 
-class SessionsOut(BaseModel):
+class SessionsOut(Schema):
     items: list[SessionOut]
 
 
@@ -112,12 +112,12 @@ class OtpIn(Body):
     otp: Otp | None = None
 
 
-class EnrollOut(BaseModel):
+class EnrollOut(Schema):
     secret: str
     otpauth_uri: str
 
 
-class ConfirmOut(BaseModel):
+class ConfirmOut(Schema):
     mfa_enabled: bool
     recovery_codes: list[str]
 
@@ -153,7 +153,7 @@ class VerifyIn(Body):
     channel: ChannelName
 
 
-class VerifySentOut(BaseModel):
+class VerifySentOut(Schema):
     channel: ChannelName
     sent_to: str
 
@@ -167,7 +167,7 @@ class ForgotIn(Body):
     email: Email
 
 
-class Accepted(BaseModel):
+class Accepted(Schema):
     pass
 
 
@@ -178,7 +178,7 @@ class ResetIn(Body):
     otp: Otp | None = None
 
 
-class Jwks(BaseModel):
+class Jwks(Schema):
     keys: list[dict[str, Any]]
 
 

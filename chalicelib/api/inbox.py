@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.api.routing import Call, Reply, route
+from chalicelib.api.schemas import Schema
 from chalicelib.api.wallets import PageQuery
 from chalicelib.container import get_container
 from chalicelib.domain.notification import TYPES
@@ -15,12 +16,12 @@ from chalicelib.domain.results import NotificationPageView
 bp = Blueprint(__name__)
 
 
-class Counterparty(BaseModel):
+class Counterparty(Schema):
     user_id: str
     display_name: str | None
 
 
-class NotificationData(BaseModel):
+class NotificationData(Schema):
     amount: int
     currency: str
     counterparty: Counterparty | None = Field(description="The other person, if any; never a contact")
@@ -30,14 +31,14 @@ class NotificationData(BaseModel):
     withdrawal_id: str | None = None
 
 
-class SignInData(BaseModel):
+class SignInData(Schema):
     """`security.new_sign_in`: when, and the client as it named itself; nothing else."""
 
     signed_in_at: str
     user_agent: str | None
 
 
-class NotificationOut(BaseModel):
+class NotificationOut(Schema):
     notification_id: str
     type: Literal[TYPES]  # type: ignore[valid-type]
     read: bool
@@ -45,7 +46,7 @@ class NotificationOut(BaseModel):
     data: NotificationData | SignInData
 
 
-class NotificationPage(BaseModel):
+class NotificationPage(Schema):
     items: list[NotificationOut]
     next_cursor: str | None
     unread_count: int

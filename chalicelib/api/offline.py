@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.identity import STEP_UP_ERRORS, Jwks, Otp, StepUpIn
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body
+from chalicelib.api.schemas import Body, Schema
 from chalicelib.api.wallets import Amount, PageQuery, absent, not_null
 from chalicelib.container import get_container
 from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
@@ -36,7 +36,7 @@ class DeviceIn(StepUpIn):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(Schema):
     device_id: str
     name: str | None
     public_key: str
@@ -44,7 +44,7 @@ class DeviceOut(BaseModel):
     created_at: str
 
 
-class DeviceList(BaseModel):
+class DeviceList(Schema):
     items: list[DeviceOut]
 
 
@@ -60,7 +60,7 @@ class AllowanceIn(Body):
         return OpenAllowance(self.device_id, self.wallet_id, self.amount, self.expires_in)
 
 
-class AllowanceOut(BaseModel):
+class AllowanceOut(Schema):
     allowance_id: str
     device_id: str
     wallet_id: str
@@ -73,7 +73,7 @@ class AllowanceOut(BaseModel):
     certificate: str = Field(description="Compact JWS (typ offline-allowance+jwt) signed by an offline key")
 
 
-class AllowancePage(BaseModel):
+class AllowancePage(Schema):
     items: list[AllowanceOut]
     next_cursor: str | None
 
@@ -124,7 +124,7 @@ class RedeemIn(Body):
         return RedeemVouchers(self.certificate, tuple(self.vouchers))
 
 
-class RedeemResult(BaseModel):
+class RedeemResult(Schema):
     seq: int | None = Field(description="The voucher's seq (null if it could not be read at all)")
     status: Literal["credited", "already_redeemed", "rejected"]
     code: Literal["invalid_signature", "expired", "over_allowance", "allowance_closed", "currency_mismatch",
@@ -132,7 +132,7 @@ class RedeemResult(BaseModel):
     transfer_id: str | None = None
 
 
-class RedeemOut(BaseModel):
+class RedeemOut(Schema):
     results: list[RedeemResult]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
+from chalicelib.api.schemas import Body, Email, Phone, Schema, limit_per_currency
 from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut, address, one_address
 from chalicelib.container import get_container
 from chalicelib.domain.commands import RequestPayment
@@ -54,12 +54,12 @@ class PaymentRequestIn(Body):
         return RequestPayment(payer, self.amount, self.currency, self.memo, self.expires_in)
 
 
-class Party(BaseModel):
+class Party(Schema):
     user_id: str
     display_name: str | None = Field(description="First name and last initial, or null; never a contact")
 
 
-class PaymentRequestOut(BaseModel):
+class PaymentRequestOut(Schema):
     request_id: str
     status: Status
     requester: Party
@@ -72,7 +72,7 @@ class PaymentRequestOut(BaseModel):
     expires_at: str
 
 
-class PaymentRequestPage(BaseModel):
+class PaymentRequestPage(Schema):
     items: list[PaymentRequestOut]
     next_cursor: str | None
 
@@ -87,7 +87,7 @@ class PayIn(Body):
     wallet_id: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class PaidOut(BaseModel):
+class PaidOut(Schema):
     request: PaymentRequestOut
     transfer: TransferOut
 

@@ -8,27 +8,34 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.passwords import MAX_LENGTH, MIN_LENGTH
 
 
-class Body(BaseModel):
+class Schema(BaseModel):
+    """Every model of the API: its validator is built when first used, not when its module is
+    imported (a cold start imports every route's models; a request uses two or three)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Body(Schema):
     """Base of request bodies: unknown fields are ignored, known ones validated."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Schema):
     code: str
     message: str
     details: Any | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Schema):
     error: ErrorInfo
 
 
-class Health(BaseModel):
+class Health(Schema):
     status: str
 
 
-class Received(BaseModel):
+class Received(Schema):
     received: bool
 
 

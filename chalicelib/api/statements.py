@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, cast
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.api.identity import Jwks
 from chalicelib.api.routing import Call, route
+from chalicelib.api.schemas import Schema
 from chalicelib.container import get_container
 from chalicelib.domain.results import BalanceView, CheckpointMade, CheckpointView
 
@@ -19,29 +20,29 @@ PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 
 
-class BalanceQuery(BaseModel):
+class BalanceQuery(Schema):
     at: Annotated[str, Field(min_length=1, max_length=40, description="An RFC 3339 instant, e.g. 2025-01-31T23:59:59Z")]
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(Schema):
     wallet_id: str
     currency: str
     at: str
     balance: int = Field(description="Posted balance at that instant, minor units (holds ignored)")
 
 
-class StatementQuery(BaseModel):
+class StatementQuery(Schema):
     format: Literal["json", "csv", "pdf"] = "json"
     checkpoint: Annotated[str, Field(min_length=1, max_length=40, description=(
         "Prove against this checkpoint (one a person saved) instead of the latest"))] | None = None
 
 
-class Period(BaseModel):
+class Period(Schema):
     from_: str = Field(alias="from")
     to: str
 
 
-class StatementItem(BaseModel):
+class StatementItem(Schema):
     seq: int | None = Field(description="Place in its chain (null: posted moments ago, not chained yet)")
     chain: str = Field(description="The chain: the wallet id, or a credit shard's id for a high-volume wallet")
     posted_at: str
@@ -54,26 +55,26 @@ class StatementItem(BaseModel):
     prev_hash: str | None
 
 
-class ChainProof(BaseModel):
+class ChainProof(Schema):
     chain: str
     head: dict[str, Any] = Field(description="{seq, hash}: the chain's head at the checkpoint")
     path: list[dict[str, str]] = Field(description="Merkle path from the head's leaf to the root: {side, hash}")
     tail: list[dict[str, Any]] = Field(description="The chain's links after the statement's last item, to the head")
 
 
-class CheckpointOut(BaseModel):
+class CheckpointOut(Schema):
     checkpoint_id: str
     at: str
     root: str
     jws: str
 
 
-class Proof(BaseModel):
+class Proof(Schema):
     checkpoint: CheckpointOut
     chains: list[ChainProof]
 
 
-class StatementOut(BaseModel):
+class StatementOut(Schema):
     wallet_id: str
     currency: str
     period: Period

@@ -4,15 +4,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from chalicelib.api.routing import Call, Reply, replayable, route
-from chalicelib.api.schemas import Body, Email, Phone, limit_per_currency
+from chalicelib.api.schemas import Body, Email, Phone, Schema, limit_per_currency
 from chalicelib.container import get_container
 from chalicelib.domain.commands import Address, SendTransfer
 from chalicelib.domain.results import TransferView, WalletView
-from chalicelib.services.ledger import wallet_view
+from chalicelib.domain.wallet import wallet_view
 
 bp = Blueprint(__name__)
 
@@ -47,7 +47,7 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="Upper-case I
                                 json_schema_extra=_supported_currencies)]
 
 
-class WalletOut(BaseModel):
+class WalletOut(Schema):
     wallet_id: str
     currency: str
     name: str
@@ -58,7 +58,7 @@ class WalletOut(BaseModel):
     created_at: str
 
 
-class WalletList(BaseModel):
+class WalletList(Schema):
     items: list[WalletOut]
 
 
@@ -67,12 +67,12 @@ class OpenWalletIn(Body):
     name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
 
 
-class PageQuery(BaseModel):
+class PageQuery(Schema):
     limit: int = Field(default=20, ge=1, le=100)
     cursor: Annotated[str, Field(max_length=512)] | None = None
 
 
-class EntryOut(BaseModel):
+class EntryOut(Schema):
     transfer_id: str
     type: str
     direction: Literal["debit", "credit"]
@@ -84,7 +84,7 @@ class EntryOut(BaseModel):
     created_at: str
 
 
-class EntryPage(BaseModel):
+class EntryPage(Schema):
     items: list[EntryOut]
     next_cursor: str | None
 
@@ -169,12 +169,12 @@ class TransferIn(Body):
                             amount=self.amount, currency=self.currency, quote_id=self.quote_id, memo=self.memo)
 
 
-class MoneyOut(BaseModel):
+class MoneyOut(Schema):
     amount: int
     currency: str
 
 
-class TransferOut(BaseModel):
+class TransferOut(Schema):
     transfer_id: str
     type: str
     status: Literal["posted", "pending", "voided", "unclaimed", "canceled", "expired"]

@@ -231,3 +231,10 @@ class ReauthInvalid(DomainError):
 
     code = "reauth_invalid"
     default_message = "The password or one-time code is not correct."
+
+
+class IdempotencyKeyReused(DomainError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import IdempotencyKeyReused as IdempotencyKeyReused  # its old home
 from chalicelib.domain.money import Money
 from chalicelib.domain.wallet import is_system_wallet
 
@@ -56,13 +57,6 @@ class IdempotencyKeyRequired(DomainError):
 
     code = "idempotency_key_required"
     default_message = "The Idempotency-Key header is required (1 to 255 characters)."
-
-
-class IdempotencyKeyReused(DomainError):
-    """The Idempotency-Key was used before with a different request body."""
-
-    code = "idempotency_key_reused"
-    default_message = "This Idempotency-Key was used with a different request."
 
 
 class DuplicateRequest(Exception):

@@ -43,7 +43,7 @@ from chalicelib.domain.ledger import (
 )
 from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.principal import PendingSession
-from chalicelib.domain.results import EntryView, TransferView, WalletView
+from chalicelib.domain.results import EntryView, TransferView
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
@@ -54,6 +54,7 @@ from chalicelib.domain.wallet import (
     Wallet,
     is_system_wallet,
     system_wallet_id,
+    wallet_view,
 )
 from chalicelib.services.lockout import DistinctLimit, Lockout, lookup_key
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory
@@ -85,11 +86,6 @@ class LedgerPolicy:
     max_transfer_major: int = 1_000_000
     daily_limit_major: int = 1_000_000
     invite_ttl_seconds: int = 30 * 86400  # how long money for an unverified contact waits
-
-
-def wallet_view(w: Wallet) -> WalletView:
-    return {"wallet_id": w.wallet_id, "currency": w.currency, "name": w.name, "balance": w.balance,
-            "held": w.held, "available": w.available, "is_default": w.is_default, "created_at": w.created_at}
 
 
 @dataclass

@@ -2,26 +2,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.domain.funding import (
-    CardDetails,
-    FundingProfile,
-    Intent,
-    PaymentMethod,
-    PayoutAccount,
-    TopUp,
-    Withdrawal,
-)
-from chalicelib.domain.invitation import Invitation
-from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
-from chalicelib.domain.messages import Message
-from chalicelib.domain.offline import Allowance, Device, DoubleSpend, Redemption, Voucher
-from chalicelib.domain.payment_request import PaymentRequest
-from chalicelib.domain.unit_of_work import WrittenWith
-from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
-from chalicelib.domain.verification import StoredCode
-from chalicelib.domain.wallet import Entry, IdempotentResponse, PaymentReads, Transfer, Wallet
+# Types only: a Protocol needs them for mypy, not at run time, and a cold start imports this module.
+if TYPE_CHECKING:
+    from chalicelib.domain.funding import (
+        CardDetails,
+        FundingProfile,
+        Intent,
+        PaymentMethod,
+        PayoutAccount,
+        TopUp,
+        Withdrawal,
+    )
+    from chalicelib.domain.invitation import Invitation
+    from chalicelib.domain.ledger import DailyLimit, IdempotencyPut, Movement
+    from chalicelib.domain.messages import Message
+    from chalicelib.domain.offline import Allowance, Device, DoubleSpend, Redemption, Voucher
+    from chalicelib.domain.payment_request import PaymentRequest
+    from chalicelib.domain.unit_of_work import WrittenWith
+    from chalicelib.domain.user import CodeProof, NewWallet, PhoneChange, User
+    from chalicelib.domain.verification import StoredCode
+    from chalicelib.domain.wallet import Entry, IdempotentResponse, PaymentReads, Transfer, Wallet
 
 
 class WebhookVerifier(Protocol):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from chalicelib.domain.errors import DomainError
-from chalicelib.domain.ledger import IdempotencyKeyReused
-from chalicelib.services.ports import FieldCipher
+from chalicelib.domain.errors import DomainError, IdempotencyKeyReused
+
+if TYPE_CHECKING:  # a cold start imports this module: its types are for mypy only
+    from chalicelib.services.ports import FieldCipher
 
 FIELD = "idempotent_response"  # the encryption context's field name for sealed answers
 

@@ -36,3 +36,29 @@ def test_importing_the_app_touches_no_aws_and_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_importing_the_app_leaves_the_jobs_and_the_validators_for_later():
+    # What an API cold start does not need waits for its first use (bench/cold_start.py): the
+    # scheduled and queued jobs (and the Stripe event handling they bring), the ledger's rules,
+    # the services, and the pydantic validators of every route (built on first use).
+    code = (
+        "import sys, app\n"
+        "from chalicelib.api.schemas import Schema\n"
+        "later = ['chalicelib.api.events', 'chalicelib.services.funding', 'chalicelib.services.ledger',\n"
+        "         'chalicelib.domain.ledger', 'chalicelib.adapters']\n"
+        "print(','.join(m for m in later if m in sys.modules))\n"
+        "def models(cls):\n"
+        "    for sub in cls.__subclasses__():\n"
+        "        yield sub\n"
+        "        yield from models(sub)\n"
+        "built = sorted({m.__name__ for m in models(Schema) if m.__pydantic_complete__})\n"
+        "print(len(list(models(Schema))), ','.join(built))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "", "AWS_EC2_METADATA_DISABLED": "true"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    loaded, models = out.stdout.splitlines()
+    assert loaded == ""
+    count, built = models.split(" ", 1) if " " in models else (models, "")
+    assert int(count) > 50 and built == ""
