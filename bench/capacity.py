@@ -571,7 +571,8 @@ def _summary(measured: list[Measured], handler_ms: float, stream: dict[str, Unit
     cap = ceilings(t, stream)
     cost = cost_per_million(cap.wru, t.total("model_read"), handler_ms)
     largest = max(t.tables.items(), key=lambda kv: kv[1].largest)
-    return (f"capacity: POST /transfers writes {t.total('items'):g} items, {model_w:g} WCU by the model vs "
+    return (f"capacity: POST /transfers writes {t.total('items'):g} items, {model_w:g} WCU by the model "
+            f"(goal <= 14 {'met' if model_w <= 14 else 'NOT met'}) vs "
             f"{local_w:g} reported by DynamoDB Local, ratio {_ratio(model_w, local_w)} (Local counts one item a table "
             f"in a transaction: {'/'.join(f'{x:g}' for x in probe)} WCU for 1/2/3 items; one-item tables agree "
             f"{agree}/{len(single)}); largest item {largest[0]} {largest[1].largest} B; {cap.wru:g} WRU with its "

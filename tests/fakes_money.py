@@ -131,13 +131,13 @@ class FakeLedgerStore:
     def get_idempotency(self, key: str) -> IdempotentResponse | None:
         return self.b.idempotency.get(key)
 
-    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+    def payment_reads(self, *, transfer_id: str, source_wallet: str, session_id: str | None = None,
                       recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
         if (contact_key and self.users is None) or (session_id and self.sessions is None):
             raise AssertionError("FakeLedgerStore(users=..., sessions=...): this payment reads them")
         return PaymentReads(
             session=self.sessions.get(session_id) if session_id else None,
-            previous=self.get_idempotency(idempotency_key), source=self.get_wallet(source_wallet),
+            earlier=self.get_transfer(transfer_id), source=self.get_wallet(source_wallet),
             recipient=self.get_wallet(recipient_wallet) if recipient_wallet else None,
             contact_owner=self.users.verified_user_for(contact_key) if contact_key else None)
 
@@ -167,9 +167,11 @@ class FakeLedgerStore:
     # -- writes: every condition first, then every change ---------------------------------------
     def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
              request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
+             daily: DailyLimit | None = None, record: WrittenWith | None = None,
+             answers_retries: bool = False) -> None:
         self._check(m, idempotency, daily, record, hold=False)
-        self._write(m, "posted", now, idempotency, daily, record)
+        self._write(m, "posted", now, idempotency, daily, record, memo_ct=memo_ct, request_hash=request_hash,
+                    answers_retries=answers_retries)
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
              daily: DailyLimit | None = None, record: WrittenWith | None = None, memo_ct: str | None = None,
@@ -237,7 +239,8 @@ class FakeLedgerStore:
                 raise CurrencyMismatch()
 
     def _write(self, m: Movement, status: str, now: str, idem: IdempotencyPut | None, daily: DailyLimit | None,
-               record: WrittenWith | None) -> None:
+               record: WrittenWith | None, *, memo_ct: str | None = None, request_hash: str | None = None,
+               answers_retries: bool = False) -> None:
         a, cur = m.amount.amount, m.amount.currency
         debit_sk = self._sk(m.transfer_id, "d")
         if is_system_wallet(m.from_wallet):
@@ -249,7 +252,8 @@ class FakeLedgerStore:
             else:
                 self._set(src, balance=src.balance - a, available=src.available - a)
         self.b.transfers[m.transfer_id] = Transfer(m.transfer_id, m.type, status, m.from_wallet, m.to_wallet,
-                                                   m.from_owner, m.to_owner, a, cur, None, now, debit_sk)
+                                                   m.from_owner, m.to_owner, a, cur, memo_ct, now, debit_sk,
+                                                   request_hash=request_hash, answers_retries=answers_retries)
         self.b.entries.append(Entry(m.from_wallet, debit_sk, m.transfer_id, m.type, "debit", a, cur, status,
                                     m.to_wallet, now))
         if status == "posted":

@@ -46,6 +46,10 @@ class Transfer:
     delivered_to: str | None = None
     delivered_amount: int | None = None
     delivered_currency: str | None = None
+    # The keyed hash of the request that made it, and whether the transfer itself answers that
+    # request's retries (POST /transfers: no separate idempotency record; services.ledger).
+    request_hash: str | None = None
+    answers_retries: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class PaymentReads:
     each is None when it does not exist (or was not asked for)."""
 
     session: Session | None  # the caller's login, when the route left it to the payment
-    previous: IdempotentResponse | None  # the key's first answer: this is a retry
+    earlier: Transfer | None  # the transfer this key made already: this is a retry
     # The wallets' main items only: a high-volume wallet's credit shards are not summed in
     # (the transaction's conditions decide about money, not these figures).
     source: Wallet | None

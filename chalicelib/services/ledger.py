@@ -204,14 +204,20 @@ class Ledger:
     # -- transfers ------------------------------------------------------------------------------
     def transfer(self, user_id: str, idempotency_key: str | None, request: SendTransfer,
                  session: PendingSession | None = None) -> Outcome[TransferView]:
-        """POST /transfers: validate, then move the money and record the key in one transaction.
+        """POST /transfers: validate, then move the money in one transaction, once per key.
 
         Two round trips when paying a wallet: one batch read (the caller's session if
-        `session` is pending, the key's record, both wallets or the contact), then the
-        transaction, whose conditions re-check what money depends on. By e-mail or phone, one
-        more between them: the caller's look-up allowance (`screen_lookup`)."""
+        `session` is pending, the transfer the key derives, both wallets or the contact), then
+        the transaction, whose conditions re-check what money depends on. By e-mail or phone,
+        one more between them: the caller's look-up allowance (`screen_lookup`).
+
+        A payment's transfer id derives from the key, and its record keeps the request's hash:
+        that record answers the retries (`_replay_transfer`), and no idempotency record is
+        written beside it (2 WCU less per payment, and no answer to encrypt). Invitations and
+        payments with a quote still keep theirs (their first answer says more than the record)."""
         key = check_idempotency_key(idempotency_key)
         idem_key = idempotency_record_key(user_id, "transfers", key)
+        transfer_id = deterministic_id("tr", user_id, key)
         req_hash = self.request_hash("transfers", request.as_request())
         to = request.to_address
         try:
@@ -221,19 +227,20 @@ class Ledger:
         else:
             bad_address = False
         reads = self.store.payment_reads(
-            idempotency_key=idem_key, source_wallet=request.from_wallet_id,
+            transfer_id=transfer_id, source_wallet=request.from_wallet_id,
             session_id=session.session_id if session else None, recipient_wallet=request.to_wallet_id,
             contact_key=invitee.contact_key if invitee else None)
         if session:
             if reads.session is None or not reads.session.active_at(int(self.now())):
                 raise Unauthorized()
             session.confirmed = True
-        if reads.previous is not None:
-            return self._replay(reads.previous, req_hash, user_id)
+        if reads.earlier is not None:
+            return self._replay_transfer(reads.earlier, idem_key, req_hash, user_id)
         if bad_address and to is not None:
             self.contact_of(to, "to")  # raises the address's own 400
         return self._written_once(idem_key, req_hash, user_id,
-                                  lambda: self._transfer(user_id, key, idem_key, req_hash, request, reads, invitee))
+                                  lambda: self._transfer(user_id, key, idem_key, req_hash, request, reads, invitee),
+                                  transfer_id=transfer_id)
 
     def _transfer(self, user_id: str, key: str, idem_key: str, req_hash: str, request: SendTransfer,
                   reads: PaymentReads, invitee: Invitee | None) -> Outcome[TransferView]:
@@ -266,13 +273,15 @@ class Ledger:
             guess = (default_wallet_id(owner, amount.currency), owner)
             if guess[0] != source.wallet_id:
                 try:
-                    return self.pay(user_id, key, idem_key, req_hash, source, guess, amount, memo, answer=_as_is)
+                    return self.pay(user_id, key, idem_key, req_hash, source, guess, amount, memo, answer=_as_is,
+                                    answers_retries=True)
                 except RecipientNotFound:
                     pass  # a default opened before its id was derived, or none yet: read the pointer
             to = (self.default_wallet(owner, amount.currency), owner)
         if to[0] == source.wallet_id:
             raise SameWallet()
-        return self.pay(user_id, key, idem_key, req_hash, source, to, amount, memo, answer=_as_is, spread=spread)
+        return self.pay(user_id, key, idem_key, req_hash, source, to, amount, memo, answer=_as_is, spread=spread,
+                        answers_retries=True)
 
     @staticmethod
     def _own(user_id: str, w: Wallet | None) -> Wallet:
@@ -290,36 +299,61 @@ class Ledger:
 
     def pay(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, to: tuple[str, str],
             amount: Money, memo: str | None, *, answer: Callable[[TransferView], Answer],
-            record: WrittenWith | None = None, transfer_id: str | None = None, spread: int = 0) -> Outcome[Answer]:
+            record: WrittenWith | None = None, transfer_id: str | None = None, spread: int = 0,
+            answers_retries: bool = False) -> Outcome[Answer]:
         """Move `amount` from the user's `source` wallet to `to` (wallet, owner), once per key:
         debit, credit, the transfer and its legs, the key's record, the daily total and `record`
         (e.g. the payment request it pays) in ONE transaction. `answer` turns the transfer into
         the body the call returns and a retry gets again (`_as_is`: the transfer). `transfer_id`
         must be derived from the key AND the operation when it is not /transfers. Callers run
         it inside `replay_or`, which answers retries and races of the same key. `spread` is the
-        recipient's credit shards (a high-volume wallet, as read)."""
+        recipient's credit shards (a high-volume wallet, as read). `answers_retries` (POST
+        /transfers, whose answer is the transfer): no idempotency record, the transfer's own
+        record answers retries (`_replay_transfer`)."""
         now = self.now()
         transfer_id = transfer_id or deterministic_id("tr", user_id, key)
         body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
         kept = answer(body)
-        idem = self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
+        idem = None if answers_retries else self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1],
                             to_credit_shards=spread)
         self.store.move(movement, now=body["created_at"], now_ms=int(now * 1000),
                         memo_ct=self._memo_ct(memo, transfer_id), request_hash=req_hash, idempotency=idem,
-                        daily=self.daily_limit(user_id, amount, now), record=record)
+                        daily=self.daily_limit(user_id, amount, now), record=record, answers_retries=answers_retries)
         return Outcome(kept)
 
     def _written_once(self, idem_key: str, req_hash: str, user_id: str,
-                      write: Callable[[], Outcome[Answer]]) -> Outcome[Answer]:
+                      write: Callable[[], Outcome[Answer]], transfer_id: str | None = None) -> Outcome[Answer]:
         try:
             return write()
         except DuplicateRequest:
-            # A concurrent request with the same key won the race: answer as its replay.
+            # A concurrent request with the same key won the race: answer as its replay (from
+            # the transfer it made, when `transfer_id` is what the key derives).
+            earlier = self.store.get_transfer(transfer_id) if transfer_id else None
+            if earlier is not None:
+                return self._replay_transfer(earlier, idem_key, req_hash, user_id)
             previous = self.store.get_idempotency(idem_key)
             if previous is None:
                 raise Conflict("A request with this Idempotency-Key is in progress.") from None
             return self._replay(previous, req_hash, user_id)
+
+    def _replay_transfer(self, earlier: Transfer, idem_key: str, req_hash: str, user_id: str) -> Outcome[Any]:
+        """A retry of POST /transfers that made `earlier`. A payment's record answers it: the
+        same request (its hash), the same body as first answered (a payment answers "posted",
+        whatever happened to it since). Transfers written with an idempotency record
+        (invitations, payments with a quote, payments from before records answered) replay it."""
+        if not earlier.answers_retries:
+            previous = self.store.get_idempotency(idem_key)
+            if previous is None:  # its record expired: the key cannot make another transfer
+                raise Conflict("This Idempotency-Key was used for an earlier transfer.")
+            return self._replay(previous, req_hash, user_id)
+        same_request(earlier.request_hash or "", req_hash)
+        memo = self.cipher.decrypt(earlier.memo_ct, earlier.transfer_id, "memo") if earlier.memo_ct else None
+        body: TransferView = {"transfer_id": earlier.transfer_id, "type": earlier.type, "status": "posted",
+                              "from_wallet_id": earlier.from_wallet_id, "to_wallet_id": earlier.to_wallet_id,
+                              "amount": earlier.amount, "currency": earlier.currency, "memo": memo,
+                              "created_at": earlier.created_at}
+        return Outcome(body, replayed=True)
 
     def _invite(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, amount: Money,
                 invitee: Invitee, memo: str | None) -> Outcome[TransferView]:
@@ -350,9 +384,10 @@ class Ledger:
     @staticmethod
     def _transfer_body(transfer_id: str, status: str, source: Wallet, to_wallet: str | None, amount: Money,
                        memo: str | None, now: float) -> TransferView:
+        # An empty memo is no memo, as the transfer's record (and GET /transfers/{id}) has it.
         return {"transfer_id": transfer_id, "type": "transfer", "status": status,
                 "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
-                "currency": amount.currency, "memo": memo, "created_at": rfc3339(now)}
+                "currency": amount.currency, "memo": memo or None, "created_at": rfc3339(now)}
 
     def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: Mapping[str, object],
                     now: float, resource_id: str, status_code: int = 201) -> IdempotencyPut:

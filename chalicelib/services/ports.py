@@ -132,9 +132,10 @@ class LedgerStore(Protocol):
     def open_wallet(self, wallet: NewWallet) -> str | None:
         """Open a wallet: its id, or None for a default when one of its currency exists already."""
 
-    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+    def payment_reads(self, *, transfer_id: str, source_wallet: str, session_id: str | None = None,
                       recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
-        """Everything a payment reads before its transaction, in one round trip (strongly consistent)."""
+        """Everything a payment reads before its transaction, in one round trip (strongly
+        consistent): `transfer_id` is the one its key derives, found when this is a retry."""
 
     def system_shard(self, account: str, currency: str) -> str: ...
 
@@ -153,8 +154,11 @@ class LedgerStore(Protocol):
 
     def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
              request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
-        """Post a movement; DuplicateRequest if its transfer or companion was written already."""
+             daily: DailyLimit | None = None, record: WrittenWith | None = None,
+             answers_retries: bool = False) -> None:
+        """Post a movement; DuplicateRequest if its transfer or companion was written already.
+        `answers_retries`: the transfer record itself answers the request's retries (it keeps
+        `request_hash`; no idempotency record is written)."""
 
     def hold(self, m: Movement, *, now: str, now_ms: int, idempotency: IdempotencyPut | None = None,
              daily: DailyLimit | None = None, record: WrittenWith | None = None, memo_ct: str | None = None,

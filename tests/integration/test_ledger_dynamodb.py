@@ -10,7 +10,7 @@ import pytest
 from bench.calls import dynamodb_calls
 from chalicelib.adapters.dynamodb.models import IdempotencyRecord, TransferRecord
 from chalicelib.domain.commands import SendTransfer
-from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.ledger import (
     CurrencyMismatch,
@@ -163,14 +163,25 @@ def test_daily_limit(stack_container):
 
 
 def test_idempotent_replay_and_reuse(stack_container, ledger):
+    # Issue 31: POST /transfers writes no idempotency record beside the payment (2 write units
+    # less); the transfer record keeps the request's hash and answers a retry with the body
+    # first answered, memo included.
+    from chalicelib.services.ledger import idempotency_record_key
+
     a, _, wa = person(stack_container)
     _, _, wb = person(stack_container)
     fund(ledger, wa, 1000)
-    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1")
-    again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1")
+    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1", memo="Dinner on Friday, thanks!")
+    with pytest.raises(IdempotencyRecord.DoesNotExist):
+        IdempotencyRecord.get(idempotency_record_key(a, "transfers", "k-1"), consistent_read=True)
+    record = TransferRecord.get(first.body["transfer_id"], consistent_read=True)
+    assert record.answers_retries and record.request_hash
+    with dynamodb_calls(ledger.store._ddb) as calls:
+        again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="k-1", memo="Dinner on Friday, thanks!")
     assert again.replayed and again.body == first.body
+    assert calls == ["BatchGetItem"]  # the retry reads the record in its first batch, nothing more
     with pytest.raises(IdempotencyKeyReused):
-        pay(ledger, a, wa, {"wallet_id": wb}, 101, key="k-1")
+        pay(ledger, a, wa, {"wallet_id": wb}, 101, key="k-1", memo="Dinner on Friday, thanks!")
     assert ledger.store.get_wallet(wa).balance == 900
     # Keys are per user: another user's identical key is a different request.
     b, _, wb2 = person(stack_container)
@@ -178,27 +189,28 @@ def test_idempotent_replay_and_reuse(stack_container, ledger):
     assert not pay(ledger, b, wb2, {"wallet_id": wa}, 100, key="k-1").replayed
 
 
-def test_the_kept_answer_is_stored_as_bytes_under_1_kb_and_old_text_records_still_replay(stack_container, ledger):
-    # Issue 31: the sealed answer as bytes, not base64 text, keeps the record under 1 KB (2 write
-    # units in the transaction, not 4); records written before, as text, replay the same.
+def test_payments_made_with_an_idempotency_record_still_replay_it(stack_container, ledger):
+    # Payments written before (and invitations, and payments with a quote) keep a record of
+    # their first answer: a retry replays that record, and when it has expired the key makes
+    # nothing new (409), as before.
+    from chalicelib.adapters.dynamodb.models import IdempotencyRecord as Record
     from chalicelib.services.ledger import idempotency_record_key
 
     a, _, wa = person(stack_container)
     _, _, wb = person(stack_container)
     fund(ledger, wa, 1000)
-    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="kept-1", memo="Dinner on Friday, thanks!")
-    record = IdempotencyRecord.get(idempotency_record_key(a, "transfers", "kept-1"), consistent_read=True)
-    assert record.answer and record.response_ct is None
-    size = sum(len(name) + len(value) for name, value in (
-        ("key", record.key), ("request_hash", record.request_hash), ("status_code", "201"),
-        ("answer", record.answer), ("resource_id", record.resource_id), ("created_at", record.created_at),
-        ("expires_at", str(record.expires_at))))
-    assert size <= 1024, size
-    # A record as written before: the same ciphertext as base64 text.
-    record.response_ct, record.answer = record.sealed(), None
-    record.save()
-    again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="kept-1", memo="Dinner on Friday, thanks!")
-    assert again.replayed and again.body == first.body
+    first = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="old-1")
+    transfer = TransferRecord.get(first.body["transfer_id"], consistent_read=True)
+    transfer.answers_retries = None  # as a transfer written with its idempotency record
+    transfer.save()
+    with pytest.raises(Conflict):
+        pay(ledger, a, wa, {"wallet_id": wb}, 100, key="old-1")
+    kept = ledger.kept_answer(idempotency_record_key(a, "transfers", "old-1"), transfer.request_hash, a,
+                              {**first.body, "memo": "as first answered"}, time.time(), transfer.transfer_id)
+    Record(key=kept.key, request_hash=kept.request_hash, status_code=201, response_ct=kept.response_ct,
+           resource_id=kept.resource_id, created_at=first.body["created_at"], expires_at=kept.expires_at).save()
+    again = pay(ledger, a, wa, {"wallet_id": wb}, 100, key="old-1")
+    assert again.replayed and again.body == {**first.body, "memo": "as first answered"}
     assert ledger.store.get_wallet(wa).balance == 900
 
 

@@ -124,7 +124,8 @@ def _transfer(r: TransferRecord) -> Transfer:
                     amount=int(r.amount), currency=r.currency, memo_ct=r.memo_ct, created_at=r.created_at,
                     debit_sk=r.debit_sk, delivered_to=r.delivered_to,
                     delivered_amount=None if r.delivered_amount is None else int(r.delivered_amount),
-                    delivered_currency=r.delivered_currency)
+                    delivered_currency=r.delivered_currency, request_hash=r.request_hash,
+                    answers_retries=bool(r.answers_retries))
 
 
 def _entry(r: EntryRecord) -> Entry:
@@ -222,13 +223,13 @@ class DynamoLedger:
         found = self._batch_get({table: [{"wallet_id": _s(credit_shard_id(r.wallet_id, k))} for k in range(n)]})
         return [WalletRecord.from_raw_data(item) for item in found.get(table, [])]
 
-    def payment_reads(self, *, idempotency_key: str, source_wallet: str, session_id: str | None = None,
+    def payment_reads(self, *, transfer_id: str, source_wallet: str, session_id: str | None = None,
                       recipient_wallet: str | None = None, contact_key: str | None = None) -> PaymentReads:
         """One BatchGetItem across four tables, strongly consistent: the payment's only round
         trip before its transaction (which re-checks, in its conditions, all that money needs)."""
         wallets = {source_wallet} | ({recipient_wallet} if recipient_wallet else set())  # no duplicate keys
         keys: dict[str, list[dict[str, Any]]] = {
-            self.t[IdempotencyRecord]: [{"key": _s(idempotency_key)}],
+            self.t[TransferRecord]: [{"transfer_id": _s(transfer_id)}],
             self.t[WalletRecord]: [{"wallet_id": _s(w)} for w in sorted(wallets)]}
         if session_id:
             keys[self.t[SessionRecord]] = [{"session_id": _s(session_id)}]
@@ -240,14 +241,13 @@ class DynamoLedger:
             item = next((i for i in found.get(self.t[model], []) if value and i[attr].get("S") == value), None)
             return model.from_raw_data(item) if item else None
 
-        idem, contact = one(IdempotencyRecord, "key", idempotency_key), one(IdentityRecord, "key", contact_key)
+        earlier, contact = one(TransferRecord, "transfer_id", transfer_id), one(IdentityRecord, "key", contact_key)
         source, recipient = one(WalletRecord, "wallet_id", source_wallet), one(WalletRecord, "wallet_id",
                                                                               recipient_wallet)
         session = one(SessionRecord, "session_id", session_id)
         return PaymentReads(
             session=to_session(session) if session else None,
-            previous=IdempotentResponse(idem.request_hash, int(idem.status_code), idem.sealed(),
-                                        idem.resource_id) if idem else None,
+            earlier=_transfer(earlier) if earlier else None,
             source=_wallet(source) if source else None, recipient=_wallet(recipient) if recipient else None,
             contact_owner=verified_owner(contact) if contact else None)
 
@@ -453,8 +453,8 @@ class DynamoLedger:
                                           ":false": {"BOOL": False}, ":now": _s(now)}}}
 
     def _transfer_put(self, m: Movement, status: str, now: str, memo_ct: str | None, req_hash: str | None,
-                      debit_sk: str) -> dict[str, Any]:
-        item = {"transfer_id": _s(m.transfer_id), "type": _s(m.type), "status": _s(status),
+                      debit_sk: str, answers_retries: bool = False) -> dict[str, Any]:
+        item: dict[str, Any] = {"transfer_id": _s(m.transfer_id), "type": _s(m.type), "status": _s(status),
                 "from_wallet_id": _s(m.from_wallet), "to_wallet_id": _s(m.to_wallet), "from_owner": _s(m.from_owner),
                 "to_owner": _s(m.to_owner), "amount": _n(m.amount.amount), "currency": _s(m.amount.currency),
                 "created_at": _s(now), "debit_sk": _s(debit_sk)}
@@ -462,6 +462,8 @@ class DynamoLedger:
             item["memo_ct"] = _s(memo_ct)
         if req_hash:
             item["request_hash"] = _s(req_hash)
+        if answers_retries:
+            item["answers_retries"] = {"BOOL": True}
         return {"Put": {"TableName": self.t[TransferRecord], "Item": item,
                         "ConditionExpression": "attribute_not_exists(transfer_id)"}}
 
@@ -506,7 +508,8 @@ class DynamoLedger:
 
     def move(self, m: Movement, *, now: str, now_ms: int, memo_ct: str | None = None,
              request_hash: str | None = None, idempotency: IdempotencyPut | None = None,
-             daily: DailyLimit | None = None, record: WrittenWith | None = None) -> None:
+             daily: DailyLimit | None = None, record: WrittenWith | None = None,
+             answers_retries: bool = False) -> None:
         """Post a movement at once: debit, credit, transfer, two entries (+ idempotency, daily)."""
         amount, currency = m.amount.amount, m.amount.currency
         debit_sk, credit_sk = self._sk(now_ms, m.transfer_id, "d"), self._sk(now_ms, m.transfer_id, "c")
@@ -514,7 +517,7 @@ class DynamoLedger:
         items = [
             self._debit(m.from_wallet, amount, currency, now),
             credit,
-            self._transfer_put(m, "posted", now, memo_ct, request_hash, debit_sk),
+            self._transfer_put(m, "posted", now, memo_ct, request_hash, debit_sk, answers_retries),
             self._entry_put(m.from_wallet, debit_sk, m, "debit", "posted", m.to_wallet, m.from_owner, now, memo_ct),
             self._entry_put(m.to_wallet, credit_sk, m, "credit", "posted", m.from_wallet, m.to_owner, now, memo_ct,
                             landed=credit),

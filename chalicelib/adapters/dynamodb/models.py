@@ -282,6 +282,8 @@ class TransferRecord(BaseModel):
     currency = UnicodeAttribute()
     memo_ct = UnicodeAttribute(null=True)
     request_hash = UnicodeAttribute(null=True)
+    # POST /transfers: this record answers the request's retries (no idempotency record).
+    answers_retries = BooleanAttribute(null=True)
     created_at = UnicodeAttribute()
     resolved_at = UnicodeAttribute(null=True)
     debit_sk = UnicodeAttribute(null=True)  # the debit entry's sort key, to resolve a hold
