@@ -69,7 +69,8 @@ def _run(env: dict[str, str]) -> None:
         consumed = store.last_consumed
         wcu = sum(x.get("CapacityUnits", x.get("WriteCapacityUnits", 0)) for x in consumed)
         report(f"transfer_cost: DynamoDB round trips per POST /transfers: {'; '.join(counted)}; "
-               f"the transaction consumed {wcu:g} WCU over {len(consumed)} tables")
+               f"the transaction consumed {wcu:g} WCU over {len(consumed)} tables as DynamoDB Local counts them "
+               f"(one item a table: AWS's rule, on the capacity line, is the goal's)")
 
         # The handler's own two calls, captured from one more request and replayed by hand with
         # fresh ids: the bare series sends exactly what the handler sends, nothing less.
@@ -147,12 +148,13 @@ def _stand_ins(ids: list[str]) -> dict[str, str]:
 
 
 def _minted(transact: dict[str, Any]) -> list[str]:
-    """The ids a transfer's transaction mints: its transfer id and its idempotency record's key."""
+    """The ids a transfer's transaction mints: its transfer id (the payment's record answers
+    its retries), and an idempotency record's key where one is written."""
     puts = [i["Put"]["Item"] for i in transact["TransactItems"] if "Put" in i]
-    ids = [p["transfer_id"]["S"] for p in puts if "transfer_id" in p]
+    ids = {p["transfer_id"]["S"] for p in puts if "transfer_id" in p}
     keys = [p["key"]["S"] for p in puts if "status_code" in p]
-    assert len(set(ids)) == 1 and len(keys) == 1, (ids, keys)
-    return [ids[0], keys[0]]
+    assert len(ids) == 1 and len(keys) <= 1, (ids, keys)
+    return [*ids, *keys]
 
 
 def _hot_wallet(c: Any, clients: int = 16, per_client: int = 15, shards: int = 8) -> None:

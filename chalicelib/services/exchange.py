@@ -233,7 +233,7 @@ class Exchanges:
         memo = request.memo
         body: TransferView = {
             "transfer_id": transfer_id, "type": "transfer", "status": "posted", "from_wallet_id": source.wallet_id,
-            "to_wallet_id": to_wallet, "amount": q.sell.amount, "currency": q.sell.currency, "memo": memo,
+            "to_wallet_id": to_wallet, "amount": q.sell.amount, "currency": q.sell.currency, "memo": memo or None,
             "created_at": rfc3339(now), "delivered": money_view(q.buy)}
         self._book(q, source, (to_wallet, owner, shards), transfer_id, "transfer", body, (idem_key, req_hash, user_id),
                    now, memo)

@@ -266,8 +266,10 @@ class Ledger:
                 raise SameWallet("This is your own address: verify it instead.")
             # A contact nobody has verified: an invitation. It counts against a rate limit
             # before writing, so a retry must find the key's record first (replay_or).
+            # A twin of this key that paid (no idempotency record) is found by its transfer.
             return self.replay_or(idem_key, req_hash, user_id,
-                                  lambda: self._invite(user_id, key, idem_key, req_hash, source, amount, invitee, memo))
+                                  lambda: self._invite(user_id, key, idem_key, req_hash, source, amount, invitee, memo),
+                                  transfer_id=deterministic_id("tr", user_id, key))
         else:
             owner = reads.contact_owner
             guess = (default_wallet_id(owner, amount.currency), owner)
@@ -342,6 +344,8 @@ class Ledger:
         same request (its hash), the same body as first answered (a payment answers "posted",
         whatever happened to it since). Transfers written with an idempotency record
         (invitations, payments with a quote, payments from before records answered) replay it."""
+        if earlier.from_owner != user_id:  # ids derive from the caller's id: never expected
+            raise Conflict("This Idempotency-Key was used for an earlier transfer.")
         if not earlier.answers_retries:
             previous = self.store.get_idempotency(idem_key)
             if previous is None:  # its record expired: the key cannot make another transfer
@@ -398,12 +402,13 @@ class Ledger:
                               expires_at=int(now) + IDEMPOTENCY_TTL)
 
     def replay_or(self, idem_key: str, req_hash: str, user_id: str,
-                  write: Callable[[], Outcome[Answer]]) -> Outcome[Answer]:
-        """The first answer again if this key was used, else `write`, once however many race."""
+                  write: Callable[[], Outcome[Answer]], transfer_id: str | None = None) -> Outcome[Answer]:
+        """The first answer again if this key was used, else `write`, once however many race
+        (`transfer_id`: the transfer a twin of this key may have made instead, `_written_once`)."""
         previous = self.store.get_idempotency(idem_key)
         if previous is not None:
             return self._replay(previous, req_hash, user_id)
-        return self._written_once(idem_key, req_hash, user_id, write)
+        return self._written_once(idem_key, req_hash, user_id, write, transfer_id=transfer_id)
 
     def _memo_ct(self, memo: str | None, transfer_id: str) -> str | None:
         return self.cipher.encrypt(memo, transfer_id, "memo") if memo else None

@@ -88,3 +88,16 @@ def test_a_retry_that_loses_the_race_answers_from_its_twins_transfer(world, monk
     assert again.replayed and again.body == first.body
     assert first.body["transfer_id"] == deterministic_id("tr", "usr_ana", "k4")
     assert store.get_wallet("wal_ana").balance == 900
+
+
+def test_an_invitation_racing_a_payment_of_the_same_key_is_told_the_key_was_reused(world, monkeypatch):
+    # The payment wrote no idempotency record: the invitation's lost race finds its transfer.
+    ledger, store, _ = world
+    send(ledger, "k5")
+    reads = store.payment_reads
+    monkeypatch.setattr(store, "payment_reads", lambda **kw: replace(reads(**kw), earlier=None))
+    invite = SendTransfer.of({"from_wallet_id": "wal_ana", "to": {"email": "nobody@example.com", "invite": True},
+                              "amount": 100, "currency": "USD"})
+    with pytest.raises(IdempotencyKeyReused):
+        ledger.transfer("usr_ana", "k5", invite)
+    assert store.get_wallet("wal_ana").available == 900
