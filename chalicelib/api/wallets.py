@@ -11,8 +11,7 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Email, Phone, Schema, limit_per_currency
 from chalicelib.container import get_container
 from chalicelib.domain.commands import Address, SendTransfer
-from chalicelib.domain.results import TransferView, WalletView
-from chalicelib.domain.wallet import wallet_view
+from chalicelib.domain.results import TransferView, WalletView, wallet_view
 
 bp = Blueprint(__name__)
 

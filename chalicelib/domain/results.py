@@ -3,7 +3,10 @@ chalicelib/api, key for key). They are plain dicts at run time, so the answer se
 idempotency record (`Outcome.body`) and replayed later is exactly the one first given."""
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
+
+if TYPE_CHECKING:
+    from chalicelib.domain.wallet import Wallet
 
 
 class MoneyView(TypedDict):
@@ -412,3 +415,10 @@ class NotificationPageView(TypedDict):
     items: list[NotificationView]
     next_cursor: str | None
     unread_count: int
+
+
+def wallet_view(w: Wallet) -> WalletView:
+    """A person's wallet as the API answers it (here, not in domain/wallet.py: the wallets route
+    needs it at import, and the wallet module brings the user's with it)."""
+    return {"wallet_id": w.wallet_id, "currency": w.currency, "name": w.name, "balance": w.balance,
+            "held": w.held, "available": w.available, "is_default": w.is_default, "created_at": w.created_at}

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from chalicelib.domain.user import Session
-
-if TYPE_CHECKING:
-    from chalicelib.domain.results import WalletView
 
 
 @dataclass(frozen=True)
@@ -115,9 +111,3 @@ def system_wallet_id(account: str, currency: str, shard: int) -> str:
 
 def is_system_wallet(wallet_id: str) -> bool:
     return wallet_id.startswith("sys:")
-
-
-def wallet_view(w: Wallet) -> WalletView:
-    """A person's wallet as the API answers it."""
-    return {"wallet_id": w.wallet_id, "currency": w.currency, "name": w.name, "balance": w.balance,
-            "held": w.held, "available": w.available, "is_default": w.is_default, "created_at": w.created_at}

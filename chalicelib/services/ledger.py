@@ -43,7 +43,7 @@ from chalicelib.domain.ledger import (
 )
 from chalicelib.domain.money import Money, currency_exponent
 from chalicelib.domain.principal import PendingSession
-from chalicelib.domain.results import EntryView, TransferView
+from chalicelib.domain.results import EntryView, TransferView, wallet_view
 from chalicelib.domain.unit_of_work import WrittenWith
 from chalicelib.domain.user import NewWallet
 from chalicelib.domain.wallet import (
@@ -54,7 +54,6 @@ from chalicelib.domain.wallet import (
     Wallet,
     is_system_wallet,
     system_wallet_id,
-    wallet_view,
 )
 from chalicelib.services.lockout import DistinctLimit, Lockout, lookup_key
 from chalicelib.services.ports import FieldCipher, LedgerStore, UserDirectory

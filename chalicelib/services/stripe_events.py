@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.errors import InvalidWebhook
-from chalicelib.services.ports import EventQueue, StripeEventLog, WebhookVerifier
+
+if TYPE_CHECKING:  # the webhook route imports this module at cold start
+    from chalicelib.services.ports import EventQueue, StripeEventLog, WebhookVerifier
 
 log = logging.getLogger(__name__)
 
