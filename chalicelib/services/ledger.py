@@ -313,7 +313,7 @@ class Ledger:
         record answers retries (`_replay_transfer`)."""
         now = self.now()
         transfer_id = transfer_id or deterministic_id("tr", user_id, key)
-        body = self._transfer_body(transfer_id, "posted", source, to[0], amount, memo, now)
+        body = self._transfer_body(transfer_id, "posted", source.wallet_id, to[0], amount, memo, rfc3339(now))
         kept = answer(body)
         idem = None if answers_retries else self.kept_answer(idem_key, req_hash, user_id, kept, now, transfer_id)
         movement = Movement(transfer_id, "transfer", source.wallet_id, to[0], amount, user_id, to[1],
@@ -352,11 +352,9 @@ class Ledger:
             return self._replay(previous, req_hash, user_id)
         same_request(earlier.request_hash or "", req_hash)
         memo = self.cipher.decrypt(earlier.memo_ct, earlier.transfer_id, "memo") if earlier.memo_ct else None
-        body: TransferView = {"transfer_id": earlier.transfer_id, "type": earlier.type, "status": "posted",
-                              "from_wallet_id": earlier.from_wallet_id, "to_wallet_id": earlier.to_wallet_id,
-                              "amount": earlier.amount, "currency": earlier.currency, "memo": memo,
-                              "created_at": earlier.created_at}
-        return Outcome(body, replayed=True)
+        return Outcome(self._transfer_body(earlier.transfer_id, "posted", earlier.from_wallet_id, earlier.to_wallet_id,
+                                           Money(earlier.amount, earlier.currency), memo, earlier.created_at),
+                       replayed=True)
 
     def _invite(self, user_id: str, key: str, idem_key: str, req_hash: str, source: Wallet, amount: Money,
                 invitee: Invitee, memo: str | None) -> Outcome[TransferView]:
@@ -367,7 +365,8 @@ class Ledger:
             self.invite_limit.attempt(f"invite#{user_id}", int(now))
         transfer_id = deterministic_id("tr", user_id, key)
         expires_at = int(now) + self.policy.invite_ttl_seconds
-        body: TransferView = {**self._transfer_body(transfer_id, "unclaimed", source, None, amount, memo, now),
+        body: TransferView = {**self._transfer_body(transfer_id, "unclaimed", source.wallet_id, None, amount, memo,
+                                                    rfc3339(now)),
                               "claim_expires_at": rfc3339(expires_at)}
         created = body["created_at"]
         idem = self.kept_answer(idem_key, req_hash, user_id, body, now, transfer_id)
@@ -385,12 +384,13 @@ class Ledger:
         return Outcome(body)
 
     @staticmethod
-    def _transfer_body(transfer_id: str, status: str, source: Wallet, to_wallet: str | None, amount: Money,
-                       memo: str | None, now: float) -> TransferView:
-        # An empty memo is no memo, as the transfer's record (and GET /transfers/{id}) has it.
+    def _transfer_body(transfer_id: str, status: str, from_wallet_id: str, to_wallet: str | None, amount: Money,
+                       memo: str | None, created_at: str) -> TransferView:
+        """POST /transfers' answer, first given and replayed (`_replay_transfer`). An empty memo
+        is no memo, as the transfer's record (and GET /transfers/{id}) has it."""
         return {"transfer_id": transfer_id, "type": "transfer", "status": status,
-                "from_wallet_id": source.wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
-                "currency": amount.currency, "memo": memo or None, "created_at": rfc3339(now)}
+                "from_wallet_id": from_wallet_id, "to_wallet_id": to_wallet, "amount": amount.amount,
+                "currency": amount.currency, "memo": memo or None, "created_at": created_at}
 
     def kept_answer(self, idem_key: str, req_hash: str, user_id: str, body: Mapping[str, object],
                     now: float, resource_id: str, status_code: int = 201) -> IdempotencyPut:
