@@ -50,7 +50,7 @@ PDF_UNUSED = ("PIL", "pillow.libs", "fontTools/ufoLib", "fontTools/t1Lib", "font
 
 def prune(folder: Path) -> None:
     """Remove botocore's models of every service not in AWS_SERVICES (its shared files stay),
-    and what the PDF library never loads (PDF_UNUSED)."""
+    what the PDF library never loads (PDF_UNUSED), and files no import ever reads."""
     data = folder / "botocore" / "data"
     for service in data.iterdir() if data.is_dir() else []:
         if service.is_dir() and service.name not in AWS_SERVICES:
@@ -63,6 +63,11 @@ def prune(folder: Path) -> None:
             path.unlink()
     for accelerator in (folder / "fontTools").rglob("*.so"):
         accelerator.unlink()
+    # Never loaded either: the C sources shipped beside compiled extensions (fontTools, wrapt;
+    # 0.85 MB zipped), and Powertools' Swagger UI (its API resolver, which we do not use).
+    for source in folder.rglob("*.c"):
+        source.unlink()
+    shutil.rmtree(folder / "aws_lambda_powertools" / "event_handler" / "openapi" / "swagger_ui", ignore_errors=True)
 
 
 def precompile(zip_path: Path) -> None:
