@@ -2,8 +2,12 @@
 
 Chalice's local server is threaded while the app object keeps one `current_request`, so two
 simultaneous requests could read each other's body or token. Here each worker process handles
-one request at a time (as one Lambda container does) and several workers share the port through
-SO_REUSEPORT, so concurrency tests reach DynamoDB concurrently, like several Lambda containers.
+one request at a time (as one Lambda container does), and every request goes to a worker that is
+free, as API Gateway hands it to an idle container: the workers share one listening socket and
+only a free worker waits in `accept`, so the kernel gives each new connection to one of them.
+A connection carries one request (`Connection: close`): a kept-alive connection would tie its
+client to one worker, and clients would queue behind a busy worker while others idle (what the
+earlier SO_REUSEPORT design did: the kernel spread connections by a hash of their addresses).
 Config and app loading are Chalice's own (`CLIFactory`), as `chalice local` does them.
 """
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
+import http.server
 import os
 import signal
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,19 +30,29 @@ from chalice.cli.factory import CLIFactory
 from devstack import greedy_routes
 
 
-class ReusePortServer(local.ThreadedHTTPServer):  # type: ignore[misc]
-    daemon_threads = True
+class SharedSocketServer(http.server.HTTPServer):
+    """Bound once, before the workers fork: they all accept from its one queue."""
 
-    def server_bind(self) -> None:
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
+    allow_reuse_address = True
+    request_queue_size = 256  # connections waiting for a free worker (socketserver's default is 5)
 
 
 class AnyMethodHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
     """Hand every HTTP method to the app, TRACE and unknown ones included: the base handler
     answers methods it has no `do_X` for with its own 501 HTML page, which no client of this API
-    should see; the app answers 405 in the contract's shape with `Allow`."""
+    should see; the app answers 405 in the contract's shape with `Allow`.
+
+    One request per connection, then the worker is free for whoever connects next."""
+
+    timeout = 30  # seconds: a connection that never sends its request does not hold a worker for good
+
+    def handle(self) -> None:
+        self.handle_one_request()
+
+    def end_headers(self) -> None:
+        if not any(line.lower().startswith(b"connection:") for line in getattr(self, "_headers_buffer", [])):
+            self.send_header("Connection", "close")
+        super().end_headers()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
@@ -57,25 +71,35 @@ class AnyMethodHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
         self._send_headers(headers)
 
 
-def _serialize_gateway() -> None:
-    lock = threading.Lock()
+def _time_gateway() -> None:
     original = local.LocalGateway.handle_request
 
     def handle_request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        queued = time.perf_counter()
-        with lock:
-            started = time.perf_counter()
-            response = original(self, *args, **kwargs)
-        # Where a request's time went, for bench/load.py: waiting for this worker (queueing in
-        # front of it, which Lambda's concurrency does not have) and the handler itself. A dev
-        # server's header only: API Gateway never sees it.
-        done = time.perf_counter()
+        started = time.perf_counter()
+        response = original(self, *args, **kwargs)
+        # The handler's own time, for bench/load.py (the client's latency less this is the wait
+        # for a free worker and the HTTP around it). A dev server's header only: API Gateway
+        # never sees it.
         if isinstance(response, dict) and isinstance(response.get("headers"), dict):
-            response["headers"]["Server-Timing"] = (
-                f"queue;dur={(started - queued) * 1000:.1f}, app;dur={(done - started) * 1000:.1f}")
+            response["headers"]["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
     local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+
+
+def _serve(server: SharedSocketServer) -> None:
+    """Wait for a connection only while free: a busy worker is never handed one."""
+    while True:
+        try:
+            request, address = server.get_request()
+        except OSError:
+            continue
+        try:
+            server.finish_request(request, address)
+        except Exception:  # noqa: BLE001 - a broken connection must not stop the worker
+            server.handle_error(request, address)
+        finally:
+            server.shutdown_request(request)
 
 
 def _own_log_file(worker: int) -> None:
@@ -103,19 +127,21 @@ def main() -> None:
     args = parser.parse_args()
 
     greedy_routes.install()
-    _serialize_gateway()
+    _time_gateway()
     factory = CLIFactory(project_dir=os.getcwd(), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     app = config.chalice_app  # loads app.py with the stage's environment variables applied
     from chalice.deploy.validate import validate_routes
 
     validate_routes(app.routes)
+    server = SharedSocketServer((args.host, args.port),
+                                functools.partial(AnyMethodHandler, app_object=app, config=config))
     workers: list[int] = []
     for _ in range(args.workers - 1):
         pid = os.fork()
         if pid == 0:
             # A worker dies with the first process, however that one ends (like the launcher's
-            # own children do), so no orphan keeps the port.
+            # own children do), so no orphan keeps the socket.
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
             _own_log_file(len(workers) + 1)
             workers.clear()
@@ -129,11 +155,9 @@ def main() -> None:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    server = local.LocalDevServer(app, config, args.host, args.port, server_cls=ReusePortServer,
-                                  handler_cls=AnyMethodHandler)
     print(f"API worker {os.getpid()} serving on http://{args.host}:{args.port}", flush=True)
     try:
-        server.serve_forever()
+        _serve(server)
     except KeyboardInterrupt:
         sys.exit(0)
 
