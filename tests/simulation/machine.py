@@ -30,6 +30,7 @@ from chalicelib.domain.errors import DomainError, ServiceUnavailable
 from chalicelib.domain.offline import ALREADY_REDEEMED, CREDITED, OfflinePolicy
 from chalicelib.domain.unit_of_work import Audited
 from chalicelib.services.funding import Redeliver
+from chalicelib.services.replay import Outcome
 from offline_wallet.payer import CannotPay, Chain, sign_voucher
 from tests.simulation.faults import KINDS, Crash, Plan
 from tests.simulation.world import DAY, NEWCOMERS, PEOPLE, World, device_key
@@ -96,6 +97,10 @@ class WalletSimulation(RuleBasedStateMachine):
         self.checked = 0  # steps the invariants were checked after (the first: the initial state)
         self.chains: list[Phone] = []  # the payers' phones: one chain per allowance
         self.vouchers: list[Paper] = []  # every voucher signed, held by its payee
+        # Each keyed request's first answer a client got (the request: its closure, which every
+        # retry of it runs again): whichever of its calls answers, the answer is that one.
+        self.answers: dict[Callable[[], Any], Any] = {}
+        self.answered: list[tuple[Call, float]] = []  # those requests, and when they were first answered
 
     @initialize(platform=st.booleans(), lowers=st.booleans())
     def start(self, platform: bool, lowers: bool) -> None:
@@ -126,17 +131,19 @@ class WalletSimulation(RuleBasedStateMachine):
 
     # -- running one operation with its fault -------------------------------------------------
     def do(self, name: str, op: Callable[[], Any], fault: Plan | None, *, retryable: bool = True,
-           user: int | None = None) -> None:
+           user: int | None = None, repeat: bool = False) -> None:
         self.steps += 1
         totals[f"op:{name}"] += 1
         inj = self.world.injector
         inj.arm(fault, interleave=lambda: self._nested(op, user))
         try:
-            op()
+            self._answered(name, op, op())
         except (ServiceUnavailable, Crash):
             if retryable:
                 self.in_doubt.append(Call(name, op))
         except (DomainError, Redeliver) as refused:  # a refusal the API answers with its 4xx
+            # The same key and body again, within the key's memory: the first answer, never a refusal.
+            assert not repeat, f"a repeat of an answered {name} was refused: {refused!r}"
             totals[f"refused:{name}:{type(refused).__name__}"] += 1
         finally:
             inj.arm(None)
@@ -145,7 +152,7 @@ class WalletSimulation(RuleBasedStateMachine):
         totals[f"nested:{self.nested}"] += 1
         try:
             if self.nested == "retry":
-                op()
+                self._answered("nested retry", op, op())
             elif self.nested in ("freeze", "unfreeze") and user is not None:
                 self._set_status(user, self.nested == "freeze")
             elif self.nested == "resume":
@@ -158,6 +165,19 @@ class WalletSimulation(RuleBasedStateMachine):
                 self._register_and_verify(self.newcomers[0])
         except (DomainError, ServiceUnavailable, Redeliver):
             pass
+
+    def _answered(self, name: str, op: Callable[[], Any], result: Any) -> None:
+        """A retry answers what the first call did (a replay), field for field: a payment's
+        record rebuilds its answer (`_replay_transfer`), others keep theirs sealed."""
+        if not isinstance(result, Outcome):
+            return
+        first = self.answers.get(op)
+        if first is None:
+            self.answers[op] = result.body
+            self.answered.append((Call(name, op), self.world.clock()))
+            return
+        assert result.body == first, f"a retry of {name} answered {result.body!r}; the first answer was {first!r}"
+        totals["answers compared"] += 1
 
     # -- people and their money -----------------------------------------------------------------
     @rule(who=PERSON, amount=AMOUNT, fault=FAULT, nested=NESTED)
@@ -183,14 +203,13 @@ class WalletSimulation(RuleBasedStateMachine):
         key, user, w = uuid.UUID(int=3 * 10**9 + self.steps).hex, self.world.user(a), self.world
         quote: dict[str, Any] = {}
 
-        def op() -> None:
+        def op() -> Any:
             if not quote:  # the quote's answer lost: a retry asks for another (nothing was executed)
                 w.fetch_rates()
                 quote.update(w.exchanges.quote(user, AskQuote("USD", "EUR", sell_amount=amount)))
             if b is None:
-                w.exchanges.exchange(user, key, ExchangeCurrency(quote["quote_id"], w.wallet(a)))
-            else:
-                w.ledger.transfer(user, key, SendTransfer.of(
+                return w.exchanges.exchange(user, key, ExchangeCurrency(quote["quote_id"], w.wallet(a)))
+            return w.ledger.transfer(user, key, SendTransfer.of(
                     {"from_wallet_id": w.wallet(a), "to": {"email": w.email(b)},
                      "quote_id": quote["quote_id"]}))
         self.do("exchange" if b is None else "pay_in_eur", op, fault, user=a)
@@ -202,10 +221,11 @@ class WalletSimulation(RuleBasedStateMachine):
         body = {"from_wallet_id": self.world.wallet(a), "to": {"email": self.world.newcomer(contact), "invite": True},
                 "amount": amount, "currency": "USD"}
 
-        def op() -> None:
+        def op() -> Any:
             out = self.world.ledger.transfer(self.world.user(a), key, SendTransfer.of(body))
             if out.body.get("status") == "unclaimed" and (a, out.body["transfer_id"]) not in self.invitations:
                 self.invitations.append((a, out.body["transfer_id"]))
+            return out
         self.do("invite", op, fault, user=a)
 
     @precondition(lambda self: bool(self.invitations))
@@ -262,10 +282,11 @@ class WalletSimulation(RuleBasedStateMachine):
         key = uuid.UUID(int=5 * 10**9 + self.steps).hex
         funding = self.world.funding
 
-        def op() -> None:
+        def op() -> Any:
             out = funding.withdraw(self.world.user(who), key, WithdrawMoney(self.world.wallet(who), amount), otp="1")
             if out.body["withdrawal_id"] not in self.withdrawals:
                 self.withdrawals.append(out.body["withdrawal_id"])
+            return out
         self.do("withdraw", op, fault, user=who)
 
     # -- offline: allowances, vouchers (honest, forked, replayed), redemption, release ----------
@@ -275,11 +296,12 @@ class WalletSimulation(RuleBasedStateMachine):
         key = uuid.UUID(int=6 * 10**9 + self.steps).hex
         body = OpenAllowance(self.world.devices[who], self.world.wallet(who), amount, expires)
 
-        def op() -> None:
+        def op() -> Any:
             out = self.world.offline.create_allowance(self.world.user(who), key, body, otp="1")
             if all(c.chain.certificate != out.body["certificate"] for c in self.chains):
                 totals["allowances"] += 1
                 self.chains.append(Phone(who, Chain(out.body["certificate"])))
+            return out
         self.do("allowance", op, fault, user=who)
 
     @precondition(lambda self: bool(self.chains))
@@ -320,7 +342,7 @@ class WalletSimulation(RuleBasedStateMachine):
         key = uuid.UUID(int=7 * 10**9 + self.steps).hex
         body = RedeemVouchers(paper.phone.chain.certificate, (paper.compact,))
 
-        def op() -> None:  # run again by a retry, later: the release is compared with its time
+        def op() -> Any:  # run again by a retry, later: the release is compared with its time
             before_release = self.world.clock() < paper.phone.release_at
             out = self.world.offline.redeem(self.world.user(presenter), key, body)
             result = out.body["results"][0]
@@ -330,6 +352,7 @@ class WalletSimulation(RuleBasedStateMachine):
                 assert result["status"] in (CREDITED, ALREADY_REDEEMED), result
             if result.get("code") == "double_spend":
                 paper.phone.caught = True
+            return out
         self.do("redeem", op, fault, user=presenter)
 
     # -- merchants: credits spread over shards, folded back ----------------------------------------
@@ -350,6 +373,18 @@ class WalletSimulation(RuleBasedStateMachine):
         self.nested = nested
         call = self.in_doubt.pop(i % len(self.in_doubt))
         self.do(call.name, call.run, fault)
+
+    @precondition(lambda self: bool(self.answered))
+    @rule(i=st.integers(0, 50), fault=FAULT, nested=NESTED)
+    def client_repeats(self, i: int, fault: Plan | None, nested: str) -> None:
+        """A client whose answer was lost on its way back (its own timeout, a dropped connection)
+        sends the request again with its key. Within the key's memory (30 days; here, a day)
+        it gets the first answer again, whatever happened since (a freeze, money spent)."""
+        self.nested = nested
+        call, answered_at = self.answered[i % len(self.answered)]
+        if self.world.clock() - answered_at <= DAY:
+            totals[f"repeat:{call.name}"] += 1
+            self.do(call.name, call.run, fault, repeat=True)
 
     # -- operators --------------------------------------------------------------------------------
     def _set_status(self, who: int, frozen: bool) -> None:
@@ -509,7 +544,7 @@ class WalletSimulation(RuleBasedStateMachine):
         w.injector.enabled = False
         for call in self.in_doubt:  # clients that still retry (the others are left to the jobs)
             with contextlib.suppress(DomainError, ServiceUnavailable):
-                call.run()
+                self._answered(call.name, call.run, call.run())
         self.in_doubt.clear()
         for _round in range(6):
             w.clock.advance(3600)
