@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import bench
-from bench import capacity, chain, cold_start, forgot, load, package_cold_start, session_check, transfer
+from bench import capacity, chain, cold_start, forgot, load, openapi_fuzz, package_cold_start, session_check, transfer
 
 
 @contextlib.contextmanager
@@ -48,3 +48,4 @@ if __name__ == "__main__":
         forgot.main()
         package_cold_start.main()
         load.main()
+        openapi_fuzz.main()

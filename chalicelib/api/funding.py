@@ -1,7 +1,7 @@
 """Funding routes: payment methods, top-ups, the payout account and withdrawals (Stripe)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import Field
@@ -11,14 +11,16 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Schema
 from chalicelib.api.wallets import Amount
 from chalicelib.container import get_container
-from chalicelib.domain.commands import AddMoney, WithdrawMoney
-from chalicelib.domain.results import (
-    PaymentMethodView,
-    PayoutAccountView,
-    SetupIntentView,
-    TopUpView,
-    WithdrawalView,
-)
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.commands import AddMoney, WithdrawMoney
+    from chalicelib.domain.results import (
+        PaymentMethodView,
+        PayoutAccountView,
+        SetupIntentView,
+        TopUpView,
+        WithdrawalView,
+    )
 
 bp = Blueprint(__name__)
 
@@ -54,6 +56,8 @@ class TopUpIn(Body):
     payment_method_id: Id
 
     def command(self) -> AddMoney:
+        from chalicelib.domain.commands import AddMoney
+
         return AddMoney(self.wallet_id, self.amount, self.payment_method_id)
 
 
@@ -79,6 +83,8 @@ class WithdrawalIn(Body):
     otp: Otp | None = None
 
     def command(self) -> WithdrawMoney:
+        from chalicelib.domain.commands import WithdrawMoney
+
         return WithdrawMoney(self.wallet_id, self.amount)
 
 

@@ -1,7 +1,7 @@
 """Exchange between currencies at a guaranteed rate: rates, quotes, exchanges (docs/exchange.md)."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -11,8 +11,10 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Schema, limit_per_currency
 from chalicelib.api.wallets import Currency, MoneyOut, absent, not_null
 from chalicelib.container import get_container
-from chalicelib.domain.commands import AskQuote, ExchangeCurrency
-from chalicelib.domain.results import QuoteView, RatesRefreshed, RatesView
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.commands import AskQuote, ExchangeCurrency
+    from chalicelib.domain.results import QuoteView, RatesRefreshed, RatesView
 
 bp = Blueprint(__name__)
 
@@ -59,6 +61,8 @@ class QuoteIn(Body):
         return self
 
     def command(self) -> AskQuote:
+        from chalicelib.domain.commands import AskQuote
+
         return AskQuote(self.sell_currency, self.buy_currency, self.sell_amount, self.buy_amount)
 
 
@@ -81,6 +85,8 @@ class ExchangeIn(Body):
         "currency (opened if absent)"))] = None
 
     def command(self) -> ExchangeCurrency:
+        from chalicelib.domain.commands import ExchangeCurrency
+
         return ExchangeCurrency(self.quote_id, self.from_wallet_id, self.to_wallet_id)
 
 

@@ -14,7 +14,6 @@ from chalicelib.api.routing import Call, Reply, route
 from chalicelib.api.schemas import Body, Email, NewPassword, Phone, Schema
 from chalicelib.api.wallets import absent, not_null
 from chalicelib.container import get_container
-from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.errors import InvalidRequest, NotFound, Unauthorized
 
 bp = Blueprint(__name__)
@@ -286,6 +285,8 @@ def social(call: Call, provider: str) -> Reply:
     claims = verifier.verify(call.body.id_token)
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise Unauthorized("The ID token has no subject.")
+    from chalicelib.domain.commands import SocialSignIn
+
     pair, created = c.identity.social_sign_in(SocialSignIn.of_claims(provider, claims))  # the claims read once, here
     return _issued(call, SocialTokensOut(**asdict(pair), created=created))
 

@@ -1,7 +1,7 @@
 """The notifications inbox (HTTP) and the live push's WebSocket handlers."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalice import Blueprint
 from pydantic import Field
@@ -11,7 +11,9 @@ from chalicelib.api.schemas import Schema
 from chalicelib.api.wallets import PageQuery
 from chalicelib.container import get_container
 from chalicelib.domain.notification import TYPES
-from chalicelib.domain.results import NotificationPageView
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.results import NotificationPageView
 
 bp = Blueprint(__name__)
 

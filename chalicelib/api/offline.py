@@ -1,7 +1,7 @@
 """Offline payments: devices, allowances (held and certified, with 2FA), redemption of vouchers."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -12,7 +12,6 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Schema
 from chalicelib.api.wallets import Amount, PageQuery, absent, not_null
 from chalicelib.container import get_container
-from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
 from chalicelib.domain.offline import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MAX_VOUCHERS_PER_CALL, MIN_EXPIRES_IN
 from chalicelib.domain.offline_codes import (
     MAX_JWS,
@@ -22,7 +21,10 @@ from chalicelib.domain.offline_codes import (
     BadCode,
     decode_payment,
 )
-from chalicelib.domain.results import AllowanceView, DeviceView
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.commands import OpenAllowance, RedeemVouchers
+    from chalicelib.domain.results import AllowanceView, DeviceView
 
 bp = Blueprint(__name__)
 
@@ -57,6 +59,8 @@ class AllowanceIn(Body):
     otp: Otp | None = None
 
     def command(self) -> OpenAllowance:
+        from chalicelib.domain.commands import OpenAllowance
+
         return OpenAllowance(self.device_id, self.wallet_id, self.amount, self.expires_in)
 
 
@@ -116,6 +120,8 @@ class RedeemIn(Body):
     def redemption(self) -> RedeemVouchers:
         """What is redeemed, in one form whichever was sent (so a retry in the other form of the
         same vouchers replays the first answer)."""
+        from chalicelib.domain.commands import RedeemVouchers
+
         if self.payment_code is not None:
             payment = decode_payment(self.payment_code)
             return RedeemVouchers(payment.certificate, tuple(payment.vouchers))

@@ -1,7 +1,7 @@
 """Payment requests: ask someone for money, and pay, decline or cancel what was asked."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import ConfigDict, Field, model_validator
@@ -10,9 +10,11 @@ from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Email, Phone, Schema, limit_per_currency
 from chalicelib.api.wallets import Amount, Currency, PageQuery, TransferOut, address, one_address
 from chalicelib.container import get_container
-from chalicelib.domain.commands import RequestPayment
 from chalicelib.domain.payment_request import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
-from chalicelib.domain.results import PaymentRequestView
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.commands import RequestPayment
+    from chalicelib.domain.results import PaymentRequestView
 
 bp = Blueprint(__name__)
 
@@ -48,6 +50,8 @@ class PaymentRequestIn(Body):
                                      description=f"Seconds (default {DEFAULT_EXPIRES_IN}, a week)")] | None = None
 
     def command(self) -> RequestPayment:
+        from chalicelib.domain.commands import RequestPayment
+
         payer = address(self.payer.email, self.payer.phone)
         if payer is None:  # Payer's validator: exactly one
             raise ValueError("give exactly one of email, phone")

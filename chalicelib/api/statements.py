@@ -3,7 +3,7 @@ the ledger's public key and latest checkpoint; and the bodies of the chainer (en
 and the checkpoint (scheduled) functions. docs/statements.md."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from chalice import Blueprint, Response
 from pydantic import Field
@@ -12,7 +12,9 @@ from chalicelib.api.identity import Jwks
 from chalicelib.api.routing import Call, route
 from chalicelib.api.schemas import Schema
 from chalicelib.container import get_container
-from chalicelib.domain.results import BalanceView, CheckpointMade, CheckpointView
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.results import BalanceView, CheckpointMade, CheckpointView
 
 bp = Blueprint(__name__)
 

@@ -1,7 +1,7 @@
 """Wallets, statements and transfers."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice import Blueprint
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -10,8 +10,10 @@ from pydantic.json_schema import SkipJsonSchema
 from chalicelib.api.routing import Call, Reply, replayable, route
 from chalicelib.api.schemas import Body, Email, Phone, Schema, limit_per_currency
 from chalicelib.container import get_container
-from chalicelib.domain.commands import Address, SendTransfer
-from chalicelib.domain.results import TransferView, WalletView, wallet_view
+
+if TYPE_CHECKING:  # the use cases' types; their modules wait for the first request (cold start)
+    from chalicelib.domain.commands import Address, SendTransfer
+    from chalicelib.domain.results import TransferView, WalletView
 
 bp = Blueprint(__name__)
 
@@ -90,6 +92,7 @@ class EntryPage(Schema):
 
 def address(email: str | None, phone: str | None) -> Address | None:
     """The e-mail or the phone a validated body gives (at most one), as the command's."""
+    from chalicelib.domain.commands import Address
     if email is not None:
         return Address("email", email)
     return Address("phone", phone) if phone is not None else None
@@ -162,6 +165,8 @@ class TransferIn(Body):
         return self
 
     def command(self) -> SendTransfer:
+        from chalicelib.domain.commands import SendTransfer
+
         to = self.to
         return SendTransfer(from_wallet_id=self.from_wallet_id, to_wallet_id=to.wallet_id,
                             to_address=address(to.email, to.phone), invite=bool(to.invite),
@@ -190,18 +195,24 @@ class TransferOut(Schema):
 
 @route(bp, "/wallets", "GET", summary="The caller's wallets", response=WalletList, tags=("wallets",))
 def list_wallets(call: Call) -> dict[str, list[WalletView]]:
+    from chalicelib.domain.results import wallet_view
+
     return {"items": [wallet_view(w) for w in get_container().ledger.wallets(call.user_id)]}
 
 
 @route(bp, "/wallets", "POST", summary="Open a wallet in a currency", body=OpenWalletIn, response=WalletOut,
        status=201, tags=("wallets",))
 def open_wallet(call: Call) -> WalletView:
+    from chalicelib.domain.results import wallet_view
+
     return wallet_view(get_container().ledger.open_wallet(call.user_id, call.body.currency, call.body.name))
 
 
 @route(bp, "/wallets/{wallet_id}", "GET", summary="One wallet", response=WalletOut, errors=("not_found",),
        tags=("wallets",))
 def get_wallet(call: Call, wallet_id: str) -> WalletView:
+    from chalicelib.domain.results import wallet_view
+
     return wallet_view(get_container().ledger.wallet(call.user_id, wallet_id))
 
 

@@ -8,7 +8,6 @@ from chalicelib.api.routing import Call, route
 from chalicelib.api.schemas import Received
 from chalicelib.container import get_container
 from chalicelib.domain.errors import InvalidWebhook
-from chalicelib.services import stripe_events
 
 bp = Blueprint(__name__)
 
@@ -16,6 +15,8 @@ bp = Blueprint(__name__)
 @route(bp, "/webhooks/stripe", "POST", summary="Stripe webhook (signed)", public=True,
        response=Received, errors=("invalid_signature",), tags=("funding",))
 def stripe_webhook(call: Call) -> Received:
+    from chalicelib.services import stripe_events  # only this route needs it (cold start)
+
     c = get_container()
     try:
         stripe_events.receive_webhook(call.raw_body, call.headers.get("stripe-signature"),

@@ -13,10 +13,12 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.results import VoucherResultView
+
+if TYPE_CHECKING:
+    from chalicelib.domain.results import VoucherResultView
 
 CERTIFICATE_TYP = "offline-allowance+jwt"
 VOUCHER_TYP = "offline-voucher+jwt"

@@ -114,7 +114,11 @@ def fund(stack_container) -> Callable[..., None]:
     def credit(wallet_id: str, amount: int, currency: str = "USD") -> None:
         assert stack_container.ledger.credit_from_system("stripe_clearing", wallet_id, Money(amount, currency),
                                                          new_id("tp"))
+        FUNDED.append(wallet_id)
     return credit
+
+
+FUNDED: list[str] = []  # wallets `fund` credited in this session: the ledger then has transfers
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -133,7 +137,9 @@ def _ledger_reconciles_after_the_whole_suite(stack):
     ledger = DynamoLedger(settings, client("dynamodb", settings))
     report = reconcile(ledger, offline=DynamoOffline(ledger))
     assert report.ok, report.drift[:10]
-    assert report.transfers > 0
+    # Not a check of an empty ledger: money moved (the whole suite funds wallets; the fuzz test
+    # run alone, as bench/openapi_fuzz does, may not).
+    assert report.transfers > 0 or not FUNDED
     from tests.e2e.log_scan import leaks
 
     assert leaks(stack) == []  # every journey of the suite: no personal data, token or secret logged
