@@ -343,12 +343,12 @@ def main() -> None:
     from bench.stack import local_stack
 
     with local_stack():
-        measured, handler_ms, stream, probe = _measure()
+        measured, handler_ms, stream, probe, payers = _measure()
     _print_table(measured, stream, probe)
-    report(_summary(measured, handler_ms, stream, probe))
+    report(_summary(measured, handler_ms, stream, probe, payers))
 
 
-def _measure() -> tuple[list[Measured], float, dict[str, Units], list[float]]:
+def _measure() -> tuple[list[Measured], float, dict[str, Units], list[float], list[tuple[str, int]]]:
     from chalice.test import Client
 
     import app as chalice_app
@@ -413,7 +413,23 @@ def _measure() -> tuple[list[Measured], float, dict[str, Units], list[float]]:
             t = time.perf_counter()
             pay({"wallet_id": wb})
             timings.append(time.perf_counter() - t)
-    return out, statistics.median(timings) * 1000, stream, probe
+        payers = _payer_items(c, prefix, user_a)
+    return out, statistics.median(timings) * 1000, stream, probe, payers
+
+
+def _payer_items(c: Any, prefix: str, user_id: str) -> list[tuple[str, int]]:
+    """The payer's user item, which every payment's transaction checks (not frozen, not closed)
+    and AWS bills by its size: as measured (a new account, e-mail verified), and as it grows
+    with what an account adds, each encrypted field about the size of its e-mail's ciphertext
+    (the phone; the names and 2FA: the TOTP secret and 10 recovery-code hashes). Bytes."""
+    ddb = c.client("dynamodb")
+    item = ddb.get_item(TableName=prefix + "users", Key={"user_id": {"S": user_id}}, ConsistentRead=True)["Item"]
+    ct = item["email_ct"]
+    phone = {**item, "phone_ct": ct, "phone_verified": {"BOOL": True}}
+    full = {**phone, "first_name_ct": ct, "last_name_ct": ct, "totp_secret_ct": ct, "mfa_enabled": {"BOOL": True},
+            "recovery_codes": {"SS": [f"{i:064x}" for i in range(10)]}}
+    return [("a new account", item_size(item)), ("with a verified phone", item_size(phone)),
+            ("with names and 2FA too", item_size(full))]
 
 
 def _local_rule(c: Any, prefix: str) -> list[float]:
@@ -559,7 +575,8 @@ def ceilings(transfer: Meter, stream: Mapping[str, Units]) -> Ceilings:
                     binding_table=binding, system=system, single_table=TABLE_QUOTA_WRU / wru, wru=wru)
 
 
-def _summary(measured: list[Measured], handler_ms: float, stream: dict[str, Units], probe: list[float]) -> str:
+def _summary(measured: list[Measured], handler_ms: float, stream: dict[str, Units], probe: list[float],
+             payers: list[tuple[str, int]]) -> str:
     by = {m.name: m.meter for m in measured}
     t = by["POST /transfers (wallet id)"]
     model_w, local_w = t.total("model_write"), t.total("local_write")
@@ -571,8 +588,12 @@ def _summary(measured: list[Measured], handler_ms: float, stream: dict[str, Unit
     cap = ceilings(t, stream)
     cost = cost_per_million(cap.wru, t.total("model_read"), handler_ms)
     largest = max(t.tables.items(), key=lambda kv: kv[1].largest)
+    measured_check = write_units(payers[0][1], transactional=True)
+    grown = "; ".join(f"{what} {size:,} B: {model_w - measured_check + write_units(size, transactional=True):g}"
+                      for what, size in payers[1:])
     return (f"capacity: POST /transfers writes {t.total('items'):g} items, {model_w:g} WCU by the model "
-            f"(goal <= 14 {'met' if model_w <= 14 else 'NOT met'}) vs "
+            f"(goal <= 14 {'met' if model_w <= 14 else 'NOT met'} for this payer, {payers[0][0]} whose user item is "
+            f"{payers[0][1]:,} B; the transaction's check of that item is billed by its size: {grown}) vs "
             f"{local_w:g} reported by DynamoDB Local, ratio {_ratio(model_w, local_w)} (Local counts one item a table "
             f"in a transaction: {'/'.join(f'{x:g}' for x in probe)} WCU for 1/2/3 items; one-item tables agree "
             f"{agree}/{len(single)}); largest item {largest[0]} {largest[1].largest} B; {cap.wru:g} WRU with its "
