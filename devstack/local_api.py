@@ -19,6 +19,7 @@ import functools
 import http.server
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,13 @@ class SharedSocketServer(http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # connections waiting for a free worker (socketserver's default is 5)
 
+    def server_bind(self) -> None:
+        # A connection reaches accept() only once its request has started to arrive: browsers
+        # open connections they may never use (speculative preconnects), and each would
+        # otherwise hold a worker, one request at a time, until the handler's timeout.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)
+        super().server_bind()
+
 
 class AnyMethodHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
     """Hand every HTTP method to the app, TRACE and unknown ones included: the base handler
@@ -44,7 +52,7 @@ class AnyMethodHandler(local.ChaliceRequestHandler):  # type: ignore[misc]
 
     One request per connection, then the worker is free for whoever connects next."""
 
-    timeout = 30  # seconds: a connection that never sends its request does not hold a worker for good
+    timeout = 10  # seconds a read may wait: a client that stops sending does not hold a worker for good
 
     def handle(self) -> None:
         self.handle_one_request()
@@ -92,7 +100,8 @@ def _serve(server: SharedSocketServer) -> None:
     while True:
         try:
             request, address = server.get_request()
-        except OSError:
+        except OSError:  # e.g. out of file descriptors: the connection waits in the queue
+            time.sleep(0.05)
             continue
         try:
             server.finish_request(request, address)

@@ -206,7 +206,11 @@ class WalletSimulation(RuleBasedStateMachine):
         def op() -> Any:
             if not quote:  # the quote's answer lost: a retry asks for another (nothing was executed)
                 w.fetch_rates()
-                quote.update(w.exchanges.quote(user, AskQuote("USD", "EUR", sell_amount=amount)))
+                asked = w.exchanges.quote(user, AskQuote("USD", "EUR", sell_amount=amount))
+                # A nested retry may have got one and executed it meanwhile: the client keeps
+                # the quote it executed with (another one under the same key is another request).
+                if not quote:
+                    quote.update(asked)
             if b is None:
                 return w.exchanges.exchange(user, key, ExchangeCurrency(quote["quote_id"], w.wallet(a)))
             return w.ledger.transfer(user, key, SendTransfer.of(
