@@ -137,7 +137,7 @@ class WalletSimulation(RuleBasedStateMachine):
         inj = self.world.injector
         inj.arm(fault, interleave=lambda: self._nested(op, user))
         try:
-            self._answered(name, op, op())
+            self._answered(name, op, op(), repeat=repeat)
         except (ServiceUnavailable, Crash):
             if retryable:
                 self.in_doubt.append(Call(name, op))
@@ -166,11 +166,13 @@ class WalletSimulation(RuleBasedStateMachine):
         except (DomainError, ServiceUnavailable, Redeliver):
             pass
 
-    def _answered(self, name: str, op: Callable[[], Any], result: Any) -> None:
+    def _answered(self, name: str, op: Callable[[], Any], result: Any, *, repeat: bool = False) -> None:
         """A retry answers what the first call did (a replay), field for field: a payment's
-        record rebuilds its answer (`_replay_transfer`), others keep theirs sealed."""
+        record rebuilds its answer (`_replay_transfer`), others keep theirs sealed. A repeat of
+        an answered request is a replay: nothing new happened."""
         if not isinstance(result, Outcome):
             return
+        assert result.replayed or not repeat, f"a repeat of an answered {name} was not a replay: {result!r}"
         first = self.answers.get(op)
         if first is None:
             self.answers[op] = result.body
@@ -260,12 +262,13 @@ class WalletSimulation(RuleBasedStateMachine):
         self.nested = nested
         key = uuid.UUID(int=3 * 10**9 + self.steps).hex
 
-        def op() -> None:
+        def op() -> Any:
             out = self.world.requests.create(self.world.user(a), key, RequestPayment.of(
                 {"payer": {"email": self.world.email(b)},
                  "amount": amount, "currency": "USD"}))
             if (a, b, out.body["request_id"]) not in self.requests:
                 self.requests.append((a, b, out.body["request_id"]))
+            return out
         self.do("request", op, fault, user=a)
 
     @precondition(lambda self: bool(self.requests))
