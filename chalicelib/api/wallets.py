@@ -93,6 +93,7 @@ class EntryPage(Schema):
 def address(email: str | None, phone: str | None) -> Address | None:
     """The e-mail or the phone a validated body gives (at most one), as the command's."""
     from chalicelib.domain.commands import Address
+
     if email is not None:
         return Address("email", email)
     return Address("phone", phone) if phone is not None else None

@@ -83,6 +83,15 @@ class Call:
     run: Callable[[], Any]
 
 
+@dataclass
+class Answered:
+    """A keyed request's first answer a client got, and when (the simulated clock)."""
+
+    name: str
+    body: Any
+    at: float
+
+
 class WalletSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -99,8 +108,7 @@ class WalletSimulation(RuleBasedStateMachine):
         self.vouchers: list[Paper] = []  # every voucher signed, held by its payee
         # Each keyed request's first answer a client got (the request: its closure, which every
         # retry of it runs again): whichever of its calls answers, the answer is that one.
-        self.answers: dict[Callable[[], Any], Any] = {}
-        self.answered: list[tuple[Call, float]] = []  # those requests, and when they were first answered
+        self.answers: dict[Callable[[], Any], Answered] = {}
 
     @initialize(platform=st.booleans(), lowers=st.booleans())
     def start(self, platform: bool, lowers: bool) -> None:
@@ -135,7 +143,7 @@ class WalletSimulation(RuleBasedStateMachine):
         self.steps += 1
         totals[f"op:{name}"] += 1
         inj = self.world.injector
-        inj.arm(fault, interleave=lambda: self._nested(op, user))
+        inj.arm(fault, interleave=lambda: self._nested(name, op, user))
         try:
             self._answered(name, op, op(), repeat=repeat)
         except (ServiceUnavailable, Crash):
@@ -148,11 +156,11 @@ class WalletSimulation(RuleBasedStateMachine):
         finally:
             inj.arm(None)
 
-    def _nested(self, op: Callable[[], Any], user: int | None) -> None:
+    def _nested(self, name: str, op: Callable[[], Any], user: int | None) -> None:
         totals[f"nested:{self.nested}"] += 1
         try:
             if self.nested == "retry":
-                self._answered("nested retry", op, op())
+                self._answered(name, op, op())
             elif self.nested in ("freeze", "unfreeze") and user is not None:
                 self._set_status(user, self.nested == "freeze")
             elif self.nested == "resume":
@@ -175,10 +183,10 @@ class WalletSimulation(RuleBasedStateMachine):
         assert result.replayed or not repeat, f"a repeat of an answered {name} was not a replay: {result!r}"
         first = self.answers.get(op)
         if first is None:
-            self.answers[op] = result.body
-            self.answered.append((Call(name, op), self.world.clock()))
+            self.answers[op] = Answered(name, result.body, self.world.clock())
             return
-        assert result.body == first, f"a retry of {name} answered {result.body!r}; the first answer was {first!r}"
+        assert result.body == first.body, (f"a retry of {name} answered {result.body!r}; "
+                                           f"the first answer was {first.body!r}")
         totals["answers compared"] += 1
 
     # -- people and their money -----------------------------------------------------------------
@@ -381,17 +389,17 @@ class WalletSimulation(RuleBasedStateMachine):
         call = self.in_doubt.pop(i % len(self.in_doubt))
         self.do(call.name, call.run, fault)
 
-    @precondition(lambda self: bool(self.answered))
+    @precondition(lambda self: bool(self.answers))
     @rule(i=st.integers(0, 50), fault=FAULT, nested=NESTED)
     def client_repeats(self, i: int, fault: Plan | None, nested: str) -> None:
         """A client whose answer was lost on its way back (its own timeout, a dropped connection)
         sends the request again with its key. Within the key's memory (30 days; here, a day)
         it gets the first answer again, whatever happened since (a freeze, money spent)."""
         self.nested = nested
-        call, answered_at = self.answered[i % len(self.answered)]
-        if self.world.clock() - answered_at <= DAY:
-            totals[f"repeat:{call.name}"] += 1
-            self.do(call.name, call.run, fault, repeat=True)
+        op, first = list(self.answers.items())[i % len(self.answers)]
+        if self.world.clock() - first.at <= DAY:
+            totals[f"repeat:{first.name}"] += 1
+            self.do(first.name, op, fault, repeat=True)
 
     # -- operators --------------------------------------------------------------------------------
     def _set_status(self, who: int, frozen: bool) -> None:
