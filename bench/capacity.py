@@ -348,6 +348,10 @@ def main() -> None:
     report(_summary(measured, handler_ms, stream, probe, payers))
 
 
+# A payment from a payer whose user item has grown, measured under this name per step.
+GROWN = "POST /transfers (payer {})"
+
+
 def _measure() -> tuple[list[Measured], float, dict[str, Units], list[float], list[tuple[str, int]]]:
     from chalice.test import Client
 
@@ -413,23 +417,40 @@ def _measure() -> tuple[list[Measured], float, dict[str, Units], list[float], li
             t = time.perf_counter()
             pay({"wallet_id": wb})
             timings.append(time.perf_counter() - t)
-        payers = _payer_items(c, prefix, user_a)
+        payers = [("a new account", _user_item_size(c, prefix, user_a))]
+        for what, fields in _grown_user(c, prefix, user_a):
+            _grow(c, prefix, user_a, fields)
+            payers.append((what, _user_item_size(c, prefix, user_a)))
+            measure(GROWN.format(what), lambda: pay({"wallet_id": wb}))
     return out, statistics.median(timings) * 1000, stream, probe, payers
 
 
-def _payer_items(c: Any, prefix: str, user_id: str) -> list[tuple[str, int]]:
-    """The payer's user item, which every payment's transaction checks (not frozen, not closed)
-    and AWS bills by its size: as measured (a new account, e-mail verified), and as it grows
-    with what an account adds, each encrypted field about the size of its e-mail's ciphertext
-    (the phone; the names and 2FA: the TOTP secret and 10 recovery-code hashes). Bytes."""
+def _user_item_size(c: Any, prefix: str, user_id: str) -> int:
     ddb = c.client("dynamodb")
-    item = ddb.get_item(TableName=prefix + "users", Key={"user_id": {"S": user_id}}, ConsistentRead=True)["Item"]
-    ct = item["email_ct"]
-    phone = {**item, "phone_ct": ct, "phone_verified": {"BOOL": True}}
-    full = {**phone, "first_name_ct": ct, "last_name_ct": ct, "totp_secret_ct": ct, "mfa_enabled": {"BOOL": True},
-            "recovery_codes": {"SS": [f"{i:064x}" for i in range(10)]}}
-    return [("a new account", item_size(item)), ("with a verified phone", item_size(phone)),
-            ("with names and 2FA too", item_size(full))]
+    key = {"user_id": {"S": user_id}}
+    return item_size(ddb.get_item(TableName=prefix + "users", Key=key, ConsistentRead=True)["Item"])
+
+
+def _grown_user(c: Any, prefix: str, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """What an account adds to its user item, step by step, each encrypted field about the size
+    of its e-mail's ciphertext: a verified phone; then the names and 2FA (the TOTP secret and
+    10 recovery-code hashes). Payments from each are measured: the item the transaction checks
+    must not grow with them."""
+    ddb = c.client("dynamodb")
+    ct = ddb.get_item(TableName=prefix + "users", Key={"user_id": {"S": user_id}},
+                      ConsistentRead=True)["Item"]["email_ct"]
+    return [("with a verified phone", {"phone_ct": ct, "phone_verified": {"BOOL": True}}),
+            ("with names and 2FA too", {"first_name_ct": ct, "last_name_ct": ct, "totp_secret_ct": ct,
+                                        "mfa_enabled": {"BOOL": True},
+                                        "recovery_codes": {"SS": [f"{i:064x}" for i in range(10)]}})]
+
+
+def _grow(c: Any, prefix: str, user_id: str, fields: dict[str, Any]) -> None:
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    c.client("dynamodb").update_item(
+        TableName=prefix + "users", Key={"user_id": {"S": user_id}},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+        ExpressionAttributeNames=names, ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(fields.values())})
 
 
 def _local_rule(c: Any, prefix: str) -> list[float]:
@@ -588,14 +609,13 @@ def _summary(measured: list[Measured], handler_ms: float, stream: dict[str, Unit
     cap = ceilings(t, stream)
     cost = cost_per_million(cap.wru, t.total("model_read"), handler_ms)
     largest = max(t.tables.items(), key=lambda kv: kv[1].largest)
-    measured_check = write_units(payers[0][1], transactional=True)
-    per_payer = [model_w - measured_check + write_units(size, transactional=True) for _, size in payers]
+    # The goal is every payer's: each grown payer's payment is measured, the verdict is the largest.
+    per_payer = [model_w, *(by[GROWN.format(what)].total("model_write") for what, _ in payers[1:])]
     grown = "; ".join(f"{what} {size:,} B: {w:g}" for (what, size), w in zip(payers[1:], per_payer[1:], strict=True))
     verdict = "met" if max(per_payer) <= 14 else "NOT met"
-    # The goal is every payer's: the verdict is the largest user item's.
     return (f"capacity: POST /transfers writes {t.total('items'):g} items, {model_w:g} WCU by the model for "
-            f"{payers[0][0]} (user item {payers[0][1]:,} B); the transaction's check of the payer's user item is "
-            f"billed by its size: {grown} (goal <= 14 for every payer {verdict}) vs "
+            f"{payers[0][0]} (user item {payers[0][1]:,} B); measured again from a payer whose user item grew: "
+            f"{grown} (goal <= 14 for every payer {verdict}) vs "
             f"{local_w:g} reported by DynamoDB Local, ratio {_ratio(model_w, local_w)} (Local counts one item a table "
             f"in a transaction: {'/'.join(f'{x:g}' for x in probe)} WCU for 1/2/3 items; one-item tables agree "
             f"{agree}/{len(single)}); largest item {largest[0]} {largest[1].largest} B; {cap.wru:g} WRU with its "

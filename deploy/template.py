@@ -22,6 +22,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.models import (
     ALL_MODELS,
+    AccountStatusRecord,
     AllowanceRecord,
     AuditRecord,
     BaseModel,
@@ -877,6 +878,8 @@ def policies(stage: str) -> dict[str, dict[str, Any]]:
                                           "dynamodb:TransactWriteItems"],
             "Resource": [table(UserRecord), f"{table(UserRecord)}/index/*"]},
             {"Effect": "Allow", "Action": ["dynamodb:DeleteItem"], "Resource": [table(IdentityRecord)]},
+            # The status every payment checks, written `closed` in the same transaction.
+            {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": [table(AccountStatusRecord)]},
             {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactGetItems"],
              "Resource": [table(WalletRecord), f"{table(WalletRecord)}/index/*"]},
             {"Effect": "Allow", "Action": ["dynamodb:Query", "dynamodb:UpdateItem"],

@@ -114,10 +114,12 @@ class Operations:
         self.ledger.store.write(Audited(None, entry), now=entry.at)
         return entry.audit_id
 
-    def _unchanged(self, command: str, target: str, reason: str, state: dict[str, Any]) -> Unchanged:
-        """Record a command that found nothing to change, and say so."""
+    def _unchanged(self, command: str, target: str, reason: str, state: dict[str, Any],
+                   restate: AccountStatusChange | None = None) -> Unchanged:
+        """Record a command that found nothing to change, and say so. `restate` writes again
+        what is already true (an account's status), so everything derived from it agrees."""
         entry = self._entry(command, target, reason, "no_change", state, state)
-        self.ledger.store.write(Audited(None, entry), now=entry.at)
+        self.ledger.store.write(Audited(restate, entry), now=entry.at)
         return {"changed": False, "audit_id": entry.audit_id, "state": state}
 
     def audit(self, since: str) -> list[AuditView]:
@@ -170,7 +172,13 @@ class Operations:
             raise NotFound("No such user.")
         wanted, other = ("frozen", "active") if frozen else ("active", "frozen")
         if user.status == wanted:
-            return self._unchanged(command, user_id, reason, {"status": user.status})
+            # Written again as it is: the item every payment checks then agrees, even if a
+            # previous version changed the status without it (docs/capacity.md).
+            try:
+                return self._unchanged(command, user_id, reason, {"status": user.status},
+                                       AccountStatusChange(user_id, wanted, from_=wanted))
+            except DuplicateRequest:
+                raise Conflict("The account changed meanwhile; run the command again.") from None
         if user.status != other:
             raise Conflict(f"The account is {user.status}: only an {other} account can be {command}d.")
         entry = self._entry(command, user_id, reason, "done", {"status": user.status}, {"status": wanted})

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.adapters.dynamodb.models import UserRecord
+from chalicelib.adapters.dynamodb.models import AccountStatusRecord, UserRecord
 from chalicelib.adapters.dynamodb.users import DynamoUsers
 from chalicelib.domain.commands import SocialSignIn
 from chalicelib.domain.contact import email_lookup_key, identity_key
@@ -66,6 +66,7 @@ def test_closing_is_one_transaction_that_releases_the_address_and_ends_the_login
     assert closing.close(identity.users.get(user.user_id), phone_too=True)
     assert not closing.close(identity.users.get(user.user_id), phone_too=True)  # closed already
     assert identity.users.get(user.user_id).status == "closed"
+    assert AccountStatusRecord.get(user.user_id).status == "closed"  # what every payment checks
     assert identity.users.user_id_for(email_key(identity, address)) is None
     assert eventually(lambda: not in_index(user.user_id, int(time.time()) + 1))
     with pytest.raises(Unauthorized):

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.adapters.dynamodb.models import UserRecord
 from chalicelib.domain.commands import AskQuote, ExchangeCurrency, SendTransfer
 from chalicelib.domain.errors import AccountFrozen, InvalidRequest, NotFound
 from chalicelib.domain.fx import QuoteExpired, QuoteUsed, RatesUnavailable
@@ -126,11 +125,12 @@ def test_a_frozen_account_cannot_exchange(stack_container, fx):
     u, _, usd = person(c)
     fund(c.ledger, usd, 500_000)
     q = quote(fx, u, sell_amount=1_000)
-    UserRecord.get(u).update(actions=[UserRecord.status.set("frozen")])
+    ops = c.operations("arn:aws:sts::123456789012:user/test")
+    ops.set_frozen(u, True, "exchange test")
     with pytest.raises(AccountFrozen):
         execute(fx, u, q, usd)
     assert balance(c, usd) == 500_000
-    UserRecord.get(u).update(actions=[UserRecord.status.set("active")])
+    ops.set_frozen(u, False, "exchange test")
     assert execute(fx, u, q, usd).body["status"] == "posted"  # the refusal left the quote usable
 
 
@@ -194,12 +194,13 @@ def test_a_quote_payment_follows_every_transfer_rule(stack_container, fx):
     with pytest.raises(CurrencyMismatch):  # the recipient's wallet is not in the buy currency
         c.ledger.transfer(a, "r3", SendTransfer.of(
             {"from_wallet_id": usd, "to": {"wallet_id": b_usd}, "quote_id": q["quote_id"]}))
-    UserRecord.get(a).update(actions=[UserRecord.status.set("frozen")])
+    ops = c.operations("arn:aws:sts::123456789012:user/test")
+    ops.set_frozen(a, True, "exchange test")
     _, b2_email, _ = person(c)
     with pytest.raises(AccountFrozen):
         c.ledger.transfer(a, "r4", SendTransfer.of(
             {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]}))
-    UserRecord.get(a).update(actions=[UserRecord.status.set("active")])
+    ops.set_frozen(a, False, "exchange test")
     assert balance(c, usd) == 20_000
     out = c.ledger.transfer(a, "r5", SendTransfer.of(
         {"from_wallet_id": usd, "to": {"email": b2_email}, "quote_id": q["quote_id"]}))

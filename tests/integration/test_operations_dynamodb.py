@@ -101,12 +101,13 @@ def test_concurrent_reversals_and_resolutions_happen_once(stack_container, ops):
 
 def test_a_closed_accounts_money_does_not_leave(stack_container):
     """Re-review 26, R6: the owner-outflow condition refuses a closed account like a frozen one."""
-    from chalicelib.adapters.dynamodb.models import UserRecord
+    from chalicelib.domain.unit_of_work import AccountStatusChange
     ledger = stack_container.ledger
     a, _, wa = person(stack_container)
     _, _, wb = person(stack_container)
     fund(ledger, wa, 1_000)
-    UserRecord(user_id=a).update(actions=[UserRecord.status.set("closed")])
+    # Both items, as every change of status writes them (closing: services.closing).
+    ledger.store.write(AccountStatusChange(a, "closed", from_="active"), now="2026-01-01T00:00:00Z")
     with pytest.raises(AccountFrozen):
         pay(ledger, a, wa, {"wallet_id": wb}, 100)
     assert ledger.store.get_wallet(wa).balance == 1_000 and ledger.store.get_wallet(wb).balance == 0

@@ -131,6 +131,26 @@ class UserRecord(BaseModel):
     by_unverified = UnverifiedUsers()
 
 
+class AccountStatusRecord(BaseModel):
+    """An account's status (active, frozen, closed) in an item of its own, beside the user's.
+
+    Every payment's transaction checks that its payer may send money; a condition check is
+    billed like a write, by the size of the item it reads, and a user item grows past 1 KB with
+    a phone, names or 2FA. This item stays under 100 B, so the check costs 2 WCU for everyone.
+    Every change of status writes it with the user's, in one transaction. An account whose
+    status changed before the item existed has none: the check fails closed, and the ledger
+    writes it from the user's status, once, before trying again (adapters.dynamodb.account_status)."""
+
+    table = "account_status"
+
+    class Meta(BaseModel.Meta):
+        abstract = False
+        table_name = "account_status"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+
+
 class IdentityRecord(BaseModel):
     """Uniqueness and look-up: "email#<hmac>", "phone#<hmac>", "google#<sub>" -> user id;
     "wallet#<user>#<currency>" -> the user's default wallet of that currency.
@@ -898,7 +918,7 @@ class CheckpointRecord(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
-    StripeEventRecord, UserRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
+    StripeEventRecord, UserRecord, AccountStatusRecord, IdentityRecord, WalletRecord, SessionRecord, CounterRecord,
     TransferRecord, EntryRecord, IdempotencyRecord, DailyTotalRecord, PaymentMethodRecord, TopUpRecord,
     WithdrawalRecord, CodeRecord, InvitationRecord, PaymentRequestRecord, NotificationRecord,
     ConnectionRecord, OfflineDeviceRecord, AllowanceRecord, RedemptionRecord, DoubleSpendRecord,

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.adapters.dynamodb.connection import reason_codes, transact
 from chalicelib.adapters.dynamodb.models import (
     UNVERIFIED,
+    AccountStatusRecord,
     CodeRecord,
     IdentityRecord,
     SessionRecord,
@@ -118,6 +119,9 @@ class DynamoUsers:
                 tx.condition_check(IdentityRecord, key, condition=IdentityRecord.key.does_not_exist())
             for model, condition in wallet_puts(wallet):
                 tx.save(model, condition=condition)
+            # The item every payment checks (models.AccountStatusRecord), after the puts whose
+            # failures are read below; the user's put carries the condition.
+            tx.save(AccountStatusRecord(user_id=user.user_id, status=user.status))
             if proof:
                 _consume(tx, proof)
 
@@ -257,6 +261,9 @@ class DynamoUsers:
             tx.update(UserRecord(user_id=user_id),
                       actions=[UserRecord.status.set("closed"), *_PROVEN, _NEW_EPOCH, *_keeping(None)],
                       condition=condition)
+            # With the item every payment checks (models.AccountStatusRecord): no condition,
+            # the user's update above carries it.
+            tx.save(AccountStatusRecord(user_id=user_id, status="closed"))
             for key in release:
                 # Gone already is fine; someone else's (taken since) is not ours to delete.
                 tx.delete(IdentityRecord(key=key),
@@ -265,9 +272,9 @@ class DynamoUsers:
         try:
             transact(write)
         except TransactWriteError as exc:
-            # Deletes reach DynamoDB before updates (see _contact_write): the user is last.
+            # Deletes and puts reach DynamoDB before updates (see _contact_write): the user is last.
             codes = reason_codes(exc)
-            if len(codes) == len(release) + 1 and codes[-1] == "ConditionalCheckFailed":
+            if len(codes) == len(release) + 2 and codes[-1] == "ConditionalCheckFailed":
                 return False
             raise
         return True
