@@ -427,6 +427,9 @@ def functions(stage: str) -> dict[str, Any]:
         # No CORS_ORIGINS: the web wallet calls the API under its own origin (API_BEHAVIOR), and
         # the distribution depends on the API, so the API cannot name the distribution.
         resources[logical] = {
+            # Tables are named, not referenced, in the environment: without this an update could
+            # bring a function's new code up before a table it needs exists.
+            "DependsOn": [table_logical_id(m) for m in ALL_MODELS],
             "Metadata": _skips(CKV_AWS_116=NO_DLQ[fn], CKV_AWS_117=NO_VPC),
             "Properties": {"Environment": {"Variables": variables},
                            "KmsKeyArn": {"Fn::GetAtt": ["FunctionsKey", "Arn"]},

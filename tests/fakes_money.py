@@ -73,9 +73,12 @@ class FakeBook:
 
     def frozen(self, user_id: str) -> bool:
         p = self.profiles.get(user_id)
-        return p is not None and p.status in ("frozen", "closed")  # no outflow, like the table's condition
+        return p is None or p.status in ("frozen", "closed")  # no outflow, like the status item's check
 
     def wallet(self, wallet_id: str, owner: str, currency: str = "USD", balance: int = 0) -> str:
+        # A wallet's owner is an account (the product makes both in one transaction); one with
+        # no account could send nothing (frozen above).
+        self.profiles.setdefault(owner, FundingProfile(owner))
         self.wallets[wallet_id] = Wallet(wallet_id, owner, currency, "Main", balance, 0, balance, "active", "user",
                                          True, "2026-01-01T00:00:00.000Z")
         self.defaults[(owner, currency)] = wallet_id

@@ -836,7 +836,11 @@ class DynamoLedger:
         from botocore.exceptions import ClientError
 
         swept = status_written = False
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        # A repair (a sweep of credit shards, a missing status item written) is not contention:
+        # the try it triggers does not use up one of MAX_ATTEMPTS.
+        attempt, limit = 0, MAX_ATTEMPTS
+        while attempt < limit:
+            attempt += 1
             self._last.attempts = attempt
             try:
                 out = self._ddb.transact_write_items(TransactItems=items, **capacity_request(self.measure_capacity))
@@ -859,14 +863,15 @@ class DynamoLedger:
                             # then names the real reason).
                             swept = True
                             if self.sweep(m.from_wallet):
+                                limit += 1
                                 continue
                         if not status_written and "account" in olds:
                             # Fail closed, then look: an account whose status item is missing
                             # gets it from its user item, once, and the transaction runs again.
                             status_written = True
-                            owner = account_status.owner_checked(items[roles.index("account")])
-                            if account_status.write_missing(self._ddb, self.t[AccountStatusRecord],
-                                                            self.t[UserRecord], owner):
+                            if self._write_missing_status(account_status.owner_checked(
+                                    items[roles.index("account")])):
+                                limit += 1
                                 continue
                         if explain:
                             explain(olds)
@@ -882,6 +887,15 @@ class DynamoLedger:
             observability.count("TransactionConflict")
             self._sleep(backoff(attempt))
         raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.")
+
+    def _write_missing_status(self, owner_id: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return account_status.write_missing(self._ddb, self.t[AccountStatusRecord], self.t[UserRecord], owner_id)
+        except (ClientError, BotoCoreError):
+            # Throttled or timed out past botocore's own retries: nothing moved; the same key retries.
+            raise ServiceUnavailable("The ledger is busy; retry with the same Idempotency-Key.") from None
 
     @staticmethod
     def _short_but_spread(item: dict[str, Any] | None) -> bool:
