@@ -8,6 +8,7 @@ only a free worker waits in `accept`, so the kernel gives each new connection to
 A connection carries one request (`Connection: close`): a kept-alive connection would tie its
 client to one worker, and clients would queue behind a busy worker while others idle (what the
 earlier SO_REUSEPORT design did: the kernel spread connections by a hash of their addresses).
+The first process keeps the pool full (`Pool`): a worker that dies is replaced.
 Config and app loading are Chalice's own (`CLIFactory`), as `chalice local` does them.
 """
 from __future__ import annotations
@@ -111,7 +112,7 @@ def _serve(server: SharedSocketServer) -> None:
             server.shutdown_request(request)
 
 
-def _own_log_file(worker: int) -> None:
+def _own_log_file(worker: int, keep: bool = False) -> None:
     """Give a forked worker its own log file beside the first one's (api.log -> api-2.log).
 
     Processes writing one file interleave partial lines (print writes text and newline
@@ -121,7 +122,9 @@ def _own_log_file(worker: int) -> None:
         return  # a terminal or a pipe: leave it
     sys.stdout.flush()
     sys.stderr.flush()
-    fd = os.open(current.with_name(f"{current.stem}-{worker + 1}.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # A worker started in place of one that died keeps what that one wrote.
+    mode = os.O_APPEND if keep else os.O_TRUNC
+    fd = os.open(current.with_name(f"{current.stem}-{worker + 1}.log"), os.O_WRONLY | os.O_CREAT | mode, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -145,30 +148,72 @@ def main() -> None:
     validate_routes(app.routes)
     server = SharedSocketServer((args.host, args.port),
                                 functools.partial(AnyMethodHandler, app_object=app, config=config))
-    workers: list[int] = []
-    for _ in range(args.workers - 1):
-        pid = os.fork()
-        if pid == 0:
-            # A worker dies with the first process, however that one ends (like the launcher's
-            # own children do), so no orphan keeps the socket.
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-            _own_log_file(len(workers) + 1)
-            workers.clear()
-            break
-        workers.append(pid)
+    Pool(server, args.workers, f"http://{args.host}:{args.port}").run()
 
-    def stop(signum: int, _frame: object) -> None:
-        for pid in workers:
+
+class Pool:
+    """The first process only keeps the pool full: it forks the workers (the app loaded once,
+    before), and forks a new one in place of any that dies, as Lambda starts a new container
+    for one that crashed. A worker that dies at once again and again is given a second between
+    tries, so a broken app does not spin."""
+
+    def __init__(self, server: SharedSocketServer, size: int, url: str) -> None:
+        self.server, self.size, self.url = server, size, url
+        self.workers: dict[int, int] = {}  # pid -> slot (its log file)
+        self.stopping = False
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for slot in range(self.size):
+            self._start(slot)
+        while self.workers:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            slot = self.workers.pop(pid, -1)
+            if slot < 0 or self.stopping:
+                continue
+            _say(f"API worker {pid} ended ({_how(status)}); starting another")
+            started = time.monotonic()
+            self._start(slot, again=True)
+            if time.monotonic() - started < 1.0 and _how(status) != "exit 0":
+                time.sleep(1.0)
+
+    def _start(self, slot: int, again: bool = False) -> None:
+        pid = os.fork()
+        if pid:
+            self.workers[pid] = slot
+            return
+        # The worker: it dies with the pool, however the pool ends, so no orphan keeps the socket.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if slot:
+            _own_log_file(slot, keep=again)
+        _say(f"API worker {os.getpid()} serving on {self.url}")
+        try:
+            _serve(self.server)
+        finally:
+            os._exit(1)
+
+    def _stop(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        for pid in self.workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    print(f"API worker {os.getpid()} serving on http://{args.host}:{args.port}", flush=True)
-    try:
-        _serve(server)
-    except KeyboardInterrupt:
-        sys.exit(0)
+
+def _how(status: int) -> str:
+    return f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+
+
+def _say(line: str) -> None:
+    # One write per line: the first worker shares this file, and two writes could interleave.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

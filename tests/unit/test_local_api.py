@@ -96,3 +96,25 @@ def test_connections_that_send_nothing_hold_no_worker(api: str) -> None:
     finally:
         for s in idle:
             s.close()
+
+
+def test_a_worker_that_dies_is_replaced(api: str) -> None:
+    def pids() -> set[int]:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            return {a.json()["pid"] for a in pool.map(lambda _: requests.get(f"{api}/slow", timeout=10),
+                                                        range(WORKERS))}
+
+    time.sleep(0.2)
+    before = pids()
+    assert len(before) == WORKERS
+    dead = min(before)
+    os.kill(dead, 9)  # as a Lambda container that crashes
+    time.sleep(0.3)  # until it is gone: a connection it took while dying would be lost with it
+    deadline = time.time() + 10
+    while True:
+        after = pids()
+        if len(after) == WORKERS and dead not in after:
+            break
+        assert time.time() < deadline, after
+        time.sleep(0.2)
+    assert len(after & before) == WORKERS - 1  # the others kept serving
